@@ -1,0 +1,5 @@
+"""`python -m campaigner` runs the command line."""
+
+from campaigner.cli import main
+
+main()

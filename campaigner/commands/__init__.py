@@ -1,0 +1,12 @@
+"""The CLI commands, one module per group of commands; `register_all` adds them to the group."""
+
+from __future__ import annotations
+
+import click
+
+
+def register_all(group: click.Group) -> None:
+    """Add every command to `group`. One line per module, so parallel work does not collide."""
+    from campaigner.commands import preview
+
+    preview.register(group)

@@ -1,0 +1,233 @@
+"""Configuration: a TOML file validated by pydantic models, secrets from the environment.
+
+The file comes from `--config` or `CAMPAIGNER_CONFIG`; with neither, every setting has its default
+(see config.example.toml, which lists them all). Secrets are never in the file: the file names the
+environment variable that holds each one (`api_key_env`, `webhook_secret_env`), and `Secret` keeps
+the value out of every repr, log line and error message.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from campaigner.errors import ConfigError
+
+CONFIG_ENV = "CAMPAIGNER_CONFIG"
+DATABASE_URL_ENV = "CAMPAIGNER_DATABASE_URL"
+
+
+class Secret:
+    """A secret value that never shows itself in repr, str or format."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself, for the one place that must send it (an HTTP header, an HMAC key)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class _Section(BaseModel):
+    # Unknown keys are mistakes (a typo silently ignored is a limit silently not applied).
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Section):
+    """Where the PostgreSQL database is; empty `url` means the embedded server."""
+
+    url: str = ""
+    data_dir: str = ""
+    pool_min_size: int = Field(default=1, ge=1)
+    pool_max_size: int = Field(default=10, ge=1)
+    connect_timeout: float = Field(default=10.0, gt=0)
+
+
+ExcludableType = Literal[
+    "FIXED_LINE",
+    "TOLL_FREE",
+    "PREMIUM_RATE",
+    "SHARED_COST",
+    "UAN",
+    "VOICEMAIL",
+    "PAGER",
+    "FIXED_LINE_OR_MOBILE",
+    "MOBILE",
+    "VOIP",
+    "PERSONAL_NUMBER",
+    "UNKNOWN",
+]
+
+
+class RecipientsConfig(_Section):
+    """How a recipients CSV is read and which numbers are set aside."""
+
+    default_region: str = ""
+    phone_columns: list[str] = ["phone", "mobile", "msisdn", "number", "to", "recipient"]
+    excluded_types: list[ExcludableType] = [
+        "FIXED_LINE",
+        "TOLL_FREE",
+        "PREMIUM_RATE",
+        "SHARED_COST",
+        "UAN",
+        "VOICEMAIL",
+        "PAGER",
+    ]
+    # A row whose placeholder column is empty: "reject" sets the row aside, "empty" renders "".
+    empty_value: Literal["reject", "empty"] = "reject"
+    encoding: str = "utf-8"
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        return value.strip().upper()
+
+
+class PricingConfig(_Section):
+    """Cost per segment by destination country (ISO 3166 alpha-2), with a default."""
+
+    currency: str = "EUR"
+    default_per_segment: float = Field(default=0.008, ge=0)
+    countries: dict[str, float] = {}
+
+    def per_segment(self, country: str | None) -> float:
+        """Price of one segment to `country`, or the default when it has no price of its own."""
+        if country is None:
+            return self.default_per_segment
+        return self.countries.get(country, self.default_per_segment)
+
+
+class ProviderConfig(_Section):
+    """One provider account: how to reach it and the limits it enforces."""
+
+    type: Literal["cliqtel", "clickatell", "clicksend"] = "cliqtel"
+    # Several daemons share the limits of accounts with the same name (through PostgreSQL).
+    account: str = "default"
+    base_url: str = "https://cliqtel.com/api/v1/sms"
+    api_key_env: str = "CLIQTEL_API_KEY"
+    # ClickSend uses Basic auth: username from this variable, key from api_key_env.
+    username_env: str = "CLICKSEND_USERNAME"
+    sender: str = ""
+    sender_number_id: int | None = None
+    use_portal_endpoint: bool = False
+    requests_per_minute: int = Field(default=60, ge=1)
+    messages_per_second: float = Field(default=10, gt=0)
+    recipients_per_request: int = Field(default=1, ge=1)
+    # Some carriers count segments against messages_per_second, not messages.
+    rate_counts_segments: bool = False
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=15.0, gt=0)
+    webhook_secret_env: str = "CLIQTEL_WEBHOOK_SECRET"
+    max_body_chars: int = Field(default=1600, ge=1)
+
+    def api_key(self) -> Secret:
+        """The account's API key from the environment; a clear error when it is not set."""
+        return _secret_from_env(self.api_key_env, "provider.api_key_env")
+
+    def webhook_secret(self) -> Secret:
+        """The webhook signing secret from the environment."""
+        return _secret_from_env(self.webhook_secret_env, "provider.webhook_secret_env")
+
+    def ceiling_messages_per_second(self) -> float:
+        """The highest sustained send rate the limits allow."""
+        by_requests = self.recipients_per_request * self.requests_per_minute / 60.0
+        return min(by_requests, self.messages_per_second)
+
+
+class DispatcherConfig(_Section):
+    """How jobs are claimed, sent, retried and reconciled."""
+
+    batch_size: int = Field(default=100, ge=1)
+    concurrency: int = Field(default=16, ge=1)
+    max_attempts: int = Field(default=5, ge=1)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    worker_timeout: float = Field(default=15.0, gt=0)
+    heartbeat_interval: float = Field(default=5.0, gt=0)
+    poll_interval: float = Field(default=1.0, gt=0)
+    backoff_base: float = Field(default=2.0, gt=0)
+    backoff_max: float = Field(default=300.0, gt=0)
+    result_flush_interval: float = Field(default=0.2, gt=0)
+
+
+class DaemonConfig(_Section):
+    """The long-running service: its HTTP server and how it stops."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = ""
+    grace_period: float = Field(default=30.0, ge=0)
+    max_body_bytes: int = Field(default=65536, ge=1024)
+
+
+class Config(_Section):
+    """The whole configuration."""
+
+    database: DatabaseConfig = DatabaseConfig()
+    recipients: RecipientsConfig = RecipientsConfig()
+    pricing: PricingConfig = PricingConfig()
+    provider: ProviderConfig = ProviderConfig()
+    dispatcher: DispatcherConfig = DispatcherConfig()
+    daemon: DaemonConfig = DaemonConfig()
+    # Where the config was read from, for error messages; not a setting.
+    source: str = Field(default="<defaults>", exclude=True)
+
+    def database_url(self) -> str:
+        """`CAMPAIGNER_DATABASE_URL` if set, else `database.url` (empty: use the embedded server)."""
+        return os.environ.get(DATABASE_URL_ENV, "") or self.database.url
+
+
+def _secret_from_env(variable: str, key: str) -> Secret:
+    value = os.environ.get(variable, "")
+    if not value:
+        raise ConfigError(f"environment variable {variable} is not set (named by {key})")
+    return Secret(value)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate the config from `path`, else `$CAMPAIGNER_CONFIG`, else defaults.
+
+    Every problem is a ConfigError naming the file and the key.
+    """
+    chosen = path or os.environ.get(CONFIG_ENV) or None
+    if chosen is None:
+        return Config()
+    file = Path(chosen)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read config file ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+    return config_from_mapping(raw, source=str(file))
+
+
+def config_from_mapping(raw: dict[str, Any], source: str = "<mapping>") -> Config:
+    """Validate an already parsed mapping; errors name `source` and the dotted key."""
+    try:
+        return Config.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown setting"
+        raise ConfigError(f"{source}: {key}: {message}") from None

@@ -1,0 +1,74 @@
+"""The config loader: defaults, validation errors that name file and key, secrets kept hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from campaigner.config import Secret, load_config
+from campaigner.errors import ConfigError
+
+
+def test_defaults_without_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CAMPAIGNER_CONFIG", raising=False)
+    config = load_config(None)
+    assert config.provider.requests_per_minute == 60
+    assert config.provider.messages_per_second == 10
+    assert config.pricing.per_segment("NL") == pytest.approx(0.008)
+
+
+def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
+    file = tmp_path / "c.toml"
+    file.write_text("[provider]\nrequests_per_minut = 60\n")
+    with pytest.raises(ConfigError, match=r"c\.toml: provider\.requests_per_minut: unknown setting"):
+        load_config(file)
+
+
+def test_bad_value_names_key(tmp_path: Path) -> None:
+    file = tmp_path / "c.toml"
+    file.write_text("[provider]\nrequests_per_minute = -1\n")
+    with pytest.raises(ConfigError, match=r"provider\.requests_per_minute"):
+        load_config(file)
+
+
+def test_invalid_toml_names_file(tmp_path: Path) -> None:
+    file = tmp_path / "broken.toml"
+    file.write_text("[provider\n")
+    with pytest.raises(ConfigError, match=r"broken\.toml: not valid TOML"):
+        load_config(file)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_secret_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_KEY", "17|topsecret")
+    config = load_config(None).model_copy(
+        update={"provider": load_config(None).provider.model_copy(update={"api_key_env": "TEST_KEY"})}
+    )
+    key = config.provider.api_key()
+    assert key.reveal() == "17|topsecret"
+    assert "topsecret" not in repr(key) and "topsecret" not in f"{key}"
+    assert key == Secret("17|topsecret")
+
+
+def test_missing_secret_names_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLIQTEL_API_KEY", raising=False)
+    with pytest.raises(ConfigError, match="CLIQTEL_API_KEY"):
+        load_config(None).provider.api_key()
+
+
+def test_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    load_config(example)
+
+
+def test_ceiling() -> None:
+    provider = load_config(None).provider.model_copy(
+        update={"recipients_per_request": 500, "requests_per_minute": 60, "messages_per_second": 10}
+    )
+    assert provider.ceiling_messages_per_second() == 10
+    assert load_config(None).provider.ceiling_messages_per_second() == 1
