@@ -1,0 +1,206 @@
+"""Request and message rate limits that hold over every rolling window, from the first second.
+
+A token bucket (aiolimiter's `AsyncLimiter(60, 60)`) lets a full bucket through at once from idle
+and then refills: a provider counting "60 in any 60 s" sees 119 in the first minute. So this module
+does not use buckets. It reserves a start time for every request, under two rules at once:
+
+* even pacing: request k+1 starts no sooner than `window / limit` (times its weight) after request
+  k, so there is never a start-up burst above the per-second share;
+* a sliding log: a start time is only handed out if the window ending at it, including the new
+  request, holds at most `limit` units. This keeps the limit exact even after a pause, when even
+  pacing alone would let a backlog through faster than the window allows.
+
+Reservations are taken in call order (first come, first served; a large batch cannot starve behind
+small ones), each caller then sleeps until its own slot. A 429 pauses every caller of the account
+for `Retry-After`; the rate then settles below the provider's real limit (see `Throttle.on_throttled`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+# Slack added to every window: the provider stamps a request when it arrives, not when we sent it,
+# and two requests sent a window apart can arrive a little closer than that.
+DEFAULT_MARGIN = 0.02
+# Share of a limit learned from the provider (a header or a 429) that we use.
+HEADROOM = 0.97
+
+
+class RollingWindow:
+    """One limit, `limit` units in any `window` seconds, as a reservation schedule."""
+
+    def __init__(self, limit: float, window: float, margin: float = DEFAULT_MARGIN) -> None:
+        if limit <= 0 or window <= 0:
+            raise ValueError("limit and window must be positive")
+        self.window = window
+        self.margin = margin
+        self._log: deque[tuple[float, int]] = deque()  # (start time, units), oldest first
+        self._next_even = float("-inf")
+        self.set_limit(limit)
+
+    @property
+    def limit(self) -> float:
+        """Units allowed in any window."""
+        return self._limit
+
+    def set_limit(self, limit: float) -> None:
+        """Change the limit; reservations already handed out stand."""
+        self._limit = limit
+        self._interval = self.window / limit
+
+    def earliest(self, units: int, now: float) -> float:
+        """The earliest start time, not before `now`, at which `units` more fit both rules."""
+        start = max(now, self._next_even)
+        capacity = int(self._limit)  # whole units only: 10.5 per second allows 10 in one window
+        if units > capacity:
+            raise ValueError(f"{units} units can never fit a limit of {capacity} per {self.window:g} s")
+        # Walk back from the newest reservation until the window before `start` would overflow.
+        held = units
+        for when, amount in reversed(self._log):
+            held += amount
+            if held > capacity:
+                start = max(start, when + self.window + self.margin)
+                break
+        return start
+
+    def commit(self, start: float, units: int) -> None:
+        """Record a reservation made at `start` (as returned by `earliest`)."""
+        self._log.append((start, units))
+        self._next_even = start + units * self._interval
+        horizon = start - self.window - self.margin
+        while self._log and self._log[0][0] < horizon:
+            self._log.popleft()
+
+    def count_in_window(self, now: float) -> int:
+        """Units whose start lies in the window ending at `now` (for metrics and tests)."""
+        return sum(units for when, units in self._log if now - self.window < when <= now)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The limits of one provider account."""
+
+    requests_per_minute: float
+    messages_per_second: float
+    request_window: float = 60.0
+    message_window: float = 1.0
+
+
+class Throttle:
+    """Paces one provider account's requests and messages; shared by all its senders in a process.
+
+    `acquire(messages)` returns when one request carrying `messages` units may start. The rate also
+    adapts: `on_throttled` (a 429) pauses everyone and lowers the request rate, `on_rate_limit`
+    follows the provider's own `X-RateLimit-*` view, and `on_success` slowly climbs back.
+    """
+
+    def __init__(
+        self,
+        limits: Limits,
+        clock: Callable[[], float] = time.monotonic,
+        margin: float = DEFAULT_MARGIN,
+    ) -> None:
+        self.configured = limits
+        self._clock = clock
+        self._requests = RollingWindow(limits.requests_per_minute, limits.request_window, margin)
+        self._messages = RollingWindow(limits.messages_per_second, limits.message_window, margin)
+        self._paused_until = float("-inf")
+        # Request rate at which the provider last said 429; the rate stays below it.
+        self._throttled_at: float | None = None
+        self._lowered_logged = False
+        self.throttled_count = 0
+
+    @property
+    def requests_per_minute(self) -> float:
+        """The request rate in force now (configured, or lowered after 429s)."""
+        return self._requests.limit * 60.0 / self._requests.window
+
+    @property
+    def messages_per_second(self) -> float:
+        """The message rate in force now."""
+        return self._messages.limit / self._messages.window
+
+    def max_messages_per_request(self) -> int:
+        """The most messages one request may carry without breaking the per-window message limit."""
+        return max(1, int(self._messages.limit))
+
+    def reserve(self, messages: int) -> float:
+        """Reserve the next start time for a request of `messages` units and return it."""
+        now = self._clock()
+        start = max(
+            now,
+            self._paused_until,
+            self._requests.earliest(1, now),
+            self._messages.earliest(messages, now),
+        )
+        # A second pass: the later start can only make the logs' constraints easier, never harder,
+        # but even pacing of one log may push past the other's; take the max of both at `start`.
+        start = max(start, self._requests.earliest(1, start), self._messages.earliest(messages, start))
+        self._requests.commit(start, 1)
+        self._messages.commit(start, messages)
+        return start
+
+    async def acquire(self, messages: int = 1) -> None:
+        """Wait until a request carrying `messages` units may start, then return."""
+        while True:
+            start = self.reserve(messages)
+            delay = start - self._clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            # A 429 seen while we slept moves everybody's start; our old slot is simply unused.
+            if self._paused_until <= start:
+                return
+
+    def on_throttled(self, retry_after: float | None) -> None:
+        """The provider answered 429: pause every caller and settle below the rate that hit it."""
+        self.throttled_count += 1
+        now = self._clock()
+        wait = retry_after if retry_after and retry_after > 0 else self._requests.window / 10
+        self._paused_until = max(self._paused_until, now + wait)
+        current = self._requests.limit
+        self._throttled_at = current if self._throttled_at is None else min(self._throttled_at, current)
+        lowered = max(1.0, current * 0.85)
+        self._requests.set_limit(lowered)
+        if not self._lowered_logged:
+            log.warning(
+                "provider throttled at %.1f requests/min; lowering to %.1f and settling below it",
+                current * 60 / self._requests.window,
+                lowered * 60 / self._requests.window,
+            )
+            self._lowered_logged = True
+
+    def on_rate_limit(self, limit: int | None, remaining: int | None) -> None:
+        """Follow the provider's `X-RateLimit-Limit` / `X-RateLimit-Remaining` for requests."""
+        # Settle a little below what the provider reports, so arrival jitter never tips it over.
+        if limit is not None and 0 < limit * HEADROOM < self._requests.limit:
+            log.warning("provider reports a request limit of %d per window; keeping below it", limit)
+            self._requests.set_limit(limit * HEADROOM)
+            self._throttled_at = limit * HEADROOM
+        if remaining is not None and remaining <= 0:
+            # The provider's window is full by its own count: wait one even interval before the next.
+            now = self._clock()
+            self._paused_until = max(self._paused_until, now + self._requests.window / self._requests.limit)
+
+    def on_success(self) -> None:
+        """A request went through: climb back towards the configured rate, staying below a 429."""
+        configured = self.configured.requests_per_minute * self._requests.window / 60.0
+        current = self._requests.limit
+        if current >= configured:
+            return
+        ceiling = configured if self._throttled_at is None else min(configured, self._throttled_at * HEADROOM)
+        # Additive increase: about 1 % of the configured rate per window's worth of requests.
+        step = configured * 0.01 / max(current, 1.0)
+        if current < ceiling:
+            self._requests.set_limit(min(ceiling, current + step))
+
+    def in_window(self) -> tuple[int, int]:
+        """Requests and messages whose start lies in the current windows (for metrics)."""
+        now = self._clock()
+        return self._requests.count_in_window(now), self._messages.count_in_window(now)
