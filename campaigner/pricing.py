@@ -1,0 +1,107 @@
+"""What a campaign costs and how long it takes: price per segment by country, totals, ETA.
+
+Money is kept as float while adding up and rounded only for display (`format_money`). The error of
+summing a million floats of the size of a segment price is far below a cent; a preview is an
+estimate of a bill the provider computes anyway. Per-country sums are accumulated as segment counts
+(integers) and multiplied by the price once, so they are exact up to that one multiplication.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from campaigner.config import PricingConfig, ProviderConfig
+
+__all__ = ["CostTable", "CountryCost", "eta_seconds", "format_money"]
+
+
+@dataclass(frozen=True, slots=True)
+class CountryCost:
+    """One row of the cost table: messages, segments and their cost to one destination country."""
+
+    country: str | None  # ISO 3166 alpha-2, or None when the number has no known region
+    recipients: int
+    segments: int
+    cost: float
+    price_per_segment: float
+
+
+class CostTable:
+    """Adds up messages one at a time, by destination country, at the configured prices.
+
+    `add` is called once per recipient of a preview, so it does two dict look-ups and no more.
+    """
+
+    __slots__ = ("_config", "_prices", "_recipients", "_segments", "currency")
+
+    def __init__(self, config: PricingConfig | None = None) -> None:
+        self._config = config or PricingConfig()
+        self.currency = self._config.currency
+        self._prices: dict[str | None, float] = {}
+        self._recipients: dict[str | None, int] = {}
+        self._segments: dict[str | None, int] = {}
+
+    def price(self, country: str | None) -> float:
+        """Price of one segment to `country` (the default price when it has none of its own)."""
+        price = self._prices.get(country)
+        if price is None:
+            price = self._prices[country] = self._config.per_segment(country)
+        return price
+
+    def add(self, country: str | None, segments: int) -> float:
+        """Count one message of `segments` segments to `country`; return what it costs."""
+        price = self._prices.get(country)
+        if price is None:
+            price = self.price(country)
+            self._recipients[country] = 0
+            self._segments[country] = 0
+        self._recipients[country] += 1
+        self._segments[country] += segments
+        return price * segments
+
+    def by_country(self) -> list[CountryCost]:
+        """One row per country seen, most expensive first (then most segments, then by code)."""
+        rows = [
+            CountryCost(
+                country, self._recipients[country], segs, segs * self._prices[country], self._prices[country]
+            )
+            for country, segs in self._segments.items()
+        ]
+        rows.sort(key=lambda r: (-r.cost, -r.segments, r.country or "~"))
+        return rows
+
+    @property
+    def total_cost(self) -> float:
+        """Cost of every message added so far."""
+        return sum(segs * self._prices[country] for country, segs in self._segments.items())
+
+    @property
+    def total_segments(self) -> int:
+        """Segments of every message added so far."""
+        return sum(self._segments.values())
+
+    @property
+    def total_recipients(self) -> int:
+        """Messages added so far."""
+        return sum(self._recipients.values())
+
+
+def eta_seconds(messages: int, segments: int, provider: ProviderConfig) -> float:
+    """Seconds to send `messages` messages of `segments` segments in all at the provider's ceiling.
+
+    The ceiling is min(recipients_per_request × requests_per_minute / 60, messages_per_second)
+    messages a second; where the carrier counts segments (`rate_counts_segments`), the
+    messages_per_second limit applies to segments instead, so long messages slow the campaign.
+    """
+    if messages <= 0:
+        return 0.0
+    by_requests = messages / (provider.recipients_per_request * provider.requests_per_minute / 60.0)
+    by_rate = (segments if provider.rate_counts_segments else messages) / provider.messages_per_second
+    return max(by_requests, by_rate)
+
+
+def format_money(amount: float, currency: str) -> str:
+    """`amount` for display: cents for totals, more digits when it is below one cent (per-segment prices)."""
+    if amount != 0 and abs(amount) < 0.01:
+        return f"{amount:.6f}".rstrip("0") + f" {currency}"
+    return f"{amount:,.2f} {currency}"
