@@ -1,0 +1,289 @@
+"""Recipients CSV → rows with line numbers, read as a stream, and each recipient's classification.
+
+`RecipientsFile` opens and checks the file (encoding, delimiter, header, phone column) and yields
+its data rows in bounded memory, whatever the file size. `Recipients` classifies each row, first
+match wins: `invalid`, `not_sms_capable` (see campaigner.phones), `duplicate` (same E.164 as an
+earlier sendable row; the first one is kept), `suppressed` (in the suppression set the caller
+passes), else sendable. Anything wrong with the file itself is an `InputFileError` naming the file
+and the line; anything wrong with one row is a rejection with its line, raw value and reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import sys
+from collections.abc import Container, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from campaigner.config import RecipientsConfig
+from campaigner.errors import InputFileError
+from campaigner.phones import INVALID, NOT_SMS_CAPABLE, OK, PhoneClassifier
+
+DUPLICATE: Final = "duplicate"
+SUPPRESSED: Final = "suppressed"
+MALFORMED: Final = "malformed"
+
+# A recipients file legitimately has long free-text columns; a multi-megabyte cell is a broken
+# quote, which csv reports as an error we turn into a clear message.
+csv.field_size_limit(min(sys.maxsize, 1 << 24))
+
+
+@dataclass(slots=True)
+class Rejected:
+    """A row that will not be sent: its line, the raw phone value, why, and the cells as read."""
+
+    line: int
+    raw: str
+    reason: str  # invalid | not_sms_capable | duplicate | suppressed | empty_value | too_long | malformed
+    detail: str = ""
+    values: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Recipient:
+    """A sendable row: its line, the number in E.164, the ISO region (None if non-geographic), the cells."""
+
+    line: int
+    e164: str
+    country: str | None
+    values: list[str]
+
+
+def resolve_encoding(encoding: str | None, source: str) -> str:
+    """The codec to read with: UTF-8 (with or without BOM) by default, else the named one."""
+    name = (encoding or "utf-8").strip()
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise InputFileError(f"{source}: unknown encoding {name!r}") from None
+    # utf-8-sig reads UTF-8 with or without a BOM and drops the BOM from the first header.
+    return "utf-8-sig" if info.name in ("utf-8", "utf-8-sig") else info.name
+
+
+class RecipientsFile:
+    """An open recipients CSV: `headers`, `phone_index`, and `rows()` yielding `(line, cells)`.
+
+    Use as a context manager. The header is read and checked on `__enter__`, so every problem
+    with the file's shape is raised before any row is processed. `line` is the physical line
+    where the row starts (1 is the header); blank lines are skipped.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        encoding: str | None = None,
+        phone_column: str | None = None,
+        phone_columns: Iterable[str] = RecipientsConfig().phone_columns,
+    ) -> None:
+        self.path = Path(path)
+        self.encoding = resolve_encoding(encoding, str(self.path))
+        self.requested_column = phone_column
+        self.phone_columns = list(phone_columns)
+        self.headers: list[str] = []
+        self.phone_index = -1
+        self.delimiter = ","
+        self._file: io.TextIOWrapper | None = None
+        self._reader: Iterator[list[str]] | None = None
+        self._line_num = 0
+
+    def __enter__(self) -> RecipientsFile:
+        try:
+            self._file = open(self.path, encoding=self.encoding, newline="")
+        except FileNotFoundError:
+            raise InputFileError(f"{self.path}: file not found") from None
+        except IsADirectoryError:
+            raise InputFileError(f"{self.path}: is a directory, not a CSV file") from None
+        except OSError as exc:
+            raise InputFileError(f"{self.path}: cannot open ({exc.strerror})") from None
+        try:
+            self._read_header()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    @property
+    def phone_header(self) -> str:
+        """The name of the phone column as written in the file."""
+        return self.headers[self.phone_index]
+
+    def _read_header(self) -> None:
+        assert self._file is not None
+        try:
+            first = self._file.readline()
+        except UnicodeDecodeError:
+            raise self._decode_error() from None
+        if not first.strip():
+            raise InputFileError(f"{self.path}: file is empty (expected a header line)")
+        self.delimiter = _guess_delimiter(first)
+        self._file.seek(0)  # also re-arms utf-8-sig's BOM check
+        reader = csv.reader(self._file, delimiter=self.delimiter, strict=False)
+        self._reader = reader
+        header = self._next_record()
+        if header is None:
+            raise InputFileError(f"{self.path}: file is empty (expected a header line)")
+        self.headers = [h.strip() for h in header]
+        seen: set[str] = set()
+        for name in self.headers:
+            if name and name in seen:
+                raise InputFileError(f"{self.path}: line 1: column {name!r} appears twice in the header")
+            seen.add(name)
+        self.phone_index = self._find_phone_column()
+
+    def _find_phone_column(self) -> int:
+        lowered = [h.lower() for h in self.headers]
+        if self.requested_column:
+            wanted = self.requested_column.strip().lower()
+            if wanted in lowered:
+                return lowered.index(wanted)
+            raise InputFileError(
+                f"{self.path}: no column {self.requested_column!r} (--phone-column); "
+                f"headers seen: {', '.join(self.headers)}"
+            )
+        for candidate in self.phone_columns:
+            if candidate.lower() in lowered:
+                return lowered.index(candidate.lower())
+        raise InputFileError(
+            f"{self.path}: no phone column (looked for {', '.join(self.phone_columns)}; "
+            f"headers seen: {', '.join(self.headers) or '(none)'}); name it with --phone-column"
+        )
+
+    def _next_record(self) -> list[str] | None:
+        assert self._reader is not None
+        reader = self._reader
+        try:
+            return next(reader)
+        except StopIteration:
+            return None
+        except UnicodeDecodeError:
+            raise self._decode_error() from None
+        except csv.Error as exc:
+            line = getattr(reader, "line_num", 0)
+            raise InputFileError(f"{self.path}: line {line}: malformed CSV ({exc})") from None
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """Data rows in file order as `(line, cells)`; blank lines skipped; stream, bounded memory."""
+        if self._reader is None:
+            raise RuntimeError("RecipientsFile.rows() outside its `with` block")
+        reader = self._reader
+        line_num = getattr(reader, "line_num", 1)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:
+                raise self._decode_error() from None
+            except csv.Error as exc:
+                raise InputFileError(f"{self.path}: line {line_num + 1}: malformed CSV ({exc})") from None
+            start = line_num + 1
+            line_num = reader.line_num  # type: ignore[attr-defined]
+            if row and (len(row) > 1 or row[0].strip()):
+                yield start, row
+
+    def _decode_error(self) -> InputFileError:
+        """Find the first line that does not decode: the text layer decodes ahead, so re-scan."""
+        decoder_name = self.encoding
+        line_no = 0
+        with open(self.path, "rb") as raw:
+            head = raw.read(4)
+            raw.seek(0)
+            if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and decoder_name == "utf-8-sig":
+                return InputFileError(f"{self.path}: the file is UTF-16; pass --encoding utf-16")
+            decoder = codecs.getincrementaldecoder(decoder_name)()
+            for line_no, chunk in enumerate(raw, start=1):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    return InputFileError(
+                        f"{self.path}: line {line_no}: not valid {_label(decoder_name)} "
+                        f"(byte 0x{chunk[exc.start]:02x}); pass --encoding (e.g. --encoding cp1252)"
+                    )
+        return InputFileError(f"{self.path}: line {line_no}: not valid {_label(decoder_name)}")
+
+
+def _label(encoding: str) -> str:
+    return "UTF-8" if encoding == "utf-8-sig" else encoding
+
+
+def _guess_delimiter(header_line: str) -> str:
+    # European spreadsheets export with ';'. Guess from the header line only: it has no quoting
+    # surprises in practice and is where a wrong guess would show at once (no phone column).
+    counts = {d: header_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+class Recipients:
+    """Classifies rows of one file in order: invalid, not_sms_capable, duplicate, suppressed, sendable.
+
+    `check(line, cells)` returns a `Recipient` or a `Rejected`. Duplicates are judged against the
+    numbers already returned as sendable, so the first sendable row of a number is the one kept.
+    """
+
+    def __init__(
+        self,
+        classifier: PhoneClassifier,
+        phone_index: int,
+        width: int,
+        suppressed: Container[str] = frozenset(),
+    ) -> None:
+        self.classifier = classifier
+        self.phone_index = phone_index
+        self.width = width
+        self.suppressed = suppressed
+        self._seen: set[int] = set()
+
+    def check(self, line: int, cells: list[str]) -> Recipient | Rejected:
+        """The verdict on one data row (see the class docstring for the order of the rules)."""
+        ragged = ragged_reason(cells, self.width)
+        raw = cells[self.phone_index] if self.phone_index < len(cells) else ""
+        if ragged:
+            return Rejected(line, raw, MALFORMED, ragged, cells)
+        result = self.classifier.classify(raw)
+        if result.status != OK:
+            return Rejected(line, raw, result.status, result.detail, cells)
+        assert result.e164 is not None
+        return self.admit(line, raw, result.e164, result.country, cells)
+
+    def admit(
+        self, line: int, raw: str, e164: str, country: str | None, cells: list[str]
+    ) -> Recipient | Rejected:
+        """Dedupe and suppression for an already valid number; remembers it when sendable."""
+        key = int(e164[1:])  # an int costs far less memory than the string in a 10M-number set
+        if key in self._seen:
+            return Rejected(line, raw, DUPLICATE, f"same number as an earlier row ({e164})", cells)
+        if e164 in self.suppressed:
+            return Rejected(line, raw, SUPPRESSED, f"{e164} is on the suppression list", cells)
+        self._seen.add(key)
+        return Recipient(line, e164, country, cells)
+
+
+def ragged_reason(cells: list[str], width: int) -> str:
+    """Why a row's cell count does not fit the header, or "" when it does.
+
+    Trailing empty cells beyond the header are tolerated (spreadsheets add them).
+    """
+    count = len(cells)
+    if count == width:
+        return ""
+    if count > width and not any(c.strip() for c in cells[width:]):
+        return ""
+    return f"expected {width} fields, found {count}"
+
+
+REASONS: Final = (INVALID, NOT_SMS_CAPABLE, DUPLICATE, SUPPRESSED, MALFORMED)
