@@ -147,8 +147,8 @@ class Throttle:
         self._messages.commit(start, messages)
         return start
 
-    async def acquire(self, messages: int = 1) -> None:
-        """Wait until a request carrying `messages` units may start, then return."""
+    async def acquire(self, messages: int = 1) -> float:
+        """Wait until a request carrying `messages` units may start; returns its start time."""
         while True:
             start = self.reserve(messages)
             delay = start - self._clock()
@@ -156,7 +156,7 @@ class Throttle:
                 await asyncio.sleep(delay)
             # A 429 seen while we slept moves everybody's start; our old slot is simply unused.
             if self._paused_until <= start:
-                return
+                return start
 
     def on_throttled(self, retry_after: float | None) -> None:
         """The provider answered 429: pause every caller and settle below the rate that hit it."""

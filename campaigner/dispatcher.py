@@ -1,0 +1,330 @@
+"""The dispatcher: claim → throttle → send → record, for one campaign, exactly once.
+
+The job table is the only truth (DESIGN.md). A job is claimed into `sending` with a lease before its
+request is made, and leaves `sending` only when the result is written back: `submitted`, `pending`
+again (transient error, throttled, campaign paused) or `rejected`. A result that leaves us unsure
+whether the provider has the message (`ambiguous`), and every job a dead worker left in `sending`,
+is settled by asking the provider (`Reconciler`), never by sending again.
+
+Three rules keep a job from being sent twice by two workers:
+* a job is only sent while its lease has time left for the whole request (`_lease_allows`);
+* a worker whose heartbeat is stale stops sending (`Worker.may_send`);
+* others reconcile a job only after its lease expired or its worker has been silent long enough for
+  any request it started to have ended (the store's `stale_sending_jobs`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from campaigner.config import Config
+from campaigner.dispatch_results import ResultRecorder
+from campaigner.outcomes import Decision, JobResult, RetryPolicy, decide
+from campaigner.providers.base import OutboundMessage, Provider, SendResult
+from campaigner.reconcile import ReconcileStore, Reconciler
+from campaigner.throttle import Throttle
+from campaigner.worker import Worker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How often the campaign's state is read, so pause and cancel from elsewhere apply within a second.
+STATE_POLL_SECONDS = 0.5
+
+
+class ClaimedJob(Protocol):
+    """A job as claimed from the store."""
+
+    id: int
+    e164: str
+    body: str
+    segments: int
+    attempts: int
+
+
+class DispatchStore(ReconcileStore, Protocol):
+    """What the dispatcher needs of the store (campaigner.store implements it)."""
+
+    async def claim_jobs(
+        self, campaign_id: int, worker_id: str, limit: int, lease_seconds: float
+    ) -> Sequence[Any]: ...
+    async def record_results(self, worker_id: str, results: Sequence[JobResult]) -> int: ...
+    async def release_jobs(self, worker_id: str, job_ids: Sequence[int]) -> int: ...
+    async def get_campaign(self, campaign_id: int) -> Any: ...
+    async def pause_campaign(self, campaign_id: int, reason: str) -> Any: ...
+    async def complete_campaign_if_done(self, campaign_id: int) -> bool: ...
+    async def add_suppressions(self, e164s: Sequence[str], reason: str, source: str) -> int: ...
+
+
+@dataclass
+class RunReport:
+    """How a run of one campaign ended, for the CLI and the daemon."""
+
+    campaign_id: int
+    state: str = "running"
+    reason: str | None = None
+    requests: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    retried: int = 0
+    throttled: int = 0
+    reconciled: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Batch:
+    jobs: list[Any]
+    units: int
+    lease_deadline: float  # monotonic time by which a request for these jobs must have ended
+
+
+class CampaignRunner:
+    """Carries one campaign for one worker until it completes, pauses, is cancelled or stopped."""
+
+    def __init__(
+        self,
+        store: DispatchStore,
+        provider: Provider,
+        throttle: Throttle,
+        config: Config,
+        campaign_id: int,
+        worker: Worker,
+    ) -> None:
+        self._store = store
+        self._provider = provider
+        self._throttle = throttle
+        self._config = config
+        self._campaign_id = campaign_id
+        self._worker = worker
+        self.report = RunReport(campaign_id)
+        dispatcher = config.dispatcher
+        self._policy = RetryPolicy(dispatcher.max_attempts, dispatcher.backoff_base, dispatcher.backoff_max)
+        self._recorder = ResultRecorder(store, worker.id, dispatcher.result_flush_interval)
+        self._reconciler = Reconciler(store, provider, throttle, config, campaign_id, worker.id)
+        self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
+        self._stop = asyncio.Event()  # stop taking work: a signal, a pause, a cancel, completion
+        self._in_flight = 0
+        # The longest one request may take; a job is only sent while its lease outlasts that.
+        self._request_bound = config.provider.connect_timeout + config.provider.read_timeout + 1.0
+
+    def stop(self) -> None:
+        """Ask the run to stop taking work; in-flight requests finish and are recorded."""
+        self._stop.set()
+
+    async def run(self) -> RunReport:
+        """Run until the campaign is complete, not running any more, or `stop()` is called."""
+        campaign = await self._store.get_campaign(self._campaign_id)
+        if campaign.state != "running":
+            self.report.state = campaign.state
+            self.report.reason = getattr(campaign, "reason", None)
+            return self.report
+        log.info("campaign %s: dispatching as worker %s", self._campaign_id, self._worker.id)
+        await self._recorder.start()
+        await self._reconciler.start()
+        senders = [
+            asyncio.create_task(self._send_loop(), name=f"sender {i}")
+            for i in range(self._config.dispatcher.concurrency)
+        ]
+        side = [
+            asyncio.create_task(self._claim_loop(), name="claimer"),
+            asyncio.create_task(self._watch_state(), name="state watcher"),
+        ]
+        try:
+            await self._stop.wait()
+        finally:
+            for task in side:
+                task.cancel()
+            # Senders finish the request they have in flight, then see the stop and exit.
+            await asyncio.gather(*side, return_exceptions=True)
+            await asyncio.gather(*senders, return_exceptions=True)
+            await self._release_queued()
+            await self._reconciler.stop()
+            await self._recorder.stop()
+        self.report.reconciled = dict(self._reconciler.outcomes)
+        campaign = await self._store.get_campaign(self._campaign_id)
+        self.report.state = campaign.state
+        self.report.reason = self.report.reason or getattr(campaign, "reason", None)
+        return self.report
+
+    # -- claiming -------------------------------------------------------------------------------
+
+    def _claim_size(self) -> int:
+        # Claim about two seconds of sending at the current rate: enough to keep the senders busy,
+        # few enough that a crash leaves little in `sending` for reconciliation to look up.
+        rate = min(
+            self._throttle.messages_per_second,
+            self._throttle.requests_per_minute / 60.0 * self._per_request(),
+        )
+        return max(1, min(self._config.dispatcher.batch_size, int(rate * 2) + 1))
+
+    def _per_request(self) -> int:
+        return max(
+            1,
+            min(
+                self._provider.max_recipients_per_request,
+                self._config.provider.recipients_per_request,
+                self._throttle.max_messages_per_request(),
+            ),
+        )
+
+    def _units(self, job: Any) -> int:
+        return int(job.segments) if self._config.provider.rate_counts_segments else 1
+
+    async def _claim_loop(self) -> None:
+        dispatcher = self._config.dispatcher
+        while not self._stop.is_set():
+            if self._queue.qsize() >= self._config.dispatcher.concurrency:
+                await self._sleep(0.05)
+                continue
+            if not self._worker.may_send():
+                await self._sleep(dispatcher.poll_interval)
+                continue
+            claimed_at = time.monotonic()
+            jobs = await self._store.claim_jobs(
+                self._campaign_id, self._worker.id, self._claim_size(), dispatcher.lease_seconds
+            )
+            if jobs:
+                for batch in self._batches(jobs, claimed_at + dispatcher.lease_seconds):
+                    self._queue.put_nowait(batch)
+                continue
+            if self._queue.empty() and self._in_flight == 0 and self._reconciler.idle():
+                await self._recorder.flush()
+                if await self._store.complete_campaign_if_done(self._campaign_id):
+                    log.info("campaign %s: complete", self._campaign_id)
+                    self._stop.set()
+                    return
+                await self._reconciler.reconcile_stale()
+            await self._sleep(min(dispatcher.poll_interval, 0.25))
+
+    def _batches(self, jobs: Sequence[Any], lease_deadline: float) -> list[_Batch]:
+        """Group claimed jobs into requests: same body (a batch request carries one text), size-capped."""
+        per_request = self._per_request()
+        capacity = self._throttle.max_messages_per_request()
+        batches: list[_Batch] = []
+        open_by_body: dict[str, _Batch] = {}
+        for job in jobs:
+            units = self._units(job)
+            batch = open_by_body.get(job.body)
+            if batch is None or len(batch.jobs) >= per_request or batch.units + units > capacity:
+                batch = _Batch([], 0, lease_deadline)
+                batches.append(batch)
+                open_by_body[job.body] = batch
+            batch.jobs.append(job)
+            batch.units += units
+        return batches
+
+    async def _release_queued(self) -> None:
+        """Give back jobs that were claimed but never sent."""
+        ids: list[int] = []
+        while not self._queue.empty():
+            ids.extend(job.id for job in self._queue.get_nowait().jobs)
+        if ids:
+            await self._recorder.flush()
+            await self._store.release_jobs(self._worker.id, ids)
+
+    # -- sending --------------------------------------------------------------------------------
+
+    async def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            batch = await self._until_stopped(self._queue.get())
+            if batch is None:
+                return
+            self._in_flight += 1
+            try:
+                await self._send_batch(batch)
+            finally:
+                self._in_flight -= 1
+
+    async def _send_batch(self, batch: _Batch) -> None:
+        acquired = await self._until_stopped(self._throttle.acquire(max(1, batch.units)))
+        if acquired is None:
+            self._queue.put_nowait(batch)  # stopping: released with the rest of the queue
+            return
+        if not self._lease_allows(batch) or not self._worker.may_send():
+            # Not sent, and too late to send safely: give the jobs back now rather than leave
+            # them in `sending` for reconciliation.
+            log.warning("campaign %s: lease or heartbeat too old to send; releasing", self._campaign_id)
+            await self._store.release_jobs(self._worker.id, [job.id for job in batch.jobs])
+            return
+        messages = [OutboundMessage(job.id, job.e164, job.body, int(job.segments)) for job in batch.jobs]
+        self.report.requests += 1
+        results = await self._provider.send(messages)
+        self._observe_rate_limit()
+        attempts = {job.id: int(job.attempts) for job in batch.jobs}
+        by_id = {job.id: job for job in batch.jobs}
+        for result in results:
+            await self._apply(result, attempts.get(result.ref, 1), by_id.get(result.ref))
+
+    def _lease_allows(self, batch: _Batch) -> bool:
+        return time.monotonic() + self._request_bound < batch.lease_deadline
+
+    def _observe_rate_limit(self) -> None:
+        info = self._provider.rate_limit
+        self._throttle.on_rate_limit(info.limit, info.remaining)
+
+    async def _apply(self, result: SendResult, attempts: int, job: Any) -> None:
+        decision: Decision = decide(result, attempts, self._policy)
+        if decision.throttled_for is not None:
+            self.report.throttled += 1
+            self._throttle.on_throttled(decision.throttled_for)
+        elif decision.result is not None and decision.result.provider_id is not None:
+            self._throttle.on_success()
+        if decision.result is None:
+            await self._reconciler.submit(job)
+            return
+        state = decision.result.state.value
+        if state == "submitted":
+            self.report.accepted += 1
+        elif state == "rejected":
+            self.report.rejected += 1
+        elif decision.throttled_for is None and decision.pause_reason is None:
+            self.report.retried += 1
+        await self._recorder.add(decision.result)
+        if decision.suppress and job is not None:
+            await self._store.add_suppressions([job.e164], "opt_out", "provider")
+        if decision.pause_reason is not None:
+            await self._pause(decision.pause_reason)
+
+    async def _pause(self, reason: str) -> None:
+        if self._stop.is_set() and self.report.reason:
+            return
+        log.warning("campaign %s: pausing: %s", self._campaign_id, reason)
+        self.report.reason = reason
+        self._stop.set()
+        await self._store.pause_campaign(self._campaign_id, reason)
+
+    # -- state --------------------------------------------------------------------------------
+
+    async def _watch_state(self) -> None:
+        while not self._stop.is_set():
+            await self._sleep(STATE_POLL_SECONDS)
+            campaign = await self._store.get_campaign(self._campaign_id)
+            if campaign.state != "running":
+                log.info("campaign %s: now %s; stopping", self._campaign_id, campaign.state)
+                self._stop.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    async def _until_stopped(self, awaitable: Awaitable[T]) -> T | None:
+        """Await `awaitable` unless the stop comes first (then cancel it and return None)."""
+        task = asyncio.ensure_future(awaitable)
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None

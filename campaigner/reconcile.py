@@ -1,0 +1,174 @@
+"""Reconciliation: settle jobs that may or may not have reached the provider by asking it.
+
+Two kinds of job are unsure. A send whose result was `ambiguous` (a timeout, a dropped connection, a
+reply that could not be read) stays in `sending` under our lease; we look it up a moment later. A
+job that a dead or overdue worker left in `sending` is found by `stale_sending_jobs` and looked up by
+whoever runs next. Found: `submitted` with the provider's id. Not found: `pending`, to be sent
+again. A lookup that fails leaves the job where it is, for a later try: never a blind resend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from campaigner.config import Config
+from campaigner.errors import CampaignerError
+from campaigner.outcomes import JobResult, JobState
+from campaigner.providers.base import LookupResult, OutboundMessage, Provider
+from campaigner.throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+# Our clock and the provider's may disagree; look this far before the claim for the message.
+CLOCK_SKEW = timedelta(minutes=2)
+# Wait this long after an ambiguous result before the lookup: the provider may still be storing it.
+AMBIGUOUS_SETTLE_SECONDS = 1.0
+# Lookups of one job that may fail before it is left for stale reconciliation.
+LOOKUP_TRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The result of a lookup for a job someone else left in `sending`."""
+
+    job_id: int
+    attempts: int  # as claimed: the guard that no one else settled or reclaimed it meanwhile
+    found: bool
+    provider_id: str | None
+
+
+class ReconcileStore(Protocol):
+    """What reconciliation needs of the store."""
+
+    async def record_results(self, worker_id: str, results: Sequence[JobResult]) -> int: ...
+    async def stale_sending_jobs(
+        self, campaign_id: int, limit: int, worker_timeout: float
+    ) -> Sequence[Any]: ...
+    async def settle_reconciled(self, settlements: Sequence[Settlement]) -> int: ...
+
+
+class Reconciler:
+    """Looks unsure jobs up at the provider and settles them, for one campaign."""
+
+    def __init__(
+        self,
+        store: ReconcileStore,
+        provider: Provider,
+        throttle: Throttle,
+        config: Config,
+        campaign_id: int,
+        worker_id: str,
+    ) -> None:
+        self._store = store
+        self._provider = provider
+        self._throttle = throttle
+        self._campaign_id = campaign_id
+        self._worker_id = worker_id
+        self._max_attempts = config.dispatcher.max_attempts
+        # Others' jobs are stale once their worker has been silent for worker_timeout plus the
+        # longest request it may still have had in flight.
+        bound = config.provider.connect_timeout + config.provider.read_timeout + 1.0
+        self._dead_after = config.dispatcher.worker_timeout + bound
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._busy = 0
+        self._task: asyncio.Task[None] | None = None
+        self.outcomes: Counter[str] = Counter()
+
+    async def start(self) -> None:
+        """Settle what dead workers left behind, then start handling our own ambiguous sends."""
+        await self.reconcile_stale()
+        self._task = asyncio.create_task(self._run(), name="reconciler")
+
+    async def stop(self) -> None:
+        """Stop; ambiguous jobs not yet looked up stay in `sending` for the next run."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def idle(self) -> bool:
+        """True when no ambiguous job of ours waits for a lookup."""
+        return self._queue.empty() and self._busy == 0
+
+    async def submit(self, job: Any) -> None:
+        """Queue one of our jobs whose send was ambiguous."""
+        self.outcomes["ambiguous"] += 1
+        self._queue.put_nowait(job)
+
+    async def reconcile_stale(self, limit: int = 100) -> int:
+        """Settle up to `limit` jobs that other (dead or overdue) workers left in `sending`."""
+        jobs = await self._store.stale_sending_jobs(self._campaign_id, limit, self._dead_after)
+        settlements: list[Settlement] = []
+        for job in jobs:
+            found = await self._lookup(job)
+            if found is None:
+                continue
+            settlements.append(Settlement(job.id, int(job.attempts), found.found, found.provider_id))
+            self.outcomes["stale_found" if found.found else "stale_not_found"] += 1
+        if settlements:
+            settled = await self._store.settle_reconciled(settlements)
+            log.info("campaign %s: reconciled %d stale jobs", self._campaign_id, settled)
+        return len(settlements)
+
+    async def _run(self) -> None:
+        while True:
+            job = await self._queue.get()
+            self._busy += 1
+            try:
+                await asyncio.sleep(AMBIGUOUS_SETTLE_SECONDS)
+                await self._settle_own(job)
+            finally:
+                self._busy -= 1
+
+    async def _settle_own(self, job: Any) -> None:
+        for _ in range(LOOKUP_TRIES):
+            found = await self._lookup(job)
+            if found is not None:
+                break
+            await asyncio.sleep(AMBIGUOUS_SETTLE_SECONDS)
+        else:
+            # Still unsure: leave it in `sending`; once its lease expires, stale reconciliation
+            # (ours or another worker's) tries again.
+            self.outcomes["lookup_failed"] += 1
+            return
+        if found.found:
+            self.outcomes["found"] += 1
+            result = JobResult(job.id, JobState.SUBMITTED, provider_id=found.provider_id)
+        elif int(job.attempts) >= self._max_attempts:
+            self.outcomes["not_found"] += 1
+            result = JobResult(
+                job.id,
+                JobState.REJECTED,
+                error_code="ambiguous",
+                error_class="transient",
+                error_message=f"gave up after {job.attempts} attempts with no reply from the provider",
+            )
+        else:
+            self.outcomes["not_found"] += 1
+            result = JobResult(
+                job.id,
+                JobState.PENDING,
+                error_code="ambiguous",
+                error_class="transient",
+                error_message="no reply from the provider, and it has no such message: sending again",
+            )
+        await self._store.record_results(self._worker_id, [result])
+
+    async def _lookup(self, job: Any) -> LookupResult | None:
+        """Ask the provider; None when it cannot tell us (the job stays unsure)."""
+        since: datetime = job.sending_at - CLOCK_SKEW
+        message = OutboundMessage(job.id, job.e164, job.body, int(job.segments))
+        await self._throttle.acquire(0)
+        try:
+            return await self._provider.lookup(message, since)
+        except CampaignerError as exc:
+            log.warning("campaign %s: lookup of job %s failed: %s", self._campaign_id, job.id, exc)
+            return None
