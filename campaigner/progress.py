@@ -1,0 +1,130 @@
+"""Progress of a running campaign: a rich bar on a terminal, one plain line every few seconds elsewhere.
+
+It reads only the job table's counts, so what it shows is what is recorded, not what a sender
+believes: a killed run shows the same numbers the next run starts from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+# Job states that count as "done" for the bar; `sending` and `pending` are still to do.
+SENT_STATES = ("submitted", "delivered", "undelivered")
+FAILED_STATES = ("rejected",)
+DONE_STATES = (*SENT_STATES, *FAILED_STATES, "skipped", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Counts at one moment, with the figures derived from them."""
+
+    counts: Mapping[str, int]
+    total: int
+    at: float
+
+    @property
+    def sent(self) -> int:
+        return sum(self.counts.get(state, 0) for state in SENT_STATES)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.counts.get(state, 0) for state in FAILED_STATES)
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.get(state, 0) for state in DONE_STATES)
+
+
+CountsReader = Callable[[], Awaitable[Mapping[str, int]]]
+
+
+class ProgressReporter:
+    """Polls `read_counts` and shows progress until `stop()`."""
+
+    def __init__(
+        self,
+        read_counts: CountsReader,
+        total: int,
+        cost_per_message: float,
+        currency: str,
+        console: Console | None = None,
+        plain_every: float = 5.0,
+    ) -> None:
+        self._read = read_counts
+        self._total = total
+        self._cost_per_message = cost_per_message
+        self._currency = currency
+        self._console = console or Console(stderr=True)
+        self._plain_every = plain_every
+        self._stop = asyncio.Event()
+        self._first: Snapshot | None = None
+
+    def stop(self) -> None:
+        """End the display after its next refresh."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Show progress until stopped; a final refresh is always shown."""
+        if self._console.is_terminal and sys.stderr.isatty():
+            await self._run_bar()
+        else:
+            await self._run_plain()
+
+    async def _snapshot(self) -> Snapshot:
+        snapshot = Snapshot(dict(await self._read()), self._total, time.monotonic())
+        if self._first is None:
+            self._first = snapshot
+        return snapshot
+
+    def _rate(self, now: Snapshot) -> float:
+        if self._first is None or now.at - self._first.at < 0.5:
+            return 0.0
+        return (now.sent + now.failed - self._first.sent - self._first.failed) / (now.at - self._first.at)
+
+    def describe(self, snapshot: Snapshot) -> str:
+        """One line: sent, failed, rate, ETA, cost so far."""
+        rate = self._rate(snapshot)
+        left = max(0, snapshot.total - snapshot.done)
+        eta = f"{left / rate:,.0f}s" if rate > 0 else "-"
+        cost = snapshot.sent * self._cost_per_message
+        return (
+            f"{snapshot.done:,}/{snapshot.total:,} done  sent {snapshot.sent:,}  failed {snapshot.failed:,}"
+            f"  {rate:,.1f} msg/s  ETA {eta}  cost {cost:,.2f} {self._currency}"
+        )
+
+    async def _run_bar(self) -> None:
+        columns = (
+            TextColumn("[bold]sending"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,}"),
+            TextColumn("{task.fields[line]}"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=self._console, transient=False) as bar:
+            task = bar.add_task("send", total=self._total, line="")
+            while True:
+                snapshot = await self._snapshot()
+                bar.update(task, completed=snapshot.done, line=self.describe(snapshot))
+                if self._stop.is_set():
+                    return
+                await self._wait(0.5)
+
+    async def _run_plain(self) -> None:
+        while True:
+            snapshot = await self._snapshot()
+            self._console.print(self.describe(snapshot), highlight=False)
+            if self._stop.is_set():
+                return
+            await self._wait(self._plain_every)
+
+    async def _wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
