@@ -228,11 +228,36 @@ def _guess_delimiter(header_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
+class Admission:
+    """Duplicate and suppression checks for valid numbers, in file order.
+
+    `verdict(e164)` returns `(reason, detail)` for a duplicate (same number as an earlier
+    admitted one) or a suppressed number, else None, and then remembers the number as sent.
+    """
+
+    def __init__(self, suppressed: Container[str] = frozenset()) -> None:
+        self.suppressed = suppressed
+        # An empty set (the common case before the store exists) is not worth a lookup a row.
+        self._check_suppressed = not isinstance(suppressed, (set, frozenset)) or bool(suppressed)
+        self._seen: set[int] = set()
+
+    def verdict(self, e164: str) -> tuple[str, str] | None:
+        """Why this valid number is not sent, or None (and it now counts as sent)."""
+        key = int(e164[1:])  # an int costs far less memory than the string in a 10M-number set
+        if key in self._seen:
+            return DUPLICATE, f"same number as an earlier row ({e164})"
+        if self._check_suppressed and e164 in self.suppressed:
+            return SUPPRESSED, f"{e164} is on the suppression list"
+        self._seen.add(key)
+        return None
+
+
 class Recipients:
-    """Classifies rows of one file in order: invalid, not_sms_capable, duplicate, suppressed, sendable.
+    """Classifies rows of one file in order: malformed, invalid, not_sms_capable, duplicate, suppressed.
 
     `check(line, cells)` returns a `Recipient` or a `Rejected`. Duplicates are judged against the
     numbers already returned as sendable, so the first sendable row of a number is the one kept.
+    (The planner does the same with its own per-row message checks in between.)
     """
 
     def __init__(
@@ -245,8 +270,7 @@ class Recipients:
         self.classifier = classifier
         self.phone_index = phone_index
         self.width = width
-        self.suppressed = suppressed
-        self._seen: set[int] = set()
+        self.admission = Admission(suppressed)
 
     def check(self, line: int, cells: list[str]) -> Recipient | Rejected:
         """The verdict on one data row (see the class docstring for the order of the rules)."""
@@ -258,19 +282,10 @@ class Recipients:
         if result.status != OK:
             return Rejected(line, raw, result.status, result.detail, cells)
         assert result.e164 is not None
-        return self.admit(line, raw, result.e164, result.country, cells)
-
-    def admit(
-        self, line: int, raw: str, e164: str, country: str | None, cells: list[str]
-    ) -> Recipient | Rejected:
-        """Dedupe and suppression for an already valid number; remembers it when sendable."""
-        key = int(e164[1:])  # an int costs far less memory than the string in a 10M-number set
-        if key in self._seen:
-            return Rejected(line, raw, DUPLICATE, f"same number as an earlier row ({e164})", cells)
-        if e164 in self.suppressed:
-            return Rejected(line, raw, SUPPRESSED, f"{e164} is on the suppression list", cells)
-        self._seen.add(key)
-        return Recipient(line, e164, country, cells)
+        refused = self.admission.verdict(result.e164)
+        if refused is not None:
+            return Rejected(line, raw, refused[0], refused[1], cells)
+        return Recipient(line, result.e164, result.country, cells)
 
 
 def ragged_reason(cells: list[str], width: int) -> str:

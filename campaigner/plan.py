@@ -1,0 +1,327 @@
+"""Planning a campaign: recipients CSV + message template → personalised messages, segments, cost.
+
+This is the contract `campaigner preview` and `campaigner create` are built on:
+
+    planner = Planner(config, PlanOptions(csv_path=..., message=...), suppressed=numbers)
+    for batch in planner.batches():          # sendable messages, in file order
+        ...                                  # e.g. COPY them into the jobs table
+    planner.preview                          # complete once batches() is exhausted
+
+Nothing happens in the constructor. `batches()` first opens the file and checks its header, the
+phone column and the template's placeholders, so those errors (`UserError`/`InputFileError`)
+come before any row is processed. Rows are then planned in chunks, by worker processes when the
+file is large (`PlanOptions.workers`), and merged here in file order: a number's first sendable
+row is kept, later ones are duplicates; numbers in `suppressed` are set aside. Each rejected row
+goes to `on_reject` (if given) and the first few are kept in `preview.first_rejects`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Callable, Container, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from campaigner.config import Config
+from campaigner.errors import InputFileError
+from campaigner.phones import INVALID, NOT_SMS_CAPABLE
+from campaigner.plan_chunks import (
+    EMPTY_VALUE,
+    TOO_LONG,
+    ChunkPlanner,
+    ChunkSpec,
+    RowResult,
+    init_worker,
+    plan_in_worker,
+)
+from campaigner.pricing import CostTable, eta_seconds
+from campaigner.recipients import DUPLICATE, MALFORMED, SUPPRESSED, Admission, RecipientsFile, Rejected
+from campaigner.templates import Template
+
+__all__ = [
+    "CountryLine",
+    "PlanOptions",
+    "PlannedMessage",
+    "Planner",
+    "Preview",
+    "RejectLine",
+    "Rejected",
+    "SmartSavings",
+]
+
+CHUNK_ROWS = 2_000
+# Below this file size the pool's start-up (≈0.3 s a worker) costs more than it saves.
+POOL_MIN_BYTES = 4 << 20
+REASONS = (INVALID, NOT_SMS_CAPABLE, DUPLICATE, SUPPRESSED, EMPTY_VALUE, TOO_LONG, MALFORMED)
+
+
+@dataclass(slots=True)
+class PlannedMessage:
+    """One message to send: where it came from (line), to whom, what, and what it costs."""
+
+    line: int
+    e164: str
+    country: str | None
+    body: str
+    encoding: str
+    segments: int
+    cost: float
+    fields: dict[str, str]
+
+
+class PlanOptions(BaseModel):
+    """What to plan: the file, the message and how to read them (None: from the config)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    csv_path: Path
+    message: str
+    message_source: str = "message"  # named in template errors: "message" or the file's path
+    region: str | None = None
+    phone_column: str | None = None
+    encoding: str | None = None
+    smart_encoding: bool = False
+    empty_value: Literal["reject", "empty"] | None = None
+    workers: int | None = None  # None: automatic (all CPUs for large files), 0: in this process
+    first_rejects: int = Field(default=20, ge=0)
+
+
+class CountryLine(BaseModel):
+    """Recipients, segments and cost to one destination country (None: no known region)."""
+
+    country: str | None
+    recipients: int
+    segments: int
+    cost: float
+
+
+class RejectLine(BaseModel):
+    """A rejected row as shown in the preview."""
+
+    line: int
+    raw: str
+    reason: str
+    detail: str
+
+
+class SmartSavings(BaseModel):
+    """What smart encoding saved (applied) or would save (not applied)."""
+
+    applied: bool = False
+    messages: int = 0  # messages it changes the segment count of
+    segments: int = 0
+    cost: float = 0.0
+
+
+class Preview(BaseModel):
+    """The totals of a plan; complete once `Planner.batches()` is exhausted."""
+
+    file: str = ""
+    phone_column: str = ""
+    region: str | None = None
+    rows: int = 0
+    sendable: int = 0
+    invalid: int = 0
+    not_sms_capable: int = 0
+    duplicates: int = 0
+    suppressed: int = 0
+    empty_value: int = 0
+    too_long: int = 0
+    malformed: int = 0
+    segments_total: int = 0
+    cost_total: float = 0.0
+    currency: str = "EUR"
+    eta_seconds: float = 0.0
+    encodings: dict[str, int] = Field(default_factory=lambda: {"GSM-7": 0, "UCS-2": 0})
+    by_country: list[CountryLine] = Field(default_factory=list)
+    segments_histogram: dict[int, int] = Field(default_factory=dict)
+    smart_encoding: SmartSavings = Field(default_factory=SmartSavings)
+    first_rejects: list[RejectLine] = Field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        """Rows that will not be sent, for any reason."""
+        return self.rows - self.sendable
+
+
+_COUNT_FIELD = {
+    INVALID: "invalid",
+    NOT_SMS_CAPABLE: "not_sms_capable",
+    DUPLICATE: "duplicates",
+    SUPPRESSED: "suppressed",
+    EMPTY_VALUE: "empty_value",
+    TOO_LONG: "too_long",
+    MALFORMED: "malformed",
+}
+
+
+class Planner:
+    """Plans one campaign from a CSV and a message; see the module docstring for the contract."""
+
+    def __init__(
+        self,
+        config: Config,
+        options: PlanOptions,
+        suppressed: Container[str] = frozenset(),
+        *,
+        on_reject: Callable[[Rejected], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options
+        self.suppressed = suppressed
+        self.on_reject = on_reject
+        self.preview = Preview(currency=config.pricing.currency)
+        self.headers: list[str] = []
+
+    def batches(self, batch_size: int = 10_000) -> Iterator[list[PlannedMessage]]:
+        """Sendable messages in file order, `batch_size` at a time; fills `self.preview` as it goes."""
+        opts, cfg = self.options, self.config
+        template = Template.parse(opts.message, opts.message_source)
+        region = (opts.region if opts.region is not None else cfg.recipients.default_region).strip().upper()
+        with RecipientsFile(
+            opts.csv_path,
+            encoding=opts.encoding or cfg.recipients.encoding,
+            phone_column=opts.phone_column,
+            phone_columns=cfg.recipients.phone_columns,
+        ) as source:
+            template.check_columns(source.headers, str(opts.csv_path))
+            self.headers = headers = source.headers
+            spec = ChunkSpec(
+                region=region or None,
+                excluded_types=tuple(cfg.recipients.excluded_types),
+                message=opts.message,
+                headers=tuple(headers),
+                phone_index=source.phone_index,
+                empty_value=opts.empty_value or cfg.recipients.empty_value,
+                smart_encoding=opts.smart_encoding,
+                max_body_chars=cfg.provider.max_body_chars,
+            )
+            preview = self.preview
+            preview.file, preview.phone_column, preview.region = (
+                str(opts.csv_path),
+                source.phone_header,
+                spec.region,
+            )
+            yield from self._merge(source, spec, batch_size)
+        if preview.rows == 0:
+            raise InputFileError(f"{opts.csv_path}: no recipient rows after the header")
+
+    def _merge(
+        self, source: RecipientsFile, spec: ChunkSpec, batch_size: int
+    ) -> Iterator[list[PlannedMessage]]:
+        preview, headers = self.preview, self.headers
+        costs = CostTable(self.config.pricing)
+        add_cost, price = costs.add, costs.price
+        counts: Counter[str] = Counter()
+        encodings: Counter[str] = Counter()
+        histogram: Counter[int] = Counter()
+        verdict = Admission(self.suppressed).verdict
+        smart = SmartSavings(applied=spec.smart_encoding)
+        batch: list[PlannedMessage] = []
+        rows = 0
+        for chunk, results in self._planned_chunks(source, spec):
+            rows += len(chunk)
+            for (line, cells), result in zip(chunk, results, strict=True):
+                if len(result) == 2:
+                    self._reject(line, cells, result[0], result[1], spec.phone_index)
+                    counts[result[0]] += 1
+                    continue
+                e164, country, body, encoding, segments, saved = result
+                refused = verdict(e164)
+                if refused is not None:
+                    counts[refused[0]] += 1
+                    self._reject(line, cells, refused[0], refused[1], spec.phone_index)
+                    continue
+                cost = add_cost(country, segments)
+                encodings[encoding] += 1
+                histogram[segments] += 1
+                if saved:
+                    smart.messages += 1
+                    smart.segments += saved
+                    smart.cost += saved * price(country)
+                fields = dict(zip(headers, cells, strict=False))  # extra empty trailing cells dropped
+                batch.append(PlannedMessage(line, e164, country, body, encoding, segments, cost, fields))
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+        preview.rows = rows
+        for reason, field_name in _COUNT_FIELD.items():
+            setattr(preview, field_name, counts[reason])
+        preview.sendable = costs.total_recipients
+        preview.segments_total = costs.total_segments
+        preview.cost_total = costs.total_cost
+        preview.currency = costs.currency
+        preview.eta_seconds = eta_seconds(preview.sendable, preview.segments_total, self.config.provider)
+        preview.encodings = {"GSM-7": encodings["GSM-7"], "UCS-2": encodings["UCS-2"]}
+        preview.by_country = [
+            CountryLine(country=c.country, recipients=c.recipients, segments=c.segments, cost=c.cost)
+            for c in costs.by_country()
+        ]
+        preview.segments_histogram = dict(sorted(histogram.items()))
+        preview.smart_encoding = smart
+
+    def _reject(self, line: int, cells: list[str], reason: str, detail: str, phone_index: int) -> None:
+        raw = cells[phone_index] if phone_index < len(cells) else ""
+        first = self.preview.first_rejects
+        if len(first) < self.options.first_rejects:
+            first.append(RejectLine(line=line, raw=raw, reason=reason, detail=detail))
+        if self.on_reject is not None:
+            self.on_reject(Rejected(line, raw, reason, detail, cells))
+
+    def _planned_chunks(
+        self, source: RecipientsFile, spec: ChunkSpec
+    ) -> Iterator[tuple[list[tuple[int, list[str]]], list[RowResult]]]:
+        """(chunk of (line, cells), results) in file order, planned here or by a process pool."""
+        chunks = _chunked(source.rows(), CHUNK_ROWS)
+        workers = self._worker_count()
+        if workers == 0:
+            planner = ChunkPlanner(spec)
+            for chunk in chunks:
+                yield chunk, planner.plan([cells for _, cells in chunk])
+            return
+        context = multiprocessing.get_context("spawn")  # fork is unsafe with threads, spawn is not
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(spec,))
+        try:
+            # Bounded look-ahead keeps memory flat: at most this many chunks are in flight.
+            in_flight: list[tuple[list[tuple[int, list[str]]], Future[list[RowResult]]]] = []
+            limit = workers * 3
+            for chunk in chunks:
+                in_flight.append((chunk, pool.submit(plan_in_worker, [cells for _, cells in chunk])))
+                if len(in_flight) >= limit:
+                    done, future = in_flight.pop(0)
+                    yield done, future.result()
+            for done, future in in_flight:
+                yield done, future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _worker_count(self) -> int:
+        wanted = self.options.workers
+        if wanted is not None:
+            return max(0, wanted)
+        try:
+            size = os.path.getsize(self.options.csv_path)
+        except OSError:
+            size = 0
+        if size < POOL_MIN_BYTES:
+            return 0
+        return min(len(os.sched_getaffinity(0)), 4)
+
+
+def _chunked(rows: Iterable[tuple[int, list[str]]], size: int) -> Iterator[list[tuple[int, list[str]]]]:
+    chunk: list[tuple[int, list[str]]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
