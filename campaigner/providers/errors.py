@@ -1,0 +1,156 @@
+"""The provider error codes of every client, mapped once onto the taxonomy of `base.Outcome`.
+
+A provider's own code wins over its HTTP status (Cliqtel answers `insufficient_balance` under more
+than one status); the status is the fallback for replies without a code we know. Unknown 4xx go to
+ACCOUNT on purpose: a systematic client error must pause the campaign for a human, not reject every
+job one by one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from campaigner.errors import ProviderError
+from campaigner.providers.base import Outcome
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not answer now (network, 5xx, 429): ask again later, never resend blindly."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """An outcome and whether it means the recipient opted out or is blocked (suppression list)."""
+
+    outcome: Outcome
+    opt_out: bool = False
+
+
+def by_status(status: int) -> Verdict:
+    """The outcome an HTTP status means when the body carries no code we know."""
+    if status == 429:
+        return Verdict(Outcome.THROTTLED)
+    if status == 402:
+        return Verdict(Outcome.FUNDS)
+    if status in (401, 403, 404, 405):
+        return Verdict(Outcome.ACCOUNT)
+    if status in (410, 422):
+        # Clickatell 410 "blocked, delisted, or cannot be routed": only its code (121, 128, ...) says
+        # whether it is an opt-out, so a bare 410 rejects the job without suppressing the number.
+        return Verdict(Outcome.RECIPIENT)
+    if status == 504:
+        # A gateway timed out waiting for the provider, which may still have processed the request.
+        return Verdict(Outcome.AMBIGUOUS)
+    if status >= 500:
+        return Verdict(Outcome.TRANSIENT)
+    return Verdict(Outcome.ACCOUNT)
+
+
+# --- Cliqtel: string codes from the error envelope (SMS API reference, "Error Handling") -----------------
+
+CLIQTEL_CODES: dict[str, Verdict] = {
+    "unauthenticated": Verdict(Outcome.ACCOUNT),
+    "unauthorized": Verdict(Outcome.ACCOUNT),
+    "insufficient_scope": Verdict(Outcome.ACCOUNT),
+    "forbidden": Verdict(Outcome.ACCOUNT),
+    "not_found": Verdict(Outcome.ACCOUNT),  # on send: the sender number or the endpoint is wrong
+    "number_not_found": Verdict(Outcome.ACCOUNT),  # the sender is unknown, inactive or not SMS-enabled
+    "insufficient_balance": Verdict(Outcome.FUNDS),
+    "insufficient_funds": Verdict(Outcome.FUNDS),
+    "rate_limited": Verdict(Outcome.THROTTLED),
+    "too_many_requests": Verdict(Outcome.THROTTLED),
+    "send_failed": Verdict(Outcome.TRANSIENT),
+    "server_error": Verdict(Outcome.TRANSIENT),
+    "service_unavailable": Verdict(Outcome.TRANSIENT),
+    # Not in the reference, but the usual spellings of an opt-out or a block: never retried.
+    "opted_out": Verdict(Outcome.RECIPIENT, opt_out=True),
+    "recipient_opted_out": Verdict(Outcome.RECIPIENT, opt_out=True),
+    "unsubscribed": Verdict(Outcome.RECIPIENT, opt_out=True),
+    "blocked": Verdict(Outcome.RECIPIENT, opt_out=True),
+    "recipient_blocked": Verdict(Outcome.RECIPIENT, opt_out=True),
+    "invalid_recipient": Verdict(Outcome.RECIPIENT),
+}
+
+# Fields of a Cliqtel validation error that name the sender (the account's problem, not the job's).
+CLIQTEL_SENDER_FIELDS = ("from", "from_number_id")
+
+
+def cliqtel_verdict(status: int, code: str | None, fields: tuple[str, ...] = ()) -> Verdict:
+    """Map a Cliqtel error (HTTP status, envelope code, fields named by a validation error)."""
+    if code:
+        key = code.strip().lower().replace(" ", "_").replace("-", "_")
+        if key == "validation_error" or (status == 422 and key not in CLIQTEL_CODES):
+            if any(field in CLIQTEL_SENDER_FIELDS for field in fields):
+                return Verdict(Outcome.ACCOUNT)
+            return Verdict(Outcome.RECIPIENT)
+        if key in CLIQTEL_CODES:
+            return CLIQTEL_CODES[key]
+    if status == 422 and any(field in CLIQTEL_SENDER_FIELDS for field in fields):
+        return Verdict(Outcome.ACCOUNT)
+    return by_status(status)
+
+
+# --- Clickatell: numeric codes (SMS REST API v2.0, section 10) ---------------------------------------------
+
+CLICKATELL_CODES: dict[str, Verdict] = {
+    "001": Verdict(Outcome.ACCOUNT),  # authentication failed
+    "007": Verdict(Outcome.ACCOUNT),  # IP lockdown violation
+    "100": Verdict(Outcome.ACCOUNT),  # data malformed: our request is wrong for every job
+    "101": Verdict(Outcome.ACCOUNT),  # invalid or missing parameters
+    "102": Verdict(Outcome.RECIPIENT),  # invalid user data header (this message)
+    "105": Verdict(Outcome.RECIPIENT),  # invalid destination address
+    "106": Verdict(Outcome.ACCOUNT),  # invalid source address
+    "108": Verdict(Outcome.ACCOUNT),  # invalid or missing API id
+    "109": Verdict(Outcome.ACCOUNT),  # missing message id
+    "113": Verdict(Outcome.RECIPIENT),  # maximum message parts exceeded (this message is too long)
+    "114": Verdict(Outcome.RECIPIENT),  # cannot route message to this prefix
+    "116": Verdict(Outcome.RECIPIENT),  # invalid unicode data
+    "120": Verdict(Outcome.ACCOUNT),  # clientMessageId contains spaces (our bug)
+    "121": Verdict(Outcome.RECIPIENT, opt_out=True),  # destination blocked
+    "122": Verdict(Outcome.RECIPIENT, opt_out=True),  # destination opted out
+    "123": Verdict(Outcome.ACCOUNT),  # invalid sender id
+    "128": Verdict(Outcome.RECIPIENT, opt_out=True),  # number delisted
+    "130": Verdict(Outcome.FUNDS),  # maximum MT limit exceeded until a date: the account cannot send
+    "160": Verdict(Outcome.ACCOUNT),  # HTTP method not supported
+    "161": Verdict(Outcome.ACCOUNT),  # resource does not exist
+    "165": Verdict(Outcome.ACCOUNT),  # invalid or no version header
+    "166": Verdict(Outcome.ACCOUNT),  # invalid accept header
+    "167": Verdict(Outcome.ACCOUNT),  # invalid content type
+    "250": Verdict(Outcome.RECIPIENT, opt_out=True),  # on a do-not-contact list
+    "301": Verdict(Outcome.FUNDS),  # no credit left
+    "901": Verdict(Outcome.TRANSIENT),  # internal error, please retry
+}
+
+
+def clickatell_verdict(status: int, code: str | None) -> Verdict:
+    """Map a Clickatell error (HTTP status, numeric error code as text)."""
+    if code:
+        key = code.strip()
+        if key.isdigit():
+            key = key.zfill(3)
+        if key in CLICKATELL_CODES:
+            return CLICKATELL_CODES[key]
+        if key.isdigit() and 100 <= int(key) <= 130:
+            # The 100-130 range is about the message or its destination.
+            return Verdict(Outcome.RECIPIENT)
+        if key.isdigit() and 160 <= int(key) <= 167:
+            return Verdict(Outcome.ACCOUNT)
+    if status == 400:
+        # A 400 with no code we know: our request is malformed for every job, pause rather than reject all.
+        return Verdict(Outcome.ACCOUNT)
+    return by_status(status)
+
+
+__all__ = [
+    "CLICKATELL_CODES",
+    "CLIQTEL_CODES",
+    "ProviderUnavailable",
+    "Verdict",
+    "by_status",
+    "clickatell_verdict",
+    "cliqtel_verdict",
+]
