@@ -257,15 +257,18 @@ class Planner:
             setattr(preview, field_name, counts[reason])
         preview.sendable = costs.total_recipients
         preview.segments_total = costs.total_segments
-        preview.cost_total = costs.total_cost
+        preview.cost_total = round(costs.total_cost, 6)  # float sums: drop the 1e-17 noise
         preview.currency = costs.currency
         preview.eta_seconds = eta_seconds(preview.sendable, preview.segments_total, self.config.provider)
         preview.encodings = {"GSM-7": encodings["GSM-7"], "UCS-2": encodings["UCS-2"]}
         preview.by_country = [
-            CountryLine(country=c.country, recipients=c.recipients, segments=c.segments, cost=c.cost)
+            CountryLine(
+                country=c.country, recipients=c.recipients, segments=c.segments, cost=round(c.cost, 6)
+            )
             for c in costs.by_country()
         ]
         preview.segments_histogram = dict(sorted(histogram.items()))
+        smart.cost = round(smart.cost, 6)
         preview.smart_encoding = smart
 
     def _reject(self, line: int, cells: list[str], reason: str, detail: str, phone_index: int) -> None:

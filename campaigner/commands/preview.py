@@ -1,9 +1,239 @@
-"""`campaigner preview` and `campaigner segments` (placeholder until the preview issue lands)."""
+"""`campaigner preview`: what a campaign would cost, to whom, and why some rows will not be sent.
+
+Nothing is sent and nothing is stored. The output files (`--sendable-out`, `--rejects-out`) are
+written to a temporary name next to the target and renamed only when the whole file has been
+planned, so a user error (exit 2) leaves nothing behind.
+"""
 
 from __future__ import annotations
 
+import csv
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
 import click
+
+from campaigner.cli import AppContext, pass_app
+from campaigner.errors import InputFileError, UserError
+from campaigner.plan import PlannedMessage, Planner, PlanOptions, Rejected
+
+# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """`cell` made inert for spreadsheets: a leading formula character gets a `'` in front."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def read_message(message: str | None, message_file: str | None) -> tuple[str, str]:
+    """The message text and how to name it in errors, from exactly one of the two options."""
+    if (message is None) == (message_file is None):
+        raise UserError("give the message with exactly one of --message or --message-file")
+    if message is not None:
+        text, source = message, "--message"
+    else:
+        assert message_file is not None
+        path = Path(message_file)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise InputFileError(f"{path}: message file not found") from None
+        except UnicodeDecodeError as exc:
+            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            raise InputFileError(f"{path}: line {line}: message file is not valid UTF-8") from None
+        except OSError as exc:
+            raise InputFileError(f"{path}: cannot read message file ({exc.strerror})") from None
+        # Editors end files with a newline; it is not part of the message (and would cost a septet).
+        text, source = text.rstrip("\r\n"), str(path)
+    if not text.strip():
+        raise UserError(f"{source}: the message is empty")
+    return text, source
+
+
+class _Outputs:
+    """The optional CSV outputs, written to temporary files and published by `commit()`."""
+
+    def __init__(self, sendable: str | None, rejects: str | None) -> None:
+        self.targets: list[tuple[Path, IO[str], Path]] = []
+        self.planner: Planner | None = None
+        self._header_done = False
+        self.sendable = self._open(sendable) if sendable else None
+        self.rejects = self._open(rejects) if rejects else None
+
+    def _open(self, target: str) -> Any:
+        path = Path(target)
+        if path.is_dir():
+            raise UserError(f"{path}: is a directory")
+        if not path.parent.exists():
+            raise UserError(f"{path}: folder {path.parent} does not exist")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self.targets.append((Path(tmp), handle, path))
+        return csv.writer(handle)
+
+    def header(self) -> None:
+        """Write both header lines once; the planner knows the columns before its first row."""
+        if self._header_done or self.planner is None:
+            return
+        self._header_done = True
+        original = [neutralise(h) for h in self.planner.headers]
+        if self.sendable is not None:
+            self.sendable.writerow(["e164", *original])
+        if self.rejects is not None:
+            self.rejects.writerow(["line", "raw", "reason", "detail", *original])
+
+    def planned(self, batch: list[PlannedMessage]) -> None:
+        """Write a batch of sendable rows: E.164 as is, the original cells neutralised."""
+        self.header()
+        if self.sendable is not None:
+            self.sendable.writerows([m.e164, *map(neutralise, m.fields.values())] for m in batch)
+
+    def rejected(self, row: Rejected) -> None:
+        """Write one rejected row with its line, raw value, reason and detail."""
+        self.header()
+        if self.rejects is not None:
+            cells = [str(row.line), row.raw, row.reason, row.detail, *row.values]
+            self.rejects.writerow([cells[0], *map(neutralise, cells[1:])])
+
+    def commit(self) -> None:
+        """Close and rename every temporary file to its target."""
+        self.header()
+        for tmp, handle, path in self.targets:
+            handle.close()
+            os.replace(tmp, path)
+        self.targets = []
+
+    def discard(self) -> None:
+        """Close and remove the temporary files (after an error)."""
+        for tmp, handle, _ in self.targets:
+            handle.close()
+            tmp.unlink(missing_ok=True)
+        self.targets = []
+
+
+@contextmanager
+def _outputs(sendable: str | None, rejects: str | None) -> Iterator[_Outputs]:
+    outputs = _Outputs(sendable, rejects)
+    try:
+        yield outputs
+    except BaseException:
+        outputs.discard()
+        raise
+    outputs.commit()
+
+
+@click.command("preview")
+@click.argument("recipients", type=click.Path(dir_okay=False, path_type=str))
+@click.option(
+    "--message",
+    "-m",
+    envvar="CAMPAIGNER_MESSAGE",
+    show_envvar=True,
+    help="Message text; {column} placeholders.",
+)
+@click.option(
+    "--message-file",
+    envvar="CAMPAIGNER_MESSAGE_FILE",
+    show_envvar=True,
+    type=click.Path(dir_okay=False),
+    help="Read the message from this UTF-8 file (a final newline is dropped).",
+)
+@click.option(
+    "--region",
+    envvar="CAMPAIGNER_REGION",
+    show_envvar=True,
+    help="Default region for national numbers (e.g. NL). Default: recipients.default_region.",
+)
+@click.option(
+    "--phone-column", envvar="CAMPAIGNER_PHONE_COLUMN", show_envvar=True, help="Header of the phone column."
+)
+@click.option(
+    "--encoding", envvar="CAMPAIGNER_ENCODING", show_envvar=True, help="CSV encoding (default UTF-8)."
+)
+@click.option(
+    "--smart-encoding/--no-smart-encoding",
+    envvar="CAMPAIGNER_SMART_ENCODING",
+    show_envvar=True,
+    default=False,
+    help="Replace look-alike characters (curly quotes, long dashes, …) with GSM-7 ones.",
+)
+@click.option(
+    "--empty-value",
+    type=click.Choice(["reject", "empty"]),
+    envvar="CAMPAIGNER_EMPTY_VALUE",
+    show_envvar=True,
+    help="A row whose placeholder column is empty. Default: recipients.empty_value.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    envvar="CAMPAIGNER_FORMAT",
+    show_envvar=True,
+)
+@click.option(
+    "--sendable-out", type=click.Path(dir_okay=False), help="Write the clean list (E.164 + columns) here."
+)
+@click.option(
+    "--rejects-out", type=click.Path(dir_okay=False), help="Write every rejected row with its reason here."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    envvar="CAMPAIGNER_WORKERS",
+    show_envvar=True,
+    help="Worker processes for phone parsing (0: none). Default: all CPUs for large files.",
+)
+@pass_app
+def preview_command(
+    app: AppContext,
+    recipients: str,
+    message: str | None,
+    message_file: str | None,
+    region: str | None,
+    phone_column: str | None,
+    encoding: str | None,
+    smart_encoding: bool,
+    empty_value: str | None,
+    output_format: str,
+    sendable_out: str | None,
+    rejects_out: str | None,
+    workers: int | None,
+) -> None:
+    """Show what sending MESSAGE to every row of RECIPIENTS would cost, without sending anything."""
+    config = app.config
+    text, source = read_message(message, message_file)
+    options = PlanOptions(
+        csv_path=Path(recipients),
+        message=text,
+        message_source=source,
+        region=region,
+        phone_column=phone_column,
+        encoding=encoding,
+        smart_encoding=smart_encoding,
+        empty_value=empty_value,  # type: ignore[arg-type]  # click.Choice checked it
+        workers=workers,
+    )
+    with _outputs(sendable_out, rejects_out) as outputs:
+        on_reject = outputs.rejected if outputs.rejects is not None else None
+        planner = outputs.planner = Planner(config, options, on_reject=on_reject)
+        for batch in planner.batches():
+            outputs.planned(batch)
+    result = planner.preview
+    if output_format == "json":
+        click.echo(result.model_dump_json())
+    else:
+        from campaigner.commands.preview_table import render_preview
+
+        render_preview(result)
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to `group`."""
+    group.add_command(preview_command)
