@@ -1,0 +1,85 @@
+"""Pricing: per-country prices, the cost table, ETA from the provider limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaigner.config import PricingConfig, ProviderConfig
+from campaigner.pricing import CostTable, eta_seconds, format_money
+
+
+def test_default_price_is_cliqtel_eight_tenths_of_a_cent_in_euro() -> None:
+    table = CostTable()
+    assert table.currency == "EUR"
+    assert table.add("NL", 1) == pytest.approx(0.008)
+    assert table.add(None, 3) == pytest.approx(0.024)
+
+
+def test_country_prices_from_config_and_default_for_the_rest() -> None:
+    table = CostTable(PricingConfig(currency="USD", default_per_segment=0.01, countries={"US": 0.0075}))
+    assert table.currency == "USD"
+    assert table.add("US", 2) == pytest.approx(0.015)
+    assert table.add("DE", 2) == pytest.approx(0.02)
+    assert table.price("US") == 0.0075
+
+
+def test_by_country_rows_sorted_by_cost_descending() -> None:
+    table = CostTable(PricingConfig(countries={"US": 0.05}))
+    for _ in range(3):
+        table.add("NL", 2)
+    table.add("US", 1)
+    table.add(None, 1)
+    rows = table.by_country()
+    assert [(r.country, r.recipients, r.segments) for r in rows] == [("US", 1, 1), ("NL", 3, 6), (None, 1, 1)]
+    assert rows[0].cost == pytest.approx(0.05)
+    assert rows[1].cost == pytest.approx(0.048)
+    assert rows[1].price_per_segment == 0.008
+
+
+def test_totals() -> None:
+    table = CostTable()
+    assert (table.total_cost, table.total_segments, table.total_recipients) == (0, 0, 0)
+    table.add("NL", 2)
+    table.add("BE", 3)
+    assert table.total_segments == 5
+    assert table.total_recipients == 2
+    assert table.total_cost == pytest.approx(0.04)
+
+
+def test_a_million_messages_add_up_within_a_cent() -> None:
+    table = CostTable()
+    for _ in range(1_000_000):
+        table.add("NL", 1)
+    assert abs(table.total_cost - 8000.0) < 0.01
+
+
+def test_eta_limited_by_requests_per_minute() -> None:
+    # Cliqtel: 60 requests a minute, one recipient each, 10 msg/s carrier limit: 1 msg/s.
+    provider = ProviderConfig()
+    assert eta_seconds(3600, 3600, provider) == pytest.approx(3600)
+
+
+def test_eta_limited_by_messages_per_second_with_batches() -> None:
+    # Clickatell-style batches of 500 at 60 req/min would allow 500 msg/s; the carrier allows 10.
+    provider = ProviderConfig(recipients_per_request=500, messages_per_second=10)
+    assert provider.ceiling_messages_per_second() == 10
+    assert eta_seconds(1000, 3000, provider) == pytest.approx(100)
+
+
+def test_eta_counts_segments_when_the_carrier_does() -> None:
+    provider = ProviderConfig(recipients_per_request=500, messages_per_second=10, rate_counts_segments=True)
+    assert eta_seconds(1000, 3000, provider) == pytest.approx(300)
+    # Still never faster than the request limit allows.
+    slow = ProviderConfig(requests_per_minute=6, rate_counts_segments=True)
+    assert eta_seconds(10, 10, slow) == pytest.approx(100)
+
+
+def test_eta_of_nothing_is_zero() -> None:
+    assert eta_seconds(0, 0, ProviderConfig()) == 0.0
+
+
+def test_format_money() -> None:
+    assert format_money(1234.5, "EUR") == "1,234.50 EUR"
+    assert format_money(0.008, "EUR") == "0.008 EUR"
+    assert format_money(0.0075, "USD") == "0.0075 USD"
+    assert format_money(0, "EUR") == "0.00 EUR"
