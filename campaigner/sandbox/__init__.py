@@ -1,0 +1,24 @@
+"""A local provider that speaks Cliqtel's, Clickatell's and ClickSend's APIs (limits, faults, callbacks).
+
+Use `run_sandbox(settings)` in-process (tests, demo) or `campaigner sandbox --port 8025` standalone.
+"""
+
+from __future__ import annotations
+
+from campaigner.sandbox.app import RunningSandbox, build_app, run_sandbox, start_sandbox
+from campaigner.sandbox.callbacks import SIGNATURE_HEADER, sign
+from campaigner.sandbox.settings import SandboxNumber, SandboxSettings, settings_for_tests
+from campaigner.sandbox.state import SandboxState
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "RunningSandbox",
+    "SandboxNumber",
+    "SandboxSettings",
+    "SandboxState",
+    "build_app",
+    "run_sandbox",
+    "settings_for_tests",
+    "sign",
+    "start_sandbox",
+]

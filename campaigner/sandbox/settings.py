@@ -1,0 +1,189 @@
+"""What a sandbox is set to: keys, numbers, limits, faults, delays. Changeable at runtime.
+
+One mutable dataclass, read by every route on every request (so a `POST /_sandbox/config` takes
+effect on the next request), with defaults that match the provider documents: Cliqtel's 60
+requests per minute per key and 10 messages per second per account, €0.008 a segment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# Routes faults can be injected on (see `SandboxSettings.fault_routes`).
+SEND_ROUTES = frozenset({"cliqtel.send", "portal.send", "clickatell.send"})
+ALL_ROUTES = frozenset(
+    SEND_ROUTES
+    | {
+        "cliqtel.list",
+        "cliqtel.get",
+        "cliqtel.numbers",
+        "portal.list",
+        "portal.numbers",
+        "clickatell.get",
+        "clickatell.find",
+        "clickatell.stop",
+        "clickatell.balance",
+        "clickatell.coverage",
+        "clicksend.numbers",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxNumber:
+    """A number on the sandbox account (Cliqtel `GET /numbers`, ClickSend `GET /v3/numbers`)."""
+
+    id: int
+    number: str  # E.164
+    country_code: str
+    number_type: str = "mobile"
+    sms_enabled: bool = True
+
+    def as_cliqtel(self) -> dict[str, Any]:
+        """The number as Cliqtel lists it."""
+        return {
+            "id": self.id,
+            "number": self.number,
+            "country_code": self.country_code,
+            "number_type": self.number_type,
+            "sms_enabled": self.sms_enabled,
+        }
+
+
+def default_numbers() -> list[SandboxNumber]:
+    """The default sender (+3197010203040, id 1, SMS) and one number without SMS (id 2)."""
+    return [
+        SandboxNumber(1, "+3197010203040", "NL", "mobile", True),
+        SandboxNumber(2, "+31201234567", "NL", "local", False),
+    ]
+
+
+@dataclass(slots=True)
+class SandboxSettings:
+    """Everything a sandbox does that a test or a flag may want to change.
+
+    Limits: `requests_per_minute` per key over `request_window` seconds (60 by default; tests scale
+    it down, e.g. 60 over 6 s), `messages_per_second` per account over `message_window` seconds.
+    `enforce_limits=False` keeps counting (stats) but never answers 429 (unthrottled benchmarks).
+
+    Faults are probabilities in [0, 1] drawn from one RNG seeded with `seed`, applied only on the
+    routes named in `fault_routes` (the send routes by default).
+    """
+
+    # Keys: Cliqtel "id|secret" tokens; also accepted as Clickatell bearer tokens.
+    full_key: str = "17|sandbox-full-access-key"
+    read_key: str = "18|sandbox-read-only-key"
+    clicksend_username: str = "sandbox"
+    clicksend_key: str = "sandbox-clicksend-key"
+    # HMAC-SHA256 key of X-Cliqtel-Signature on status and inbound callbacks.
+    webhook_secret: str = "sandbox-webhook-secret"
+    # Where inbound `sms.received` events are POSTed (empty: stored only).
+    inbound_url: str = ""
+    numbers: list[SandboxNumber] = field(default_factory=default_numbers)
+
+    # Wallet (EUR for Cliqtel; Clickatell shows the same wallet as credits).
+    balance: float = 100.0
+    price_per_segment: float = 0.008
+    currency: str = "EUR"
+
+    # Rolling-window limits.
+    requests_per_minute: int = 60
+    request_window: float = 60.0
+    messages_per_second: int = 10
+    message_window: float = 1.0
+    enforce_limits: bool = True
+    # Count reads (list, get, numbers) against the per-key request limit, as Cliqtel does on /v1/sms.
+    limit_reads: bool = True
+    # Retry-After as whole seconds (HTTP's delay-seconds, rounded up); True sends e.g. "0.25".
+    retry_after_fractional: bool = False
+
+    # Response shapes (the documents disagree; clients must accept both).
+    pagination: Literal["meta", "laravel"] = "meta"
+    error_style: Literal["nested", "flat"] = "nested"
+    max_body_chars: int = 1600
+    max_per_page: int = 100
+    clickatell_max_batch: int = 600
+
+    # Status progression: queued -> sent after `sent_delay`, -> delivered/failed `delivered_delay` later.
+    sent_delay: float = 1.0
+    delivered_delay: float = 2.0
+    callback_timeout: float = 5.0
+    # Recipients (E.164) whose messages end `failed` (undeliverable).
+    unreachable: set[str] = field(default_factory=set)
+    # Clickatell per-recipient refusals (E.164): 121 blocked, 122 opted out, 128 delisted, 250 DNC.
+    blocked: set[str] = field(default_factory=set)
+    opted_out: set[str] = field(default_factory=set)
+    delisted: set[str] = field(default_factory=set)
+    dnc: set[str] = field(default_factory=set)
+    # Clickatell IP lockdown: when non-empty, other client addresses get 401 / error 007.
+    allowed_ips: set[str] = field(default_factory=set)
+
+    # Fault injection.
+    seed: int | None = None
+    fault_500_rate: float = 0.0
+    fault_503_rate: float = 0.0
+    reset_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 2.0
+    reply_lost_rate: float = 0.0
+    fault_routes: set[str] = field(default_factory=lambda: set(SEND_ROUTES))
+
+    def update(self, changes: dict[str, Any]) -> list[str]:
+        """Apply `changes` (JSON values) in place; returns the names changed. Unknown names raise KeyError.
+
+        Sets arrive as lists; `numbers` as a list of objects with SandboxNumber's fields.
+        """
+        known = {f.name: f for f in dataclasses.fields(self)}
+        converted: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in known:
+                raise KeyError(name)
+            current = getattr(self, name)
+            if name == "numbers":
+                value = [n if isinstance(n, SandboxNumber) else SandboxNumber(**n) for n in value]
+            elif isinstance(current, set):
+                value = set(value)
+                if name == "fault_routes" and "*" in value:
+                    value = set(ALL_ROUTES)
+            elif isinstance(current, bool):
+                value = bool(value)
+            elif isinstance(current, float):
+                value = float(value)
+            elif isinstance(current, int):
+                value = int(value)
+            converted[name] = value
+        for name, value in converted.items():
+            setattr(self, name, value)
+        return list(converted)
+
+    def public(self) -> dict[str, Any]:
+        """The settings as JSON, for `GET /_sandbox/config` (this is a local test server: keys included)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "numbers":
+                value = [dataclasses.asdict(n) for n in value]
+            elif isinstance(value, set):
+                value = sorted(value)
+            out[f.name] = value
+        return out
+
+    def sms_number(self, *, number: str | None = None, number_id: int | None = None) -> SandboxNumber | None:
+        """The SMS-enabled number matching `number` or `number_id`, or None."""
+        for candidate in self.numbers:
+            if not candidate.sms_enabled:
+                continue
+            if number is not None and candidate.number == number:
+                return candidate
+            if number_id is not None and candidate.id == number_id:
+                return candidate
+        return None
+
+
+def settings_for_tests(**overrides: Any) -> SandboxSettings:
+    """Defaults for the test suite: documented limits, status progression in tens of milliseconds."""
+    settings = SandboxSettings(sent_delay=0.02, delivered_delay=0.05, callback_timeout=2.0, seed=1234)
+    settings.update(overrides)
+    return settings
