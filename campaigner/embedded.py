@@ -195,14 +195,18 @@ def _usable_binaries(layout: _Layout, account: _Account) -> Path:
         _blocking_ancestor(postgres, account) is None and postgres.stat().st_mode & stat.S_IXOTH
     ):
         return installed
+    # Keep the wheel's shape: the binaries find their libraries at $ORIGIN/../../../pgserver.libs.
     copy = layout.root / f"pgsql-{binaries_version(installed)}"
     if not copy.exists():
         staging = Path(tempfile.mkdtemp(prefix=".pgsql-", dir=layout.root))
         for part in ("bin", "lib", "share"):
-            shutil.copytree(installed / part, staging / part, symlinks=True)
+            shutil.copytree(installed / part, staging / "pgserver" / "pginstall" / part, symlinks=True)
+        libs = installed.parent.parent / "pgserver.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, staging / "pgserver.libs", symlinks=True)
         staging.chmod(0o755)
         staging.rename(copy)
-    return copy
+    return copy / "pgserver" / "pginstall"
 
 
 def _prepare_root(layout: _Layout) -> None:
@@ -527,10 +531,11 @@ def stop_embedded(config: Config, *, force: bool = False) -> bool:
     release_embedded(config)  # this process's own use does not count
     if _running(layout) is None:
         return False
-    with _flocked(layout.users_lock, fcntl.LOCK_SH, str(layout.users_lock)) as fd:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    fd = os.open(layout.users_lock, os.O_RDWR | os.O_CLOEXEC)
+    try:
         try:
-            _flock(fd, fcntl.LOCK_EX, "", 2.0)
+            # A short wait lets a last user that is stopping the server right now finish.
+            _flock(fd, fcntl.LOCK_EX, str(layout.users_lock), 0.0 if force else 1.0)
         except EmbeddedError:
             if not force:
                 users = _lock_holders(layout.users_lock)
@@ -543,6 +548,8 @@ def stop_embedded(config: Config, *, force: bool = False) -> bool:
                 return False
             account = _server_account()
             _stop(layout, account, _usable_binaries(layout, account))
+    finally:
+        os.close(fd)
     return True
 
 
