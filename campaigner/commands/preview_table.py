@@ -11,7 +11,7 @@ from campaigner.pricing import format_money
 
 _REASONS = (
     ("invalid", "invalid number"),
-    ("not_sms_capable", "not SMS-capable (landline, toll-free, …)"),
+    ("not_sms_capable", "not SMS-capable (landline…)"),
     ("duplicates", "duplicate"),
     ("suppressed", "suppressed"),
     ("empty_value", "empty placeholder value"),

@@ -1,0 +1,1 @@
+"""Example recipients and message (package data) and the generator that made them."""
