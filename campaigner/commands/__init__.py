@@ -10,3 +10,9 @@ def register_all(group: click.Group) -> None:
     from campaigner.commands import preview
 
     preview.register(group)
+    from campaigner.commands import numbers
+
+    numbers.register(group)
+    from campaigner.commands import segments
+
+    segments.register(group)

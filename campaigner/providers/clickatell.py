@@ -40,7 +40,8 @@ from campaigner.providers.errors import ProviderUnavailable, clickatell_verdict
 from campaigner.providers.http import HttpReply, HttpSession, NetworkFailure, parse_retry_after
 from campaigner.providers.webhooks import basic_auth_valid, decode_json, parse_time, signature_valid
 
-DEFAULT_BASE_URL = "https://api.clickatell.com/rest"
+# The API root; every path below starts with /rest (POST /rest/message, ...).
+DEFAULT_BASE_URL = "https://api.clickatell.com"
 MAX_BATCH = 500
 
 # Clickatell message status codes (callbacks, query, stop) onto neutral delivery states.
@@ -188,7 +189,7 @@ class ClickatellProvider:
     async def _send_chunk(self, chunk: Sequence[OutboundMessage]) -> list[SendResult]:
         try:
             reply = await self._http.request(
-                "POST", f"{self._base}/message", json_body=self._payload(chunk), headers=self._auth()
+                "POST", f"{self._base}/rest/message", json_body=self._payload(chunk), headers=self._auth()
             )
         except NetworkFailure as failure:
             return [SendResult(m.ref, failure.outcome, code="network", message=failure.detail) for m in chunk]
@@ -283,7 +284,7 @@ class ClickatellProvider:
         for client_id in (str(message.ref), body_key(message.body)):
             params = {"clientMessageId": client_id, "to": msisdn(message.to)}
             async for item in pages.walk(
-                self._get, f"{self._base}/message", params, keys=("data", "message")
+                self._get, f"{self._base}/rest/message", params, keys=("data", "message")
             ):
                 if self._matches(item, message, start):
                     status = status_of(item.get("messageStatus", item.get("status")))
@@ -299,19 +300,19 @@ class ClickatellProvider:
 
     async def message_status(self, api_message_id: str) -> DeliveryStatus | None:
         """The delivery state of one message (`GET /message/{id}`)."""
-        payload = await self._call("GET", f"{self._base}/message/{api_message_id}")
+        payload = await self._call("GET", f"{self._base}/rest/message/{api_message_id}")
         data = payload.get("data", {})
         return status_of(data.get("messageStatus") if isinstance(data, dict) else None)
 
     async def stop(self, api_message_id: str) -> DeliveryStatus | None:
         """Stop a scheduled or still queued message (`DELETE /message/{id}`); its status afterwards."""
-        payload = await self._call("DELETE", f"{self._base}/message/{api_message_id}")
+        payload = await self._call("DELETE", f"{self._base}/rest/message/{api_message_id}")
         data = payload.get("data", {})
         return status_of(data.get("messageStatus") if isinstance(data, dict) else None)
 
     async def balance(self) -> Balance | None:
         """The account's credits (`GET /account/balance`)."""
-        payload = await self._call("GET", f"{self._base}/account/balance")
+        payload = await self._call("GET", f"{self._base}/rest/account/balance")
         data = payload.get("data")
         if not isinstance(data, dict) or data.get("balance") is None:
             raise ProviderError("clickatell: balance reply without a balance")
@@ -319,7 +320,7 @@ class ClickatellProvider:
 
     async def coverage(self, e164: str) -> Coverage:
         """Whether `e164` is routable and its minimum charge (`GET /coverage/{msisdn}`) for estimates."""
-        payload = await self._call("GET", f"{self._base}/coverage/{msisdn(e164)}")
+        payload = await self._call("GET", f"{self._base}/rest/coverage/{msisdn(e164)}")
         data = payload.get("data")
         if not isinstance(data, dict):
             raise ProviderError("clickatell: coverage reply without data")

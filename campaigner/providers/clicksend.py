@@ -33,7 +33,8 @@ from campaigner.providers.base import (
 from campaigner.providers.errors import ProviderUnavailable
 from campaigner.providers.http import HttpSession, NetworkFailure, parse_retry_after
 
-DEFAULT_BASE_URL = "https://rest.clicksend.com/v3"
+# The API root; paths start with /v3.
+DEFAULT_BASE_URL = "https://rest.clicksend.com"
 PER_PAGE = 100
 NOT_SUPPORTED = "sending through ClickSend is not supported (campaigner only lists its numbers)"
 
@@ -111,7 +112,7 @@ class ClickSendProvider:
         """Every dedicated number of the account, all pages, with its SMS capability."""
         result = []
         params = {"limit": str(PER_PAGE)}
-        async for item in pages.walk(self._get, f"{self._base}/numbers", params):
+        async for item in pages.walk(self._get, f"{self._base}/v3/numbers", params):
             number = item.get("dedicated_number") or item.get("number")
             if not number:
                 continue

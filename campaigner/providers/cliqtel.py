@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from campaigner.config import ProviderConfig, Secret
@@ -39,9 +39,6 @@ from campaigner.providers.webhooks import parse_time, verify_signed
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://cliqtel.com/api/v1/sms"
-# `since` is the provider's clock, not ours: look a little earlier so that clock skew cannot hide a
-# message that did arrive (matching on recipient and body keeps older messages from matching).
-LOOKUP_SKEW = timedelta(seconds=30)
 PER_PAGE = 100
 
 STATUSES: dict[str, DeliveryStatus] = {
@@ -234,8 +231,8 @@ class CliqtelProvider:
         Follows every page of `GET /messages?direction=outbound&to=…&since=…`; raises ProviderError
         (ProviderUnavailable) when any page cannot be read, because "not found" must be certain.
         """
+        # `since` is used as given: the caller allows for clock skew (the reconciler does).
         start = since if since.tzinfo else since.replace(tzinfo=UTC)
-        start = start - LOOKUP_SKEW
         params = {
             "direction": "outbound",
             "to": message.to,
@@ -257,8 +254,9 @@ class CliqtelProvider:
         if str(item.get("body", "")).replace("\r\n", "\n") != message.body.replace("\r\n", "\n"):
             return False
         created = parse_time(item.get("created_at"))
-        # A server that ignores `since` must not make an older identical message count.
-        return created is None or created >= start
+        # A server that ignores `since` must not make an older identical message count; created_at
+        # may be shown in whole seconds, so compare at that precision.
+        return created is None or created >= start.replace(microsecond=0)
 
     async def numbers(self) -> list[SenderNumber]:
         """The account's SMS-capable numbers (`GET /numbers`); ProviderError when refused."""
