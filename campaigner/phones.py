@@ -102,8 +102,11 @@ class PhoneClassifier:
         try:
             number = phonenumbers.parse(text, self.region)
         except phonenumbers.NumberParseException as exc:
-            if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE and not self.region:
-                return PhoneResult(INVALID, None, None, None, "no country code (and no default region)")
+            if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+                if text.startswith("+"):
+                    return PhoneResult(INVALID, None, None, None, "cannot parse: unknown country code")
+                if not self.region:
+                    return PhoneResult(INVALID, None, None, None, "no country code (and no default region)")
             return PhoneResult(INVALID, None, None, None, f"cannot parse: {_parse_error(exc)}")
         region, type_value = _region_and_type(number)
         e164 = f"+{number.country_code}{phonenumberutil.national_significant_number(number)}"
