@@ -261,8 +261,8 @@ async def receiver() -> AsyncIterator[tuple[str, list[WebhookRequest]]]:
     await runner.cleanup()
 
 
-async def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _wait_for(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.02)
