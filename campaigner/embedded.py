@@ -56,6 +56,7 @@ LOCK_TIMEOUT = 60.0
 START_TIMEOUT = 30
 # sun_path holds 108 bytes including the terminating NUL.
 _SOCKET_PATH_MAX = 107
+_SHORT_SOCKET_PREFIX = "campaigner-pg-"
 
 
 class EmbeddedError(DatabaseError):
@@ -334,7 +335,7 @@ def _check_version(layout: _Layout, binaries: Path) -> None:
 def _socket_dir(layout: _Layout, account: _Account) -> Path:
     if len(str(layout.pgdata / f".s.PGSQL.{PORT}").encode()) <= _SOCKET_PATH_MAX:
         return layout.pgdata
-    short = Path(tempfile.mkdtemp(prefix="campaigner-pg-"))  # 0700, unique: nobody can squat it
+    short = Path(tempfile.mkdtemp(prefix=_SHORT_SOCKET_PREFIX))  # 0700, unique: nobody can squat it
     if account.switch:
         os.chown(short, account.uid, account.gid)
     return short
@@ -356,6 +357,7 @@ def _start(layout: _Layout, account: _Account, binaries: Path) -> _Postmaster:
 
 
 def _stop(layout: _Layout, account: _Account, binaries: Path) -> None:
+    postmaster = _running(layout)
     args = [
         str(binaries / "bin" / "pg_ctl"),
         "-D",
@@ -371,6 +373,9 @@ def _stop(layout: _Layout, account: _Account, binaries: Path) -> None:
     result = _run(args, account, timeout=70, cwd=layout.root)
     if result.returncode != 0 and _running(layout) is not None:
         raise EmbeddedError(f"embedded PostgreSQL in {layout.pgdata} did not stop: {_tail(result.stdout)}")
+    if postmaster and Path(postmaster.socket_dir).name.startswith(_SHORT_SOCKET_PREFIX):
+        with contextlib.suppress(OSError):
+            Path(postmaster.socket_dir).rmdir()
 
 
 @contextlib.contextmanager
@@ -443,6 +448,7 @@ def _acquire(config: Config) -> str:
                 os.close(fd)
                 raise
             _leases[layout.root] = lease
+            _register_atexit()
         elif _running(layout) is None:  # stopped under us (`campaigner db stop --force`)
             lease.url = _bring_up(layout)
         lease.count += 1
@@ -479,6 +485,13 @@ def _release(config: Config, *, all_uses: bool = False) -> None:
         _leave(layout, lease)
 
 
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(_release_everything)
+        _atexit_registered = True
+
+
 def _release_everything() -> None:
     with _leases_lock:
         leases = list(_leases.items())
@@ -494,16 +507,12 @@ def ensure_embedded(config: Config) -> str:
     The process keeps using it until it exits (or `release_embedded`); the last process to leave
     stops it. Blocking (up to a second on first use); safe to call from several threads/processes.
     """
-    global _atexit_registered
     layout = _Layout(data_dir(config))
     url = _acquire(config)
     with _leases_lock:
         lease = _leases[layout.root]
         if lease.count > 1:  # one process-long use per data folder is enough
             lease.count -= 1
-        if not _atexit_registered:
-            atexit.register(_release_everything)
-            _atexit_registered = True
     return url
 
 

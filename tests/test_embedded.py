@@ -130,6 +130,14 @@ def holders() -> Iterator[Callable[[Path], Holder]]:
             holder.close()
 
 
+def _private(path: Path) -> bool:
+    return path.stat().st_mode & 0o077 == 0
+
+
+def _exists(path: Path) -> bool:
+    return path.exists()
+
+
 def _running(path: Path) -> bool:
     return bool(embedded.embedded_status(_config(path))["running"])
 
@@ -148,7 +156,7 @@ async def test_start_connect_query_and_stop_when_last_user_leaves(data_dir: Path
         assert status["running"] and status["initialised"] and status["url"] == url
         assert status["server_version"].startswith("16.") and status["data_version"] == "16"
         assert status["users"] == 1
-        assert (data_dir / "data").stat().st_mode & 0o077 == 0
+        assert _private(data_dir / "data")
     assert not _running(data_dir)
 
 
@@ -251,3 +259,14 @@ def test_as_root_unreachable_binaries_are_copied_beside_the_data(
         assert not _running(data_dir)
     finally:
         shutil.rmtree(hidden, ignore_errors=True)
+
+
+async def test_a_data_dir_too_long_for_a_socket_path_gets_a_short_private_socket_dir(data_dir: Path) -> None:
+    deep = data_dir / ("x" * 100) / "pg"
+    async with embedded.embedded_database(_config(deep)) as url:
+        socket_dir = Path(url.split("host=", 1)[1])
+        assert socket_dir.name.startswith("campaigner-pg-") and _private(socket_dir)
+        conn = await asyncpg.connect(url)
+        assert await conn.fetchval("SELECT 1") == 1
+        await conn.close()
+    assert not _exists(socket_dir)
