@@ -15,7 +15,6 @@ Errors use {"error": {"code", "message"}} (error_style="nested", document 001) o
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -30,11 +29,12 @@ from campaigner.sandbox.common import (
     Admitted,
     ApiError,
     admit,
+    after_faults,
     format_retry_after,
     json_response,
     parse_since,
 )
-from campaigner.sandbox.faults import DropConnection, Fault, after_processing, drop
+from campaigner.sandbox.faults import DropConnection, Fault, drop
 from campaigner.sandbox.settings import SandboxNumber
 from campaigner.sandbox.state import Message, SandboxState, iso
 
@@ -222,23 +222,12 @@ async def _send(request: web.Request, route: str, api: str) -> tuple[Message, Ad
     )
     state.accepted(message)
     request.config_dict[PROGRESSION].schedule(message)
-    await _after(request, state, route)
+    await after_faults(state, route)
     return message, admitted, state
 
 
 def _retry_after(seconds: float, state: SandboxState) -> str:
     return format_retry_after(seconds, state.settings.retry_after_fractional)
-
-
-async def _after(request: web.Request, state: SandboxState, route: str) -> None:
-    """Faults after processing: the reply lost (connection closed), or a slow reply."""
-    fault = after_processing(state, route)
-    if fault is Fault.REPLY_LOST:
-        state.stats.faults["reply_lost"] += 1
-        raise DropConnection(reset=False)
-    if fault is Fault.SLOW:
-        state.stats.faults["slow"] += 1
-        await asyncio.sleep(state.settings.slow_seconds)
 
 
 async def send_message(request: web.Request) -> web.Response:
@@ -322,7 +311,7 @@ async def list_messages(request: web.Request) -> web.Response:
         total_pages = max(1, -(-len(found) // per_page))
         meta = {"total": len(found), "page": page, "per_page": per_page, "total_pages": total_pages}
         body = {"data": items, "meta": meta}
-    await _after(request, state, "cliqtel.list")
+    await after_faults(state, "cliqtel.list")
     return json_response(body, 200, admitted.headers)
 
 

@@ -8,6 +8,7 @@ renders in that API's own error envelope.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -17,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from campaigner.sandbox.faults import DropConnection, Fault, before_processing
+from campaigner.sandbox.faults import DropConnection, Fault, after_processing, before_processing
 from campaigner.sandbox.state import SandboxState
 
 STATE: web.AppKey[SandboxState] = web.AppKey("sandbox_state", SandboxState)
@@ -132,3 +133,14 @@ def parse_since(value: str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+async def after_faults(state: SandboxState, route: str) -> None:
+    """Faults after processing: the reply lost (DropConnection), or a slow reply (sleeps)."""
+    fault = after_processing(state, route)
+    if fault is Fault.REPLY_LOST:
+        state.stats.faults["reply_lost"] += 1
+        raise DropConnection(reset=False)
+    if fault is Fault.SLOW:
+        state.stats.faults["slow"] += 1
+        await asyncio.sleep(state.settings.slow_seconds)
