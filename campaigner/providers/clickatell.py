@@ -21,7 +21,6 @@ from typing import Any
 
 from campaigner.config import ProviderConfig, Secret
 from campaigner.errors import ProviderError
-from campaigner.providers import pages
 from campaigner.providers.base import (
     Balance,
     DeliveryStatus,
@@ -275,18 +274,25 @@ class ClickatellProvider:
             raise ProviderUnavailable(detail, parse_retry_after(reply.headers.get("Retry-After")))
         raise ProviderError(detail)
 
-    async def _get(self, url: str, params: dict[str, str]) -> Any:
+    async def _get(self, url: str, params: dict[str, str] | None = None) -> Any:
         return await self._call("GET", url, params)
 
     async def lookup(self, message: OutboundMessage, since: datetime) -> LookupResult:
-        """Find `message` by its clientMessageId (job id, then body key), recipient and time."""
+        """Find `message` by its clientMessageId (the job id, then the body key) and recipient.
+
+        Uses `GET /rest/message?clientMessageId=…`, which document 003 does not describe (the sandbox
+        offers it; a real account needs a reconciliation source that does). Raises ProviderError
+        when the provider cannot answer.
+        """
         start = since if since.tzinfo else since.replace(tzinfo=UTC)
         for client_id in (str(message.ref), body_key(message.body)):
-            params = {"clientMessageId": client_id, "to": msisdn(message.to)}
-            async for item in pages.walk(
-                self._get, f"{self._base}/rest/message", params, keys=("data", "message")
-            ):
-                if self._matches(item, message, start):
+            payload = await self._get(f"{self._base}/rest/message", {"clientMessageId": client_id})
+            data = payload.get("data")
+            items = data.get("message") if isinstance(data, dict) else data
+            if isinstance(items, dict):
+                items = [items]
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and self._matches(item, message, start):
                     status = status_of(item.get("messageStatus", item.get("status")))
                     return LookupResult(True, str(item["apiMessageId"]), status.value if status else None)
         return LookupResult(False)

@@ -1,0 +1,261 @@
+"""The Clickatell REST v2.0 client against the sandbox over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from campaigner.config import ProviderConfig
+from campaigner.errors import ProviderError
+from campaigner.providers import check_sender, make_provider
+from campaigner.providers.base import (
+    DeliveryStatus,
+    OutboundMessage,
+    Outcome,
+    WebhookRejected,
+    WebhookRequest,
+)
+from campaigner.providers.clickatell import ClickatellProvider, body_key
+from campaigner.sandbox.app import RunningSandbox, run_sandbox
+from campaigner.sandbox.settings import settings_for_tests
+
+BASELINE = {
+    "requests_per_minute": 100000,
+    "messages_per_second": 100000,
+    "balance": 100.0,
+    "sent_delay": 0.02,
+    "fault_500_rate": 0.0,
+    "fault_503_rate": 0.0,
+    "reset_rate": 0.0,
+    "slow_rate": 0.0,
+    "reply_lost_rate": 0.0,
+    "blocked": [],
+    "opted_out": [],
+    "delisted": [],
+    "dnc": [],
+    "allowed_ips": [],
+}
+A, B, C = "+27831234567", "+16501234567", "+447700900123"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def sandbox() -> AsyncIterator[RunningSandbox]:
+    async with run_sandbox(settings_for_tests(**BASELINE)) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sb(sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> RunningSandbox:
+    sandbox.state.configure(BASELINE)
+    sandbox.state.reset()
+    monkeypatch.setenv("CLICKATELL_KEY", sandbox.settings.full_key)
+    monkeypatch.setenv("CLICKATELL_HOOK_SECRET", "hook-secret")
+    return sandbox
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def make(sb: RunningSandbox) -> AsyncIterator[Callable[..., ClickatellProvider]]:
+    made: list[ClickatellProvider] = []
+
+    def build(**overrides: Any) -> ClickatellProvider:
+        fields: dict[str, Any] = {
+            "type": "clickatell",
+            "base_url": sb.clickatell_url,
+            "api_key_env": "CLICKATELL_KEY",
+            "webhook_secret_env": "CLICKATELL_HOOK_SECRET",
+            "read_timeout": 5.0,
+        }
+        fields.update(overrides)
+        provider = make_provider(ProviderConfig(**fields))
+        assert isinstance(provider, ClickatellProvider)
+        made.append(provider)
+        return provider
+
+    yield build
+    for provider in made:
+        await provider.close()
+
+
+Make = Callable[..., ClickatellProvider]
+
+
+def msgs(*numbers: str, body: str = "Same text for all") -> list[OutboundMessage]:
+    return [OutboundMessage(ref=i + 1, to=n, body=body) for i, n in enumerate(numbers)]
+
+
+async def test_batch_is_one_request_with_per_message_ids(sb: RunningSandbox, make: Make) -> None:
+    results = await make().send(msgs(A, B, C))
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 3
+    assert sb.state.snapshot()["requests"] == 1
+    stored = [sb.state.store.by_api_id[r.provider_id or ""] for r in results]
+    assert [m.to for m in stored] == [A, B, C]
+    assert {m.client_message_id for m in stored} == {body_key("Same text for all")}
+    [single] = await make().send([OutboundMessage(ref=42, to=A, body="only one")])
+    assert sb.state.store.by_api_id[single.provider_id or ""].client_message_id == "42"
+
+
+async def test_batches_split_by_body_and_size_keep_order(sb: RunningSandbox, make: Make) -> None:
+    provider = make(recipients_per_request=2)
+    assert provider.max_recipients_per_request == 2
+    batch = [*msgs(A, B, C, body="one"), OutboundMessage(ref=9, to=A, body="two")]
+    results = await provider.send(batch)
+    assert [(r.ref, r.outcome) for r in results] == [(m.ref, Outcome.ACCEPTED) for m in batch]
+    assert sb.state.snapshot()["requests"] == 3  # [A, B] "one", [C] "one", [A] "two"
+
+
+def test_factory_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLIQTEL_API_KEY", "x")
+    assert make_provider(ProviderConfig(type="clickatell")).max_recipients_per_request == 500
+    explicit = ProviderConfig(type="clickatell", recipients_per_request=1000)
+    assert make_provider(explicit).max_recipients_per_request == 500
+    assert (
+        make_provider(ProviderConfig(type="cliqtel", recipients_per_request=50)).max_recipients_per_request
+        == 1
+    )
+
+
+async def test_per_message_refusals_in_a_207(sb: RunningSandbox, make: Make) -> None:
+    sb.state.configure({"blocked": ["+27830000121"], "opted_out": ["+27830000122"]})
+    sb.state.configure({"delisted": ["+27830000128"], "dnc": ["+27830000250"]})
+    numbers = (A, "+27830000121", "+27830000122", "+27830000128", "+27830000250", "+12")
+    results = await make().send(msgs(*numbers))
+    assert [(r.outcome, r.code, r.opt_out) for r in results] == [
+        (Outcome.ACCEPTED, None, False),
+        (Outcome.RECIPIENT, "121", True),
+        (Outcome.RECIPIENT, "122", True),
+        (Outcome.RECIPIENT, "128", True),
+        (Outcome.RECIPIENT, "250", True),
+        (Outcome.RECIPIENT, "105", False),
+    ]
+
+
+async def test_whole_request_refusals(
+    sb: RunningSandbox, make: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb.state.configure({"opted_out": [A, B]})
+    gone = await make().send(msgs(A, B))  # 410: every recipient opted out
+    assert [(r.outcome, r.code, r.opt_out) for r in gone] == [(Outcome.RECIPIENT, "122", True)] * 2
+    sb.state.configure({"opted_out": [], "balance": 0.0})
+    funds = await make().send(msgs(A, B))
+    assert [(r.outcome, r.code) for r in funds] == [(Outcome.FUNDS, "301")] * 2
+    sb.state.configure({"balance": 100.0, "allowed_ips": ["10.9.9.9"]})
+    [lockdown] = await make().send(msgs(A))
+    assert (lockdown.outcome, lockdown.code) == (Outcome.ACCOUNT, "007")
+    sb.state.configure({"allowed_ips": []})
+    [bad_sender] = await make(sender="+441234").send(msgs(A))
+    assert (bad_sender.outcome, bad_sender.code) == (Outcome.ACCOUNT, "106")
+    monkeypatch.setenv("CLICKATELL_KEY", sb.settings.read_key)
+    [read_only] = await make().send(msgs(A))
+    monkeypatch.setenv("CLICKATELL_KEY", "nonsense")
+    [wrong] = await make().send(msgs(A))
+    assert (read_only.outcome, wrong.outcome, wrong.code) == (Outcome.ACCOUNT, Outcome.ACCOUNT, "001")
+    monkeypatch.setenv("CLICKATELL_KEY", sb.settings.full_key)
+    for fault in ("fault_500_rate", "fault_503_rate"):
+        sb.state.configure({fault: 1.0})
+        assert [(r.outcome, r.code) for r in await make().send(msgs(A, B))] == [
+            (Outcome.TRANSIENT, "901")
+        ] * 2
+        sb.state.configure({fault: 0.0})
+    assert sb.state.snapshot()["accepted_messages"] == 0
+
+
+async def test_throttled_batch(sb: RunningSandbox, make: Make) -> None:
+    sb.state.configure({"messages_per_second": 2, "message_window": 1.0})
+    results = await make().send(msgs(A, B, C))  # 3 messages > 2 per second: the whole request waits
+    assert all(r.outcome is Outcome.THROTTLED and (r.retry_after or 0) > 0 for r in results)
+
+
+async def test_reply_lost_then_lookup_finds_batched_and_single(sb: RunningSandbox, make: Make) -> None:
+    provider = make()
+    since = datetime.now(UTC)
+    sb.state.configure({"reply_lost_rate": 1.0})
+    lost = await provider.send(msgs(A, B))
+    [lost_single] = await provider.send([OutboundMessage(ref=77, to=C, body="personal")])
+    sb.state.configure({"reply_lost_rate": 0.0})
+    assert {r.outcome for r in [*lost, lost_single]} == {Outcome.AMBIGUOUS}
+    for message in [*msgs(A, B), OutboundMessage(ref=77, to=C, body="personal")]:
+        found = await provider.lookup(message, since)
+        assert found.found and sb.state.store.by_api_id[found.provider_id or ""].to == message.to
+    assert not (await provider.lookup(OutboundMessage(ref=78, to=C, body="never"), since)).found
+    assert not (await provider.lookup(msgs(C)[0], since)).found  # same body, other recipient
+
+
+async def test_timeout_ambiguous_and_refused_transient(sb: RunningSandbox, make: Make) -> None:
+    sb.state.configure({"slow_rate": 1.0, "slow_seconds": 1.0})
+    slow = await make(read_timeout=0.2).send(msgs(A, B))
+    sb.state.configure({"slow_rate": 0.0})
+    assert {r.outcome for r in slow} == {Outcome.AMBIGUOUS}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    closed = make(base_url=f"http://127.0.0.1:{port}")
+    assert {r.outcome for r in await closed.send(msgs(A, B))} == {Outcome.TRANSIENT}
+    with pytest.raises(ProviderError):
+        await closed.lookup(msgs(A)[0], datetime.now(UTC))
+
+
+async def test_balance_coverage_status_and_stop(sb: RunningSandbox, make: Make) -> None:
+    provider = make()
+    sb.state.configure({"sent_delay": 60.0})  # stays queued, so it can be stopped
+    [sent] = await provider.send(msgs(A))
+    balance = await provider.balance()
+    assert balance is not None and balance.amount == pytest.approx(100.0 - 0.008)
+    coverage = await provider.coverage(B)
+    assert coverage.routable and coverage.destination == B[1:] and coverage.minimum_charge == 0.008
+    assert await provider.message_status(sent.provider_id or "") is DeliveryStatus.QUEUED
+    assert await provider.stop(sent.provider_id or "") is DeliveryStatus.UNDELIVERED
+    with pytest.raises(ProviderError, match="HTTP 400"):
+        await provider.stop(sent.provider_id or "")
+    with pytest.raises(ProviderError, match="HTTP 404"):
+        await provider.message_status("0" * 32)
+    config = ProviderConfig(type="clickatell", sender="")
+    assert (await check_sender(provider, config)).number == ""  # no numbers API: not checked
+
+
+def _callback(apid: str = "a55b8f8d56f33440e993aa614c68bf8b", status: str = "004") -> bytes:
+    data = {"apiMessageId": apid, "clientMessageId": "42", "to": "27831234567", "messageStatus": status}
+    return json.dumps({"data": {**data, "timestamp": 1760000000}}).encode()
+
+
+async def test_callbacks_need_signature_or_basic_auth(make: Make) -> None:
+    provider = make()
+    body = _callback()
+    signed = {"X-Cliqtel-Signature": hmac.new(b"hook-secret", body, hashlib.sha256).hexdigest()}
+    basic = {"Authorization": "Basic " + base64.b64encode(b"clickatell:hook-secret").decode()}
+    for headers in (signed, basic):
+        [event] = provider.parse_status_webhook(WebhookRequest(body, headers))
+        assert (event.provider_id, event.status, event.ref) == (
+            "a55b8f8d56f33440e993aa614c68bf8b",
+            DeliveryStatus.DELIVERED,
+            42,
+        )
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"clickatell:guess").decode()}
+    for headers in ({}, wrong, {"X-Cliqtel-Signature": "0" * 64}):
+        with pytest.raises(WebhookRejected) as caught:
+            provider.parse_status_webhook(WebhookRequest(body, headers))
+        assert caught.value.status == 401
+    with pytest.raises(WebhookRejected) as malformed:
+        provider.parse_status_webhook(WebhookRequest(b"{oops", basic))
+    assert malformed.value.status == 400
+    inbound = json.dumps({"moMessageId": "m1", "from": "27831234567", "to": "3197010203040", "text": "STOP"})
+    [mo] = provider.parse_inbound_webhook(WebhookRequest(inbound.encode(), basic))
+    assert (mo.from_number, mo.to_number, mo.body) == ("+27831234567", "+3197010203040", "STOP")
+
+
+async def test_key_not_in_repr_or_errors(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLICKATELL_KEY", "secret-token-value")
+    provider = make()
+    [result] = await provider.send(msgs(A))
+    with pytest.raises(ProviderError) as caught:
+        await provider.balance()
+    for text in (repr(provider), repr(result), str(caught.value)):
+        assert "secret-token-value" not in text
