@@ -16,3 +16,6 @@ def register_all(group: click.Group) -> None:
     from campaigner.commands import segments
 
     segments.register(group)
+    from campaigner.commands import sandbox
+
+    sandbox.register(group)
