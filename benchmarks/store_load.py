@@ -1,0 +1,161 @@
+"""Store speed: COPY of a campaign's jobs, then claim + write-back while draining it.
+
+    .venv/bin/python benchmarks/store_load.py [--rows 1000000] [--workers 2]
+
+Creates a scratch database (dropped at the end) on the admin URL (CAMPAIGNER_TEST_ADMIN_URL, default
+postgresql://postgres@127.0.0.1:5432/postgres), applies the real migrations, loads `--rows`
+PlannedMessage-like rows into one campaign through `Store.create_campaign` (COPY), then drains it with
+`claim_jobs` + `record_results` (every job submitted with a provider id) in batches of 100, printing
+jobs/s per 100k and the first vs last 100k. Batches of 1 and 10 drain shorter campaigns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from campaigner.outcomes import JobResult, JobState
+from campaigner.store import Store
+from campaigner.store_models import CampaignTotals, NewCampaign
+
+ADMIN_URL = os.environ.get("CAMPAIGNER_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A PlannedMessage-like row."""
+
+    line: int
+    e164: str
+    country: str | None
+    body: str
+    encoding: str
+    segments: int
+    cost: float
+
+
+def rows(count: int, batch: int = 10_000) -> Iterator[list[Row]]:
+    """`count` distinct Dutch mobile numbers with a personalised body, in batches."""
+    out: list[Row] = []
+    for i in range(count):
+        out.append(
+            Row(
+                i + 2,
+                f"+316{10_000_000 + i:08d}",
+                "NL",
+                f"Hi customer {i}, your code is {i % 9973}.",
+                "GSM-7",
+                1,
+                0.008,
+            )
+        )
+        if len(out) == batch:
+            yield out
+            out = []
+    if out:
+        yield out
+
+
+async def load(store: Store, count: int) -> tuple[int, float]:
+    """Create a campaign of `count` jobs; returns its id and the COPY rate."""
+    started = time.perf_counter()
+    campaign_id = await store.create_campaign(
+        NewCampaign(name=f"bench {count}", message="Hi {name}"),
+        rows(count),
+        lambda: CampaignTotals(count, Decimal("0.008") * count, {}),
+    )
+    elapsed = time.perf_counter() - started
+    await store.set_campaign_state(campaign_id, "running")
+    return campaign_id, count / elapsed
+
+
+async def drain(store: Store, campaign_id: int, batch: int, limit: int, workers: int) -> list[float]:
+    """Claim + write back until `limit` jobs are done or none are left; returns the time each job
+    finished at (seconds since start), for windowed rates."""
+    done: list[float] = []
+    started = time.perf_counter()
+
+    async def worker(n: int) -> None:
+        worker_id = f"bench-{n}"
+        await store.register_worker(worker_id, "bench", os.getpid())
+        while len(done) < limit:
+            jobs = await store.claim_jobs(campaign_id, worker_id, batch, 60)
+            if not jobs:
+                return
+            results = [JobResult(j.id, JobState.SUBMITTED, provider_id=f"p{j.id}") for j in jobs]
+            changed = await store.record_results(worker_id, results)
+            assert changed == len(jobs), (changed, len(jobs))
+            now = time.perf_counter() - started
+            done.extend([now] * changed)
+
+    await asyncio.gather(*(worker(n) for n in range(workers)))
+    return done
+
+
+def windows(finished: list[float], size: int) -> list[float]:
+    """jobs/s over consecutive windows of `size` jobs."""
+    rates = []
+    previous = 0.0
+    for end in range(size, len(finished) + 1, size):
+        at = finished[end - 1]
+        rates.append(size / max(at - previous, 1e-9))
+        previous = at
+    return rates
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2, help="concurrent claimers on the campaign")
+    parser.add_argument("--small-run", type=int, default=20_000, help="jobs drained at batch 1 and 10")
+    args = parser.parse_args()
+
+    name = f"campaigner_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    store = await Store.open_url(url, max_size=args.workers + 2)
+    try:
+        campaign_id, copy_rate = await load(store, args.rows)
+        print(f"COPY {args.rows:,} jobs: {copy_rate:,.0f} rows/s")
+
+        finished = await drain(store, campaign_id, 100, args.rows, args.workers)
+        total = len(finished) / finished[-1]
+        per_100k = windows(finished, 100_000)
+        print(
+            f"claim+write-back batch 100, {args.workers} workers, {len(finished):,} jobs: {total:,.0f} jobs/s"
+        )
+        print("  per 100k: " + ", ".join(f"{r:,.0f}" for r in per_100k))
+        if per_100k:
+            print(f"  first 100k {per_100k[0]:,.0f} jobs/s, last 100k {per_100k[-1]:,.0f} jobs/s")
+        counts = await store.job_counts(campaign_id)
+        print(f"  counts after drain: {counts}")
+
+        for batch in (10, 1):
+            run = args.small_run if batch == 10 else args.small_run // 4
+            small_id, _ = await load(store, run)
+            finished = await drain(store, small_id, batch, run, args.workers)
+            print(
+                f"claim+write-back batch {batch}, {args.workers} workers, {len(finished):,} jobs: "
+                f"{len(finished) / finished[-1]:,.0f} jobs/s"
+            )
+    finally:
+        await store.close()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,311 @@
+"""The store: campaigns, jobs, suppressions, workers and shared rate buckets in PostgreSQL.
+
+One method per named query in `sql/queries/`, returning the typed rows of `store_models`. The job
+methods the dispatcher uses live in `store_jobs.JobStore`; this class adds campaigns (creation by
+COPY, the guarded state machine), counters, suppressions, workers and rate buckets.
+
+    store = await Store.open(config)          # pool + pending migrations applied
+    ...
+    await store.close()
+
+or, from a synchronous CLI command, `run_with_store(config, lambda store: ...)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Protocol, TypeVar
+
+import asyncpg
+
+from campaigner import migrations
+from campaigner.config import Config
+from campaigner.db import Database
+from campaigner.errors import NotFoundError, StateError
+from campaigner.store_jobs import JobStore, _rows_changed
+from campaigner.store_models import (
+    SENT_STATES,
+    Campaign,
+    CampaignSummary,
+    CampaignTotals,
+    ErrorSummary,
+    NewCampaign,
+    StateTotal,
+    Suppression,
+    WorkerInfo,
+    states_leading_to,
+)
+
+T = TypeVar("T")
+
+# The columns COPY fills; every other column takes its default (state pending, now(), ...).
+JOB_COLUMNS = ("campaign_id", "line", "e164", "country", "body", "segments", "encoding", "cost")
+
+
+class PlannedLike(Protocol):
+    """A message to load (campaigner.plan.PlannedMessage has this shape)."""
+
+    line: int
+    e164: str
+    country: str | None
+    body: str
+    encoding: str
+    segments: int
+    cost: float
+
+
+class Store(JobStore):
+    """Every database operation campaigner performs, over one `Database` pool."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    async def open(cls, config: Config, *, migrate: bool = True) -> Store:
+        """Connect as `config` says and (by default) apply pending migrations first."""
+        db = await Database.connect(config)
+        try:
+            if migrate:
+                await migrations.upgrade(db)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db)
+
+    @classmethod
+    async def open_url(cls, url: str, *, migrate: bool = True, max_size: int = 10) -> Store:
+        """Connect to `url` (tests, benchmarks)."""
+        db = await Database.open(url, min_size=1, max_size=max_size)
+        try:
+            if migrate:
+                await migrations.upgrade(db)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db)
+
+    async def close(self) -> None:
+        """Close the pool."""
+        await self.db.close()
+
+    # -- campaigns ------------------------------------------------------------------------------
+
+    async def create_campaign(
+        self,
+        spec: NewCampaign,
+        batches: Iterable[Sequence[PlannedLike]],
+        totals: Callable[[], CampaignTotals],
+        *,
+        scheduled: bool = False,
+    ) -> int:
+        """Insert a campaign and COPY its jobs in one transaction; returns the campaign id.
+
+        `batches` is consumed inside the COPY; any error it raises (a bad row half way) rolls back
+        everything, so no campaign is left behind. `totals` is called once the batches are done.
+        """
+        state = "scheduled" if scheduled else "draft"
+        async with self.db.transaction() as tx:
+            campaign_id: int = await tx.value(
+                "insert-campaign",
+                spec.name,
+                spec.message,
+                spec.provider_account,
+                spec.sender,
+                spec.region,
+                spec.smart_encoding,
+                state,
+                spec.send_at,
+                spec.quiet_start,
+                spec.quiet_end,
+                spec.currency,
+            )
+            records = (
+                (
+                    campaign_id,
+                    m.line,
+                    m.e164,
+                    m.country,
+                    m.body,
+                    m.segments,
+                    m.encoding,
+                    Decimal(repr(m.cost)),
+                )
+                for batch in batches
+                for m in batch
+            )
+            await tx.copy_records("jobs", JOB_COLUMNS, records)
+            done = totals()
+            await tx.execute(
+                "set-campaign-totals", campaign_id, done.total_jobs, done.estimated_cost, done.preview
+            )
+        return campaign_id
+
+    async def get_campaign(self, campaign_id: int) -> Campaign:
+        """One campaign; NotFoundError when there is no such id."""
+        row = await self.db.one("get-campaign", campaign_id)
+        if row is None:
+            raise NotFoundError(f"campaign {campaign_id} does not exist")
+        return Campaign.from_record(row)
+
+    async def list_campaigns(self) -> list[CampaignSummary]:
+        """Every campaign with its counters, oldest first."""
+        return [CampaignSummary.from_record(r) for r in await self.db.all("list-campaigns")]
+
+    async def running_campaign_ids(self) -> list[int]:
+        """Campaigns whose jobs may be claimed now."""
+        return [r["id"] for r in await self.db.all("running-campaign-ids")]
+
+    async def due_scheduled_campaigns(self) -> list[int]:
+        """Scheduled campaigns whose `send_at` has come."""
+        return [r["id"] for r in await self.db.all("due-scheduled-campaigns")]
+
+    async def set_campaign_state(
+        self, campaign_id: int, new_state: str, reason: str | None = None
+    ) -> Campaign:
+        """Move a campaign to `new_state` if the state machine allows it from where it is now.
+
+        StateError names both states otherwise; NotFoundError for an unknown id. Every change is
+        NOTIFYed on `campaigner_campaigns` (by a trigger) at commit.
+        """
+        row = await self.db.one(
+            "set-campaign-state", campaign_id, new_state, states_leading_to(new_state), reason
+        )
+        if row is None:
+            current = await self.get_campaign(campaign_id)
+            raise StateError(f"campaign {campaign_id} is {current.state}: it cannot become {new_state}")
+        return Campaign.from_record(row)
+
+    async def pause_campaign(self, campaign_id: int, reason: str) -> Campaign:
+        """running/scheduled → paused with `reason`; pausing a paused campaign changes nothing."""
+        try:
+            return await self.set_campaign_state(campaign_id, "paused", reason)
+        except StateError:
+            current = await self.get_campaign(campaign_id)
+            if current.state == "paused":
+                return current
+            raise
+
+    async def resume_campaign(self, campaign_id: int) -> Campaign:
+        """paused/draft → running (or back to scheduled while its send_at is still ahead);
+        a scheduled campaign stays scheduled until due. Anything else is a StateError."""
+        current = await self.get_campaign(campaign_id)
+        if current.state == "scheduled":
+            return current
+        if current.state not in ("paused", "draft"):
+            raise StateError(
+                f"campaign {campaign_id} is {current.state}: only a paused or draft campaign can be resumed"
+            )
+        target = "running"
+        if current.send_at is not None and current.state == "paused":
+            due = await self.db.value("campaign-send-at-due", campaign_id)
+            target = "running" if due else "scheduled"
+        return await self.set_campaign_state(campaign_id, target)
+
+    async def cancel_campaign(self, campaign_id: int) -> int:
+        """→ cancelled, and every not-yet-sent job → cancelled, atomically; returns jobs cancelled."""
+        async with self.db.transaction() as tx:
+            row = await tx.one(
+                "set-campaign-state", campaign_id, "cancelled", states_leading_to("cancelled"), None
+            )
+            if row is None:
+                current = await self.get_campaign(campaign_id)
+                raise StateError(f"campaign {campaign_id} is {current.state}: it cannot be cancelled")
+            return _rows_changed(await tx.execute("cancel-campaign-jobs", campaign_id))
+
+    async def complete_campaign_if_done(self, campaign_id: int) -> bool:
+        """running → completed when no job is pending or sending; True if it just completed."""
+        return await self.db.value("complete-campaign-if-done", campaign_id) is not None
+
+    async def job_totals(self, campaign_id: int) -> dict[str, StateTotal]:
+        """Jobs and their cost per state (only states that have jobs), from the counters."""
+        rows = await self.db.all("job-counts", campaign_id)
+        return {r["state"]: StateTotal(r["jobs"], r["cost"]) for r in rows if r["jobs"]}
+
+    async def job_counts(self, campaign_id: int) -> dict[str, int]:
+        """Number of jobs per state (only states that have jobs)."""
+        return {state: total.jobs for state, total in (await self.job_totals(campaign_id)).items()}
+
+    async def cost_so_far(self, campaign_id: int) -> Decimal:
+        """Estimated cost of the jobs the provider accepted."""
+        totals = await self.job_totals(campaign_id)
+        return sum((totals[s].cost for s in SENT_STATES if s in totals), Decimal(0))
+
+    async def last_errors(self, campaign_id: int, limit: int = 5) -> list[ErrorSummary]:
+        """The most frequent errors of the campaign's rejected and undelivered jobs."""
+        return [ErrorSummary.from_record(r) for r in await self.db.all("last-errors", campaign_id, limit)]
+
+    async def export_jobs(self, campaign_id: int, prefetch: int = 5000) -> AsyncIterator[asyncpg.Record]:
+        """Every job of a campaign in id order, streamed through a cursor (constant memory)."""
+        async with self.db.transaction() as tx:
+            async for row in tx.cursor("export-jobs", campaign_id, prefetch=prefetch):
+                yield row
+
+    # -- suppressions ---------------------------------------------------------------------------
+
+    async def add_suppressions(self, e164s: Sequence[str], reason: str, source: str) -> int:
+        """Add numbers to the suppression list and skip their pending jobs everywhere; returns new entries."""
+        numbers = sorted(set(e164s))
+        if not numbers:
+            return 0
+        async with self.db.transaction() as tx:
+            added = _rows_changed(await tx.execute("add-suppressions", numbers, reason, source))
+            await tx.execute("skip-suppressed-pending", numbers)
+        return added
+
+    async def remove_suppressions(self, e164s: Sequence[str]) -> int:
+        """Remove numbers from the list (their skipped jobs stay skipped); returns how many."""
+        return _rows_changed(await self.db.execute("remove-suppressions", sorted(set(e164s))))
+
+    async def list_suppressions(self) -> list[Suppression]:
+        """The whole suppression list, by number."""
+        return [Suppression.from_record(r) for r in await self.db.all("list-suppressions")]
+
+    async def suppressed_numbers(self) -> set[str]:
+        """The suppressed numbers, for the planner."""
+        return {r["e164"] for r in await self.db.all("list-suppressions")}
+
+    # -- workers --------------------------------------------------------------------------------
+
+    async def register_worker(self, worker_id: str, hostname: str, pid: int) -> None:
+        """Announce a dispatcher (again: refreshes it)."""
+        await self.db.execute("register-worker", worker_id, hostname, pid)
+
+    async def heartbeat(self, worker_id: str) -> bool:
+        """Refresh a worker's heartbeat; False when it is no longer registered."""
+        return await self.db.value("heartbeat", worker_id) is not None
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        """Forget a worker that stopped cleanly."""
+        await self.db.execute("unregister-worker", worker_id)
+
+    async def dead_workers(self, worker_timeout: float) -> list[WorkerInfo]:
+        """Workers silent for more than `worker_timeout` seconds."""
+        return [WorkerInfo.from_record(r) for r in await self.db.all("dead-workers", float(worker_timeout))]
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Every registered worker."""
+        return [WorkerInfo.from_record(r) for r in await self.db.all("list-workers")]
+
+    # -- shared rate limits ---------------------------------------------------------------------
+
+    async def take_tokens(self, account: str, amount: float, rate: float, capacity: float) -> float:
+        """Reserve `amount` tokens of `account`'s shared bucket; returns seconds to wait before use."""
+        return float(await self.db.value("take-tokens", account, float(amount), float(rate), float(capacity)))
+
+
+def run_with_store(config: Config, work: Callable[[Store], Awaitable[T]], *, migrate: bool = True) -> T:
+    """For synchronous CLI commands: open the store (migrating), run `work`, close, return its result."""
+
+    async def main() -> T:
+        store = await Store.open(config, migrate=migrate)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+__all__ = ["JOB_COLUMNS", "PlannedLike", "Store", "run_with_store"]

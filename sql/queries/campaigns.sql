@@ -1,0 +1,64 @@
+-- name: insert-campaign
+-- campaigner create: the campaign row, in the same transaction as the COPY of its jobs.
+INSERT INTO campaigns (name, message, provider_account, sender, region, smart_encoding, state, send_at,
+                       quiet_start, quiet_end, currency)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+RETURNING id;
+
+-- name: set-campaign-totals
+-- campaigner create: the preview totals once every job is loaded.
+UPDATE campaigns SET total_jobs = $2, estimated_cost = $3, preview = $4, updated_at = now() WHERE id = $1;
+
+-- name: get-campaign
+-- One campaign by id (status, the dispatcher's per-campaign loop).
+SELECT * FROM campaigns WHERE id = $1;
+
+-- name: list-campaigns
+-- campaigner campaigns: every campaign with its counters (job_counts is tiny: one row per state).
+SELECT c.*,
+       coalesce((SELECT jsonb_object_agg(k.state, k.jobs) FROM job_counts k WHERE k.campaign_id = c.id),
+                '{}') AS counts,
+       coalesce((SELECT sum(k.cost) FROM job_counts k
+                 WHERE k.campaign_id = c.id AND k.state IN ('submitted', 'delivered', 'undelivered')),
+                0) AS cost_so_far
+FROM campaigns c ORDER BY c.id;
+
+-- name: running-campaign-ids
+-- The daemon: campaigns whose jobs may be claimed.
+SELECT id FROM campaigns WHERE state = 'running' ORDER BY id;
+
+-- name: due-scheduled-campaigns
+-- The daemon: scheduled campaigns whose send_at has come.
+SELECT id FROM campaigns WHERE state = 'scheduled' AND send_at <= now() ORDER BY send_at, id;
+
+-- name: set-campaign-state
+-- Every campaign state change: guarded by the states it may come from ($3); no row = not allowed.
+UPDATE campaigns SET state = $2, reason = $4 WHERE id = $1 AND state = ANY ($3::text[]) RETURNING *;
+
+-- name: complete-campaign-if-done
+-- The dispatcher: running -> completed once no job is pending or sending.
+UPDATE campaigns SET state = 'completed'
+WHERE id = $1 AND state = 'running'
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE campaign_id = $1 AND state = 'pending')
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE campaign_id = $1 AND state = 'sending')
+RETURNING id;
+
+-- name: job-counts
+-- status, progress bars: jobs and cost per state, from the counters (never a count of jobs).
+SELECT state, jobs, cost FROM job_counts WHERE campaign_id = $1;
+
+-- name: last-errors
+-- status: the most frequent errors of a campaign's failed jobs.
+SELECT state, error_class, error_code, max(error_message) AS error_message, count(*) AS jobs
+FROM jobs WHERE campaign_id = $1 AND state IN ('rejected', 'undelivered')
+GROUP BY state, error_class, error_code ORDER BY count(*) DESC LIMIT $2;
+
+-- name: export-jobs
+-- campaigner export: every job of a campaign with its final state (streamed with a cursor).
+SELECT id, line, e164, country, state, attempts, segments, encoding, cost, provider_id, error_code,
+       error_class, error_message, submitted_at, finished_at
+FROM jobs WHERE campaign_id = $1 ORDER BY id;
+
+-- name: campaign-send-at-due
+-- resume of a paused campaign that has a send_at: running if due, back to scheduled otherwise.
+SELECT send_at <= now() FROM campaigns WHERE id = $1;

@@ -1,0 +1,107 @@
+-- name: claim-jobs
+-- The dispatcher: take up to $3 due pending jobs of a running campaign, oldest first; several
+-- dispatchers on one campaign skip each other's rows instead of waiting.
+UPDATE jobs j
+SET state = 'sending', attempts = j.attempts + 1, worker_id = $2,
+    lease_expires_at = now() + make_interval(secs => $4), sending_at = now(), updated_at = now()
+FROM (
+    SELECT id FROM jobs
+    WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at <= now()
+      AND EXISTS (SELECT 1 FROM campaigns WHERE id = $1 AND state = 'running')
+    ORDER BY next_attempt_at, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+) AS due
+WHERE j.id = due.id
+RETURNING j.id, j.e164, j.body, j.segments, j.attempts, j.country, j.sending_at;
+
+-- name: record-results
+-- The dispatcher: write back a batch of send results (retry_in: seconds until a pending job is due);
+-- only jobs this worker still holds in sending change.
+UPDATE jobs j
+SET state = r.state,
+    provider_id = coalesce(r.provider_id, j.provider_id),
+    error_code = r.error_code,
+    error_class = r.error_class,
+    error_message = r.error_message,
+    next_attempt_at = CASE WHEN r.state = 'pending' THEN now() + make_interval(secs => r.retry_in)
+                           ELSE j.next_attempt_at END,
+    attempts = greatest(j.attempts + r.attempts_delta, 0),
+    worker_id = NULL,
+    lease_expires_at = NULL,
+    submitted_at = CASE WHEN r.state = 'submitted' THEN now() ELSE j.submitted_at END,
+    finished_at = CASE WHEN r.state = 'rejected' THEN now() ELSE j.finished_at END,
+    updated_at = now()
+FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::double precision[], $9::integer[])
+    AS r (id, state, provider_id, error_code, error_class, error_message, retry_in, attempts_delta)
+WHERE j.id = r.id AND j.state = 'sending' AND j.worker_id = $1;
+
+-- name: release-jobs
+-- The dispatcher on shutdown: jobs it claimed but never sent go back to pending, not an attempt.
+UPDATE jobs
+SET state = 'pending', attempts = greatest(attempts - 1, 0), worker_id = NULL, lease_expires_at = NULL,
+    sending_at = NULL, updated_at = now()
+WHERE id = ANY ($2::bigint[]) AND state = 'sending' AND worker_id = $1;
+
+-- name: stale-sending-jobs
+-- Reconciliation: sending jobs of a campaign whose lease expired or whose worker is silent or gone.
+SELECT j.id, j.e164, j.body, j.segments, j.attempts, j.country, j.sending_at, j.worker_id
+FROM jobs j LEFT JOIN workers w ON w.id = j.worker_id
+WHERE j.campaign_id = $1 AND j.state = 'sending'
+  AND (j.lease_expires_at < now() OR w.id IS NULL
+       OR w.heartbeat_at < now() - make_interval(secs => $3))
+ORDER BY j.id
+LIMIT $2;
+
+-- name: settle-reconciled
+-- Reconciliation: found at the provider -> submitted; not found -> pending (the attempt stays
+-- counted). Guarded by the attempts (and, when given, the sending_at) the reconciler saw, so two
+-- reconcilers, or a reconciler and a later claim of the same job, never both win.
+UPDATE jobs j
+SET state = CASE WHEN r.found THEN 'submitted' ELSE 'pending' END,
+    provider_id = CASE WHEN r.found THEN r.provider_id ELSE j.provider_id END,
+    submitted_at = CASE WHEN r.found THEN now() ELSE j.submitted_at END,
+    next_attempt_at = CASE WHEN r.found THEN j.next_attempt_at ELSE now() END,
+    worker_id = NULL,
+    lease_expires_at = NULL,
+    updated_at = now()
+FROM unnest($1::bigint[], $2::integer[], $3::boolean[], $4::text[], $5::timestamptz[])
+    AS r (id, attempts, found, provider_id, sending_at)
+WHERE j.id = r.id AND j.state = 'sending' AND j.attempts = r.attempts
+  AND (r.sending_at IS NULL OR j.sending_at = r.sending_at);
+
+-- name: mark-delivery
+-- Delivery receipts: submitted -> delivered | undelivered, once; a repeated or late receipt changes
+-- nothing (never backwards).
+UPDATE jobs
+SET state = $2, error_code = coalesce($3, error_code), error_message = coalesce($4, error_message),
+    finished_at = coalesce($5, now()), updated_at = now()
+WHERE provider_id = $1 AND state = 'submitted'
+RETURNING id, campaign_id;
+
+-- name: cancel-campaign-jobs
+-- campaigner cancel: every not-yet-sent job of the campaign -> cancelled (in flight and done untouched).
+UPDATE jobs SET state = 'cancelled', finished_at = now(), updated_at = now()
+WHERE campaign_id = $1 AND state = 'pending';
+
+-- name: retry-rejected
+-- campaigner retry: rejected jobs whose error class is one of $2 (transient, account, funds) ->
+-- pending now with a fresh attempt count. Never an opt-out, never a job the provider accepted.
+UPDATE jobs
+SET state = 'pending', next_attempt_at = now(), attempts = 0, finished_at = NULL, updated_at = now()
+WHERE campaign_id = $1 AND state = 'rejected' AND error_class = ANY ($2::text[])
+  AND error_class NOT IN ('opt_out', 'recipient');
+
+-- name: skip-suppressed-jobs
+-- An opt-out: that number's pending jobs in every campaign -> skipped.
+UPDATE jobs SET state = 'skipped', error_code = 'suppressed', finished_at = now(), updated_at = now()
+WHERE e164 = $1 AND state = 'pending';
+
+-- name: get-job
+-- Tests and export tools: one job by id.
+SELECT * FROM jobs WHERE id = $1;
+
+-- name: set-job-state
+-- Tests: force a state change (the transition trigger still applies).
+UPDATE jobs SET state = $2, updated_at = now() WHERE id = $1;
