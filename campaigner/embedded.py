@@ -28,389 +28,48 @@ import asyncio
 import atexit
 import contextlib
 import fcntl
-import importlib.util
 import os
 import pwd
-import shlex
-import shutil
-import socket
-import stat
-import subprocess
-import sys
-import tempfile
 import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from campaigner import embedded_server as server
 from campaigner.config import Config
-from campaigner.errors import DatabaseError
-
-SERVER_USER = "campaigner"
-ROOT_DATA_DIR = Path("/var/lib/campaigner/pg")
-DATABASE = "postgres"
-PORT = 5432
-LOCK_TIMEOUT = 60.0
-START_TIMEOUT = 30
-# sun_path holds 108 bytes including the terminating NUL.
-_SOCKET_PATH_MAX = 107
-_SHORT_SOCKET_PREFIX = "campaigner-pg-"
-
-
-class EmbeddedError(DatabaseError):
-    """The embedded PostgreSQL could not be prepared, started or stopped; one line that says why."""
-
-
-@dataclass(frozen=True)
-class _Account:
-    """Who runs the server: this process's user, or the system user `campaigner` when we are root."""
-
-    name: str
-    uid: int
-    gid: int
-
-    @property
-    def switch(self) -> bool:
-        return self.uid != os.geteuid()
-
-    def run_kwargs(self) -> dict[str, Any]:
-        # Drop root's supplementary groups too, not only the uid (subprocess keeps them otherwise).
-        return {"user": self.uid, "group": self.gid, "extra_groups": []} if self.switch else {}
-
-
-@dataclass(frozen=True)
-class _Layout:
-    root: Path
-
-    @property
-    def pgdata(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def log(self) -> Path:
-        return self.pgdata / "server.log"
-
-    @property
-    def users_lock(self) -> Path:
-        return self.root / "users.lock"
-
-    @property
-    def init_lock(self) -> Path:
-        return self.root / "init.lock"
-
-
-def default_data_dir() -> Path:
-    """Where the embedded data lives when `database.data_dir` is empty."""
-    if os.geteuid() == 0:
-        return ROOT_DATA_DIR
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "campaigner" / "pg"
-
-
-def data_dir(config: Config) -> Path:
-    """The embedded server's folder for `config`, absolute."""
-    configured = config.database.data_dir
-    chosen = Path(configured).expanduser() if configured else default_data_dir()
-    return Path(os.path.abspath(chosen))
-
-
-def url_for(socket_dir: str | Path, port: int = PORT) -> str:
-    """An asyncpg/libpq URL for a server listening on a Unix socket in `socket_dir` (no password)."""
-    query = f"host={socket_dir}" if port == PORT else f"host={socket_dir}&port={port}"
-    return f"postgresql://postgres@/{DATABASE}?{query}"
-
-
-# ---------------------------------------------------------------------------------------------------
-# Binaries, account, folders
-
-
-def _installed_binaries() -> Path:
-    spec = importlib.util.find_spec("pgserver")  # locate only: importing it has side effects
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedError(
-            "the embedded PostgreSQL needs the pgserver package: pip install pgserver, or set database.url"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
-
-
-def binaries_version(prefix: Path | None = None) -> str:
-    """The PostgreSQL version of the bundled binaries, e.g. "16.2"."""
-    prefix = prefix or _installed_binaries()
-    out = _run([str(prefix / "bin" / "postgres"), "-V"], None, timeout=10).stdout
-    return out.strip().rsplit(" ", 1)[-1]
-
-
-def _server_account() -> _Account:
-    if os.geteuid() != 0:
-        entry = pwd.getpwuid(os.geteuid())
-        return _Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
-    try:
-        entry = pwd.getpwnam(SERVER_USER)
-    except KeyError:
-        entry = _create_system_user()
-    return _Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
-
-
-def _create_system_user() -> pwd.struct_passwd:
-    shell = "/usr/sbin/nologin" if Path("/usr/sbin/nologin").exists() else "/bin/false"
-    cmd = ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent"]
-    try:
-        subprocess.run([*cmd, "--shell", shell, SERVER_USER], check=True, capture_output=True, text=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        with contextlib.suppress(KeyError):  # a concurrent campaigner created it first
-            return pwd.getpwnam(SERVER_USER)
-        detail = exc.stderr.strip() if isinstance(exc, subprocess.CalledProcessError) else str(exc)
-        raise EmbeddedError(
-            f"PostgreSQL cannot run as root and creating the system user {SERVER_USER!r} failed ({detail}): "
-            "create it, run campaigner as a normal user, or set database.url"
-        ) from None
-    print(
-        f"campaigner: created system user {SERVER_USER!r} to run the embedded PostgreSQL (not as root)",
-        file=sys.stderr,
-    )
-    return pwd.getpwnam(SERVER_USER)
-
-
-def _blocking_ancestor(path: Path, account: _Account) -> Path | None:
-    """The first folder above `path` that `account` cannot traverse (mode bits), or None."""
-    for folder in reversed(path.parents):
-        st = folder.stat()
-        if st.st_uid == account.uid:
-            bit = stat.S_IXUSR
-        elif st.st_gid == account.gid:
-            bit = stat.S_IXGRP
-        else:
-            bit = stat.S_IXOTH
-        if not st.st_mode & bit:
-            return folder
-    return None
-
-
-def _usable_binaries(layout: _Layout, account: _Account) -> Path:
-    """The binaries the server user can execute: the installed ones, else a copy beside the data."""
-    installed = _installed_binaries()
-    postgres = installed / "bin" / "postgres"
-    if not account.switch or (
-        _blocking_ancestor(postgres, account) is None and postgres.stat().st_mode & stat.S_IXOTH
-    ):
-        return installed
-    # Keep the wheel's shape: the binaries find their libraries at $ORIGIN/../../../pgserver.libs.
-    copy = layout.root / f"pgsql-{binaries_version(installed)}"
-    if not copy.exists():
-        staging = Path(tempfile.mkdtemp(prefix=".pgsql-", dir=layout.root))
-        for part in ("bin", "lib", "share"):
-            shutil.copytree(installed / part, staging / "pgserver" / "pginstall" / part, symlinks=True)
-        libs = installed.parent.parent / "pgserver.libs"
-        if libs.is_dir():
-            shutil.copytree(libs, staging / "pgserver.libs", symlinks=True)
-        staging.chmod(0o755)
-        staging.rename(copy)
-    return copy / "pgserver" / "pginstall"
-
-
-def _prepare_root(layout: _Layout) -> None:
-    """Create the data folder (0755 so that, as root, the server user can enter it; what is inside
-    is private: data/ 0700, the lock files 0600)."""
-    try:
-        layout.root.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0 and layout.root.stat().st_uid == 0:
-            layout.root.chmod(0o755)
-        for lock in (layout.users_lock, layout.init_lock):
-            lock.touch(mode=0o600, exist_ok=True)
-    except OSError as exc:
-        raise EmbeddedError(
-            f"embedded PostgreSQL: cannot use data folder {layout.root} ({exc.strerror}): "
-            "set database.data_dir to a writable folder, or database.url"
-        ) from None
-
-
-def _check_reachable(layout: _Layout, account: _Account) -> None:
-    if not account.switch:
-        return
-    blocking = _blocking_ancestor(layout.pgdata, account)
-    if blocking is not None:
-        raise EmbeddedError(
-            f"embedded PostgreSQL runs as user {account.name!r}, which cannot enter {blocking} "
-            f"(mode {stat.S_IMODE(blocking.stat().st_mode):o}); campaigner changes no permissions outside "
-            "its data folder: choose a database.data_dir whose parent folders others can enter "
-            f"(default {ROOT_DATA_DIR}), run as a normal user, or set database.url"
-        )
-    if layout.pgdata.exists() and layout.pgdata.stat().st_uid != account.uid:
-        owner = layout.pgdata.owner()
-        raise EmbeddedError(
-            f"embedded PostgreSQL data {layout.pgdata} belongs to user {owner!r}, not {account.name!r}: "
-            "run campaigner as that user or choose another database.data_dir"
-        )
-
-
-# ---------------------------------------------------------------------------------------------------
-# Processes
-
-
-def _run(
-    args: list[str], account: _Account | None, *, timeout: float, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run a PostgreSQL tool (as `account`); output goes to files, not pipes, because the server
-    that pg_ctl starts would otherwise inherit the pipe and keep us waiting for its end."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["LC_ALL"] = "C"
-    with tempfile.TemporaryFile("w+") as out:
-        result = subprocess.run(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-            env=env,
-            cwd=cwd,
-            check=False,
-            **(account.run_kwargs() if account else {}),
-        )
-        out.seek(0)
-        return subprocess.CompletedProcess(result.args, result.returncode, out.read(), "")
-
-
-def _tail(text: str, lines: int = 3) -> str:
-    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
-    return " / ".join(kept) or "no output"
-
-
-@dataclass(frozen=True)
-class _Postmaster:
-    pid: int
-    socket_dir: str
-    port: int
-
-
-def _running(layout: _Layout) -> _Postmaster | None:
-    """The server of this data folder if it is up and accepting connections on its socket."""
-    try:
-        lines = (layout.pgdata / "postmaster.pid").read_text().splitlines()
-        pid, port, socket_dir = int(lines[0]), int(lines[3]), lines[4].strip()
-    except (OSError, ValueError, IndexError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass  # alive, owned by someone else
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(str(Path(socket_dir) / f".s.PGSQL.{port}"))
-    except OSError:
-        return None
-    finally:
-        probe.close()
-    return _Postmaster(pid, socket_dir, port)
-
-
-def _initdb(layout: _Layout, account: _Account, binaries: Path) -> None:
-    staging = layout.root / "data.new"
-    shutil.rmtree(staging, ignore_errors=True)  # left by an initdb that was killed
-    staging.mkdir(mode=0o700)
-    if account.switch:
-        os.chown(staging, account.uid, account.gid)
-    args = [str(binaries / "bin" / "initdb"), "-D", str(staging), "-U", "postgres", "-A", "trust"]
-    result = _run([*args, "-E", "UTF8", "--locale=C"], account, timeout=120, cwd=layout.root)
-    if result.returncode != 0:
-        raise EmbeddedError(f"embedded PostgreSQL: initdb in {staging} failed: {_tail(result.stdout)}")
-    staging.rename(layout.pgdata)
-    print(f"campaigner: initialised the embedded PostgreSQL in {layout.pgdata}", file=sys.stderr)
-
-
-def _check_version(layout: _Layout, binaries: Path) -> None:
-    data_major = (layout.pgdata / "PG_VERSION").read_text().strip()
-    version = binaries_version(binaries)
-    if version.split(".")[0] != data_major:
-        raise EmbeddedError(
-            f"embedded PostgreSQL data in {layout.pgdata} is version {data_major} but the installed "
-            f"server is {version}: pg_dump it with the old version, or choose another database.data_dir"
-        )
-
-
-def _socket_dir(layout: _Layout, account: _Account) -> Path:
-    if len(str(layout.pgdata / f".s.PGSQL.{PORT}").encode()) <= _SOCKET_PATH_MAX:
-        return layout.pgdata
-    short = Path(tempfile.mkdtemp(prefix=_SHORT_SOCKET_PREFIX))  # 0700, unique: nobody can squat it
-    if account.switch:
-        os.chown(short, account.uid, account.gid)
-    return short
-
-
-def _start(layout: _Layout, account: _Account, binaries: Path) -> _Postmaster:
-    socket_dir = _socket_dir(layout, account)
-    options = f"-h '' -k {shlex.quote(str(socket_dir))} -p {PORT} -c unix_socket_permissions=0700"
-    args = [str(binaries / "bin" / "pg_ctl"), "-D", str(layout.pgdata), "-l", str(layout.log)]
-    args += ["-w", "-t", str(START_TIMEOUT), "-s", "-o", options, "start"]
-    result = _run(args, account, timeout=START_TIMEOUT + 10, cwd=layout.root)
-    postmaster = _running(layout)
-    if result.returncode != 0 or postmaster is None:
-        log = layout.log.read_text(errors="replace") if layout.log.exists() else result.stdout
-        raise EmbeddedError(
-            f"embedded PostgreSQL in {layout.pgdata} did not start: {_tail(log)} (log: {layout.log})"
-        )
-    return postmaster
-
-
-def _stop(layout: _Layout, account: _Account, binaries: Path) -> None:
-    postmaster = _running(layout)
-    args = [
-        str(binaries / "bin" / "pg_ctl"),
-        "-D",
-        str(layout.pgdata),
-        "-m",
-        "fast",
-        "-w",
-        "-t",
-        "60",
-        "-s",
-        "stop",
-    ]
-    result = _run(args, account, timeout=70, cwd=layout.root)
-    if result.returncode != 0 and _running(layout) is not None:
-        raise EmbeddedError(f"embedded PostgreSQL in {layout.pgdata} did not stop: {_tail(result.stdout)}")
-    if postmaster and Path(postmaster.socket_dir).name.startswith(_SHORT_SOCKET_PREFIX):
-        with contextlib.suppress(OSError):
-            Path(postmaster.socket_dir).rmdir()
-
-
-@contextlib.contextmanager
-def _flocked(path: Path, op: int, what: str, timeout: float = LOCK_TIMEOUT) -> Iterator[int]:
-    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-    try:
-        _flock(fd, op, what, timeout)
-        yield fd
-    finally:
-        os.close(fd)
-
-
-def _flock(fd: int, op: int, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, op | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise EmbeddedError(
-                    f"embedded PostgreSQL: timed out after {timeout:g} s waiting for {what}"
-                ) from None
-            time.sleep(0.02)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Leases: who is using the server in this process, and the public API
+from campaigner.embedded_server import (
+    ROOT_DATA_DIR,
+    SERVER_USER,
+    EmbeddedError,
+    binaries_version,
+    data_dir,
+    default_data_dir,
+    url_for,
+)
+
+__all__ = [
+    "ROOT_DATA_DIR",
+    "SERVER_USER",
+    "EmbeddedError",
+    "binaries_version",
+    "data_dir",
+    "default_data_dir",
+    "embedded_database",
+    "embedded_status",
+    "ensure_embedded",
+    "release_embedded",
+    "stop_embedded",
+    "url_for",
+]
 
 
 @dataclass
 class _Lease:
     fd: int  # holds a shared flock on users.lock for as long as this process uses the server
     url: str
-    count: int = 0
+    count: int = 0  # uses in this process: open `embedded_database` blocks, plus one if pinned
+    pinned: bool = False  # `ensure_embedded` was called: used until exit or `release_embedded`
 
 
 _leases: dict[Path, _Lease] = {}
@@ -418,44 +77,53 @@ _leases_lock = threading.Lock()
 _atexit_registered = False
 
 
-def _bring_up(layout: _Layout) -> str:
+def _bring_up(layout: server.Layout) -> str:
     """Under the init lock: server user, data folder, initdb when new, start when down. The URL."""
-    with _flocked(layout.init_lock, fcntl.LOCK_EX, f"{layout.init_lock} (another campaigner is starting it)"):
-        account = _server_account()
-        _check_reachable(layout, account)
-        binaries = _usable_binaries(layout, account)
+    with server.flocked(
+        layout.init_lock, fcntl.LOCK_EX, f"{layout.init_lock} (another campaigner is starting it)"
+    ):
+        account = server.server_account()
+        server.check_reachable(layout, account)
+        binaries = server.usable_binaries(layout, account)
         if not (layout.pgdata / "PG_VERSION").exists():
-            _initdb(layout, account, binaries)
-        postmaster = _running(layout)
+            server.initdb(layout, account, binaries)
+        postmaster = server.running(layout)
         if postmaster is None:
-            _check_version(layout, binaries)
-            postmaster = _start(layout, account, binaries)
+            server.check_version(layout, binaries)
+            postmaster = server.start(layout, account, binaries)
         return url_for(postmaster.socket_dir, postmaster.port)
 
 
-def _acquire(config: Config) -> str:
-    layout = _Layout(data_dir(config))
+def _acquire(config: Config, *, pin: bool = False) -> str:
+    layout = server.Layout(data_dir(config))
     with _leases_lock:
         lease = _leases.get(layout.root)
         if lease is None:
-            _prepare_root(layout)
+            server.prepare_root(layout)
             fd = os.open(layout.users_lock, os.O_RDWR | os.O_CLOEXEC)
             try:
                 # Blocks while a last user is stopping the server (it holds the lock exclusively).
-                _flock(fd, fcntl.LOCK_SH, f"{layout.users_lock} (the server is being stopped)", LOCK_TIMEOUT)
+                server.flock(
+                    fd,
+                    fcntl.LOCK_SH,
+                    f"{layout.users_lock} (the server is being stopped)",
+                    server.LOCK_TIMEOUT,
+                )
                 lease = _Lease(fd, _bring_up(layout))
             except BaseException:
                 os.close(fd)
                 raise
             _leases[layout.root] = lease
             _register_atexit()
-        elif _running(layout) is None:  # stopped under us (`campaigner db stop --force`)
+        elif server.running(layout) is None:  # stopped under us (`campaigner db stop --force`)
             lease.url = _bring_up(layout)
-        lease.count += 1
+        if not (pin and lease.pinned):
+            lease.count += 1
+        lease.pinned = lease.pinned or pin
         return lease.url
 
 
-def _leave(layout: _Layout, lease: _Lease) -> None:
+def _leave(layout: server.Layout, lease: _Lease) -> None:
     """Give up this process's lease; stop the server if no other process holds one."""
     try:
         # Not an atomic upgrade, on purpose: of several processes leaving at once, at least one wins.
@@ -464,16 +132,16 @@ def _leave(layout: _Layout, lease: _Lease) -> None:
             fcntl.flock(lease.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # someone else still uses it
-        with _flocked(layout.init_lock, fcntl.LOCK_EX, f"{layout.init_lock}"):
-            if _running(layout) is not None:
-                account = _server_account()
-                _stop(layout, account, _usable_binaries(layout, account))
+        with server.flocked(layout.init_lock, fcntl.LOCK_EX, f"{layout.init_lock}"):
+            if server.running(layout) is not None:
+                account = server.server_account()
+                server.stop(layout, account, server.usable_binaries(layout, account))
     finally:
         os.close(lease.fd)
 
 
 def _release(config: Config, *, all_uses: bool = False) -> None:
-    layout = _Layout(data_dir(config))
+    layout = server.Layout(data_dir(config))
     with _leases_lock:
         lease = _leases.get(layout.root)
         if lease is None:
@@ -498,7 +166,7 @@ def _release_everything() -> None:
         _leases.clear()
     for root, lease in leases:
         with contextlib.suppress(Exception):  # at exit there is nobody left to tell
-            _leave(_Layout(root), lease)
+            _leave(server.Layout(root), lease)
 
 
 def ensure_embedded(config: Config) -> str:
@@ -507,13 +175,7 @@ def ensure_embedded(config: Config) -> str:
     The process keeps using it until it exits (or `release_embedded`); the last process to leave
     stops it. Blocking (up to a second on first use); safe to call from several threads/processes.
     """
-    layout = _Layout(data_dir(config))
-    url = _acquire(config)
-    with _leases_lock:
-        lease = _leases[layout.root]
-        if lease.count > 1:  # one process-long use per data folder is enough
-            lease.count -= 1
-    return url
+    return _acquire(config, pin=True)
 
 
 def release_embedded(config: Config) -> None:
@@ -536,41 +198,30 @@ def stop_embedded(config: Config, *, force: bool = False) -> bool:
 
     Refuses while another campaigner process uses it, unless `force` (their connections drop).
     """
-    layout = _Layout(data_dir(config))
+    layout = server.Layout(data_dir(config))
     release_embedded(config)  # this process's own use does not count
-    if _running(layout) is None:
+    if server.running(layout) is None:
         return False
     fd = os.open(layout.users_lock, os.O_RDWR | os.O_CLOEXEC)
     try:
         try:
             # A short wait lets a last user that is stopping the server right now finish.
-            _flock(fd, fcntl.LOCK_EX, str(layout.users_lock), 0.0 if force else 1.0)
+            server.flock(fd, fcntl.LOCK_EX, str(layout.users_lock), 0.0 if force else 1.0)
         except EmbeddedError:
             if not force:
-                users = _lock_holders(layout.users_lock)
+                users = server.lock_holders(layout.users_lock)
                 raise EmbeddedError(
                     f"embedded PostgreSQL in {layout.pgdata} is in use by {users or 'other'} campaigner "
                     "process(es): stop them first, or use --force"
                 ) from None
-        with _flocked(layout.init_lock, fcntl.LOCK_EX, str(layout.init_lock)):
-            if _running(layout) is None:
+        with server.flocked(layout.init_lock, fcntl.LOCK_EX, str(layout.init_lock)):
+            if server.running(layout) is None:
                 return False
-            account = _server_account()
-            _stop(layout, account, _usable_binaries(layout, account))
+            account = server.server_account()
+            server.stop(layout, account, server.usable_binaries(layout, account))
     finally:
         os.close(fd)
     return True
-
-
-def _lock_holders(path: Path) -> int | None:
-    """How many processes hold a flock on `path` (Linux /proc/locks), None where unknown."""
-    try:
-        st = path.stat()
-        wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-        lines = Path("/proc/locks").read_text().splitlines()
-    except OSError:
-        return None
-    return sum(1 for line in lines if " FLOCK " in line and wanted in line.split())
 
 
 def embedded_status(config: Config) -> dict[str, Any]:
@@ -580,8 +231,8 @@ def embedded_status(config: Config) -> dict[str, Any]:
     server_version (of the installed binaries), data_version (major version of the data),
     server_user, users (processes using it now, or None where unknown).
     """
-    layout = _Layout(data_dir(config))
-    postmaster = _running(layout)
+    layout = server.Layout(data_dir(config))
+    postmaster = server.running(layout)
     version_file = layout.pgdata / "PG_VERSION"
     try:
         server_version: str | None = binaries_version()
@@ -596,5 +247,5 @@ def embedded_status(config: Config) -> dict[str, Any]:
         "server_version": server_version,
         "data_version": version_file.read_text().strip() if version_file.exists() else None,
         "server_user": SERVER_USER if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name,
-        "users": _lock_holders(layout.users_lock) if layout.users_lock.exists() else 0,
+        "users": server.lock_holders(layout.users_lock) if layout.users_lock.exists() else 0,
     }

@@ -20,7 +20,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from campaigner import embedded
+from campaigner import embedded, embedded_server
 from campaigner.config import Config, config_from_mapping
 from campaigner.embedded import EmbeddedError
 
@@ -246,11 +246,11 @@ def test_as_root_unreachable_binaries_are_copied_beside_the_data(
 ) -> None:
     hidden = Path(tempfile.mkdtemp(prefix="campaigner-bin-"))  # 0700: the server user cannot enter
     try:
-        installed = embedded._installed_binaries()
+        installed = embedded_server.installed_binaries()
         for part in ("bin", "lib", "share"):
             shutil.copytree(installed / part, hidden / "pgserver" / "pginstall" / part, symlinks=True)
         shutil.copytree(installed.parent.parent / "pgserver.libs", hidden / "pgserver.libs")
-        monkeypatch.setattr(embedded, "_installed_binaries", lambda: hidden / "pgserver" / "pginstall")
+        monkeypatch.setattr(embedded_server, "installed_binaries", lambda: hidden / "pgserver" / "pginstall")
         embedded.ensure_embedded(_config(data_dir))
         copies = list(data_dir.glob("pgsql-*"))
         assert [c.name for c in copies] == [f"pgsql-{embedded.binaries_version()}"]
