@@ -93,3 +93,13 @@ async def test_clickatell_cannot_list_numbers(sb: RunningSandbox, tmp_path: Path
     config = write_config(tmp_path, f'type = "clickatell"\nbase_url = "{sb.clickatell_url}"')
     code, _, err = await run_cli(config, "numbers", env={"CLIQTEL_API_KEY": sb.settings.full_key})
     assert code == 2 and "cannot list" in err
+
+
+async def test_clicksend_numbers(sb: RunningSandbox, tmp_path: Path) -> None:
+    config = write_config(tmp_path, f'type = "clicksend"\nbase_url = "{sb.clicksend_url}"')
+    env = {"CLICKSEND_USERNAME": sb.settings.clicksend_username, "CLIQTEL_API_KEY": sb.settings.clicksend_key}
+    code, out, err = await run_cli(config, "numbers", "--format", "json", env=env)
+    assert code == 0, err
+    assert [n["number"] for n in json.loads(out)] == [SENDER, "+4915112345678"]
+    code, out, err = await run_cli(config, "numbers", "--format", "json", "--all", env=env)
+    assert [(n["number"], n["sms_enabled"]) for n in json.loads(out)][-1] == ("+31201234567", False)
