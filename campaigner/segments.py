@@ -12,9 +12,11 @@ The rules (3GPP TS 23.038 and the concatenation header of TS 23.040):
 - The empty message is GSM-7, 1 segment, 0 units.
 
 `count_segments` is called once per personalised message of a campaign (millions of times in a
-preview), so the common case takes one regex scan done in C: a message of GSM basic characters
-only has 1 unit a character and its parts follow by arithmetic. Only messages holding 2-unit
-characters walk the positions of those characters (not the text) to place the part boundaries.
+preview), so no Python loop ever walks the text: an ASCII message is checked with one
+`bytes.translate`, any other with one regex scan, all in C. Without 2-unit characters the parts
+follow by arithmetic and the (immutable) result is shared from a cache keyed by units; a
+multi-part message holding 2-unit characters is split on them (`str.split`) and only the runs
+between them are walked to place the part boundaries. Measured figures are in the README.
 """
 
 from __future__ import annotations
