@@ -108,12 +108,16 @@ def sql(name: str) -> str:
 async def resolve_database_url(config: Config) -> str:
     """The PostgreSQL URL campaigner uses: `CAMPAIGNER_DATABASE_URL`, else `database.url`.
 
-    The one place that decides; the embedded-server work (campaigner/embedded.py) hooks in here to
-    start its own PostgreSQL when neither is set.
+    The one place that decides. With neither set, campaigner's embedded PostgreSQL (under
+    `database.data_dir`) is started or joined and kept for the life of the process.
     """
     url = config.database_url()
     if not url:
-        raise ConfigError(f"{config.source}: database.url is empty and CAMPAIGNER_DATABASE_URL is not set")
+        # Imported here: only the embedded mode needs it.
+        from campaigner.embedded import ensure_embedded
+
+        # Blocking (initdb/pg_ctl, file locks): off the event loop.
+        url = await asyncio.to_thread(ensure_embedded, config)
     return url
 
 

@@ -20,8 +20,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from campaigner import embedded, embedded_server
-from campaigner.config import Config, config_from_mapping
+from campaigner import embedded, embedded_server, migrations
+from campaigner.config import DATABASE_URL_ENV, Config, config_from_mapping
+from campaigner.db import Database
 from campaigner.embedded import EmbeddedError
 
 AS_ROOT = os.geteuid() == 0
@@ -270,3 +271,17 @@ async def test_a_data_dir_too_long_for_a_socket_path_gets_a_short_private_socket
         assert await conn.fetchval("SELECT 1") == 1
         await conn.close()
     assert not _exists(socket_dir)
+
+
+async def test_with_no_url_configured_the_store_connects_to_the_embedded_server(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    db = await Database.connect(_config(data_dir))
+    try:
+        assert f"host={data_dir / 'data'}" in db.url
+        applied = await migrations.upgrade(db)
+        assert applied and not (await migrations.status(db)).pending
+    finally:
+        await db.close()
+    assert _running(data_dir)  # pinned for the life of the process (the fixture releases it)
