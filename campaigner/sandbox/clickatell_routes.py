@@ -237,6 +237,11 @@ async def send(request: web.Request) -> web.Response:
             refusals.append(_refusal(state, item, bypass_dnc))
     accepted = sum(1 for code in refusals if code is None)
     if accepted:
+        limit = state.message_window.limit
+        if accepted > limit and state.message_window.enforce:
+            # No window could ever hold it: a 429 would be retried forever.
+            detail = f"Invalid or missing parameters: more than {limit} messages per second in one request"
+            raise _error(400, "101", headers, detail)
         if not state.can_afford(segments * accepted):
             state.reject("402")
             raise _error(402, "301", headers)
