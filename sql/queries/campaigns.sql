@@ -16,7 +16,8 @@ SELECT * FROM campaigns WHERE id = $1;
 -- name: list-campaigns
 -- campaigner campaigns: every campaign with its counters (job_counts is tiny: one row per state).
 SELECT c.*,
-       coalesce((SELECT jsonb_object_agg(k.state, k.jobs) FROM job_counts k WHERE k.campaign_id = c.id),
+       coalesce((SELECT jsonb_object_agg(k.state, k.jobs) FROM job_counts k
+                 WHERE k.campaign_id = c.id AND k.jobs <> 0),
                 '{}') AS counts,
        coalesce((SELECT sum(k.cost) FROM job_counts k
                  WHERE k.campaign_id = c.id AND k.state IN ('submitted', 'delivered', 'undelivered')),
