@@ -11,6 +11,8 @@ from campaigner import migrations
 from campaigner.db import Database
 from tests.fixtures.db import create_database, drop_database, url_of
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 async def test_fresh_database_gets_every_migration_once(empty_database_url: str) -> None:
     db = await Database.open(empty_database_url)
@@ -46,10 +48,9 @@ async def test_two_processes_migrating_at_once_both_succeed(empty_database_url: 
         "    await db.close()\n"
         "asyncio.run(main())\n"
     )
-    root = Path(__file__).resolve().parent.parent
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", code, empty_database_url, cwd=root, stdout=subprocess.PIPE
+            sys.executable, "-c", code, empty_database_url, cwd=ROOT, stdout=subprocess.PIPE
         )
         for _ in range(2)
     ]
