@@ -62,6 +62,8 @@ class Account:
 
 @dataclass(frozen=True)
 class Layout:
+    """The files of one embedded server under its data folder `root`."""
+
     root: Path
 
     @property
@@ -107,6 +109,7 @@ def url_for(socket_dir: str | Path, port: int = PORT) -> str:
 
 
 def installed_binaries() -> Path:
+    """The `pginstall` folder of the pgserver wheel (bin/, lib/, share/)."""
     spec = importlib.util.find_spec("pgserver")  # locate only: importing it has side effects
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedError(
@@ -118,11 +121,16 @@ def installed_binaries() -> Path:
 def binaries_version(prefix: Path | None = None) -> str:
     """The PostgreSQL version of the bundled binaries, e.g. "16.2"."""
     prefix = prefix or installed_binaries()
-    out = _run([str(prefix / "bin" / "postgres"), "-V"], None, timeout=10).stdout
-    return out.strip().rsplit(" ", 1)[-1]
+    result = _run([str(prefix / "bin" / "postgres"), "-V"], None, timeout=10)
+    if result.returncode != 0:
+        raise EmbeddedError(
+            f"embedded PostgreSQL: {prefix / 'bin' / 'postgres'} -V failed: {_tail(result.stdout)}"
+        )
+    return result.stdout.strip().rsplit(" ", 1)[-1]
 
 
 def server_account() -> Account:
+    """Who runs the server: the caller, or (as root) the system user `campaigner`, created if missing."""
     if os.geteuid() != 0:
         entry = pwd.getpwuid(os.geteuid())
         return Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
@@ -207,6 +215,7 @@ def prepare_root(layout: Layout) -> None:
 
 
 def check_reachable(layout: Layout, account: Account) -> None:
+    """Refuse (never chmod) a data folder the server user cannot enter or does not own."""
     if not account.switch:
         return
     blocking = _blocking_ancestor(layout.pgdata, account)
@@ -260,6 +269,8 @@ def _tail(text: str, lines: int = 3) -> str:
 
 @dataclass(frozen=True)
 class Postmaster:
+    """A running server: its pid and where its socket is."""
+
     pid: int
     socket_dir: str
     port: int
@@ -289,6 +300,7 @@ def running(layout: Layout) -> Postmaster | None:
 
 
 def initdb(layout: Layout, account: Account, binaries: Path) -> None:
+    """Create the cluster in data.new, then rename it to data/: a killed initdb leaves no half cluster."""
     staging = layout.root / "data.new"
     shutil.rmtree(staging, ignore_errors=True)  # left by an initdb that was killed
     staging.mkdir(mode=0o700)
@@ -303,6 +315,7 @@ def initdb(layout: Layout, account: Account, binaries: Path) -> None:
 
 
 def check_version(layout: Layout, binaries: Path) -> None:
+    """Refuse data written by another major version than the installed binaries."""
     data_major = (layout.pgdata / "PG_VERSION").read_text().strip()
     version = binaries_version(binaries)
     if version.split(".")[0] != data_major:
@@ -322,6 +335,7 @@ def _socket_dir(layout: Layout, account: Account) -> Path:
 
 
 def start(layout: Layout, account: Account, binaries: Path) -> Postmaster:
+    """pg_ctl start, socket only; a failure is one line with the tail of the server log."""
     socket_dir = _socket_dir(layout, account)
     options = f"-h '' -k {shlex.quote(str(socket_dir))} -p {PORT} -c unix_socket_permissions=0700"
     args = [str(binaries / "bin" / "pg_ctl"), "-D", str(layout.pgdata), "-l", str(layout.log)]
@@ -337,6 +351,7 @@ def start(layout: Layout, account: Account, binaries: Path) -> Postmaster:
 
 
 def stop(layout: Layout, account: Account, binaries: Path) -> None:
+    """pg_ctl stop -m fast (clients are disconnected, nothing is lost)."""
     postmaster = running(layout)
     args = [
         str(binaries / "bin" / "pg_ctl"),
@@ -360,6 +375,7 @@ def stop(layout: Layout, account: Account, binaries: Path) -> None:
 
 @contextlib.contextmanager
 def flocked(path: Path, op: int, what: str, timeout: float = LOCK_TIMEOUT) -> Iterator[int]:
+    """Hold a flock on `path` for the block."""
     fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     try:
         flock(fd, op, what, timeout)
@@ -369,6 +385,7 @@ def flocked(path: Path, op: int, what: str, timeout: float = LOCK_TIMEOUT) -> It
 
 
 def flock(fd: int, op: int, what: str, timeout: float) -> None:
+    """Take a flock, polling up to `timeout` s; then an EmbeddedError naming `what`."""
     deadline = time.monotonic() + timeout
     while True:
         try:
