@@ -507,6 +507,36 @@ async def test_clickatell_header_and_auth_errors(sandbox: RunningSandbox, http: 
         }
 
 
+async def test_clickatell_status_callbacks_go_to_the_connection_callback_url(
+    make_sandbox: MakeSandbox, http: Any, receiver: Receiver
+) -> None:
+    sb = await make_sandbox(clickatell_callback_url=receiver.url)
+    payload = {"text": "Hi", "to": ["27999000001"], "clientMessageId": "99"}
+    async with http.post(
+        f"{sb.clickatell_url}/rest/message", json=payload, headers=clickatell_headers(sb)
+    ) as r:
+        api_id = (await r.json())["data"]["message"][0]["apiMessageId"]
+    await poll(lambda: len(receiver.received) == 2)
+    for raw, headers in receiver.received:
+        assert (
+            headers[SIGNATURE_HEADER] == hmac.new(b"sandbox-webhook-secret", raw, hashlib.sha256).hexdigest()
+        )
+    events = [e["data"] for e in receiver.events()]
+    assert [(e["apiMessageId"], e["clientMessageId"], e["messageStatus"]) for e in events] == [
+        (api_id, "99", "003"),
+        (api_id, "99", "004"),
+    ]
+
+
+async def test_faults_switch_on_per_route_at_runtime(sandbox: RunningSandbox, http: Any) -> None:
+    changes = {"fault_routes": ["cliqtel.list"], "fault_503_rate": 1.0}
+    async with http.post(f"{sandbox.url}/_sandbox/config", json=changes) as resp:
+        assert resp.status == 200
+    async with http.get(f"{sandbox.cliqtel_url}/messages", headers=auth(sandbox)) as resp:
+        assert resp.status == 503
+    assert (await send(http, sandbox)).status == 201
+
+
 # ---- ClickSend ------------------------------------------------------------------------------------
 
 

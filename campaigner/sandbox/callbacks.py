@@ -55,6 +55,33 @@ def status_event(message: Message, currency: str) -> dict[str, Any]:
     }
 
 
+# Clickatell's numeric message statuses (document 003, "Message status").
+CLICKATELL_STATUS = {
+    "queued": ("002", "Message queued"),
+    "sent": ("003", "Delivered to gateway"),
+    "delivered": ("004", "Received by recipient"),
+    "failed": ("007", "Error delivering message"),
+    "cancelled": ("006", "User cancelled message delivery"),
+}
+
+
+def clickatell_status_event(message: Message) -> dict[str, Any]:
+    """A Clickatell message status callback for `message` (the sandbox signs it like Cliqtel's)."""
+    code, description = CLICKATELL_STATUS.get(message.status, ("001", "Message unknown"))
+    return {
+        "data": {
+            "apiMessageId": message.api_message_id,
+            "clientMessageId": message.client_message_id or "",
+            "to": message.to.lstrip("+"),
+            "from": message.from_.lstrip("+"),
+            "timestamp": int(message.updated_at),
+            "charge": message.cost,
+            "messageStatus": code,
+            "statusDescription": description,
+        }
+    }
+
+
 def inbound_event(message: Message) -> dict[str, Any]:
     """The `sms.received` payload of an inbound `message`, as document 002 shows it."""
     return {
@@ -145,7 +172,10 @@ class Progression:
                 message.status = "delivered"
         message.updated_at = now
         if message.status_callback_url:
-            body = dumps(status_event(message, state.settings.currency)).encode()
+            if message.api == "clickatell":
+                body = dumps(clickatell_status_event(message)).encode()
+            else:
+                body = dumps(status_event(message, state.settings.currency)).encode()
             self._spawn(message.status_callback_url, body, inbound=False)
 
     def _spawn(self, url: str, body: bytes, *, inbound: bool) -> None:

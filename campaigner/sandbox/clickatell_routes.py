@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from campaigner.sandbox.callbacks import PROGRESSION
+from campaigner.sandbox.callbacks import CLICKATELL_STATUS, PROGRESSION
 from campaigner.sandbox.common import (
     STATE,
     Admitted,
@@ -66,13 +66,7 @@ DESCRIPTIONS = {
 }
 # HTTP status of a send in which no message was accepted, by the (single) error code.
 REFUSAL_STATUS = {"105": 400, "113": 400, "121": 410, "122": 410, "128": 410, "250": 410}
-STATUS_CODES = {
-    "queued": ("002", "Message queued"),
-    "sent": ("003", "Delivered to gateway"),
-    "delivered": ("004", "Received by recipient"),
-    "failed": ("007", "Error delivering message"),
-    "cancelled": ("006", "User cancelled message delivery"),
-}
+STATUS_CODES = CLICKATELL_STATUS
 
 
 def _error(
@@ -269,6 +263,7 @@ async def send(request: web.Request) -> web.Response:
             cost=state.debit(segments),
             number_id=number.id if number else None,
             client_message_id=client_id,
+            status_callback_url=state.settings.clickatell_callback_url or None,
         )
         state.accepted(message)
         progression.schedule(message, scheduled_at if scheduled_at and scheduled_at > time.time() else None)

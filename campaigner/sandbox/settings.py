@@ -81,6 +81,8 @@ class SandboxSettings:
     webhook_secret: str = "sandbox-webhook-secret"
     # Where inbound `sms.received` events are POSTed (empty: stored only).
     inbound_url: str = ""
+    # Where Clickatell message status callbacks are POSTed (set on the API connection, not per message).
+    clickatell_callback_url: str = ""
     numbers: list[SandboxNumber] = field(default_factory=default_numbers)
 
     # Wallet (EUR for Cliqtel; Clickatell shows the same wallet as credits).
