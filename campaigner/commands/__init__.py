@@ -19,3 +19,12 @@ def register_all(group: click.Group) -> None:
     from campaigner.commands import sandbox
 
     sandbox.register(group)
+    from campaigner.commands import db
+
+    db.register(group)
+    from campaigner.commands import campaigns
+
+    campaigns.register(group)
+    from campaigner.commands import suppress
+
+    suppress.register(group)

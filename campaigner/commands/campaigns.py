@@ -1,0 +1,372 @@
+"""Campaign lifecycle commands: create, campaigns, status, pause, resume, cancel, export.
+
+`create` plans the CSV through `campaigner.plan.Planner` and COPYs the sendable messages into a new
+campaign in one transaction (a bad row half way leaves nothing). State changes go through the
+store's guarded state machine; a running dispatcher hears them through NOTIFY.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import tempfile
+from datetime import UTC, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from campaigner.cli import AppContext, pass_app
+from campaigner.commands.preview import neutralise, read_message
+from campaigner.errors import UserError
+from campaigner.plan import Planner, PlanOptions
+from campaigner.store import Store, run_with_store
+from campaigner.store_models import JOB_STATES, SENT_STATES, CampaignTotals, NewCampaign
+
+_FORMAT = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    envvar="CAMPAIGNER_FORMAT",
+    show_envvar=True,
+)
+
+
+def parse_send_at(value: str | None) -> datetime | None:
+    """ISO 8601 → aware datetime (no offset: local time)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(
+            f"--send-at: {value!r} is not an ISO 8601 time (e.g. 2026-05-01T09:00+02:00)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.astimezone()
+
+
+def parse_quiet_hours(value: str | None) -> tuple[time | None, time | None]:
+    """'09:00-21:00' → (09:00, 21:00): the local-time window in which recipients may be messaged."""
+    if value is None:
+        return None, None
+    try:
+        start, end = value.split("-")
+        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+    except ValueError:
+        raise UserError(f"--quiet-hours: {value!r} is not HH:MM-HH:MM") from None
+
+
+@click.command("create")
+@click.argument("recipients", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--message", "-m", envvar="CAMPAIGNER_MESSAGE", show_envvar=True, help="Message text.")
+@click.option("--message-file", type=click.Path(dir_okay=False), help="Read the message from this file.")
+@click.option("--name", help="Campaign name. Default: the CSV file's name.")
+@click.option("--region", envvar="CAMPAIGNER_REGION", show_envvar=True, help="Region for national numbers.")
+@click.option("--phone-column", envvar="CAMPAIGNER_PHONE_COLUMN", show_envvar=True)
+@click.option("--encoding", envvar="CAMPAIGNER_ENCODING", show_envvar=True, help="CSV encoding.")
+@click.option("--smart-encoding/--no-smart-encoding", default=False, envvar="CAMPAIGNER_SMART_ENCODING")
+@click.option("--send-at", help="Schedule: ISO 8601 time (the campaign is created `scheduled`).")
+@click.option("--quiet-hours", help="Send only between these recipient-local times, e.g. 09:00-21:00.")
+@_FORMAT
+@pass_app
+def create_command(
+    app: AppContext,
+    recipients: str,
+    message: str | None,
+    message_file: str | None,
+    name: str | None,
+    region: str | None,
+    phone_column: str | None,
+    encoding: str | None,
+    smart_encoding: bool,
+    send_at: str | None,
+    quiet_hours: str | None,
+    output_format: str,
+) -> None:
+    """Load RECIPIENTS into a new campaign (draft, or scheduled with --send-at) and show its preview."""
+    config = app.config
+    text, source = read_message(message, message_file)
+    when = parse_send_at(send_at)
+    quiet_start, quiet_end = parse_quiet_hours(quiet_hours)
+    options = PlanOptions(
+        csv_path=Path(recipients),
+        message=text,
+        message_source=source,
+        region=region,
+        phone_column=phone_column,
+        encoding=encoding,
+        smart_encoding=smart_encoding,
+    )
+    spec = NewCampaign(
+        name=name or Path(recipients).stem,
+        message=text,
+        provider_account=config.provider.account,
+        sender=config.provider.sender,
+        region=(region if region is not None else config.recipients.default_region).upper(),
+        smart_encoding=smart_encoding,
+        send_at=when,
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
+        currency=config.pricing.currency,
+    )
+
+    async def work(store: Store) -> tuple[int, Planner]:
+        planner = Planner(config, options, await store.suppressed_numbers())
+
+        def totals() -> CampaignTotals:
+            preview = planner.preview
+            return CampaignTotals(
+                preview.sendable, Decimal(repr(preview.cost_total)), preview.model_dump(mode="json")
+            )
+
+        campaign_id = await store.create_campaign(spec, planner.batches(), totals, scheduled=when is not None)
+        return campaign_id, planner
+
+    campaign_id, planner = run_with_store(config, work)
+    state = "scheduled" if when else "draft"
+    if output_format == "json":
+        click.echo(
+            json.dumps(
+                {"id": campaign_id, "state": state, "preview": planner.preview.model_dump(mode="json")}
+            )
+        )
+        return
+    from campaigner.commands.preview_table import render_preview
+
+    render_preview(planner.preview)
+    scheduled = f" for {when.isoformat()}" if when else ""
+    click.echo(f"campaign {campaign_id} created ({state}{scheduled}): {planner.preview.sendable} messages")
+
+
+def _progress(counts: dict[str, int], total: int) -> float:
+    left = counts.get("pending", 0) + counts.get("sending", 0)
+    return 1.0 if total == 0 else (total - left) / total
+
+
+@click.command("campaigns")
+@_FORMAT
+@pass_app
+def campaigns_command(app: AppContext, output_format: str) -> None:
+    """List campaigns: id, name, state, progress, cost so far / estimated."""
+    summaries = run_with_store(app.config, lambda store: store.list_campaigns())
+    rows = [
+        {
+            "id": s.id,
+            "name": s.name,
+            "state": s.state,
+            "total": s.total_jobs,
+            "counts": s.counts,
+            "progress": round(_progress(s.counts, s.total_jobs), 4),
+            "cost_so_far": float(s.cost_so_far),
+            "estimated_cost": float(s.estimated_cost),
+            "currency": s.currency,
+            "reason": s.reason,
+            "created_at": s.created_at.isoformat(),
+        }
+        for s in summaries
+    ]
+    if output_format == "json":
+        click.echo(json.dumps(rows))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "name", "state", "progress", "cost so far / estimated", box=None)
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            str(row["name"]),
+            str(row["state"]),
+            f"{float(row['progress']):.1%}",  # type: ignore[arg-type]
+            f"{row['cost_so_far']:.2f} / {row['estimated_cost']:.2f} {row['currency']}",
+        )
+    Console().print(table)
+
+
+async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:
+    """What `status` shows: counts per job state, total, cost so far, rate, ETA, last errors."""
+    campaign = await store.get_campaign(campaign_id)
+    totals = await store.job_totals(campaign_id)
+    counts = {state: totals[state].jobs if state in totals else 0 for state in JOB_STATES}
+    total = sum(counts.values())
+    cost = sum((totals[s].cost for s in SENT_STATES if s in totals), Decimal(0))
+    done = total - counts["pending"] - counts["sending"]
+    rate = 0.0
+    if campaign.started_at is not None:
+        end = campaign.finished_at or datetime.now(UTC)
+        elapsed = (end - campaign.started_at).total_seconds()
+        rate = done / elapsed if elapsed > 0 else 0.0
+    left = counts["pending"] + counts["sending"]
+    errors = await store.last_errors(campaign_id)
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "state": campaign.state,
+        "reason": campaign.reason,
+        "counts": counts,
+        "total": total,
+        "done": done,
+        "cost_so_far": float(cost),
+        "estimated_cost": float(campaign.estimated_cost),
+        "currency": campaign.currency,
+        "rate": round(rate, 3),
+        "eta_seconds": round(left / rate, 1) if rate > 0 and left else None,
+        "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
+        "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
+        "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
+        "last_errors": [
+            {
+                "state": e.state,
+                "class": e.error_class,
+                "code": e.error_code,
+                "message": e.error_message,
+                "jobs": e.jobs,
+            }
+            for e in errors
+        ],
+    }
+
+
+@click.command("status")
+@click.argument("campaign_id", type=int)
+@_FORMAT
+@pass_app
+def status_command(app: AppContext, campaign_id: int, output_format: str) -> None:
+    """Counts per job state, cost so far, rate (jobs/s since start), ETA and the last errors."""
+    report = run_with_store(app.config, lambda store: campaign_status(store, campaign_id))
+    if output_format == "json":
+        click.echo(json.dumps(report))
+        return
+    reason = f" ({report['reason']})" if report["reason"] else ""
+    click.echo(f"campaign {report['id']} {report['name']!r}: {report['state']}{reason}")
+    click.echo(
+        f"  {report['done']} of {report['total']} done; "
+        + ", ".join(f"{k} {v}" for k, v in report["counts"].items() if v)
+    )
+    click.echo(
+        f"  cost so far {report['cost_so_far']:.2f} of {report['estimated_cost']:.2f} {report['currency']}"
+    )
+    eta = f", about {report['eta_seconds']:.0f} s left" if report["eta_seconds"] else ""
+    click.echo(f"  rate {report['rate']:.2f} jobs/s{eta}")
+    for error in report["last_errors"]:
+        click.echo(f"  {error['jobs']} {error['state']}: {error['code']} {error['message'] or ''}".rstrip())
+
+
+@click.command("pause")
+@click.argument("campaign_id", type=int)
+@click.option("--reason", default="paused by hand", show_default=True)
+@pass_app
+def pause_command(app: AppContext, campaign_id: int, reason: str) -> None:
+    """Stop sending CAMPAIGN_ID; `resume` continues it."""
+    campaign = run_with_store(app.config, lambda store: store.pause_campaign(campaign_id, reason))
+    click.echo(f"campaign {campaign.id}: {campaign.state}")
+
+
+@click.command("resume")
+@click.argument("campaign_id", type=int)
+@pass_app
+def resume_command(app: AppContext, campaign_id: int) -> None:
+    """Paused or draft → running (a scheduled campaign stays scheduled until its time)."""
+    campaign = run_with_store(app.config, lambda store: store.resume_campaign(campaign_id))
+    click.echo(f"campaign {campaign.id}: {campaign.state}")
+
+
+@click.command("cancel")
+@click.argument("campaign_id", type=int)
+@pass_app
+def cancel_command(app: AppContext, campaign_id: int) -> None:
+    """Cancel CAMPAIGN_ID: every job not yet sent becomes cancelled; the rest is left as it is."""
+    cancelled = run_with_store(app.config, lambda store: store.cancel_campaign(campaign_id))
+    click.echo(f"campaign {campaign_id}: cancelled ({cancelled} jobs not sent)")
+
+
+EXPORT_COLUMNS = (
+    "job_id",
+    "line",
+    "e164",
+    "country",
+    "state",
+    "attempts",
+    "segments",
+    "encoding",
+    "cost",
+    "provider_id",
+    "error_code",
+    "error_class",
+    "error_message",
+    "submitted_at",
+    "finished_at",
+)
+
+
+@click.command("export")
+@click.argument("campaign_id", type=int)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout).")
+@pass_app
+def export_command(app: AppContext, campaign_id: int, out: Path | None) -> None:
+    """One CSV row per job of CAMPAIGN_ID: final state, provider id, error, cost."""
+    if out is not None and not out.parent.exists():
+        raise UserError(f"{out}: folder {out.parent} does not exist")
+
+    async def work(store: Store) -> int:
+        await store.get_campaign(campaign_id)  # NotFoundError before any file is made
+        if out is None:
+            return await _write(store, sys.stdout)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                count = await _write(store, handle)
+            os.replace(tmp, out)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return count
+
+    async def _write(store: Store, handle: Any) -> int:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        count = 0
+        async for r in store.export_jobs(campaign_id):
+            writer.writerow(
+                [
+                    r["id"],
+                    r["line"],
+                    r["e164"],
+                    r["country"] or "",
+                    r["state"],
+                    r["attempts"],
+                    r["segments"],
+                    r["encoding"],
+                    r["cost"],
+                    r["provider_id"] or "",
+                    r["error_code"] or "",
+                    r["error_class"] or "",
+                    neutralise(r["error_message"] or ""),
+                    r["submitted_at"].isoformat() if r["submitted_at"] else "",
+                    r["finished_at"].isoformat() if r["finished_at"] else "",
+                ]
+            )
+            count += 1
+        return count
+
+    count = run_with_store(app.config, work)
+    if out is not None:
+        click.echo(f"{count} jobs written to {out}", err=True)
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to `group`."""
+    for command in (
+        create_command,
+        campaigns_command,
+        status_command,
+        pause_command,
+        resume_command,
+        cancel_command,
+        export_command,
+    ):
+        group.add_command(command)
