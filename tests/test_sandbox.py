@@ -218,6 +218,28 @@ def test_rolling_window_refuses_a_burst_followed_by_a_steady_rate() -> None:
     assert window.max_in_window == 60 and window.max_attempted == 62 and window.violations == 2
 
 
+def test_rolling_window_never_lets_more_than_the_limit_into_any_window() -> None:
+    # Random arrivals against a brute-force count of every window ending at an accepted request.
+    import random
+
+    rng = random.Random(7)
+    window = RollingWindow(10, 1.0)
+    accepted: list[float] = []
+    now = 0.0
+    for _ in range(2000):
+        now += rng.expovariate(25.0)
+        amount = rng.choice((1, 1, 1, 3))
+        decision = window.acquire(now, amount)
+        if decision.allowed:
+            accepted.extend([now] * amount)
+            assert sum(1 for t in accepted if now - t < 1.0) <= 10
+        else:
+            # The wait it names is exactly when enough of the window has expired.
+            later = now + decision.retry_after + 1e-9  # (float rounding)
+            assert sum(1 for t in accepted if later - t < 1.0) + amount <= 10
+    assert window.max_in_window == 10 and window.violations > 0
+
+
 def test_rolling_window_release_gives_the_slot_back() -> None:
     window = RollingWindow(2, 1.0)
     assert window.acquire(0.0).allowed

@@ -31,6 +31,9 @@ ALL_ROUTES = frozenset(
 )
 
 
+CHOICES = {"pagination": ("meta", "laravel"), "error_style": ("nested", "flat")}
+
+
 @dataclass(frozen=True, slots=True)
 class SandboxNumber:
     """A number on the sandbox account (Cliqtel `GET /numbers`, ClickSend `GET /v3/numbers`)."""
@@ -143,7 +146,9 @@ class SandboxSettings:
             if name not in known:
                 raise KeyError(name)
             current = getattr(self, name)
-            if name == "numbers":
+            if value is None or current is None:
+                pass  # optional settings (seed) take None, or a value as given
+            elif name == "numbers":
                 value = [n if isinstance(n, SandboxNumber) else SandboxNumber(**n) for n in value]
             elif isinstance(current, set):
                 value = set(value)
@@ -155,6 +160,9 @@ class SandboxSettings:
                 value = float(value)
             elif isinstance(current, int):
                 value = int(value)
+            allowed = CHOICES.get(name)
+            if allowed is not None and value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
             converted[name] = value
         for name, value in converted.items():
             setattr(self, name, value)
