@@ -7,6 +7,7 @@ As root (CI), the data folders are made under /tmp with mode 0755: pytest's own 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -285,3 +286,32 @@ async def test_with_no_url_configured_the_store_connects_to_the_embedded_server(
     finally:
         await db.close()
     assert _running(data_dir)  # pinned for the life of the process (the fixture releases it)
+
+
+def _campaigner(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `campaigner` command as a user runs it: config from a file, no database URL anywhere."""
+    config_file = data_dir.parent / "campaigner.toml"
+    config_file.write_text(f'[database]\ndata_dir = "{data_dir}"\n')
+    env = {k: v for k, v in os.environ.items() if k != DATABASE_URL_ENV}
+    env["CAMPAIGNER_CONFIG"] = str(config_file)
+    command = [sys.executable, "-m", "campaigner", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=100, check=False)
+
+
+def test_cli_with_no_url_runs_on_the_embedded_server_and_stops_it_after(data_dir: Path) -> None:
+    upgrade = _campaigner(data_dir, "db", "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "applied 0001" in upgrade.stdout
+    assert "initialised the embedded PostgreSQL" in upgrade.stderr
+    assert not _running(data_dir)  # its only user exited
+
+    status = _campaigner(data_dir, "db", "status", "--format", "json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["pending"] == []
+
+    shown = _campaigner(data_dir, "db", "embedded", "--format", "json")
+    report = json.loads(shown.stdout)
+    assert report["initialised"] and not report["running"] and report["data_dir"] == str(data_dir)
+
+    stop = _campaigner(data_dir, "db", "stop")
+    assert stop.returncode == 0 and "not running" in stop.stdout

@@ -22,6 +22,9 @@ def register_all(group: click.Group) -> None:
     from campaigner.commands import db
 
     db.register(group)
+    from campaigner.commands import embedded
+
+    embedded.register(group)
     from campaigner.commands import campaigns
 
     campaigns.register(group)
