@@ -127,7 +127,10 @@ class ProviderConfig(_Section):
     sender: str = ""
     sender_number_id: int | None = None
     use_portal_endpoint: bool = False
-    requests_per_minute: int = Field(default=60, ge=1)
+    requests_per_minute: float = Field(default=60, gt=0)
+    # Length of the provider's rolling request window in seconds (Cliqtel: 60). X-RateLimit-Limit
+    # counts requests in this window; scaled-down sandboxes use shorter ones.
+    request_window: float = Field(default=60.0, gt=0)
     messages_per_second: float = Field(default=10, gt=0)
     recipients_per_request: int = Field(default=1, ge=1)
     # Some carriers count segments against messages_per_second, not messages.

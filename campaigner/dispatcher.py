@@ -165,13 +165,9 @@ class CampaignRunner:
         return max(1, min(self._config.dispatcher.batch_size, int(rate * 2) + 1))
 
     def _per_request(self) -> int:
+        # The provider client already applied the configured recipients_per_request.
         return max(
-            1,
-            min(
-                self._provider.max_recipients_per_request,
-                self._config.provider.recipients_per_request,
-                self._throttle.max_messages_per_request(),
-            ),
+            1, min(self._provider.max_recipients_per_request, self._throttle.max_messages_per_request())
         )
 
     def _units(self, job: Any) -> int:

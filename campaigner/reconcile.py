@@ -42,6 +42,7 @@ class Settlement:
     attempts: int  # as claimed: the guard that no one else settled or reclaimed it meanwhile
     found: bool
     provider_id: str | None
+    sending_at: datetime | None = None  # as claimed: a later claim of the same job is left alone
 
 
 class ReconcileStore(Protocol):
@@ -111,7 +112,9 @@ class Reconciler:
             found = await self._lookup(job)
             if found is None:
                 continue
-            settlements.append(Settlement(job.id, int(job.attempts), found.found, found.provider_id))
+            settlements.append(
+                Settlement(job.id, int(job.attempts), found.found, found.provider_id, job.sending_at)
+            )
             self.outcomes["stale_found" if found.found else "stale_not_found"] += 1
         if settlements:
             settled = await self._store.settle_reconciled(settlements)

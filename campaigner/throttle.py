@@ -24,6 +24,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from campaigner.config import ProviderConfig
+
 log = logging.getLogger(__name__)
 
 # Slack added to every window: the provider stamps a request when it arrives, not when we sent it,
@@ -92,6 +94,11 @@ class Limits:
     request_window: float = 60.0
     message_window: float = 1.0
 
+    @classmethod
+    def of(cls, provider: ProviderConfig) -> Limits:
+        """The limits a provider account's config declares."""
+        return cls(provider.requests_per_minute, provider.messages_per_second, provider.request_window)
+
 
 class Throttle:
     """Paces one provider account's requests and messages; shared by all its senders in a process.
@@ -109,7 +116,8 @@ class Throttle:
     ) -> None:
         self.configured = limits
         self._clock = clock
-        self._requests = RollingWindow(limits.requests_per_minute, limits.request_window, margin)
+        per_window = limits.requests_per_minute * limits.request_window / 60.0
+        self._requests = RollingWindow(per_window, limits.request_window, margin)
         self._messages = RollingWindow(limits.messages_per_second, limits.message_window, margin)
         self._paused_until = float("-inf")
         # Request rate at which the provider last said 429; the rate stays below it.

@@ -1,0 +1,207 @@
+"""The dispatcher against the real sandbox and PostgreSQL: limits held, every recipient exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from campaigner.config import Config
+from campaigner.dispatcher import CampaignRunner, RunReport
+from campaigner.providers import make_provider
+from campaigner.sandbox import RunningSandbox
+from campaigner.store import Store
+from campaigner.throttle import Limits, Throttle
+from campaigner.worker import Worker
+from tests.dispatch_helpers import (
+    API_KEY_ENV,
+    create_running_campaign,
+    numbers,
+    sandbox_config,
+    wait_for,
+)
+from tests.fixtures.sandbox import MakeSandbox
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(API_KEY_ENV, "17|sandbox-full-access-key")
+
+
+def throttle_for(config: Config) -> Throttle:
+    return Throttle(Limits.of(config.provider))
+
+
+@asynccontextmanager
+async def runner_for(store: Store, config: Config, campaign_id: int) -> AsyncIterator[CampaignRunner]:
+    provider = make_provider(config.provider)
+    worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
+    await worker.start()
+    try:
+        yield CampaignRunner(store, provider, throttle_for(config), config, campaign_id, worker)
+    finally:
+        await worker.stop()
+        await provider.close()
+
+
+async def run_campaign(store: Store, config: Config, campaign_id: int, timeout: float = 60) -> RunReport:
+    async with runner_for(store, config, campaign_id) as runner:
+        return await asyncio.wait_for(runner.run(), timeout)
+
+
+def stats(sandbox: RunningSandbox) -> dict[str, Any]:
+    return sandbox.state.snapshot(per_recipient=True)
+
+
+async def test_every_recipient_once_within_every_window_at_the_ceiling(
+    store: Store, make_sandbox: MakeSandbox
+) -> None:
+    # 20 requests/s (100 per 5 s window) and 20 messages/s: a ceiling of 20 msg/s, one per request.
+    sandbox = await make_sandbox(requests_per_minute=100, request_window=5.0, messages_per_second=20)
+    config = sandbox_config(sandbox)
+    recipients = numbers(150)
+    campaign_id = await create_running_campaign(store, recipients)
+
+    began = time.monotonic()
+    report = await run_campaign(store, config, campaign_id)
+    elapsed = time.monotonic() - began
+
+    assert report.state == "completed"
+    assert await store.job_counts(campaign_id) == {"submitted": 150}
+    figures = stats(sandbox)
+    assert figures["duplicates"] == {}
+    assert sorted(figures["per_recipient"]) == sorted(recipients)
+    assert figures["rate_limits"]["requests"]["violations"] == 0
+    assert figures["rate_limits"]["messages"]["violations"] == 0
+    assert figures["rate_limits"]["messages"]["max_in_window"] <= 20
+    # 150 messages at 20/s is 7.5 s of sending; start-up and completion add a little.
+    achieved = 150 / elapsed
+    assert achieved >= 0.85 * 20, f"achieved {achieved:.1f} msg/s of a 20 msg/s ceiling"
+
+
+async def test_batched_requests_hold_both_limits(store: Store, make_sandbox: MakeSandbox) -> None:
+    # Clickatell batches: 10 requests/s and 40 messages/s; one text for all, so requests carry many.
+    sandbox = await make_sandbox(requests_per_minute=60, request_window=6.0, messages_per_second=40)
+    config = sandbox_config(sandbox, provider_type="clickatell", provider={"recipients_per_request": 20})
+    recipients = numbers(200)
+    campaign_id = await create_running_campaign(store, recipients, body="Same text for everyone")
+
+    report = await run_campaign(store, config, campaign_id)
+
+    assert report.state == "completed"
+    assert report.requests < 50, "a batch request should carry several recipients"
+    figures = stats(sandbox)
+    assert figures["duplicates"] == {}
+    assert figures["accepted_messages"] == 200
+    assert figures["rate_limits"]["messages"]["violations"] == 0
+    assert figures["rate_limits"]["requests"]["violations"] == 0
+
+
+async def test_lost_replies_are_reconciled_not_resent(store: Store, make_sandbox: MakeSandbox) -> None:
+    sandbox = await make_sandbox(
+        requests_per_minute=600, request_window=6.0, messages_per_second=100, reply_lost_rate=0.3
+    )
+    config = sandbox_config(sandbox)
+    recipients = numbers(80)
+    campaign_id = await create_running_campaign(store, recipients)
+
+    report = await run_campaign(store, config, campaign_id)
+
+    assert report.state == "completed"
+    assert report.reconciled.get("found", 0) > 0, "some replies were lost and found by lookup"
+    figures = stats(sandbox)
+    assert figures["duplicates"] == {}
+    assert sorted(figures["per_recipient"]) == sorted(recipients)
+    assert await store.job_counts(campaign_id) == {"submitted": 80}
+
+
+async def test_transient_errors_are_retried(store: Store, make_sandbox: MakeSandbox) -> None:
+    sandbox = await make_sandbox(
+        requests_per_minute=600, request_window=6.0, messages_per_second=100, fault_503_rate=0.3
+    )
+    config = sandbox_config(sandbox, dispatcher={"backoff_base": 1.2, "backoff_max": 0.5, "max_attempts": 10})
+    recipients = numbers(60)
+    campaign_id = await create_running_campaign(store, recipients)
+
+    report = await run_campaign(store, config, campaign_id)
+
+    assert report.state == "completed"
+    assert report.retried > 0
+    assert stats(sandbox)["duplicates"] == {}
+    assert await store.job_counts(campaign_id) == {"submitted": 60}
+
+
+async def test_funds_running_out_pauses_with_the_reason_and_resume_finishes(
+    store: Store, make_sandbox: MakeSandbox
+) -> None:
+    # 0.1 EUR buys 12 messages at 0.008.
+    sandbox = await make_sandbox(
+        requests_per_minute=600, request_window=6.0, messages_per_second=100, balance=0.1
+    )
+    config = sandbox_config(sandbox)
+    campaign_id = await create_running_campaign(store, numbers(30))
+
+    report = await run_campaign(store, config, campaign_id)
+
+    assert report.state == "paused"
+    assert report.reason is not None and "funds" in report.reason
+    campaign = await store.get_campaign(campaign_id)
+    assert campaign.state == "paused" and "funds" in (campaign.reason or "")
+    counts = await store.job_counts(campaign_id)
+    assert counts.get("submitted") == 12 and counts.get("sending", 0) == 0
+
+    sandbox.state.configure({"balance": 10.0})
+    await store.resume_campaign(campaign_id)
+    report = await run_campaign(store, config, campaign_id)
+    assert report.state == "completed"
+    assert await store.job_counts(campaign_id) == {"submitted": 30}
+    assert stats(sandbox)["duplicates"] == {}
+
+
+async def test_pause_and_cancel_from_elsewhere_stop_within_a_second(
+    store: Store, make_sandbox: MakeSandbox
+) -> None:
+    sandbox = await make_sandbox(requests_per_minute=60, request_window=6.0, messages_per_second=10)
+    config = sandbox_config(sandbox)
+    campaign_id = await create_running_campaign(store, numbers(200))
+
+    async with runner_for(store, config, campaign_id) as runner:
+        task = asyncio.create_task(runner.run())
+
+        async def some_sent() -> bool:
+            return (await store.job_counts(campaign_id)).get("submitted", 0) >= 5
+
+        await wait_for(some_sent, 20, "the first sends")
+        await store.pause_campaign(campaign_id, "operator asked")
+        paused_at = time.monotonic()
+        report = await asyncio.wait_for(task, 10)
+        assert time.monotonic() - paused_at < 1.5
+    assert report.state == "paused"
+    counts = await store.job_counts(campaign_id)
+    assert counts.get("sending", 0) == 0, "claimed jobs are released on stop"
+    sent_at_pause = counts.get("submitted", 0)
+
+    cancelled = await store.cancel_campaign(campaign_id)
+    assert cancelled == 200 - sent_at_pause
+    assert stats(sandbox)["accepted_messages"] == sent_at_pause
+
+
+async def test_lower_real_limit_settles_below_it(store: Store, make_sandbox: MakeSandbox) -> None:
+    # The provider allows 10 requests/s; we were told 20.
+    sandbox = await make_sandbox(requests_per_minute=60, request_window=6.0, messages_per_second=100)
+    config = sandbox_config(sandbox, provider={"requests_per_minute": 1200})
+    assert config.provider.request_window == 6.0
+    campaign_id = await create_running_campaign(store, numbers(100))
+
+    began = time.monotonic()
+    report = await run_campaign(store, config, campaign_id)
+    elapsed = time.monotonic() - began
+
+    assert report.state == "completed"
+    assert report.throttled <= 3, f"{report.throttled} 429s: the rate should settle, not keep hitting"
+    assert stats(sandbox)["duplicates"] == {}
+    assert 100 / elapsed >= 0.8 * 10
