@@ -27,7 +27,7 @@ from campaigner.config import Config
 from campaigner.dispatch_results import ResultRecorder
 from campaigner.outcomes import Decision, JobResult, RetryPolicy, decide
 from campaigner.providers.base import OutboundMessage, Provider, SendResult
-from campaigner.reconcile import ReconcileStore, Reconciler
+from campaigner.reconcile import Reconciler, ReconcileStore
 from campaigner.throttle import Throttle
 from campaigner.worker import Worker
 

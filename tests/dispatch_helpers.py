@@ -70,10 +70,10 @@ async def create_running_campaign(store: Store, recipients: list[str], body: str
     return campaign_id
 
 
-async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    """Poll `condition` until it holds; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+async def wait_for(condition: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
+    """Poll `condition` until it holds; fail with `what` after `within` seconds."""
+    deadline = time.monotonic() + within
     while not await condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
         await asyncio.sleep(0.05)

@@ -48,9 +48,9 @@ async def runner_for(store: Store, config: Config, campaign_id: int) -> AsyncIte
         await provider.close()
 
 
-async def run_campaign(store: Store, config: Config, campaign_id: int, timeout: float = 60) -> RunReport:
+async def run_campaign(store: Store, config: Config, campaign_id: int, within: float = 60) -> RunReport:
     async with runner_for(store, config, campaign_id) as runner:
-        return await asyncio.wait_for(runner.run(), timeout)
+        return await asyncio.wait_for(runner.run(), within)
 
 
 def stats(sandbox: RunningSandbox) -> dict[str, Any]:
