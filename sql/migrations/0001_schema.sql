@@ -174,27 +174,40 @@ END $$;
 --   rejected  -> pending (campaigner retry)
 CREATE FUNCTION campaigner_jobs_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    bad record;
+    change record;
+    campaign_ids bigint[] := '{}';
+    states text[] := '{}';
+    deltas bigint[] := '{}';
+    costs numeric[] := '{}';
 BEGIN
-    SELECT o.id, o.state AS old_state, n.state AS new_state INTO bad
-    FROM old_rows o JOIN new_rows n ON n.id = o.id
-    WHERE o.state <> n.state
-      AND (o.state || '>' || n.state) <> ALL ('{pending>sending,pending>skipped,pending>cancelled,
-            sending>submitted,sending>pending,sending>rejected,submitted>delivered,submitted>undelivered,
-            rejected>pending}'::text[])
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'illegal job transition % -> % (job %)', bad.old_state, bad.new_state, bad.id
-            USING ERRCODE = 'CG001';
+    -- One join of the statement's old and new rows, grouped by transition (usually one or two
+    -- groups). Only state changes move counters: no statement changes a job's cost.
+    FOR change IN
+        SELECT o.campaign_id, o.state AS old_state, n.state AS new_state,
+               count(*) AS jobs, sum(o.cost) AS cost, min(o.id) AS example
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE o.state <> n.state
+        GROUP BY 1, 2, 3
+    LOOP
+        IF (change.old_state || '>' || change.new_state) <> ALL ('{pending>sending,pending>skipped,
+                pending>cancelled,sending>submitted,sending>pending,sending>rejected,submitted>delivered,
+                submitted>undelivered,rejected>pending}'::text[]) THEN
+            RAISE EXCEPTION 'illegal job transition % -> % (job %)',
+                change.old_state, change.new_state, change.example USING ERRCODE = 'CG001';
+        END IF;
+        campaign_ids := campaign_ids || change.campaign_id || change.campaign_id;
+        states := states || change.old_state || change.new_state;
+        deltas := deltas || -change.jobs || change.jobs;
+        costs := costs || -change.cost || change.cost;
+    END LOOP;
+    IF cardinality(states) = 0 THEN
+        RETURN NULL;
     END IF;
     -- Rows are locked in (campaign, state) order so that two concurrent statements cannot deadlock.
     INSERT INTO job_counts AS c (campaign_id, state, jobs, cost)
-    SELECT campaign_id, state, sum(n), sum(amount) FROM (
-        SELECT campaign_id, state, -1 AS n, -cost AS amount FROM old_rows
-        UNION ALL
-        SELECT campaign_id, state, 1, cost FROM new_rows
-    ) AS delta
-    GROUP BY 1, 2 HAVING sum(n) <> 0 OR sum(amount) <> 0 ORDER BY 1, 2
+    SELECT d.campaign_id, d.state, sum(d.jobs), sum(d.cost)
+    FROM unnest(campaign_ids, states, deltas, costs) AS d (campaign_id, state, jobs, cost)
+    GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (campaign_id, state) DO UPDATE
         SET jobs = c.jobs + excluded.jobs, cost = c.cost + excluded.cost;
     RETURN NULL;
