@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from campaigner.outcomes import JobResult
 
@@ -22,7 +22,8 @@ FLUSH_AT = 200
 class ResultStore(Protocol):
     """What the recorder needs of the store."""
 
-    async def record_results(self, worker_id: str, results: Sequence[JobResult]) -> int: ...
+    # JobResult is what is passed; Any because the store types it by shape (a Protocol).
+    async def record_results(self, worker_id: str, results: Sequence[Any]) -> int: ...
 
 
 class ResultRecorder:

@@ -48,7 +48,8 @@ class Settlement:
 class ReconcileStore(Protocol):
     """What reconciliation needs of the store."""
 
-    async def record_results(self, worker_id: str, results: Sequence[JobResult]) -> int: ...
+    # JobResult is what is passed; Any because the store types it by shape (a Protocol).
+    async def record_results(self, worker_id: str, results: Sequence[Any]) -> int: ...
     async def stale_sending_jobs(
         self, campaign_id: int, limit: int, worker_timeout: float
     ) -> Sequence[Any]: ...

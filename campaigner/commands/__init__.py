@@ -31,3 +31,6 @@ def register_all(group: click.Group) -> None:
     from campaigner.commands import suppress
 
     suppress.register(group)
+    from campaigner.commands import send
+
+    send.register(group)

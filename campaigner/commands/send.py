@@ -1,0 +1,175 @@
+"""`campaigner send`, `run` and `retry`: carry a campaign in the foreground until it is done.
+
+`send` loads a CSV into a new campaign, shows the preview and asks before sending (unless --yes);
+`run` carries an existing campaign (after a pause, a crash or `resume`); `retry` puts back the jobs
+that failed for reasons that can be fixed (transient errors, account or funds) and runs them.
+Exit 0 when the campaign completes; 3 with the reason when it pauses or a signal stops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from campaigner.cli import AppContext, pass_app
+from campaigner.commands.campaigns import parse_quiet_hours, parse_send_at
+from campaigner.commands.preview import read_message
+from campaigner.commands.preview_table import human_duration, render_preview
+from campaigner.config import Config
+from campaigner.dispatcher import RunReport
+from campaigner.foreground import run_in_foreground
+from campaigner.loading import CampaignSource, load_campaign
+from campaigner.pricing import format_money
+from campaigner.store import Store, run_with_store
+
+RETRYABLE = ("transient", "account", "funds")
+
+
+def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that say what a new campaign is made of (shared by `create` and `send`)."""
+    options = [
+        click.argument("recipients", type=click.Path(dir_okay=False, path_type=Path)),
+        click.option("--message", "-m", envvar="CAMPAIGNER_MESSAGE", show_envvar=True, help="Message text."),
+        click.option("--message-file", type=click.Path(dir_okay=False), help="Read the message from a file."),
+        click.option("--name", help="Campaign name. Default: the CSV file's name."),
+        click.option(
+            "--region", envvar="CAMPAIGNER_REGION", show_envvar=True, help="Region of national numbers."
+        ),
+        click.option("--phone-column", envvar="CAMPAIGNER_PHONE_COLUMN", show_envvar=True),
+        click.option("--encoding", envvar="CAMPAIGNER_ENCODING", show_envvar=True, help="CSV encoding."),
+        click.option(
+            "--smart-encoding/--no-smart-encoding", default=False, envvar="CAMPAIGNER_SMART_ENCODING"
+        ),
+        click.option("--send-at", help="Schedule: ISO 8601 time (the campaign waits until then)."),
+        click.option(
+            "--quiet-hours", help="Send only between these recipient-local times, e.g. 09:00-21:00."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def source_from_options(**options: Any) -> CampaignSource:
+    """A CampaignSource from the values of `campaign_source_options`."""
+    text, source = read_message(options["message"], options["message_file"])
+    quiet_start, quiet_end = parse_quiet_hours(options["quiet_hours"])
+    return CampaignSource(
+        recipients=options["recipients"],
+        message=text,
+        message_source=source,
+        name=options["name"],
+        region=options["region"],
+        phone_column=options["phone_column"],
+        encoding=options["encoding"],
+        smart_encoding=options["smart_encoding"],
+        send_at=parse_send_at(options["send_at"]),
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
+    )
+
+
+def print_summary(report: RunReport, counts: dict[str, int], console: Console) -> None:
+    """The closing lines of a run: final state and the count per job state."""
+    shown = ", ".join(f"{state} {count:,}" for state, count in sorted(counts.items()))
+    console.print(f"campaign {report.campaign_id}: {report.state}  ({shown})", highlight=False)
+    if report.reconciled:
+        settled = ", ".join(f"{k} {v}" for k, v in sorted(report.reconciled.items()))
+        console.print(f"reconciled with the provider: {settled}", highlight=False)
+
+
+async def _run_and_summarise(
+    store: Store, config: Config, campaign_id: int, allow_partial: bool, reopen: bool = False
+) -> None:
+    console = Console(stderr=True)
+    report = await run_in_foreground(
+        store, config, campaign_id, allow_partial=allow_partial, reopen=reopen, console=console
+    )
+    print_summary(report, await store.job_counts(campaign_id), console)
+
+
+@click.command("send")
+@campaign_source_options
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before sending.")
+@click.option(
+    "--allow-partial", is_flag=True, help="Start even when the balance does not cover the estimate."
+)
+@pass_app
+def send_command(app: AppContext, yes: bool, allow_partial: bool, **options: Any) -> None:
+    """Load RECIPIENTS into a new campaign, show the preview, confirm, and send it in the foreground."""
+    config = app.config
+    source = source_from_options(**options)
+
+    async def work(store: Store) -> None:
+        campaign_id, preview = await load_campaign(store, config, source)
+        render_preview(preview)
+        cost = format_money(preview.cost_total, preview.currency)
+        question = (
+            f"Send {preview.sendable:,} messages ({preview.segments_total:,} segments, {cost}, "
+            f"about {human_duration(preview.eta_seconds)}) as campaign {campaign_id}?"
+        )
+        if preview.sendable == 0:
+            click.echo(f"campaign {campaign_id} has nothing to send", err=True)
+            return
+        if not yes and not click.confirm(question, default=False, err=True):
+            click.echo(
+                f"not sent; campaign {campaign_id} is kept as a draft (`campaigner run {campaign_id}`)"
+            )
+            return
+        await _run_and_summarise(store, config, campaign_id, allow_partial)
+
+    run_with_store(config, work)
+
+
+@click.command("run")
+@click.argument("campaign_id", type=int)
+@click.option(
+    "--allow-partial", is_flag=True, help="Start even when the balance does not cover the estimate."
+)
+@pass_app
+def run_command(app: AppContext, campaign_id: int, allow_partial: bool) -> None:
+    """Carry an existing campaign in the foreground (a draft, a paused one, or one a crash left running)."""
+    config = app.config
+    run_with_store(config, lambda store: _run_and_summarise(store, config, campaign_id, allow_partial))
+
+
+@click.command("retry")
+@click.argument("campaign_id", type=int)
+@click.option(
+    "--reasons",
+    default=",".join(RETRYABLE),
+    show_default=True,
+    help="Error classes to put back (transient, account, funds). Opt-outs and recipient errors never are.",
+)
+@click.option(
+    "--allow-partial", is_flag=True, help="Start even when the balance does not cover the estimate."
+)
+@pass_app
+def retry_command(app: AppContext, campaign_id: int, reasons: str, allow_partial: bool) -> None:
+    """Put a campaign's fixable rejected jobs back to pending and run them."""
+    config = app.config
+    wanted = [r.strip() for r in reasons.split(",") if r.strip()]
+    unknown = sorted(set(wanted) - set(RETRYABLE))
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(unknown)} (choose from {', '.join(RETRYABLE)})", param_hint="--reasons"
+        )
+
+    async def work(store: Store) -> None:
+        await store.get_campaign(campaign_id)  # a clear error for an unknown id
+        count = await store.retry_rejected(campaign_id, wanted)
+        click.echo(f"campaign {campaign_id}: {count:,} jobs put back to pending", err=True)
+        await _run_and_summarise(store, config, campaign_id, allow_partial, reopen=count > 0)
+
+    run_with_store(config, work)
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to `group`."""
+    group.add_command(send_command)
+    group.add_command(run_command)
+    group.add_command(retry_command)

@@ -1,0 +1,72 @@
+"""Loading a recipients CSV into a new campaign: plan it, then COPY it in one transaction.
+
+`campaigner create` and `campaigner send` both load through here, so a campaign made either way is
+the same: the suppression list applied, the preview stored with it, nothing left behind on an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from decimal import Decimal
+from pathlib import Path
+
+from campaigner.config import Config
+from campaigner.plan import Planner, PlanOptions, Preview
+from campaigner.store import Store
+from campaigner.store_models import CampaignTotals, NewCampaign
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSource:
+    """What the user said a new campaign is made of."""
+
+    recipients: Path
+    message: str
+    message_source: str
+    name: str | None = None
+    region: str | None = None
+    phone_column: str | None = None
+    encoding: str | None = None
+    smart_encoding: bool = False
+    send_at: datetime | None = None
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+
+
+async def load_campaign(store: Store, config: Config, source: CampaignSource) -> tuple[int, Preview]:
+    """Create the campaign (`draft`, or `scheduled` with a send time) and return its id and preview."""
+    options = PlanOptions(
+        csv_path=source.recipients,
+        message=source.message,
+        message_source=source.message_source,
+        region=source.region,
+        phone_column=source.phone_column,
+        encoding=source.encoding,
+        smart_encoding=source.smart_encoding,
+    )
+    region = source.region if source.region is not None else config.recipients.default_region
+    spec = NewCampaign(
+        name=source.name or source.recipients.stem,
+        message=source.message,
+        provider_account=config.provider.account,
+        sender=config.provider.sender,
+        region=region.upper(),
+        smart_encoding=source.smart_encoding,
+        send_at=source.send_at,
+        quiet_start=source.quiet_start,
+        quiet_end=source.quiet_end,
+        currency=config.pricing.currency,
+    )
+    planner = Planner(config, options, await store.suppressed_numbers())
+
+    def totals() -> CampaignTotals:
+        preview = planner.preview
+        return CampaignTotals(
+            preview.sendable, Decimal(repr(preview.cost_total)), preview.model_dump(mode="json")
+        )
+
+    campaign_id = await store.create_campaign(
+        spec, planner.batches(), totals, scheduled=source.send_at is not None
+    )
+    return campaign_id, planner.preview
