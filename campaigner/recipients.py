@@ -89,7 +89,7 @@ class RecipientsFile:
         self.delimiter = ","
         self._file: io.TextIOWrapper | None = None
         self._reader: Iterator[list[str]] | None = None
-        self._line_num = 0
+        self._pending_error: InputFileError | None = None
 
     def __enter__(self) -> RecipientsFile:
         try:
@@ -126,13 +126,21 @@ class RecipientsFile:
         try:
             first = self._file.readline()
         except UnicodeDecodeError:
-            raise self._decode_error() from None
+            # The text layer decodes ahead: a bad byte on a later line fails the header read.
+            # Report it when the rows are read, so header and template errors come first.
+            error = self._decode_error()
+            if " line 1:" in str(error) or "UTF-16" in str(error):
+                raise error from None
+            first = self._first_line_only()
+            self._pending_error = error
         if not first.strip():
             raise InputFileError(f"{self.path}: file is empty (expected a header line)")
         self.delimiter = _guess_delimiter(first)
-        self._file.seek(0)  # also re-arms utf-8-sig's BOM check
-        reader = csv.reader(self._file, delimiter=self.delimiter, strict=False)
-        self._reader = reader
+        if self._pending_error is None:
+            self._file.seek(0)  # also re-arms utf-8-sig's BOM check
+            self._reader = csv.reader(self._file, delimiter=self.delimiter, strict=False)
+        else:
+            self._reader = csv.reader([first], delimiter=self.delimiter, strict=False)
         header = self._next_record()
         if header is None:
             raise InputFileError(f"{self.path}: file is empty (expected a header line)")
@@ -179,6 +187,8 @@ class RecipientsFile:
         """Data rows in file order as `(line, cells)`; blank lines skipped; stream, bounded memory."""
         if self._reader is None:
             raise RuntimeError("RecipientsFile.rows() outside its `with` block")
+        if self._pending_error is not None:
+            raise self._pending_error
         reader = self._reader
         line_num = getattr(reader, "line_num", 1)
         while True:
@@ -194,6 +204,10 @@ class RecipientsFile:
             line_num = reader.line_num  # type: ignore[attr-defined]
             if row and (len(row) > 1 or row[0].strip()):
                 yield start, row
+
+    def _first_line_only(self) -> str:
+        with open(self.path, "rb") as raw:
+            return raw.readline().decode(self.encoding)
 
     def _decode_error(self) -> InputFileError:
         """Find the first line that does not decode: the text layer decodes ahead, so re-scan."""

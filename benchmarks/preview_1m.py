@@ -1,0 +1,126 @@
+"""Time `campaigner preview` on 1,000,000 messy recipients against the naive single-process loop.
+
+    .venv/bin/python benchmarks/preview_1m.py [--rows N] [--keep DIR]
+
+Generates the CSV (campaigner.examples.messy, several countries, personalised message) in a
+temporary folder, runs `campaigner preview --format json` on it as a subprocess (peak RSS from
+/proc, summed over the command and its worker processes, sampled every 50 ms, and the largest
+single process from getrusage), then runs the naive loop in this process over the same file:
+csv.reader + phonenumbers.parse + is_valid_number + number_type + format_number(E164) per row.
+Prints rows/s, peak RSS and the ratio preview_time / naive_time (target ≤ 0.6, ≤ 300 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import phonenumbers
+
+from campaigner.examples.messy import write_csv
+
+MESSAGE = (
+    "Hi {first_name}, this weekend our {city} store takes 20% off everything, online too with code "
+    "SPRING20. See you there! Reply STOP to opt out."
+)
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return pids
+    for child in children:
+        pids.extend(_tree(int(child)))
+    return pids
+
+
+def run_preview(csv_path: Path) -> tuple[float, float, dict[str, object]]:
+    """(seconds, peak summed RSS in MB, the JSON preview)."""
+    command = [sys.executable, "-m", "campaigner", "preview", str(csv_path), "--message", MESSAGE]
+    command += ["--region", "NL", "--format", "json"]
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, sum(_rss_kb(p) for p in _tree(proc.pid)))
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - start
+        _, stderr = proc.communicate()
+        if proc.returncode != 0:
+            sys.exit(f"preview failed ({proc.returncode}): {stderr.decode()}")
+        out.seek(0)
+        result = json.loads(out.read())
+    return elapsed, peak / 1024, result
+
+
+def run_naive(csv_path: Path, region: str = "NL") -> tuple[float, int]:
+    """(seconds, sendable-looking rows) of the straightforward loop, one process."""
+    start = time.perf_counter()
+    good = 0
+    with open(csv_path, encoding="utf-8", newline="") as file:
+        reader = csv.reader(file)
+        phone = next(reader).index("phone")
+        for row in reader:
+            try:
+                number = phonenumbers.parse(row[phone], region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(number):
+                phonenumbers.number_type(number)
+                phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                good += 1
+    return time.perf_counter() - start, good
+
+
+def main() -> None:
+    """Generate, time both, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, help="write the CSV here and keep it")
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="campaigner-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path = folder / "recipients_1m.csv"
+    if not csv_path.exists() or args.keep is None:
+        started = time.perf_counter()
+        with open(csv_path, "w", encoding="utf-8", newline="") as out:
+            write_csv(out, args.rows, seed=42)
+        print(f"generated {args.rows:,} rows in {time.perf_counter() - started:.1f} s ({csv_path})")
+    preview_s, peak_mb, result = run_preview(csv_path)
+    child_max_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    naive_s, naive_good = run_naive(csv_path)
+    rows = int(result["rows"])  # type: ignore[call-overload]
+    print(f"cpus: {len(os.sched_getaffinity(0))}")
+    print(f"preview: {preview_s:.2f} s, {rows / preview_s:,.0f} rows/s, sendable {result['sendable']:,}")
+    print(f"preview peak RSS: {peak_mb:.0f} MB (all processes summed), largest single process {child_max_mb:.0f} MB")
+    print(f"naive loop: {naive_s:.2f} s, {rows / naive_s:,.0f} rows/s ({naive_good:,} valid)")
+    print(f"ratio preview / naive: {preview_s / naive_s:.2f} (target <= 0.6)")
+    if args.keep is None:
+        csv_path.unlink()
+        folder.rmdir()
+
+
+if __name__ == "__main__":
+    main()
