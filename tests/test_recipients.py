@@ -207,3 +207,20 @@ def test_broken_quoting_is_a_clear_error(tmp_path: Path) -> None:
     huge = b'phone,note\n+31612345678,"' + b"x" * (1 << 24) + b"\n"
     with pytest.raises(InputFileError, match=r"line \d+: malformed CSV"):
         _read(_write(tmp_path, huge))
+
+
+def test_fast_plus_digits_parse_matches_phonenumbers_parse() -> None:
+    from campaigner.phones import _parse_plus_digits
+
+    rng = random.Random(5)
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    compared = 0
+    for _ in range(20000):
+        code = rng.choice([*codes, 39, 39, 7, 1, 44, 55, 54, 52, 31])
+        text = f"+{code}{rng.choice(['', '0', '00', '9', '15'])}{rng.randrange(10 ** rng.randint(1, 14))}"
+        fast = _parse_plus_digits(text)
+        if fast is None:
+            continue  # the caller falls back to phonenumbers.parse itself
+        assert fast == phonenumbers.parse(text, None), text
+        compared += 1
+    assert compared > 15000
