@@ -187,7 +187,8 @@ class Throttle:
     def on_rate_limit(self, limit: int | None, remaining: int | None) -> None:
         """Follow the provider's `X-RateLimit-Limit` / `X-RateLimit-Remaining` for requests."""
         # Settle a little below what the provider reports, so arrival jitter never tips it over.
-        if limit is not None and 0 < limit * HEADROOM < self._requests.limit:
+        configured = self.configured.requests_per_minute * self._requests.window / 60.0
+        if limit is not None and 0 < limit < configured and limit * HEADROOM < self._requests.limit:
             log.warning("provider reports a request limit of %d per window; keeping below it", limit)
             self._requests.set_limit(limit * HEADROOM)
             self._throttled_at = limit * HEADROOM

@@ -1,0 +1,240 @@
+"""Crash harness: kill -9 `campaigner run` at random moments, restart it, prove exactly once.
+
+A campaign of `--recipients` numbers is sent through a standalone sandbox that also drops the reply
+of a share of requests after storing the message (`--reply-lost-rate`). The dispatcher process is
+killed with SIGKILL `--kills` times at random moments, restarted each time, and finally run to the
+end. Then the sandbox's own count must show every recipient accepted exactly once, and every job
+must be final in the database.
+
+    python benchmarks/crash_harness.py --kills 100
+
+The test suite runs a short version (tests/test_crash.py). Needs PostgreSQL on 127.0.0.1:5432.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+ADMIN_URL = os.environ.get("CAMPAIGNER_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+API_KEY = "17|sandbox-full-access-key"
+CAMPAIGNER = [sys.executable, "-m", "campaigner"]
+
+
+@dataclass
+class HarnessResult:
+    """What the harness saw."""
+
+    recipients: int
+    kills: int
+    accepted: int
+    duplicates: dict[str, int]
+    missing: int
+    job_counts: dict[str, int]
+    lost_replies: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        final = set(self.job_counts) <= {"submitted", "delivered", "undelivered"}
+        return not self.duplicates and self.missing == 0 and final and self.accepted == self.recipients
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def numbers(count: int) -> list[str]:
+    return [f"+316{20_000_000 + i:08d}" for i in range(count)]
+
+
+def write_config(folder: Path, database_url: str, port: int, rpm: int, mps: int) -> Path:
+    config = folder / "config.toml"
+    config.write_text(
+        f"""
+[database]
+url = "{database_url}"
+[provider]
+type = "cliqtel"
+base_url = "http://127.0.0.1:{port}/api/v1/sms"
+api_key_env = "CLIQTEL_API_KEY"
+sender = "+3197010203040"
+requests_per_minute = {rpm * 6}
+request_window = 10.0
+messages_per_second = {mps}
+connect_timeout = 1.0
+read_timeout = 2.0
+[dispatcher]
+worker_timeout = 1.0
+heartbeat_interval = 0.3
+poll_interval = 0.2
+lease_seconds = 30.0
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def sandbox_stats(port: int) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{port}/_sandbox/stats?per_recipient=1"
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        return json.loads(reply.read())
+
+
+def wait_for_sandbox(port: int, within: float = 15.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            sandbox_stats(port)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sandbox did not start") from None
+            time.sleep(0.05)
+
+
+async def job_counts(database_url: str, campaign_id: int) -> dict[str, int]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT state, count(*) FROM jobs WHERE campaign_id = $1 GROUP BY state", campaign_id
+        )
+    finally:
+        await conn.close()
+    return {row[0]: row[1] for row in rows}
+
+
+async def create_database() -> tuple[str, str]:
+    name = f"campaigner_crash_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name, ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+async def drop_database(name: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def run_harness(
+    recipients: int,
+    kills: int,
+    reply_lost_rate: float = 0.1,
+    rpm: int = 200,
+    mps: int = 200,
+    seed: int = 7,
+    min_run: float = 0.6,
+    max_run: float = 2.5,
+    log: Any = print,
+) -> HarnessResult:
+    """Run the whole harness; returns what it saw (the caller asserts or prints)."""
+    rng = random.Random(seed)
+    name, database_url = asyncio.run(create_database())
+    port = free_port()
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="campaigner-crash-") as tmp:
+        folder = Path(tmp)
+        config = write_config(folder, database_url, port, rpm, mps)
+        env = {**os.environ, "CAMPAIGNER_CONFIG": str(config), "CLIQTEL_API_KEY": API_KEY}
+        env.pop("CAMPAIGNER_DATABASE_URL", None)
+        sandbox = subprocess.Popen(
+            [*CAMPAIGNER, "sandbox", "--port", str(port), "--rpm", str(rpm), "--rpm-window", "10",
+             "--mps", str(mps), "--reply-lost-rate", str(reply_lost_rate), "--seed", str(seed)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_for_sandbox(port)
+            csv_file = folder / "recipients.csv"
+            csv_file.write_text(
+                "phone,name\n" + "".join(f"{n},N{i}\n" for i, n in enumerate(numbers(recipients)))
+            )
+            created = subprocess.run(
+                [*CAMPAIGNER, "create", str(csv_file), "--message", "Hello {name}", "--format", "json"],
+                env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            campaign_id = int(json.loads(created.stdout)["id"])
+            subprocess.run(
+                [*CAMPAIGNER, "resume", str(campaign_id)], env=env, check=True, capture_output=True
+            )
+            for kill in range(kills):
+                runner = subprocess.Popen(
+                    [*CAMPAIGNER, "run", str(campaign_id)], env=env,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+                try:
+                    runner.wait(timeout=rng.uniform(min_run, max_run))
+                    log(f"run {kill + 1}: finished by itself (exit {runner.returncode})")
+                    break
+                except subprocess.TimeoutExpired:
+                    runner.send_signal(signal.SIGKILL)
+                    runner.wait()
+                counts = asyncio.run(job_counts(database_url, campaign_id))
+                log(f"kill {kill + 1}/{kills}: {counts}")
+            final = subprocess.run(
+                [*CAMPAIGNER, "run", str(campaign_id)], env=env, capture_output=True, text=True, timeout=600
+            )
+            if final.returncode != 0:
+                log(final.stderr[-2000:])
+            stats = sandbox_stats(port)
+            counts = asyncio.run(job_counts(database_url, campaign_id))
+        finally:
+            sandbox.terminate()
+            sandbox.wait(timeout=10)
+            asyncio.run(drop_database(name))
+    per_recipient: dict[str, int] = stats.get("per_recipient", {})
+    return HarnessResult(
+        recipients=recipients,
+        kills=kills,
+        accepted=stats["accepted_messages"],
+        duplicates=stats["duplicates"],
+        missing=len(set(numbers(recipients)) - set(per_recipient)),
+        job_counts=counts,
+        lost_replies=int(stats.get("faults", {}).get("reply_lost", 0)),
+        seconds=time.monotonic() - began,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=3000)
+    parser.add_argument("--kills", type=int, default=100)
+    parser.add_argument("--reply-lost-rate", type=float, default=0.1)
+    parser.add_argument("--rpm", type=int, default=200, help="requests per 10 s window")
+    parser.add_argument("--mps", type=int, default=200, help="messages per second")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    result = run_harness(args.recipients, args.kills, args.reply_lost_rate, args.rpm, args.mps, args.seed)
+    print(
+        f"recipients {result.recipients}  kills {result.kills}  accepted {result.accepted}  "
+        f"duplicates {len(result.duplicates)}  missing {result.missing}  lost replies {result.lost_replies}  "
+        f"jobs {result.job_counts}  {result.seconds:.0f} s  -> {'OK' if result.ok else 'FAILED'}"
+    )
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
