@@ -290,9 +290,28 @@ class Store(JobStore):
 
     # -- shared rate limits ---------------------------------------------------------------------
 
-    async def take_tokens(self, account: str, amount: float, rate: float, capacity: float) -> float:
-        """Reserve `amount` tokens of `account`'s shared bucket; returns seconds to wait before use."""
-        return float(await self.db.value("take-tokens", account, float(amount), float(rate), float(capacity)))
+    async def reserve_slots(self, keys: Sequence[str], costs: Sequence[float]) -> dict[str, float]:
+        """Reserve one start on each shared schedule `keys[i]`, costing `costs[i]` seconds of it.
+
+        Returns the seconds from now until each reserved start (see sql/queries/rates.sql).
+        """
+        waits = {
+            r["key"]: float(r["wait"]) for r in await self.db.all("reserve-slots", list(keys), list(costs))
+        }
+        missing = [i for i, key in enumerate(keys) if key not in waits]
+        if missing:  # a schedule's first use: create it, then reserve on it alone
+            await self.db.execute("ensure-schedules", [keys[i] for i in missing])
+            rows = await self.db.all("reserve-slots", [keys[i] for i in missing], [costs[i] for i in missing])
+            waits.update((r["key"], float(r["wait"])) for r in rows)
+        return waits
+
+    async def push_schedule(self, key: str, seconds: float) -> None:
+        """Nobody starts on schedule `key` before `seconds` from now (a 429's Retry-After)."""
+        await self.db.execute("push-schedule", key, float(seconds))
+
+    async def cancel_pending_jobs(self, campaign_id: int) -> int:
+        """Every pending job of a cancelled campaign → cancelled (jobs released after the cancel)."""
+        return _rows_changed(await self.db.execute("cancel-campaign-jobs", campaign_id))
 
 
 def run_with_store(config: Config, work: Callable[[Store], Awaitable[T]], *, migrate: bool = True) -> T:

@@ -150,10 +150,16 @@ async def test_workers_register_heartbeat_and_die(store: Store) -> None:
     assert not await store.heartbeat("w1")
 
 
-async def test_take_tokens_paces_a_shared_bucket(store: Store) -> None:
-    assert await store.take_tokens("acct", 10, rate=10, capacity=10) == 0
-    wait = await store.take_tokens("acct", 10, rate=10, capacity=10)
-    assert 0.9 < wait <= 1.0  # the bucket is empty: ten more tokens take about a second
+async def test_shared_schedule_paces_every_caller(store: Store) -> None:
+    keys = ["acct:requests", "acct:messages"]
+    first = await store.reserve_slots(keys, [1.0, 0.5])
+    assert first == {"acct:requests": 0.0, "acct:messages": 0.0}
+    second = await store.reserve_slots(keys, [1.0, 0.5])
+    assert 0.9 < second["acct:requests"] <= 1.0
+    assert 0.4 < second["acct:messages"] <= 0.5
+    await store.push_schedule("acct:requests", 30.0)
+    third = await store.reserve_slots(keys[:1], [1.0])
+    assert 29.0 < third["acct:requests"] <= 30.0
 
 
 async def test_last_errors_and_list_campaigns(store: Store) -> None:
