@@ -114,7 +114,7 @@ def main() -> None:
     rows = int(result["rows"])  # type: ignore[call-overload]
     print(f"cpus: {len(os.sched_getaffinity(0))}")
     print(f"preview: {preview_s:.2f} s, {rows / preview_s:,.0f} rows/s, sendable {result['sendable']:,}")
-    print(f"preview peak RSS: {peak_mb:.0f} MB (all processes summed), largest single process {child_max_mb:.0f} MB")
+    print(f"preview peak RSS: {peak_mb:.0f} MB (all processes), largest process {child_max_mb:.0f} MB")
     print(f"naive loop: {naive_s:.2f} s, {rows / naive_s:,.0f} rows/s ({naive_good:,} valid)")
     print(f"ratio preview / naive: {preview_s / naive_s:.2f} (target <= 0.6)")
     if args.keep is None:
