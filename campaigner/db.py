@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -284,6 +284,25 @@ class Database(Runner):
             except _DRIVER_ERRORS as exc:
                 raise translate(exc, "commit", self.url) from None
         finally:
+            await self.pool.release(conn)
+
+    @asynccontextmanager
+    async def listening(self, channel: str, on_payload: Callable[[str], None]) -> AsyncIterator[None]:
+        """Within the block, every NOTIFY on `channel` calls `on_payload` (one pool connection held)."""
+        try:
+            conn = await self.pool.acquire()
+        except _DRIVER_ERRORS as exc:
+            raise translate(exc, "acquire a connection", self.url) from None
+
+        def deliver(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+            on_payload(payload)
+
+        try:
+            await conn.add_listener(channel, deliver)
+            yield
+        finally:
+            with contextlib.suppress(*_DRIVER_ERRORS, asyncpg.InterfaceError):
+                await conn.remove_listener(channel, deliver)
             await self.pool.release(conn)
 
     async def close(self) -> None:

@@ -62,6 +62,7 @@ class DispatchStore(ReconcileStore, Protocol):
     async def pause_campaign(self, campaign_id: int, reason: str) -> Any: ...
     async def complete_campaign_if_done(self, campaign_id: int) -> bool: ...
     async def add_suppressions(self, e164s: Sequence[str], reason: str, source: str) -> int: ...
+    async def cancel_pending_jobs(self, campaign_id: int) -> int: ...
 
 
 @dataclass
@@ -150,6 +151,9 @@ class CampaignRunner:
             await self._recorder.stop()
         self.report.reconciled = dict(self._reconciler.outcomes)
         campaign = await self._store.get_campaign(self._campaign_id)
+        if campaign.state == "cancelled":
+            # Jobs released after the cancel went back to pending; they are not to be sent either.
+            await self._store.cancel_pending_jobs(self._campaign_id)
         self.report.state = campaign.state
         self.report.reason = self.report.reason or getattr(campaign, "reason", None)
         return self.report

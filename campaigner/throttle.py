@@ -158,13 +158,17 @@ class Throttle:
     async def acquire(self, messages: int = 1) -> float:
         """Wait until a request carrying `messages` units may start; returns its start time."""
         while True:
-            start = self.reserve(messages)
+            start = await self._reserve(messages)
             delay = start - self._clock()
             if delay > 0:
                 await asyncio.sleep(delay)
             # A 429 seen while we slept moves everybody's start; our old slot is simply unused.
             if self._paused_until <= start:
                 return start
+
+    async def _reserve(self, messages: int) -> float:
+        """Where start times come from: this process's schedule (SharedThrottle: the database's)."""
+        return self.reserve(messages)
 
     def on_throttled(self, retry_after: float | None) -> None:
         """The provider answered 429: pause every caller and settle below the rate that hit it."""

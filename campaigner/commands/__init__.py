@@ -34,3 +34,6 @@ def register_all(group: click.Group) -> None:
     from campaigner.commands import send
 
     send.register(group)
+    from campaigner.commands import daemon
+
+    daemon.register(group)

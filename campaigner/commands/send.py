@@ -95,11 +95,12 @@ async def _run_and_summarise(
 @click.command("send")
 @campaign_source_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before sending.")
+@click.option("--detach", is_flag=True, help="Hand the campaign to the daemon instead of sending here.")
 @click.option(
     "--allow-partial", is_flag=True, help="Start even when the balance does not cover the estimate."
 )
 @pass_app
-def send_command(app: AppContext, yes: bool, allow_partial: bool, **options: Any) -> None:
+def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, **options: Any) -> None:
     """Load RECIPIENTS into a new campaign, show the preview, confirm, and send it in the foreground."""
     config = app.config
     source = source_from_options(**options)
@@ -118,6 +119,12 @@ def send_command(app: AppContext, yes: bool, allow_partial: bool, **options: Any
         if not yes and not click.confirm(question, default=False, err=True):
             click.echo(
                 f"not sent; campaign {campaign_id} is kept as a draft (`campaigner run {campaign_id}`)"
+            )
+            return
+        if detach:
+            campaign = await store.resume_campaign(campaign_id)
+            click.echo(
+                f"campaign {campaign_id} is {campaign.state}: a running `campaigner daemon` carries it"
             )
             return
         await _run_and_summarise(store, config, campaign_id, allow_partial)

@@ -1,0 +1,200 @@
+"""The long-running service: carries campaigns, receives webhooks, reports health and metrics.
+
+One daemon carries every campaign of its provider account that is `running` (or `scheduled` and
+due), each with its own CampaignRunner, all paced by one SharedThrottle, so that any number of
+daemons on the same database hold the account's limits together. It wakes on a NOTIFY from the
+campaigns table, on its poll interval, or on a stop, whichever comes first.
+
+On SIGTERM it stops taking work, lets in-flight sends finish and be recorded within the grace
+period, then cancels what is left (reconciliation covers it), closes the HTTP server and exits 0.
+A side task that dies (heartbeat, HTTP server) stops the daemon rather than let it limp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from aiohttp import web
+
+from campaigner.config import Config
+from campaigner.dispatcher import CampaignRunner, RunReport
+from campaigner.foreground import status_callback_url
+from campaigner.providers import check_sender, make_provider
+from campaigner.providers.base import Provider
+from campaigner.shared_throttle import SharedThrottle
+from campaigner.signals import graceful_signals
+from campaigner.store import Store
+from campaigner.throttle import Limits
+from campaigner.worker import Worker
+
+log = logging.getLogger(__name__)
+
+CAMPAIGNS_CHANNEL = "campaigner_campaigns"
+# How often receipts that arrived before their job's result are matched again.
+RECEIPTS_EVERY = 1.0
+# A campaign whose runner failed (say, the database went away) is not restarted sooner than this.
+RESTART_AFTER = 5.0
+
+
+class Daemon:
+    """Carries campaigns until stopped; `burst=True` exits once nothing is left to carry."""
+
+    def __init__(self, config: Config, *, burst: bool = False) -> None:
+        self.config = config
+        self.burst = burst
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._runners: dict[int, tuple[CampaignRunner, asyncio.Task[RunReport]]] = {}
+        self._failed_at: dict[int, float] = {}
+        self.reports: list[RunReport] = []
+        self.port: int | None = None  # the HTTP port once listening (0 in config: any free one)
+        self.started = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stop taking work and shut down gracefully."""
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run until stopped (or, in burst mode, until no campaign is left to carry)."""
+        store = await Store.open(self.config)
+        provider = make_provider(self.config.provider, status_callback_url=status_callback_url(self.config))
+        worker = Worker(
+            store, self.config.dispatcher.heartbeat_interval, self.config.dispatcher.worker_timeout
+        )
+        try:
+            self.config.provider.webhook_secret()  # a missing secret is a start-up error, not a 500 later
+            await check_sender(provider, self.config.provider)
+            await worker.start()
+            with graceful_signals(self.stop):
+                await self._serve(store, provider, worker)
+        finally:
+            await worker.stop()
+            await provider.close()
+            await store.close()
+
+    async def _serve(self, store: Store, provider: Provider, worker: Worker) -> None:
+        from campaigner.http_app import build_http_app
+
+        app = build_http_app(store, provider, self.config, ready=self._ready)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.daemon.host, self.config.daemon.port)
+        await site.start()
+        self.port = _bound_port(runner)
+        log.info("daemon listening on %s:%s as worker %s", self.config.daemon.host, self.port, worker.id)
+        throttle = SharedThrottle(Limits.of(self.config.provider), store, self.config.provider.account)
+        side = [asyncio.create_task(self._apply_receipts(store), name="receipts")]
+        self.started.set()
+        try:
+            async with store.db.listening(CAMPAIGNS_CHANNEL, lambda _payload: self._wake.set()):
+                await self._carry(store, provider, throttle, worker, side)
+        finally:
+            await self._shutdown()
+            for task in side:
+                task.cancel()
+            await asyncio.gather(*side, return_exceptions=True)
+            await runner.cleanup()
+
+    async def _ready(self) -> bool:
+        return not self._stop.is_set()
+
+    async def _carry(
+        self,
+        store: Store,
+        provider: Provider,
+        throttle: SharedThrottle,
+        worker: Worker,
+        side: list[asyncio.Task[None]],
+    ) -> None:
+        account = self.config.provider.account
+        while not self._stop.is_set():
+            self._wake.clear()
+            for task in side:
+                if task.done():
+                    raise RuntimeError(f"daemon task {task.get_name()} stopped: {task.exception()!r}")
+            self._collect_finished()
+            for campaign_id in await store.due_scheduled_campaigns():
+                with contextlib.suppress(Exception):  # another daemon may have started it first
+                    await store.set_campaign_state(campaign_id, "running")
+            for campaign_id in await store.running_campaign_ids():
+                if campaign_id in self._runners:
+                    continue
+                if time.monotonic() - self._failed_at.get(campaign_id, float("-inf")) < RESTART_AFTER:
+                    continue
+                campaign = await store.get_campaign(campaign_id)
+                if campaign.provider_account != account:
+                    continue
+                self._start_runner(store, provider, throttle, worker, campaign_id)
+            if self.burst and not self._runners:
+                log.info("burst mode: nothing left to carry")
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.dispatcher.poll_interval)
+
+    def _start_runner(
+        self, store: Store, provider: Provider, throttle: SharedThrottle, worker: Worker, campaign_id: int
+    ) -> None:
+        runner = CampaignRunner(store, provider, throttle, self.config, campaign_id, worker)
+        task = asyncio.create_task(runner.run(), name=f"campaign {campaign_id}")
+        task.add_done_callback(lambda _task: self._wake.set())
+        self._runners[campaign_id] = (runner, task)
+        log.info("carrying campaign %s", campaign_id, extra={"campaign_id": campaign_id})
+
+    def _collect_finished(self) -> None:
+        for campaign_id, (_runner, task) in list(self._runners.items()):
+            if not task.done():
+                continue
+            del self._runners[campaign_id]
+            if task.cancelled():
+                continue
+            error = task.exception()
+            if error is not None:
+                self._failed_at[campaign_id] = time.monotonic()
+                log.error(
+                    "campaign %s: runner failed: %r", campaign_id, error, extra={"campaign_id": campaign_id}
+                )
+                continue
+            report = task.result()
+            self.reports.append(report)
+            log.info("campaign %s: %s", campaign_id, report.state, extra={"campaign_id": campaign_id})
+
+    async def _shutdown(self) -> None:
+        """Stop every runner; wait for in-flight work up to the grace period, then cancel."""
+        if not self._runners:
+            return
+        for runner, _task in self._runners.values():
+            runner.stop()
+        tasks = [task for _runner, task in self._runners.values()]
+        began = time.monotonic()
+        done, pending = await asyncio.wait(tasks, timeout=self.config.daemon.grace_period)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._collect_finished()
+        log.info(
+            "stopped %d campaigns in %.1f s (%d cancelled after the grace period)",
+            len(done) + len(pending),
+            time.monotonic() - began,
+            len(pending),
+        )
+
+    async def _apply_receipts(self, store: Store) -> None:
+        from campaigner.webhooks import apply_pending_receipts
+
+        while True:
+            await asyncio.sleep(RECEIPTS_EVERY)
+            try:
+                await apply_pending_receipts(store)
+            except Exception as exc:  # the database may be down for a moment; try again next round
+                log.warning("applying early receipts failed: %s", exc)
+
+
+def _bound_port(runner: web.AppRunner) -> int | None:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return None
