@@ -37,3 +37,6 @@ def register_all(group: click.Group) -> None:
     from campaigner.commands import daemon
 
     daemon.register(group)
+    from campaigner.commands import demo
+
+    demo.register(group)
