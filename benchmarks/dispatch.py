@@ -238,6 +238,7 @@ class Figures:
     stats: dict[str, Any]
     job_counts: dict[str, int]
     missing: int
+    late_wakes: int
 
     @property
     def rate(self) -> float:
@@ -275,9 +276,8 @@ async def run_case(case: Case, jobs: int, profile: str | None = None) -> Figures
         worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
         await worker.start()
         try:
-            runner = CampaignRunner(
-                store, provider, Throttle(Limits.of(config.provider)), config, campaign_id, worker
-            )
+            throttle = Throttle(Limits.of(config.provider))
+            runner = CampaignRunner(store, provider, throttle, config, campaign_id, worker)
             profiler = None
             if profile:
                 import cProfile
@@ -301,7 +301,7 @@ async def run_case(case: Case, jobs: int, profile: str | None = None) -> Figures
         sandbox.wait(timeout=10)
         await drop_database(name)
     missing = len(set(recipients) - set(stats.get("per_recipient", {})))
-    return Figures(case, jobs, seconds, report.requests, stats, counts, missing)
+    return Figures(case, jobs, seconds, report.requests, stats, counts, missing, throttle.late_wakes)
 
 
 def describe(figures: Figures) -> str:
@@ -331,7 +331,8 @@ def describe(figures: Figures) -> str:
             f"messages {limits['messages']['violations']}); busiest request window "
             f"{limits['requests']['max_in_window']}/{case.requests_per_window} per "
             f"{case.request_window:g} s, busiest message window {limits['messages']['max_in_window']}/"
-            f"{case.messages_per_second} per 1 s; 429s {figures.stats['rejections_total']}\n"
+            f"{case.messages_per_second} per 1 s; 429s {figures.stats['rejections_total']}; "
+            f"slots retaken after a late wake-up {figures.late_wakes}\n"
             f"  {once}"
         )
     target = 1_000 if case.recipients_per_request == 1 else 5_000

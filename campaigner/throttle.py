@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MARGIN = 0.02
 # Share of a limit learned from the provider (a header or a 429) that we use.
 HEADROOM = 0.97
+# A caller woken this share of the margin after its slot (a busy event loop) takes a new slot rather
+# than send late: its neighbours were planned a margin apart, and a late send eats into that margin.
+LATE_SHARE = 0.5
 
 
 class RollingWindow:
@@ -44,6 +47,7 @@ class RollingWindow:
         self.window = window
         self.margin = margin
         self._log: deque[tuple[float, int]] = deque()  # (start time, units), oldest first
+        self._held = 0  # units in the log, so that a window with room is known at once
         self._next_even = float("-inf")
         self.set_limit(limit)
 
@@ -63,22 +67,28 @@ class RollingWindow:
         capacity = int(self._limit)  # whole units only: 10.5 per second allows 10 in one window
         if units > capacity:
             raise ValueError(f"{units} units can never fit a limit of {capacity} per {self.window:g} s")
-        # Walk back from the newest reservation until the window before `start` would overflow.
-        held = units
-        for when, amount in reversed(self._log):
-            held += amount
-            if held > capacity:
-                start = max(start, when + self.window + self.margin)
-                break
+        # The window before `start` overflows when the log and `units` exceed the capacity; then it must
+        # open after the oldest reservations whose units make up the excess. The log holds one window
+        # (commit prunes it), so with room this is O(1) and when full it walks only the few that
+        # must expire: a long window at a high limit (thousands of entries) costs no walk per request.
+        excess = self._held + units - capacity
+        if excess > 0:
+            freed = 0
+            for when, amount in self._log:
+                freed += amount
+                if freed >= excess:
+                    start = max(start, when + self.window + self.margin)
+                    break
         return start
 
     def commit(self, start: float, units: int) -> None:
         """Record a reservation made at `start` (as returned by `earliest`)."""
         self._log.append((start, units))
+        self._held += units
         self._next_even = start + units * self._interval
         horizon = start - self.window - self.margin
         while self._log and self._log[0][0] < horizon:
-            self._log.popleft()
+            self._held -= self._log.popleft()[1]
 
     def count_in_window(self, now: float) -> int:
         """Units whose start lies in the window ending at `now` (for metrics and tests)."""
@@ -123,7 +133,9 @@ class Throttle:
         # Request rate at which the provider last said 429; the rate stays below it.
         self._throttled_at: float | None = None
         self._lowered_logged = False
+        self._late = margin * LATE_SHARE
         self.throttled_count = 0
+        self.late_wakes = 0  # slots given up because the event loop woke us too late (for metrics)
 
     @property
     def requests_per_minute(self) -> float:
@@ -162,6 +174,11 @@ class Throttle:
             delay = start - self._clock()
             if delay > 0:
                 await asyncio.sleep(delay)
+                if self._clock() - start > self._late:
+                    # Sending now could bring us nearer than a window to a request planned one
+                    # window after our slot. Take a new slot; the old one stays counted (safe).
+                    self.late_wakes += 1
+                    continue
             # A 429 seen while we slept moves everybody's start; our old slot is simply unused.
             if self._paused_until <= start:
                 return start
