@@ -290,20 +290,21 @@ class Store(JobStore):
 
     # -- shared rate limits ---------------------------------------------------------------------
 
-    async def reserve_slots(self, keys: Sequence[str], costs: Sequence[float]) -> dict[str, float]:
-        """Reserve one start on each shared schedule `keys[i]`, costing `costs[i]` seconds of it.
+    async def reserve_start(self, keys: Sequence[str], costs: Sequence[float]) -> float:
+        """One start time every shared schedule in `keys` allows; each moves on by `costs[i]` seconds.
 
-        Returns the seconds from now until each reserved start (see sql/queries/rates.sql).
+        Returns the seconds from now until that start (see sql/queries/rates.sql).
         """
-        waits = {
-            r["key"]: float(r["wait"]) for r in await self.db.all("reserve-slots", list(keys), list(costs))
-        }
-        missing = [i for i, key in enumerate(keys) if key not in waits]
-        if missing:  # a schedule's first use: create it, then reserve on it alone
-            await self.db.execute("ensure-schedules", [keys[i] for i in missing])
-            rows = await self.db.all("reserve-slots", [keys[i] for i in missing], [costs[i] for i in missing])
-            waits.update((r["key"], float(r["wait"])) for r in rows)
-        return waits
+        row = await self.db.one("reserve-start", list(keys), list(costs))
+        assert row is not None
+        if row["found"] < len(keys):  # a schedule's first use: create it, then reserve
+            await self.db.execute("ensure-schedules", list(keys))
+            if row["moved"]:
+                # Moved the schedules that existed; they already hold this reservation.
+                return float(row["wait"])
+            row = await self.db.one("reserve-start", list(keys), list(costs))
+            assert row is not None
+        return float(row["wait"])
 
     async def push_schedule(self, key: str, seconds: float) -> None:
         """Nobody starts on schedule `key` before `seconds` from now (a 429's Retry-After)."""

@@ -2,14 +2,25 @@
 -- Shared throttle: create the schedules in $1 that do not exist yet (free from now on).
 INSERT INTO rate_schedule (key, tat) SELECT unnest($1::text[]), now() ON CONFLICT (key) DO NOTHING;
 
--- name: reserve-slots
--- Shared throttle: reserve one start time on each schedule in $1, costing $2[i] seconds of it.
--- Returns, per key, the seconds from now until the reserved start (0 when it may start at once).
-UPDATE rate_schedule s
-SET tat = greatest(s.tat, now()) + make_interval(secs => r.cost)
-FROM unnest($1::text[], $2::double precision[]) AS r (key, cost)
-WHERE s.key = r.key
-RETURNING s.key, greatest(0, extract(epoch FROM s.tat - now())::double precision - r.cost) AS wait;
+-- name: reserve-start
+-- Shared throttle: one start time that every schedule in $1 allows (the latest of their tats, or
+-- now), each schedule then moved on by its cost $2[i] seconds. Rows are locked in key order, so two
+-- daemons reserving on the same account never deadlock. Returns the seconds from now until that
+-- start, and how many schedules it found (fewer than asked: create them first).
+WITH locked AS (
+    SELECT key, tat FROM rate_schedule WHERE key = ANY ($1::text[]) ORDER BY key FOR UPDATE
+), start AS (
+    SELECT greatest(max(tat), now()) AS at, count(*) AS found FROM locked
+), moved AS (
+    UPDATE rate_schedule s
+    SET tat = start.at + make_interval(secs => r.cost)
+    FROM unnest($1::text[], $2::double precision[]) AS r (key, cost), start
+    WHERE s.key = r.key
+    RETURNING s.key
+)
+SELECT extract(epoch FROM start.at - now())::double precision AS wait, start.found,
+       (SELECT count(*) FROM moved) AS moved
+FROM start;
 
 -- name: push-schedule
 -- Shared throttle: the provider said 429; nobody on this account starts before $2 seconds from now.
