@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import tempfile
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,12 @@ from typing import Any
 import click
 
 from campaigner.cli import AppContext, pass_app
-from campaigner.commands.preview import neutralise, read_message
+from campaigner.commands.preview import neutralise
+from campaigner.commands.source_options import campaign_source_options, source_from_options
 from campaigner.errors import UserError
-from campaigner.plan import Planner, PlanOptions
+from campaigner.loading import load_campaign
 from campaigner.store import Store, run_with_store
-from campaigner.store_models import JOB_STATES, SENT_STATES, CampaignTotals, NewCampaign
+from campaigner.store_models import JOB_STATES, SENT_STATES
 
 _FORMAT = click.option(
     "--format",
@@ -36,110 +37,26 @@ _FORMAT = click.option(
 )
 
 
-def parse_send_at(value: str | None) -> datetime | None:
-    """ISO 8601 → aware datetime (no offset: local time)."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise UserError(
-            f"--send-at: {value!r} is not an ISO 8601 time (e.g. 2026-05-01T09:00+02:00)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.astimezone()
-
-
-def parse_quiet_hours(value: str | None) -> tuple[time | None, time | None]:
-    """'09:00-21:00' → (09:00, 21:00): the local-time window in which recipients may be messaged."""
-    if value is None:
-        return None, None
-    try:
-        start, end = value.split("-")
-        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
-    except ValueError:
-        raise UserError(f"--quiet-hours: {value!r} is not HH:MM-HH:MM") from None
-
-
 @click.command("create")
-@click.argument("recipients", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--message", "-m", envvar="CAMPAIGNER_MESSAGE", show_envvar=True, help="Message text.")
-@click.option("--message-file", type=click.Path(dir_okay=False), help="Read the message from this file.")
-@click.option("--name", help="Campaign name. Default: the CSV file's name.")
-@click.option("--region", envvar="CAMPAIGNER_REGION", show_envvar=True, help="Region for national numbers.")
-@click.option("--phone-column", envvar="CAMPAIGNER_PHONE_COLUMN", show_envvar=True)
-@click.option("--encoding", envvar="CAMPAIGNER_ENCODING", show_envvar=True, help="CSV encoding.")
-@click.option("--smart-encoding/--no-smart-encoding", default=False, envvar="CAMPAIGNER_SMART_ENCODING")
-@click.option("--send-at", help="Schedule: ISO 8601 time (the campaign is created `scheduled`).")
-@click.option("--quiet-hours", help="Send only between these recipient-local times, e.g. 09:00-21:00.")
+@campaign_source_options
 @_FORMAT
 @pass_app
-def create_command(
-    app: AppContext,
-    recipients: str,
-    message: str | None,
-    message_file: str | None,
-    name: str | None,
-    region: str | None,
-    phone_column: str | None,
-    encoding: str | None,
-    smart_encoding: bool,
-    send_at: str | None,
-    quiet_hours: str | None,
-    output_format: str,
-) -> None:
+def create_command(app: AppContext, output_format: str, **options: Any) -> None:
     """Load RECIPIENTS into a new campaign (draft, or scheduled with --send-at) and show its preview."""
     config = app.config
-    text, source = read_message(message, message_file)
-    when = parse_send_at(send_at)
-    quiet_start, quiet_end = parse_quiet_hours(quiet_hours)
-    options = PlanOptions(
-        csv_path=Path(recipients),
-        message=text,
-        message_source=source,
-        region=region,
-        phone_column=phone_column,
-        encoding=encoding,
-        smart_encoding=smart_encoding,
-    )
-    spec = NewCampaign(
-        name=name or Path(recipients).stem,
-        message=text,
-        provider_account=config.provider.account,
-        sender=config.provider.sender,
-        region=(region if region is not None else config.recipients.default_region).upper(),
-        smart_encoding=smart_encoding,
-        send_at=when,
-        quiet_start=quiet_start,
-        quiet_end=quiet_end,
-        currency=config.pricing.currency,
-    )
-
-    async def work(store: Store) -> tuple[int, Planner]:
-        planner = Planner(config, options, await store.suppressed_numbers())
-
-        def totals() -> CampaignTotals:
-            preview = planner.preview
-            return CampaignTotals(
-                preview.sendable, Decimal(repr(preview.cost_total)), preview.model_dump(mode="json")
-            )
-
-        campaign_id = await store.create_campaign(spec, planner.batches(), totals, scheduled=when is not None)
-        return campaign_id, planner
-
-    campaign_id, planner = run_with_store(config, work)
-    state = "scheduled" if when else "draft"
+    source = source_from_options(**options)
+    campaign_id, preview = run_with_store(config, lambda store: load_campaign(store, config, source))
+    state = "scheduled" if source.send_at else "draft"
     if output_format == "json":
         click.echo(
-            json.dumps(
-                {"id": campaign_id, "state": state, "preview": planner.preview.model_dump(mode="json")}
-            )
+            json.dumps({"id": campaign_id, "state": state, "preview": preview.model_dump(mode="json")})
         )
         return
     from campaigner.commands.preview_table import render_preview
 
-    render_preview(planner.preview)
-    scheduled = f" for {when.isoformat()}" if when else ""
-    click.echo(f"campaign {campaign_id} created ({state}{scheduled}): {planner.preview.sendable} messages")
+    render_preview(preview)
+    scheduled = f" for {source.send_at.isoformat()}" if source.send_at else ""
+    click.echo(f"campaign {campaign_id} created ({state}{scheduled}): {preview.sendable} messages")
 
 
 def _progress(counts: dict[str, int], total: int) -> float:

@@ -8,69 +8,22 @@ Exit 0 when the campaign completes; 3 with the reason when it pauses or a signal
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
 from campaigner.cli import AppContext, pass_app
-from campaigner.commands.campaigns import parse_quiet_hours, parse_send_at
-from campaigner.commands.preview import read_message
 from campaigner.commands.preview_table import human_duration, render_preview
+from campaigner.commands.source_options import campaign_source_options, source_from_options
 from campaigner.config import Config
 from campaigner.dispatcher import RunReport
 from campaigner.foreground import run_in_foreground
-from campaigner.loading import CampaignSource, load_campaign
+from campaigner.loading import load_campaign
 from campaigner.pricing import format_money
 from campaigner.store import Store, run_with_store
 
 RETRYABLE = ("transient", "account", "funds")
-
-
-def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The options that say what a new campaign is made of (shared by `create` and `send`)."""
-    options = [
-        click.argument("recipients", type=click.Path(dir_okay=False, path_type=Path)),
-        click.option("--message", "-m", envvar="CAMPAIGNER_MESSAGE", show_envvar=True, help="Message text."),
-        click.option("--message-file", type=click.Path(dir_okay=False), help="Read the message from a file."),
-        click.option("--name", help="Campaign name. Default: the CSV file's name."),
-        click.option(
-            "--region", envvar="CAMPAIGNER_REGION", show_envvar=True, help="Region of national numbers."
-        ),
-        click.option("--phone-column", envvar="CAMPAIGNER_PHONE_COLUMN", show_envvar=True),
-        click.option("--encoding", envvar="CAMPAIGNER_ENCODING", show_envvar=True, help="CSV encoding."),
-        click.option(
-            "--smart-encoding/--no-smart-encoding", default=False, envvar="CAMPAIGNER_SMART_ENCODING"
-        ),
-        click.option("--send-at", help="Schedule: ISO 8601 time (the campaign waits until then)."),
-        click.option(
-            "--quiet-hours", help="Send only between these recipient-local times, e.g. 09:00-21:00."
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def source_from_options(**options: Any) -> CampaignSource:
-    """A CampaignSource from the values of `campaign_source_options`."""
-    text, source = read_message(options["message"], options["message_file"])
-    quiet_start, quiet_end = parse_quiet_hours(options["quiet_hours"])
-    return CampaignSource(
-        recipients=options["recipients"],
-        message=text,
-        message_source=source,
-        name=options["name"],
-        region=options["region"],
-        phone_column=options["phone_column"],
-        encoding=options["encoding"],
-        smart_encoding=options["smart_encoding"],
-        send_at=parse_send_at(options["send_at"]),
-        quiet_start=quiet_start,
-        quiet_end=quiet_end,
-    )
 
 
 def print_summary(report: RunReport, counts: dict[str, int], console: Console) -> None:
