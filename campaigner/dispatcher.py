@@ -21,12 +21,14 @@ import logging
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from datetime import time as dt_time
 from typing import Any, Protocol, TypeVar
 
 from campaigner.config import Config
 from campaigner.dispatch_results import ResultRecorder
-from campaigner.outcomes import Decision, RetryPolicy, decide
+from campaigner.outcomes import Decision, JobResult, JobState, RetryPolicy, decide
 from campaigner.providers.base import OutboundMessage, Provider, SendResult
+from campaigner.quiet_hours import seconds_until_allowed
 from campaigner.reconcile import Reconciler, ReconcileStore
 from campaigner.throttle import Throttle
 from campaigner.worker import Worker
@@ -113,6 +115,8 @@ class CampaignRunner:
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
         self._stop = asyncio.Event()  # stop taking work: a signal, a pause, a cancel, completion
         self._in_flight = 0
+        # The campaign's sending window in recipients' local time (--quiet-hours), if it has one.
+        self._window: tuple[dt_time, dt_time] | None = None
         # The longest one request may take; a job is only sent while its lease outlasts that.
         self._request_bound = config.provider.connect_timeout + config.provider.read_timeout + 1.0
 
@@ -128,6 +132,8 @@ class CampaignRunner:
             self.report.reason = getattr(campaign, "reason", None)
             return self.report
         log.info("campaign %s: dispatching as worker %s", self._campaign_id, self._worker.id)
+        if campaign.quiet_start is not None and campaign.quiet_end is not None:
+            self._window = (campaign.quiet_start, campaign.quiet_end)
         await self._recorder.start()
         await self._reconciler.start()
         senders = [
@@ -191,6 +197,8 @@ class CampaignRunner:
             jobs = await self._store.claim_jobs(
                 self._campaign_id, self._worker.id, self._claim_size(), dispatcher.lease_seconds
             )
+            if jobs and self._window is not None:
+                jobs = await self._defer_outside_window(jobs)
             if jobs:
                 for batch in self._batches(jobs, claimed_at + dispatcher.lease_seconds):
                     self._queue.put_nowait(batch)
@@ -203,6 +211,31 @@ class CampaignRunner:
                     return
                 await self._reconciler.reconcile_stale()
             await self._sleep(min(dispatcher.poll_interval, 0.25))
+
+    async def _defer_outside_window(self, jobs: Sequence[Any]) -> list[Any]:
+        """Put back, until their window opens, the jobs whose recipients' local time is outside it."""
+        assert self._window is not None
+        start, end = self._window
+        sendable = []
+        for job in jobs:
+            wait = seconds_until_allowed(job.e164, start, end)
+            if wait == 0:
+                sendable.append(job)
+            elif wait is None:
+                message = "no moment inside the sending window in every time zone of the number"
+                never = JobResult(
+                    job.id,
+                    JobState.REJECTED,
+                    error_code="quiet_hours",
+                    error_class="recipient",
+                    error_message=message,
+                )
+                await self._recorder.add(never)
+            else:
+                await self._recorder.add(
+                    JobResult(job.id, JobState.PENDING, retry_in=wait, attempts_delta=-1)
+                )
+        return sendable
 
     def _batches(self, jobs: Sequence[Any], lease_deadline: float) -> list[_Batch]:
         """Group claimed jobs into requests: same body (a batch request carries one text), size-capped."""

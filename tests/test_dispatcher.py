@@ -205,3 +205,42 @@ async def test_lower_real_limit_settles_below_it(store: Store, make_sandbox: Mak
     assert report.throttled <= 3, f"{report.throttled} 429s: the rate should settle, not keep hitting"
     assert stats(sandbox)["duplicates"] == {}
     assert 100 / elapsed >= 0.8 * 10
+
+
+async def test_quiet_hours_hold_back_recipients_outside_their_window(
+    store: Store, make_sandbox: MakeSandbox
+) -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from campaigner.store_models import CampaignTotals, NewCampaign
+    from tests.dispatch_helpers import Planned
+
+    sandbox = await make_sandbox(requests_per_minute=600, request_window=6.0, messages_per_second=100)
+    config = sandbox_config(sandbox)
+    # A window around New York's local time now, which Amsterdam (six hours ahead) is outside of.
+    new_york = datetime.now(UTC).astimezone(ZoneInfo("America/New_York"))
+    start, end = (new_york - timedelta(hours=1)).time(), (new_york + timedelta(hours=1)).time()
+    dutch, american = numbers(5), [f"+1212555{1000 + i}" for i in range(5)]
+    rows = [Planned(i + 2, n, None, f"Hi {i}") for i, n in enumerate(dutch + american)]
+    spec = NewCampaign(name="window", message="Hi", quiet_start=start.replace(microsecond=0), quiet_end=end)
+    campaign_id = await store.create_campaign(spec, [rows], lambda: CampaignTotals(10, 0.08, {}))  # type: ignore[arg-type]
+    await store.resume_campaign(campaign_id)
+
+    async with runner_for(store, config, campaign_id) as runner:
+        task = asyncio.create_task(runner.run())
+
+        async def americans_sent() -> bool:
+            return (await store.job_counts(campaign_id)).get("submitted", 0) == 5
+
+        await wait_for(americans_sent, 20, "the New York recipients")
+        runner.stop()
+        await asyncio.wait_for(task, 10)
+
+    assert sorted(stats(sandbox)["per_recipient"]) == sorted(american)
+    assert await store.job_counts(campaign_id) == {"submitted": 5, "pending": 5}
+    held = [job for job in [await store.get_job(i) for i in range(1, 11)] if job and job.e164 in dutch]
+    assert len(held) == 5
+    for job in held:
+        assert job.attempts == 0, "waiting for the window is not an attempt"
+        assert job.next_attempt_at > datetime.now(UTC) + timedelta(hours=3)
