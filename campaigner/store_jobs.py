@@ -137,6 +137,41 @@ class JobStore:
             return 0
         return _rows_changed(await self.db.execute("retry-rejected", campaign_id, wanted))
 
+    # -- early receipts and inbound opt-outs (sql/queries/receipts.sql) -----------------------------
+
+    async def park_receipt(
+        self, provider_id: str, status: str, error: str | None, occurred_at: datetime | None
+    ) -> tuple[str | None, bool]:
+        """Keep a final receipt that moved no job; (state of the job if already final, parked now)."""
+        row = await self.db.one("park-receipt", provider_id, status, error, occurred_at)
+        assert row is not None
+        return row["final_state"], bool(row["parked"])
+
+    async def provider_id_known(self, provider_id: str) -> bool:
+        """Whether any job carries `provider_id`."""
+        return bool(await self.db.value("known-provider-id", provider_id))
+
+    async def apply_pending_receipts(self, max_age: float) -> tuple[int, int]:
+        """Apply parked receipts whose job is now submitted; drop those older than `max_age` s.
+
+        Returns (applied, expired).
+        """
+        row = await self.db.one("apply-pending-receipts", float(max_age))
+        assert row is not None
+        return int(row["applied"]), int(row["expired"])
+
+    async def count_pending_receipts(self) -> int:
+        """Receipts waiting for their job."""
+        return int(await self.db.value("count-pending-receipts"))
+
+    async def skip_recent_opt_outs(self, within: float) -> int:
+        """Pending jobs of numbers that replied STOP in the last `within` seconds -> skipped."""
+        return _rows_changed(await self.db.execute("skip-recent-opt-outs", float(within)))
+
+    async def remove_stop_reply_suppression(self, e164: str) -> bool:
+        """Lift `e164`'s suppression if a STOP reply put it there; True if it was lifted."""
+        return _rows_changed(await self.db.execute("remove-stop-reply-suppression", e164)) > 0
+
     async def get_job(self, job_id: int) -> Job | None:
         """One whole job row."""
         row = await self.db.one("get-job", job_id)

@@ -1,0 +1,135 @@
+"""The daemon's HTTP surface: webhooks, health, readiness and metrics, as one aiohttp application.
+
+    app = build_http_app(store, provider, config, ready=daemon_is_ready)
+
+Routes:
+    POST /webhooks/<type>/status    delivery receipts   (<type> = the configured provider.type:
+    POST /webhooks/<type>/inbound   inbound messages     cliqtel or clickatell; the other one is 404)
+    GET  /healthz                   200 while the process serves HTTP
+    GET  /readyz                    200 when the database answers, no migration is pending and
+                                    `ready()` says so; else 503 with the reasons
+    GET  /metrics                   Prometheus text format (campaigner.metrics.REGISTRY)
+
+Every request body is limited to `daemon.max_body_bytes` (413). No request gets a traceback: an
+unexpected exception is logged with it and answered 500 `{"error": "internal error"}`; an unreachable
+database is 503 (the provider retries); errors are JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from campaigner import metrics, migrations
+from campaigner.config import Config
+from campaigner.errors import CampaignerError, DatabaseError
+from campaigner.providers.base import Provider
+from campaigner.store import Store
+from campaigner.webhooks import PROVIDER, STORE, inbound_webhook, status_webhook
+
+log = logging.getLogger(__name__)
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+READY: web.AppKey[ReadyCheck | None] = web.AppKey("campaigner_ready", object)  # type: ignore[arg-type]
+MAX_BODY: web.AppKey[int] = web.AppKey("campaigner_max_body", int)
+# /readyz gives the database this long to answer.
+READY_TIMEOUT = 5.0
+# Providers whose callbacks have routes here (ClickSend is used for sender numbers only).
+WEBHOOK_PROVIDERS = ("cliqtel", "clickatell")
+
+
+def build_http_app(
+    store: Store, provider: Provider, config: Config, *, ready: ReadyCheck | None = None
+) -> web.Application:
+    """The application the daemon serves; nothing is started here (run it with an AppRunner)."""
+    metrics.set_account(config.provider.account)
+    max_body = config.daemon.max_body_bytes
+    app = web.Application(client_max_size=max_body, middlewares=[_errors, _body_limit])
+    app[STORE] = store
+    app[PROVIDER] = provider
+    app[READY] = ready
+    app[MAX_BODY] = max_body
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_route)
+    kind = config.provider.type
+    if kind in WEBHOOK_PROVIDERS:
+        app.router.add_post(f"/webhooks/{kind}/status", status_webhook)
+        app.router.add_post(f"/webhooks/{kind}/inbound", inbound_webhook)
+    return app
+
+
+def _webhook_kind(path: str) -> str | None:
+    parts = path.strip("/").split("/")
+    return parts[2] if len(parts) == 3 and parts[0] == "webhooks" else None
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """HTTP errors as JSON; the database down → 503; anything unexpected → 500, logged, no traceback."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        kind = _webhook_kind(request.path)
+        if exc.status == 413 and kind is not None:
+            metrics.webhook_event(kind, "too_large")
+        headers = {
+            k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")
+        }
+        return web.json_response({"error": exc.reason}, status=exc.status, headers=headers)
+    except DatabaseError as exc:
+        log.warning("%s %s: database unavailable: %s", request.method, request.path, exc)
+        return web.json_response({"error": "database unavailable; try again"}, status=503)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("%s %s: unexpected error", request.method, request.path)
+        return web.json_response({"error": "internal error"}, status=500)
+
+
+@web.middleware
+async def _body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a declared body over the limit before reading it (chunked bodies: client_max_size)."""
+    limit = request.app[MAX_BODY]
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    return await handler(request)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz: the process is up and serving."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """GET /readyz: database reachable, migrations current, and the daemon's own condition."""
+    reasons: list[str] = []
+    store = request.app[STORE]
+    try:
+        status = await asyncio.wait_for(migrations.status(store.db), READY_TIMEOUT)
+        if status.pending:
+            names = ", ".join(f"{m.version:04d}_{m.name}" for m in status.pending)
+            reasons.append(f"migrations pending: {names}")
+    except TimeoutError:
+        reasons.append(f"database did not answer within {READY_TIMEOUT:g} s")
+    except CampaignerError as exc:
+        reasons.append(f"database unreachable: {exc}")
+    ready = request.app[READY]
+    if ready is not None and not await ready():
+        reasons.append("daemon not ready (starting or shutting down)")
+    if reasons:
+        return web.json_response({"status": "not ready", "reasons": reasons}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics_route(request: web.Request) -> web.Response:
+    """GET /metrics: every campaigner metric in Prometheus text format."""
+    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})

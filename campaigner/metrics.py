@@ -1,0 +1,213 @@
+"""Prometheus metrics of one campaigner process, in one registry of our own (`REGISTRY`).
+
+Not the client's global default registry: building the HTTP app many times (tests) registers
+nothing twice, and `/metrics` shows exactly campaigner's families:
+
+    campaigner_messages_total{account,outcome}          send results (accepted, throttled, transient, ...)
+    campaigner_provider_requests_total{account,code}    HTTP replies from the provider by status code
+    campaigner_provider_throttled_total{account}        429 replies
+    campaigner_send_rate{account}                       accepted messages per second, last 10 s
+    campaigner_rate_limit{account,limit,kind}           requests_per_minute / messages_per_second,
+                                                        configured and effective (lowered after 429s)
+    campaigner_queue_depth{campaign_id}                 pending jobs, set by the daemon
+    campaigner_webhook_events_total{type,verdict}       status / inbound callbacks and what became of them
+    campaigner_reconciliations_total{outcome}           lookups of unsure jobs (found, not_found, ...)
+    campaigner_dispatch_latency_seconds{account}        duration of send requests (histogram)
+    campaigner_parked_receipts_total{fate}              early receipts later applied, or expired
+
+The hot path (one call per send request) uses `AccountMetrics`, whose label children are looked up
+once and cached; nothing here touches the network or the database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter as _Counter
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+MESSAGES = Counter(
+    "campaigner_messages", "Send results by outcome.", ["account", "outcome"], registry=REGISTRY
+)
+PROVIDER_REQUESTS = Counter(
+    "campaigner_provider_requests",
+    "HTTP replies from the provider by status code.",
+    ["account", "code"],
+    registry=REGISTRY,
+)
+THROTTLED = Counter(
+    "campaigner_provider_throttled", "429 replies from the provider.", ["account"], registry=REGISTRY
+)
+SEND_RATE = Gauge(
+    "campaigner_send_rate", "Accepted messages per second over the last 10 s.", ["account"], registry=REGISTRY
+)
+RATE_LIMIT = Gauge(
+    "campaigner_rate_limit",
+    "Rate limits in force: kind=configured or effective (lowered after 429s).",
+    ["account", "limit", "kind"],
+    registry=REGISTRY,
+)
+QUEUE_DEPTH = Gauge(
+    "campaigner_queue_depth", "Pending jobs per campaign.", ["campaign_id"], registry=REGISTRY
+)
+WEBHOOK_EVENTS = Counter(
+    "campaigner_webhook_events", "Webhook events by type and verdict.", ["type", "verdict"], registry=REGISTRY
+)
+RECONCILIATIONS = Counter(
+    "campaigner_reconciliations", "Reconciliation lookups by outcome.", ["outcome"], registry=REGISTRY
+)
+DISPATCH_LATENCY = Histogram(
+    "campaigner_dispatch_latency_seconds",
+    "Duration of send requests to the provider.",
+    ["account"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0),
+    registry=REGISTRY,
+)
+PARKED_RECEIPTS = Counter(
+    "campaigner_parked_receipts",
+    "Receipts kept until their job's submit was written: fate=applied, or expired after a day.",
+    ["fate"],
+    registry=REGISTRY,
+)
+
+# A daemon carries one provider account; provider HTTP plumbing, which does not know the account,
+# labels its requests with this one (`set_account`).
+_process_account = "default"
+RATE_SPAN = 10  # seconds over which campaigner_send_rate is averaged
+
+
+def render() -> bytes:
+    """The registry in Prometheus text format."""
+    return generate_latest(REGISTRY)
+
+
+class _RateMeter:
+    """Events per second over the last RATE_SPAN seconds, in one-second buckets (O(1) per add)."""
+
+    def __init__(self) -> None:
+        self._buckets = [0] * RATE_SPAN
+        self._seconds = [0] * RATE_SPAN
+
+    def add(self, n: int, now: float | None = None) -> None:
+        second = int(time.monotonic() if now is None else now)
+        slot = second % RATE_SPAN
+        if self._seconds[slot] != second:
+            self._seconds[slot], self._buckets[slot] = second, 0
+        self._buckets[slot] += n
+
+    def rate(self, now: float | None = None) -> float:
+        second = int(time.monotonic() if now is None else now)
+        recent = sum(b for b, s in zip(self._buckets, self._seconds, strict=True) if second - s < RATE_SPAN)
+        return recent / RATE_SPAN
+
+
+class AccountMetrics:
+    """The per-account metrics, with their label children cached for the hot path."""
+
+    def __init__(self, account: str) -> None:
+        self.account = account
+        self._outcomes: dict[str, Any] = {}
+        self._latency = DISPATCH_LATENCY.labels(account)
+        self._throttled = THROTTLED.labels(account)
+        self._codes: dict[int, Any] = {}
+        self._meter = _RateMeter()
+        SEND_RATE.labels(account).set_function(self._meter.rate)
+
+    def on_send(self, seconds: float, results: Iterable[Any]) -> None:
+        """One send request took `seconds` and gave `results` (SendResults): count them by outcome."""
+        self._latency.observe(seconds)
+        accepted = 0
+        outcomes = self._outcomes
+        for result in results:
+            outcome = str(result.outcome)
+            child = outcomes.get(outcome)
+            if child is None:
+                child = outcomes[outcome] = MESSAGES.labels(self.account, outcome)
+            child.inc()
+            if outcome == "accepted":
+                accepted += 1
+        if accepted:
+            self._meter.add(accepted)
+
+    def on_reply(self, status: int) -> None:
+        """One HTTP reply from the provider with `status`."""
+        child = self._codes.get(status)
+        if child is None:
+            child = self._codes[status] = PROVIDER_REQUESTS.labels(self.account, str(status))
+        child.inc()
+        if status == 429:
+            self._throttled.inc()
+
+    def watch_throttle(self, throttle: Any) -> None:
+        """Export `throttle`'s configured and effective limits (read at scrape time)."""
+        configured = throttle.configured
+        rpm = float(configured.requests_per_minute)
+        mps = float(configured.messages_per_second)
+        RATE_LIMIT.labels(self.account, "requests_per_minute", "configured").set(rpm)
+        RATE_LIMIT.labels(self.account, "messages_per_second", "configured").set(mps)
+        RATE_LIMIT.labels(self.account, "requests_per_minute", "effective").set_function(
+            lambda: float(throttle.requests_per_minute)
+        )
+        RATE_LIMIT.labels(self.account, "messages_per_second", "effective").set_function(
+            lambda: float(throttle.messages_per_second)
+        )
+
+
+_accounts: dict[str, AccountMetrics] = {}
+
+
+def for_account(account: str) -> AccountMetrics:
+    """The (cached) metrics of `account`."""
+    found = _accounts.get(account)
+    if found is None:
+        found = _accounts[account] = AccountMetrics(account)
+    return found
+
+
+def set_account(account: str) -> None:
+    """The provider account this process sends for (labels provider requests; see module doc)."""
+    global _process_account
+    _process_account = account
+
+
+def provider_reply(status: int) -> None:
+    """Count one HTTP reply from the provider (called by providers/http.py for every request)."""
+    for_account(_process_account).on_reply(status)
+
+
+def set_queue_depth(campaign_id: int, pending: int) -> None:
+    """The number of pending jobs of `campaign_id` (the daemon sets it periodically)."""
+    QUEUE_DEPTH.labels(str(campaign_id)).set(pending)
+
+
+def forget_campaign(campaign_id: int) -> None:
+    """Drop the queue-depth series of a campaign the daemon no longer carries."""
+    try:
+        QUEUE_DEPTH.remove(str(campaign_id))
+    except KeyError:
+        pass
+
+
+_webhook_children: dict[tuple[str, str], Any] = {}
+
+
+def webhook_event(kind: str, verdict: str, n: int = 1) -> None:
+    """Count `n` webhook events of `kind` (status, inbound) with `verdict` (accepted, duplicate, ...)."""
+    child = _webhook_children.get((kind, verdict))
+    if child is None:
+        child = _webhook_children[(kind, verdict)] = WEBHOOK_EVENTS.labels(kind, verdict)
+    child.inc(n)
+
+
+class ReconcileOutcomes(_Counter[str]):
+    """A collections.Counter that also counts every increment in campaigner_reconciliations_total."""
+
+    def __setitem__(self, key: str, value: int) -> None:
+        delta = value - self.get(key, 0)
+        super().__setitem__(key, value)
+        if delta > 0:
+            RECONCILIATIONS.labels(key).inc(delta)
