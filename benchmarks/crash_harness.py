@@ -48,12 +48,14 @@ class HarnessResult:
     missing: int
     job_counts: dict[str, int]
     lost_replies: int
+    window_violations: int
     seconds: float
 
     @property
     def ok(self) -> bool:
         final = set(self.job_counts) <= {"submitted", "delivered", "undelivered"}
-        return not self.duplicates and self.missing == 0 and final and self.accepted == self.recipients
+        exact = not self.duplicates and self.missing == 0 and self.accepted == self.recipients
+        return exact and final and self.window_violations == 0
 
 
 def free_port() -> int:
@@ -214,6 +216,7 @@ def run_harness(
         missing=len(set(numbers(recipients)) - set(per_recipient)),
         job_counts=counts,
         lost_replies=int(stats.get("faults", {}).get("reply_lost", 0)),
+        window_violations=sum(int(limit["violations"]) for limit in stats["rate_limits"].values()),
         seconds=time.monotonic() - began,
     )
 
@@ -231,6 +234,7 @@ def main() -> int:
     print(
         f"recipients {result.recipients}  kills {result.kills}  accepted {result.accepted}  "
         f"duplicates {len(result.duplicates)}  missing {result.missing}  lost replies {result.lost_replies}  "
+        f"window violations {result.window_violations}  "
         f"jobs {result.job_counts}  {result.seconds:.0f} s  -> {'OK' if result.ok else 'FAILED'}"
     )
     return 0 if result.ok else 1

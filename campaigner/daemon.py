@@ -67,16 +67,20 @@ class Daemon:
         )
         try:
             self.config.provider.webhook_secret()  # a missing secret is a start-up error, not a 500 later
+            throttle = SharedThrottle(Limits.of(self.config.provider), store, self.config.provider.account)
+            await throttle.acquire(0)  # reads count against the provider's request limit too
             await check_sender(provider, self.config.provider)
             await worker.start()
             with graceful_signals(self.stop):
-                await self._serve(store, provider, worker)
+                await self._serve(store, provider, throttle, worker)
         finally:
             await worker.stop()
             await provider.close()
             await store.close()
 
-    async def _serve(self, store: Store, provider: Provider, worker: Worker) -> None:
+    async def _serve(
+        self, store: Store, provider: Provider, throttle: SharedThrottle, worker: Worker
+    ) -> None:
         from campaigner.http_app import build_http_app
 
         app = build_http_app(store, provider, self.config, ready=self._ready)
@@ -86,7 +90,6 @@ class Daemon:
         await site.start()
         self.port = _bound_port(runner)
         log.info("daemon listening on %s:%s as worker %s", self.config.daemon.host, self.port, worker.id)
-        throttle = SharedThrottle(Limits.of(self.config.provider), store, self.config.provider.account)
         side = [asyncio.create_task(self._apply_receipts(store), name="receipts")]
         self.started.set()
         try:

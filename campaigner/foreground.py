@@ -21,9 +21,10 @@ from campaigner.pricing import format_money
 from campaigner.progress import ProgressReporter
 from campaigner.providers import check_sender, make_provider
 from campaigner.providers.base import Provider
+from campaigner.shared_throttle import SharedThrottle
 from campaigner.signals import graceful_signals
 from campaigner.store import Store
-from campaigner.throttle import Limits, Throttle
+from campaigner.throttle import Limits
 from campaigner.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -89,16 +90,19 @@ async def run_in_foreground(
     console = console or Console(stderr=True)
     provider = make_provider(config.provider, status_callback_url=status_callback_url(config))
     worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
+    # Shared through the database: other processes on this account, and the run a crash or a kill
+    # ended a moment ago, count against the same windows as this one.
+    throttle = SharedThrottle(Limits.of(config.provider), store, config.provider.account)
     try:
+        await throttle.acquire(0)  # reads count against the provider's request limit too
         await check_sender(provider, config.provider)
+        await throttle.acquire(0)
         await check_balance(provider, store, campaign_id, allow_partial)
         await _wait_until_due(store, campaign_id, console)
         await start_running(store, campaign_id, reopen=reopen)
         campaign = await store.get_campaign(campaign_id)
         await worker.start()
-        runner = CampaignRunner(
-            store, provider, Throttle(Limits.of(config.provider)), config, campaign_id, worker
-        )
+        runner = CampaignRunner(store, provider, throttle, config, campaign_id, worker)
         per_message = float(campaign.estimated_cost) / campaign.total_jobs if campaign.total_jobs else 0.0
         reporter = ProgressReporter(
             lambda: store.job_counts(campaign_id),

@@ -367,6 +367,13 @@ async def list_numbers(request: web.Request) -> web.Response:
     return json_response({"data": numbers}, 200, admitted.headers)
 
 
+async def balance(request: web.Request) -> web.Response:
+    """GET /billing/balance: the wallet (the documents name balance data but not its path)."""
+    state, admitted = _admit(request, "cliqtel.balance", write=False)
+    body = {"data": {"balance": round(state.balance, 6), "currency": state.settings.currency}}
+    return json_response(body, 200, admitted.headers)
+
+
 def cliqtel_app(state: SandboxState) -> web.Application:
     """The sub-application mounted at /api/v1."""
     del state  # reached through request.config_dict (the root app holds it)
@@ -378,4 +385,5 @@ def cliqtel_app(state: SandboxState) -> web.Application:
     app.router.add_post("/portal/sms/send", portal_send)
     app.router.add_get("/portal/sms", portal_list)
     app.router.add_get("/portal/sms/numbers", list_numbers)
+    app.router.add_get("/billing/balance", balance)
     return app

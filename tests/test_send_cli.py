@@ -1,0 +1,185 @@
+"""`campaigner send`, `run`, `retry`, `pause` and `cancel` as a user runs them: subprocesses against
+the real sandbox (served by this test's event loop) and a database of the test's own."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from campaigner.sandbox import RunningSandbox
+from tests.dispatch_helpers import wait_for
+from tests.fixtures.sandbox import MakeSandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "17|sandbox-full-access-key"
+
+
+def write_config(tmp_path: Path, sandbox: RunningSandbox, rpm: int, mps: int) -> Path:
+    config = tmp_path / "campaigner.toml"
+    config.write_text(
+        f"""
+[provider]
+type = "cliqtel"
+base_url = "{sandbox.cliqtel_url}"
+api_key_env = "CLIQTEL_API_KEY"
+sender = "+3197010203040"
+requests_per_minute = {rpm}
+messages_per_second = {mps}
+[dispatcher]
+poll_interval = 0.2
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def write_recipients(tmp_path: Path, count: int) -> Path:
+    path = tmp_path / "customers.csv"
+    rows = ["name,phone"] + [f"P{i},06 {40_000_000 + i:08d}" for i in range(count)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+async def start(config: Path, url: str, *args: str) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "CAMPAIGNER_DATABASE_URL": url,
+        "CAMPAIGNER_CONFIG": str(config),
+        "CLIQTEL_API_KEY": KEY,
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "campaigner", *args, cwd=ROOT, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def campaigner(config: Path, url: str, *args: str, expect: int = 0) -> str:
+    proc = await start(config, url, *args)
+    out, err = await proc.communicate()
+    assert proc.returncode == expect, (args, proc.returncode, out.decode(), err.decode())
+    return out.decode() + err.decode()
+
+
+async def counts(url: str) -> dict[str, int]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT state, count(*) FROM jobs GROUP BY state")
+    finally:
+        await conn.close()
+    return {r[0]: r[1] for r in rows}
+
+
+async def test_send_yes_completes_and_exits_zero(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox(requests_per_minute=600, messages_per_second=100)
+    config = write_config(tmp_path, sandbox, rpm=600, mps=100)
+    output = await campaigner(
+        config,
+        database_url,
+        "send",
+        str(write_recipients(tmp_path, 20)),
+        "-m",
+        "Hi {name}",
+        "--region",
+        "NL",
+        "--yes",
+    )
+    assert "campaign 1: completed" in output
+    assert await counts(database_url) == {"submitted": 20}
+    assert sandbox.state.snapshot()["accepted_messages"] == 20
+
+
+async def test_pause_and_cancel_from_a_second_process(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox(requests_per_minute=300, messages_per_second=5)
+    config = write_config(tmp_path, sandbox, rpm=300, mps=5)
+    sender = await start(
+        config,
+        database_url,
+        "send",
+        str(write_recipients(tmp_path, 60)),
+        "-m",
+        "Hi {name}",
+        "--region",
+        "NL",
+        "-y",
+    )
+
+    async def some_sent() -> bool:
+        return (await counts(database_url)).get("submitted", 0) >= 3
+
+    await wait_for(some_sent, 30, "the first sends")
+    await campaigner(config, database_url, "pause", "1")
+    _out, err = await asyncio.wait_for(sender.communicate(), 5)
+    assert sender.returncode == 3, err.decode()
+    assert "paused" in err.decode()
+    sent = (await counts(database_url)).get("submitted", 0)
+    assert 3 <= sent < 60
+
+    output = await campaigner(config, database_url, "cancel", "1")
+    assert str(60 - sent) in output
+    assert await counts(database_url) == {"submitted": sent, "cancelled": 60 - sent}
+    assert sandbox.state.snapshot()["accepted_messages"] == sent
+
+
+async def test_funds_pause_then_retry_after_top_up(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox(requests_per_minute=600, messages_per_second=100, balance=0.04)
+    config = write_config(tmp_path, sandbox, rpm=600, mps=100)
+    recipients = str(write_recipients(tmp_path, 10))
+    output = await campaigner(
+        config,
+        database_url,
+        "send",
+        recipients,
+        "-m",
+        "Hi",
+        "--region",
+        "NL",
+        "-y",
+        "--allow-partial",
+        expect=3,
+    )
+    assert "paused" in output and "funds" in output
+    assert (await counts(database_url)).get("submitted") == 5
+    sandbox.state.configure({"balance": 1.0})
+    output = await campaigner(config, database_url, "run", "1")
+    assert "completed" in output
+    assert await counts(database_url) == {"submitted": 10}
+    assert sandbox.state.snapshot()["duplicates"] == {}
+
+
+async def test_balance_below_the_estimate_refuses_to_start(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox(balance=0.01)
+    config = write_config(tmp_path, sandbox, rpm=60, mps=10)
+    output = await campaigner(
+        config, database_url, "send", str(write_recipients(tmp_path, 10)), "-m", "Hi", "--region", "NL", "-y",
+        expect=2,
+    )  # fmt: skip
+    assert "balance" in output and "--allow-partial" in output
+    assert "Traceback" not in output
+    assert sandbox.state.snapshot()["accepted_messages"] == 0
+
+
+async def test_wrong_sender_is_one_clear_error_before_anything_is_sent(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox()
+    config = write_config(tmp_path, sandbox, rpm=60, mps=10)
+    config.write_text(config.read_text().replace("+3197010203040", "+3197000000000"))
+    output = await campaigner(
+        config, database_url, "send", str(write_recipients(tmp_path, 3)), "-m", "Hi", "--region", "NL", "-y",
+        expect=2,
+    )  # fmt: skip
+    assert "+3197000000000" in output and "Traceback" not in output
+    assert sandbox.state.snapshot()["accepted_messages"] == 0
