@@ -267,7 +267,12 @@ class CampaignRunner:
 
     async def _send_loop(self) -> None:
         while not self._stop.is_set():
-            batch = await self._until_stopped(self._queue.get())
+            # Wait (stoppably) only when the queue is empty: two tasks a request add up at 2,000/s.
+            batch = (
+                self._queue.get_nowait()
+                if self._queue.qsize()
+                else await self._until_stopped(self._queue.get())
+            )
             if batch is None:
                 return
             self._in_flight += 1
@@ -291,10 +296,13 @@ class CampaignRunner:
         self.report.requests += 1
         results = await self._provider.send(messages)
         self._observe_rate_limit()
-        attempts = {job.id: int(job.attempts) for job in batch.jobs}
         by_id = {job.id: job for job in batch.jobs}
+        done: list[JobResult] = []
         for result in results:
-            await self._apply(result, attempts.get(result.ref, 1), by_id.get(result.ref))
+            job = by_id.get(result.ref)
+            await self._apply(result, int(job.attempts) if job is not None else 1, job, done)
+        # One call for the whole request: a batch of 500 results is one buffer append, not 500 awaits.
+        await self._recorder.add_many(done)
 
     def _lease_allows(self, batch: _Batch) -> bool:
         return time.monotonic() + self._request_bound < batch.lease_deadline
@@ -303,7 +311,8 @@ class CampaignRunner:
         info = self._provider.rate_limit
         self._throttle.on_rate_limit(info.limit, info.remaining)
 
-    async def _apply(self, result: SendResult, attempts: int, job: Any) -> None:
+    async def _apply(self, result: SendResult, attempts: int, job: Any, done: list[JobResult]) -> None:
+        """Act on one result; the job's write-back goes to `done` (recorded by the caller)."""
         decision: Decision = decide(result, attempts, self._policy)
         if decision.throttled_for is not None:
             self.report.throttled += 1
@@ -320,7 +329,7 @@ class CampaignRunner:
             self.report.rejected += 1
         elif decision.throttled_for is None and decision.pause_reason is None:
             self.report.retried += 1
-        await self._recorder.add(decision.result)
+        done.append(decision.result)
         if decision.suppress and job is not None:
             await self._store.add_suppressions([job.e164], "opt_out", "provider")
         if decision.pause_reason is not None:
