@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import time as dt_time
 from typing import Any, Protocol, TypeVar
 
+from campaigner import metrics
 from campaigner.config import Config
 from campaigner.dispatch_results import ResultRecorder
 from campaigner.outcomes import Decision, JobResult, JobState, RetryPolicy, decide
@@ -111,6 +112,8 @@ class CampaignRunner:
         dispatcher = config.dispatcher
         self._policy = RetryPolicy(dispatcher.max_attempts, dispatcher.backoff_base, dispatcher.backoff_max)
         self._recorder = ResultRecorder(store, worker.id, dispatcher.result_flush_interval)
+        self._metrics = metrics.for_account(config.provider.account)
+        self._metrics.watch_throttle(throttle)
         self._reconciler = Reconciler(store, provider, throttle, config, campaign_id, worker.id)
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
         self._stop = asyncio.Event()  # stop taking work: a signal, a pause, a cancel, completion
@@ -294,7 +297,9 @@ class CampaignRunner:
             return
         messages = [OutboundMessage(job.id, job.e164, job.body, int(job.segments)) for job in batch.jobs]
         self.report.requests += 1
+        began = time.monotonic()
         results = await self._provider.send(messages)
+        self._metrics.on_send(time.monotonic() - began, results)
         self._observe_rate_limit()
         by_id = {job.id: job for job in batch.jobs}
         done: list[JobResult] = []

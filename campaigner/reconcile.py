@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from campaigner import metrics
 from campaigner.config import Config
 from campaigner.errors import CampaignerError
 from campaigner.outcomes import JobResult, JobState
@@ -81,7 +82,7 @@ class Reconciler:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._busy = 0
         self._task: asyncio.Task[None] | None = None
-        self.outcomes: Counter[str] = Counter()
+        self.outcomes: Counter[str] = metrics.ReconcileOutcomes()  # also counted in /metrics
 
     async def start(self) -> None:
         """Settle what dead workers left behind, then start handling our own ambiguous sends."""

@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 
+from campaigner import metrics
 from campaigner.config import Secret
 from campaigner.providers.base import Outcome, RateLimitInfo
 
@@ -184,6 +185,7 @@ class HttpSession:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise self._failure(exc, written=state["written"], method=method, url=url) from None
         self.last_rate_limit = rate_limit_of(reply.headers)
+        metrics.provider_reply(reply.status)
         return reply
 
     def _failure(self, exc: BaseException, *, written: bool, method: str, url: str) -> NetworkFailure:
