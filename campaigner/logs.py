@@ -84,9 +84,12 @@ def setup_logging(level: str = "INFO", json_lines: bool | None = None) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
     else:
+        from rich.console import Console
         from rich.logging import RichHandler
 
-        handler = RichHandler(show_path=False, rich_tracebacks=False, log_time_format="%H:%M:%S")
+        handler = RichHandler(
+            console=Console(stderr=True), show_path=False, rich_tracebacks=False, log_time_format="%H:%M:%S"
+        )
         handler.setFormatter(_ContextFormatter("%(name)s: %(message)s"))
     setattr(handler, _HANDLER_MARK, True)
     root.addHandler(handler)

@@ -1,0 +1,150 @@
+"""/metrics: the expected families, parsed with prometheus-client's own parser, with the right values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
+
+from campaigner import metrics
+from campaigner.config import Secret
+from campaigner.http_app import build_http_app
+from campaigner.providers import make_provider
+from campaigner.providers.base import Outcome, SendResult
+from campaigner.providers.webhooks import sign
+from campaigner.sandbox import RunningSandbox
+from campaigner.store import Store
+from campaigner.throttle import Limits, Throttle
+from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, sandbox_config
+
+SECRET = "metrics-test-secret"
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(API_KEY_ENV, "17|sandbox-full-access-key")
+    monkeypatch.setenv(WEBHOOK_SECRET_ENV, SECRET)
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the exposition, by (name, sorted labels)."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+async def scrape(client: TestClient[Any, Any]) -> tuple[str, dict[Any, float]]:
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    text = await resp.text()
+    return text, samples(text)
+
+
+def value(found: dict[Any, float], name: str, **labels: str) -> float:
+    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_metrics_families_and_values_after_some_events(store: Store, sandbox: RunningSandbox) -> None:
+    config = sandbox_config(sandbox, provider={"account": "metrics-acct"})
+    provider = make_provider(config.provider)
+    app = build_http_app(store, provider, config)
+    try:
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            _, before = await scrape(client)
+
+            # Webhooks: one unknown non-final receipt, one forged, one bad JSON.
+            body = json.dumps(
+                {"event": "sms.status_updated", "data": {"id": "m-1", "status": "sent"}}
+            ).encode()
+            good = {"X-Cliqtel-Signature": sign(body, Secret(SECRET))}
+            assert (await client.post("/webhooks/cliqtel/status", data=body, headers=good)).status == 200
+            bad = {"X-Cliqtel-Signature": sign(body, Secret("wrong"))}
+            assert (await client.post("/webhooks/cliqtel/status", data=body, headers=bad)).status == 401
+            broken = b"{not json"
+            signed = {"X-Cliqtel-Signature": sign(broken, Secret(SECRET))}
+            assert (await client.post("/webhooks/cliqtel/status", data=broken, headers=signed)).status == 400
+
+            # The dispatcher's calls: one request of three results, 0.3 s; a 429 and a 202 reply.
+            account = metrics.for_account("metrics-acct")
+            results = [
+                SendResult(1, Outcome.ACCEPTED, "p1"),
+                SendResult(2, Outcome.ACCEPTED, "p2"),
+                SendResult(3, Outcome.TRANSIENT, code="503"),
+            ]
+            account.on_send(0.3, results)
+            metrics.provider_reply(429)
+            metrics.provider_reply(202)
+            account.watch_throttle(Throttle(Limits(120, 7)))
+            metrics.set_queue_depth(42, 1234)
+            outcomes = metrics.ReconcileOutcomes()
+            outcomes["found"] += 1
+            outcomes["found"] += 1
+            outcomes["not_found"] += 1
+
+            text, after = await scrape(client)
+    finally:
+        await provider.close()
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    families = {f.name for f in text_string_to_metric_families(text)}
+    assert {
+        "campaigner_messages",
+        "campaigner_provider_requests",
+        "campaigner_provider_throttled",
+        "campaigner_send_rate",
+        "campaigner_rate_limit",
+        "campaigner_queue_depth",
+        "campaigner_webhook_events",
+        "campaigner_reconciliations",
+        "campaigner_dispatch_latency_seconds",
+    } <= families
+    acct = "metrics-acct"
+    assert delta("campaigner_webhook_events_total", type="status", verdict="unknown_id") == 1
+    assert delta("campaigner_webhook_events_total", type="status", verdict="rejected_signature") == 1
+    assert delta("campaigner_webhook_events_total", type="status", verdict="bad_json") == 1
+    assert delta("campaigner_messages_total", account=acct, outcome="accepted") == 2
+    assert delta("campaigner_messages_total", account=acct, outcome="transient") == 1
+    assert delta("campaigner_provider_requests_total", account=acct, code="429") == 1
+    assert delta("campaigner_provider_requests_total", account=acct, code="202") == 1
+    assert delta("campaigner_provider_throttled_total", account=acct) == 1
+    assert delta("campaigner_dispatch_latency_seconds_count", account=acct) == 1
+    assert delta("campaigner_dispatch_latency_seconds_sum", account=acct) == pytest.approx(0.3)
+    assert delta("campaigner_dispatch_latency_seconds_bucket", account=acct, le="0.25") == 0
+    assert delta("campaigner_dispatch_latency_seconds_bucket", account=acct, le="0.5") == 1
+    assert value(after, "campaigner_send_rate", account=acct) >= 0.2  # 2 accepted over 10 s
+    assert (
+        value(after, "campaigner_rate_limit", account=acct, limit="requests_per_minute", kind="configured")
+        == 120
+    )
+    assert (
+        value(after, "campaigner_rate_limit", account=acct, limit="messages_per_second", kind="effective")
+        == 7
+    )
+    assert value(after, "campaigner_queue_depth", campaign_id="42") == 1234
+    assert delta("campaigner_reconciliations_total", outcome="found") == 2
+    assert delta("campaigner_reconciliations_total", outcome="not_found") == 1
+    assert dict(outcomes) == {"found": 2, "not_found": 1}  # still a plain Counter to its owner
+
+
+async def test_apps_can_be_built_repeatedly_and_forgotten_campaigns_leave(
+    store: Store, sandbox: RunningSandbox
+) -> None:
+    config = sandbox_config(sandbox)
+    provider = make_provider(config.provider)
+    try:
+        for _ in range(3):
+            build_http_app(store, provider, config)  # no "Duplicated timeseries" from a second build
+        metrics.set_queue_depth(7, 3)
+        metrics.forget_campaign(7)
+        metrics.forget_campaign(7)  # twice is fine
+        assert b'campaign_id="7"' not in metrics.render()
+    finally:
+        await provider.close()
