@@ -120,7 +120,12 @@ class Reconciler:
             self.outcomes["stale_found" if found.found else "stale_not_found"] += 1
         if settlements:
             settled = await self._store.settle_reconciled(settlements)
-            log.info("campaign %s: reconciled %d stale jobs", self._campaign_id, settled)
+            log.info(
+                "campaign %s: reconciled %d stale jobs",
+                self._campaign_id,
+                settled,
+                extra={"campaign_id": self._campaign_id, "worker_id": self._worker_id},
+            )
         return len(settlements)
 
     async def _run(self) -> None:
@@ -175,5 +180,11 @@ class Reconciler:
         try:
             return await self._provider.lookup(message, since)
         except CampaignerError as exc:
-            log.warning("campaign %s: lookup of job %s failed: %s", self._campaign_id, job.id, exc)
+            log.warning(
+                "campaign %s: lookup of job %s failed: %s",
+                self._campaign_id,
+                job.id,
+                exc,
+                extra={"campaign_id": self._campaign_id, "job_id": job.id},
+            )
             return None
