@@ -171,12 +171,15 @@ class CampaignRunner:
 
     def _claim_size(self) -> int:
         # Claim about two seconds of sending at the current rate: enough to keep the senders busy,
-        # few enough that a crash leaves little in `sending` for reconciliation to look up.
+        # few enough that a crash leaves little in `sending` for reconciliation to look up. Never
+        # less than one full request when the rate allows it: a batch_size below
+        # recipients_per_request would make every batch request short and the ceiling unreachable.
+        per_request = self._per_request()
         rate = min(
             self._throttle.messages_per_second,
-            self._throttle.requests_per_minute / 60.0 * self._per_request(),
+            self._throttle.requests_per_minute / 60.0 * per_request,
         )
-        return max(1, min(self._config.dispatcher.batch_size, int(rate * 2) + 1))
+        return max(1, min(max(self._config.dispatcher.batch_size, per_request), int(rate * 2) + 1))
 
     def _per_request(self) -> int:
         # The provider client already applied the configured recipients_per_request.
