@@ -121,17 +121,18 @@ class Store(JobStore):
                 spec.quiet_end,
                 spec.currency,
             )
+            # A campaign has a handful of distinct costs: convert each once, not once a row (a
+            # Decimal(repr()) per row was a quarter of the client's time in a 1M-row COPY).
+            costs: dict[float, Decimal] = {}
+
+            def cost(value: float) -> Decimal:
+                found = costs.get(value)
+                if found is None:
+                    found = costs[value] = Decimal(repr(value))
+                return found
+
             records = (
-                (
-                    campaign_id,
-                    m.line,
-                    m.e164,
-                    m.country,
-                    m.body,
-                    m.segments,
-                    m.encoding,
-                    Decimal(repr(m.cost)),
-                )
+                (campaign_id, m.line, m.e164, m.country, m.body, m.segments, m.encoding, cost(m.cost))
                 for batch in batches
                 for m in batch
             )

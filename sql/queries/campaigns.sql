@@ -14,10 +14,12 @@ UPDATE campaigns SET total_jobs = $2, estimated_cost = $3, preview = $4, updated
 SELECT * FROM campaigns WHERE id = $1;
 
 -- name: list-campaigns
--- campaigner campaigns: every campaign with its counters (job_counts is tiny: one row per state).
+-- campaigner campaigns: every campaign with its counters (job_counts is tiny: at most 8 shards of
+-- one row per state).
 SELECT c.*,
-       coalesce((SELECT jsonb_object_agg(k.state, k.jobs) FROM job_counts k
-                 WHERE k.campaign_id = c.id AND k.jobs <> 0),
+       coalesce((SELECT jsonb_object_agg(k.state, k.jobs)
+                 FROM (SELECT state, sum(jobs)::bigint AS jobs FROM job_counts
+                       WHERE campaign_id = c.id GROUP BY state HAVING sum(jobs) <> 0) AS k),
                 '{}') AS counts,
        coalesce((SELECT sum(k.cost) FROM job_counts k
                  WHERE k.campaign_id = c.id AND k.state IN ('submitted', 'delivered', 'undelivered')),
@@ -45,8 +47,10 @@ WHERE id = $1 AND state = 'running'
 RETURNING id;
 
 -- name: job-counts
--- status, progress bars: jobs and cost per state, from the counters (never a count of jobs).
-SELECT state, jobs, cost FROM job_counts WHERE campaign_id = $1;
+-- status, progress bars: jobs and cost per state, from the counters (never a count of jobs): the
+-- sum of the state's shards (sql/migrations/0005_store_speed.sql).
+SELECT state, sum(jobs)::bigint AS jobs, sum(cost) AS cost FROM job_counts WHERE campaign_id = $1
+GROUP BY state;
 
 -- name: last-errors
 -- status: the most frequent errors of a campaign's failed jobs.

@@ -1,19 +1,23 @@
 -- name: claim-jobs
 -- The dispatcher: take up to $3 due pending jobs of a running campaign, oldest first; several
--- dispatchers on one campaign skip each other's rows instead of waiting.
+-- dispatchers on one campaign skip each other's rows instead of waiting. Only jobs after
+-- ($5, $6) in (next_attempt_at, id) order: the scan of jobs_claimable starts there instead of
+-- walking the entries of every job claimed since the last vacuum (NULLs = from the start;
+-- JobStore.claim_jobs says when it passes a floor). Returns next_attempt_at for the next floor.
 UPDATE jobs j
 SET state = 'sending', attempts = j.attempts + 1, worker_id = $2,
     lease_expires_at = now() + make_interval(secs => $4), sending_at = now(), updated_at = now()
 FROM (
     SELECT id FROM jobs
     WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at <= now()
+      AND (next_attempt_at, id) > (coalesce($5::timestamptz, '-infinity'), coalesce($6::bigint, 0))
       AND EXISTS (SELECT 1 FROM campaigns WHERE id = $1 AND state = 'running')
     ORDER BY next_attempt_at, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ) AS due
 WHERE j.id = due.id
-RETURNING j.id, j.e164, j.body, j.segments, j.attempts, j.country, j.sending_at;
+RETURNING j.id, j.e164, j.body, j.segments, j.attempts, j.country, j.sending_at, j.next_attempt_at;
 
 -- name: record-results
 -- The dispatcher: write back a batch of send results (retry_in: seconds until a pending job is due);
