@@ -239,6 +239,7 @@ class Figures:
     job_counts: dict[str, int]
     missing: int
     late_wakes: int
+    late_moved: int
 
     @property
     def rate(self) -> float:
@@ -301,7 +302,9 @@ async def run_case(case: Case, jobs: int, profile: str | None = None) -> Figures
         sandbox.wait(timeout=10)
         await drop_database(name)
     missing = len(set(recipients) - set(stats.get("per_recipient", {})))
-    return Figures(case, jobs, seconds, report.requests, stats, counts, missing, throttle.late_wakes)
+    return Figures(
+        case, jobs, seconds, report.requests, stats, counts, missing, throttle.late_wakes, throttle.late_moved
+    )
 
 
 def describe(figures: Figures) -> str:
@@ -332,7 +335,7 @@ def describe(figures: Figures) -> str:
             f"{limits['requests']['max_in_window']}/{case.requests_per_window} per "
             f"{case.request_window:g} s, busiest message window {limits['messages']['max_in_window']}/"
             f"{case.messages_per_second} per 1 s; 429s {figures.stats['rejections_total']}; "
-            f"slots retaken after a late wake-up {figures.late_wakes}\n"
+            f"late wake-ups: slot moved {figures.late_moved}, slot retaken {figures.late_wakes}\n"
             f"  {once}"
         )
     target = 1_000 if case.recipients_per_request == 1 else 5_000

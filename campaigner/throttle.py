@@ -90,6 +90,37 @@ class RollingWindow:
         while self._log and self._log[0][0] < horizon:
             self._held -= self._log.popleft()[1]
 
+    def can_move(self, start: float, now: float, units: int) -> bool:
+        """Whether a reservation at `start` may move to `now` (later) with every window still holding.
+
+        Moved later, it joins the windows ending in [start + window + margin, now + window + margin):
+        none of those may end at a reservation already made, and the window ending at `now` must
+        have room. Windows ending before `now` only lose it. O(entries in one window).
+        """
+        if units == 0:
+            return True
+        if self._log and self._log[-1][0] >= start + self.window + self.margin:
+            return False
+        edge = now - self.window - self.margin
+        held = sum(amount for when, amount in self._log if edge < when <= now)
+        if edge < start:
+            held -= units  # our own entry, counted at its old place
+        return held + units <= int(self._limit)
+
+    def move(self, start: float, now: float, units: int) -> None:
+        """Move a reservation (after `can_move` said yes), keeping the log in time order."""
+        entries = list(self._log)
+        for i in range(len(entries) - 1, -1, -1):
+            if entries[i] == (start, units):
+                del entries[i]
+                break
+        position = len(entries)
+        while position and entries[position - 1][0] > now:
+            position -= 1
+        entries.insert(position, (now, units))
+        self._log = deque(entries)
+        self._next_even = max(self._next_even, now + units * self._interval)
+
     def count_in_window(self, now: float) -> int:
         """Units whose start lies in the window ending at `now` (for metrics and tests)."""
         return sum(units for when, units in self._log if now - self.window < when <= now)
@@ -135,7 +166,8 @@ class Throttle:
         self._lowered_logged = False
         self._late = margin * LATE_SHARE
         self.throttled_count = 0
-        self.late_wakes = 0  # slots given up because the event loop woke us too late (for metrics)
+        self.late_wakes = 0  # slots given up because we woke too late to use or move them (metrics)
+        self.late_moved = 0  # slots moved to when we woke late (metrics)
 
     @property
     def requests_per_minute(self) -> float:
@@ -174,14 +206,30 @@ class Throttle:
             delay = start - self._clock()
             if delay > 0:
                 await asyncio.sleep(delay)
-                if self._clock() - start > self._late:
-                    # Sending now could bring us nearer than a window to a request planned one
-                    # window after our slot. Take a new slot; the old one stays counted (safe).
+            # A 429 seen while we slept moves everybody's start; our old slot is simply unused.
+            if self._paused_until > start:
+                continue
+            now = self._clock()
+            if now - start > self._late:
+                # Woken late (a busy loop or machine): sending now could bring us nearer than a
+                # window to a request planned one window after our slot. Move the slot to now if
+                # every window allows it; otherwise take a new one (the old stays counted: safe).
+                if not self._retime(start, now, messages):
                     self.late_wakes += 1
                     continue
-            # A 429 seen while we slept moves everybody's start; our old slot is simply unused.
-            if self._paused_until <= start:
-                return start
+                self.late_moved += 1
+                return now
+            return start
+
+    def _retime(self, start: float, now: float, messages: int) -> bool:
+        """Move our reservation from `start` to `now` if both logs allow it."""
+        if type(self)._reserve is not Throttle._reserve:
+            return False  # start times come from elsewhere (SharedThrottle: the database)
+        if not (self._requests.can_move(start, now, 1) and self._messages.can_move(start, now, messages)):
+            return False
+        self._requests.move(start, now, 1)
+        self._messages.move(start, now, messages)
+        return True
 
     async def _reserve(self, messages: int) -> float:
         """Where start times come from: this process's schedule (SharedThrottle: the database's)."""

@@ -73,6 +73,33 @@ def test_no_window_holds_more_than_the_limit() -> None:
         assert sum(n for w, n in log if start - 1.0 - 0.02 + 1e-9 < w <= start) <= 40
 
 
+def test_moved_reservations_keep_every_window() -> None:
+    rng = random.Random(11)
+    window = RollingWindow(30, 1.0, margin=0.02)
+    log: list[tuple[float, int]] = []
+    now = 0.0
+    moved = 0
+    for _ in range(4_000):
+        now += rng.choice([0.0, 0.002, 0.05, 0.4])
+        units = rng.randint(1, 8)
+        start = window.earliest(units, now)
+        window.commit(start, units)
+        log.append((start, units))
+        if log and rng.random() < 0.3:
+            # An earlier reservation wakes late and asks to move.
+            old = rng.choice(log[-5:])
+            to = old[0] + rng.choice([0.005, 0.03, 0.2, 1.5])
+            if window.can_move(old[0], to, old[1]):
+                window.move(old[0], to, old[1])
+                log.remove(old)
+                log.append((to, old[1]))
+                moved += 1
+        recent = log[-200:]  # 200 reservations span several windows at 30 units a window
+        for end, _ in recent[-40:]:
+            assert sum(n for w, n in recent if end - 1.02 + 1e-9 < w <= end) <= 30
+    assert moved > 100
+
+
 def test_a_long_window_at_a_high_limit_costs_no_walk_per_request() -> None:
     # 60,000,000 requests a minute: every reservation of a 20,000-request run lies in one window.
     throttle = Throttle(Limits(60_000_000, 1_000_000))
@@ -82,26 +109,54 @@ def test_a_long_window_at_a_high_limit_costs_no_walk_per_request() -> None:
     assert time.perf_counter() - began < 0.5
 
 
-async def test_a_sender_woken_late_takes_a_new_slot(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = [100.0]
-    lateness = [0.05]  # the first sleep overshoots by 50 ms, a busy event loop
+def late_sleep(clock: list[float], lateness: list[float]) -> Any:
+    """An asyncio.sleep on a fake clock that lets others run, then overshoots by `lateness[0]` once."""
     real_sleep = asyncio.sleep
 
     async def sleep(delay: float, result: Any = None) -> Any:
+        await real_sleep(0)
         clock[0] += delay + lateness[0]
         lateness[0] = 0.0
-        await real_sleep(0)
         return result
 
+    return sleep
+
+
+async def test_a_sender_woken_late_moves_its_slot_when_every_window_allows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock, lateness = [100.0], [0.05]  # the first sleep overshoots by 50 ms: a busy machine
     throttle = Throttle(Limits(60, 10, request_window=60.0), clock=lambda: clock[0], margin=0.02)
-    first = await throttle.acquire(1)
-    monkeypatch.setattr(asyncio, "sleep", sleep)
+    await throttle.acquire(1)
+    monkeypatch.setattr(asyncio, "sleep", late_sleep(clock, lateness))
+
     second = await throttle.acquire(1)
 
+    assert throttle.late_wakes == 0
+    assert second == clock[0] == 101.05  # sent late, and counted where it was sent
+    assert throttle.in_window() == (2, 1)
+
+
+async def test_a_sender_woken_late_takes_a_new_slot_when_moving_would_overfill_a_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 2 messages a second: slots at 100, 100.5, then 101.02 and 101.52 (a window + margin later).
+    clock, lateness = [100.0], [0.05]
+    throttle = Throttle(Limits(6_000, 2), clock=lambda: clock[0], margin=0.02)
+    await throttle.acquire(1)
+    real_sleep = asyncio.sleep
+    monkeypatch.setattr(asyncio, "sleep", late_sleep(clock, lateness))
+    late = asyncio.create_task(throttle.acquire(1))  # slot 100.5, then asleep
+    await real_sleep(0)
+    # Meanwhile others reserve on: 101.52 is one window + margin after the sleeper's slot, so the
+    # sleeper, sent at 100.55, would make three in (100.53, 101.55].
+    planned = [throttle.reserve(1), throttle.reserve(1)]
+
+    second = await late
+
+    assert planned == [pytest.approx(101.02), pytest.approx(101.52)]
     assert throttle.late_wakes == 1
-    # The late slot was given up, not used: the request starts at a later slot, on time.
-    assert second >= first + 2 * 60 / 60
-    assert clock[0] - second <= 0.01
+    assert second >= planned[-1] + 0.5 and clock[0] == second
 
 
 class SlowStore:
