@@ -135,6 +135,9 @@ class ProviderConfig(_Section):
     recipients_per_request: int = Field(default=1, ge=1)
     # Some carriers count segments against messages_per_second, not messages.
     rate_counts_segments: bool = False
+    # Seconds added to every rolling window when pacing: the provider counts requests when they
+    # arrive, and network and scheduling jitter can bring two requests closer than we sent them.
+    window_margin: float = Field(default=0.05, ge=0, le=5)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=15.0, gt=0)
     webhook_secret_env: str = "CLIQTEL_WEBHOOK_SECRET"

@@ -67,7 +67,12 @@ class Daemon:
         )
         try:
             self.config.provider.webhook_secret()  # a missing secret is a start-up error, not a 500 later
-            throttle = SharedThrottle(Limits.of(self.config.provider), store, self.config.provider.account)
+            throttle = SharedThrottle(
+                Limits.of(self.config.provider),
+                store,
+                self.config.provider.account,
+                margin=self.config.provider.window_margin,
+            )
             await throttle.acquire(0)  # reads count against the provider's request limit too
             await check_sender(provider, self.config.provider)
             await worker.start()
@@ -90,7 +95,7 @@ class Daemon:
         await site.start()
         self.port = _bound_port(runner)
         log.info("daemon listening on %s:%s as worker %s", self.config.daemon.host, self.port, worker.id)
-        side = [asyncio.create_task(self._apply_receipts(store), name="receipts")]
+        side = [asyncio.create_task(self._housekeeping(store), name="housekeeping")]
         self.started.set()
         try:
             async with store.db.listening(CAMPAIGNS_CHANNEL, lambda _payload: self._wake.set()):
@@ -185,15 +190,25 @@ class Daemon:
             len(pending),
         )
 
-    async def _apply_receipts(self, store: Store) -> None:
+    async def _housekeeping(self, store: Store) -> None:
+        """Every second: receipts that arrived before their job's result, and queue-depth gauges."""
+        from campaigner import metrics
         from campaigner.webhooks import apply_pending_receipts
 
+        shown: set[int] = set()
         while True:
             await asyncio.sleep(RECEIPTS_EVERY)
             try:
                 await apply_pending_receipts(store)
+                carried = set(self._runners)
+                for campaign_id in carried:
+                    counts = await store.job_counts(campaign_id)
+                    metrics.set_queue_depth(campaign_id, counts.get("pending", 0))
+                for campaign_id in shown - carried:
+                    metrics.forget_campaign(campaign_id)
+                shown = carried
             except Exception as exc:  # the database may be down for a moment; try again next round
-                log.warning("applying early receipts failed: %s", exc)
+                log.warning("daemon housekeeping failed: %s", exc)
 
 
 def _bound_port(runner: web.AppRunner) -> int | None:

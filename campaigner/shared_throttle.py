@@ -37,8 +37,10 @@ class SharedThrottle(Throttle):
         account: str,
         clock: Callable[[], float] = time.monotonic,
         margin: float = DEFAULT_MARGIN,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(limits, clock, margin)
+        self._wall = wall
         self._store = store
         self._margin = margin
         # Sorted: rows are locked in key order (see reserve-start).
@@ -54,14 +56,13 @@ class SharedThrottle(Throttle):
         return [message, request]
 
     async def _reserve(self, messages: int) -> float:
-        asked = self._clock()
-        wait = await self._store.reserve_start(
-            [self._messages_key, self._requests_key], self._costs(messages)
-        )
-        answered = self._clock()
-        # The database measured `wait` from about halfway through the round trip.
-        start = asked + (answered - asked) / 2 + wait
-        return max(start, answered, self._paused_until)
+        keys = [self._messages_key, self._requests_key]
+        at = await self._store.reserve_start(keys, self._costs(messages))
+        # The schedule is kept in wall-clock time, which every daemon shares (one machine's clock, or
+        # NTP's); the local pacing runs on the monotonic clock.
+        now = self._clock()
+        start = now + (at - self._wall())
+        return max(start, now, self._paused_until)
 
     def on_throttled(self, retry_after: float | None) -> None:
         """Pause here and, through the database, every other daemon on this account."""

@@ -294,7 +294,7 @@ class Store(JobStore):
     async def reserve_start(self, keys: Sequence[str], costs: Sequence[float]) -> float:
         """One start time every shared schedule in `keys` allows; each moves on by `costs[i]` seconds.
 
-        Returns the seconds from now until that start (see sql/queries/rates.sql).
+        Returns that start as a Unix time (see sql/queries/rates.sql).
         """
         row = await self.db.one("reserve-start", list(keys), list(costs))
         assert row is not None
@@ -302,10 +302,10 @@ class Store(JobStore):
             await self.db.execute("ensure-schedules", list(keys))
             if row["moved"]:
                 # Moved the schedules that existed; they already hold this reservation.
-                return float(row["wait"])
+                return float(row["at"])
             row = await self.db.one("reserve-start", list(keys), list(costs))
             assert row is not None
-        return float(row["wait"])
+        return float(row["at"])
 
     async def push_schedule(self, key: str, seconds: float) -> None:
         """Nobody starts on schedule `key` before `seconds` from now (a 429's Retry-After)."""

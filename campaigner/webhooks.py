@@ -120,7 +120,7 @@ async def handle_status(store: Store, event: StatusEvent) -> str:
     if event.status not in (DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED):
         if await store.provider_id_known(pid):
             return "ignored"  # queued/sent never move a job, least of all backwards
-        log.info("status %s for unknown message id %s", event.status, pid, extra={"provider_id": pid})
+        log.debug("status %s for unknown message id %s", event.status, pid, extra={"provider_id": pid})
         return "unknown_id"
     status = str(event.status)
     error_code = "undelivered" if event.status is DeliveryStatus.UNDELIVERED else None
@@ -135,7 +135,7 @@ async def handle_status(store: Store, event: StatusEvent) -> str:
         return "accepted"
     final_state, parked = await store.park_receipt(pid, status, event.error, event.occurred_at)
     if parked:
-        log.info(
+        log.debug(
             "%s receipt for message id %s that matches no submitted job: kept until its job is submitted",
             status,
             pid,

@@ -1,16 +1,17 @@
 -- name: ensure-schedules
 -- Shared throttle: create the schedules in $1 that do not exist yet (free from now on).
-INSERT INTO rate_schedule (key, tat) SELECT unnest($1::text[]), now() ON CONFLICT (key) DO NOTHING;
+INSERT INTO rate_schedule (key, tat) SELECT unnest($1::text[]), clock_timestamp() ON CONFLICT (key) DO NOTHING;
 
 -- name: reserve-start
 -- Shared throttle: one start time that every schedule in $1 allows (the latest of their tats, or
--- now), each schedule then moved on by its cost $2[i] seconds. Rows are locked in key order, so two
--- daemons reserving on the same account never deadlock. Returns the seconds from now until that
--- start, and how many schedules it found (fewer than asked: create them first).
+-- the current time once the rows are locked), each schedule then moved on by its cost $2[i]
+-- seconds. Rows are locked in key order, so two daemons reserving on the same account never
+-- deadlock. Returns that start as a Unix time (the callers share the machine's or NTP's clock, which
+-- is closer than a round-trip estimate), and how many schedules it found (fewer: create them first).
 WITH locked AS (
     SELECT key, tat FROM rate_schedule WHERE key = ANY ($1::text[]) ORDER BY key FOR UPDATE
 ), start AS (
-    SELECT greatest(max(tat), now()) AS at, count(*) AS found FROM locked
+    SELECT greatest(max(tat), clock_timestamp()) AS at, count(*) AS found FROM locked
 ), moved AS (
     UPDATE rate_schedule s
     SET tat = start.at + make_interval(secs => r.cost)
@@ -18,11 +19,11 @@ WITH locked AS (
     WHERE s.key = r.key
     RETURNING s.key
 )
-SELECT extract(epoch FROM start.at - now())::double precision AS wait, start.found,
+SELECT extract(epoch FROM start.at)::double precision AS at, start.found,
        (SELECT count(*) FROM moved) AS moved
 FROM start;
 
 -- name: push-schedule
 -- Shared throttle: the provider said 429; nobody on this account starts before $2 seconds from now.
-INSERT INTO rate_schedule AS s (key, tat) VALUES ($1, now() + make_interval(secs => $2))
+INSERT INTO rate_schedule AS s (key, tat) VALUES ($1, clock_timestamp() + make_interval(secs => $2))
 ON CONFLICT (key) DO UPDATE SET tat = greatest(s.tat, excluded.tat);

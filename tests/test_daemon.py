@@ -1,0 +1,213 @@
+"""The daemon as it runs in production: carrying campaigns, receipts, shared limits, SIGTERM, kill -9.
+
+Daemons run as `campaigner daemon` subprocesses (or in-process for the burst test) against the real
+sandbox, which this test's event loop serves and which calls back the daemons' webhook routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+from prometheus_client.parser import text_string_to_metric_families
+
+from campaigner.config import config_from_mapping
+from campaigner.daemon import Daemon
+from campaigner.sandbox import RunningSandbox
+from campaigner.store import Store
+from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, create_running_campaign, numbers, wait_for
+from tests.fixtures.sandbox import MakeSandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "17|sandbox-full-access-key"
+SECRET = "sandbox-webhook-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def daemon_settings(sandbox: RunningSandbox, database_url: str, port: int) -> dict[str, object]:
+    s = sandbox.settings
+    return {
+        "database": {"url": database_url},
+        "provider": {
+            "type": "cliqtel",
+            "base_url": sandbox.cliqtel_url,
+            "api_key_env": API_KEY_ENV,
+            "webhook_secret_env": WEBHOOK_SECRET_ENV,
+            "sender": "+3197010203040",
+            "requests_per_minute": s.requests_per_minute * 60 / s.request_window,
+            "request_window": s.request_window,
+            "messages_per_second": s.messages_per_second / s.message_window,
+            "connect_timeout": 1.0,
+            "read_timeout": 2.0,
+        },
+        "dispatcher": {"worker_timeout": 1.0, "heartbeat_interval": 0.3, "poll_interval": 0.3},
+        "daemon": {
+            "host": "127.0.0.1",
+            "port": port,
+            "public_url": f"http://127.0.0.1:{port}",
+            "grace_period": 5.0,
+        },
+    }
+
+
+def write_toml(path: Path, settings: dict[str, object]) -> Path:
+    lines = []
+    for section, values in settings.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():  # type: ignore[attr-defined]
+            lines.append(f"{key} = {value!r}".replace("'", '"'))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def start_daemon(config: Path) -> asyncio.subprocess.Process:
+    env = {**os.environ, "CAMPAIGNER_CONFIG": str(config), API_KEY_ENV: KEY, WEBHOOK_SECRET_ENV: SECRET}
+    env.pop("CAMPAIGNER_DATABASE_URL", None)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "campaigner", "daemon", cwd=ROOT, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as reply:
+        return reply.status, await reply.text()
+
+
+async def until_up(port: int) -> None:
+    async def up() -> bool:
+        try:
+            return (await get(f"http://127.0.0.1:{port}/healthz"))[0] == 200
+        except aiohttp.ClientError:
+            return False
+
+    await wait_for(up, 20, f"the daemon on port {port}")
+
+
+async def counts(url: str, campaign_id: int) -> dict[str, int]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT state, count(*) FROM jobs WHERE campaign_id = $1 GROUP BY state", campaign_id
+        )
+    finally:
+        await conn.close()
+    return {r[0]: r[1] for r in rows}
+
+
+async def test_daemon_carries_a_campaign_and_its_receipts_then_burst_mode_exits(
+    store: Store, database_url: str, make_sandbox: MakeSandbox
+) -> None:
+    os.environ[API_KEY_ENV], os.environ[WEBHOOK_SECRET_ENV] = KEY, SECRET
+    sandbox = await make_sandbox(requests_per_minute=600, request_window=6.0, messages_per_second=100)
+    port = free_port()
+    config = config_from_mapping(daemon_settings(sandbox, database_url, port), source="<test>")
+    campaign_id = await create_running_campaign(store, numbers(30))
+
+    async def delivered() -> bool:
+        return (await store.job_counts(campaign_id)).get("delivered", 0) == 30
+
+    daemon = Daemon(config)
+    task = asyncio.create_task(daemon.run())
+    await wait_for(delivered, 30, "30 delivery receipts through the daemon's webhook route")
+    daemon.stop()
+    await asyncio.wait_for(task, 20)
+    assert [r.state for r in daemon.reports] == ["completed"]
+    assert sandbox.state.snapshot()["duplicates"] == {}
+
+    # With nothing left to carry, a burst daemon exits by itself.
+    await asyncio.wait_for(Daemon(config, burst=True).run(), 20)
+
+
+async def test_three_daemons_share_the_limit_and_survive_a_kill(
+    store: Store, database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    # 30 requests and 30 messages a second across all daemons, over a strict rolling window.
+    sandbox = await make_sandbox(requests_per_minute=300, request_window=10.0, messages_per_second=30)
+    ports = [free_port() for _ in range(3)]
+    configs = [
+        write_toml(tmp_path / f"d{i}.toml", daemon_settings(sandbox, database_url, port))
+        for i, port in enumerate(ports)
+    ]
+    recipients = numbers(450)
+    daemons = [await start_daemon(config) for config in configs]
+    try:
+        for port in ports:
+            await until_up(port)
+        campaign_id = await create_running_campaign(store, recipients)
+        began = time.monotonic()
+
+        async def a_third_sent() -> bool:
+            done = await store.job_counts(campaign_id)
+            return done.get("submitted", 0) + done.get("delivered", 0) >= 150
+
+        await wait_for(a_third_sent, 30, "a third of the campaign")
+        daemons[0].send_signal(signal.SIGKILL)
+        await daemons[0].wait()
+
+        async def finished() -> bool:
+            done = await store.job_counts(campaign_id)
+            return done.get("pending", 0) == 0 and done.get("sending", 0) == 0
+
+        await wait_for(finished, 60, "the other daemons to finish the campaign")
+        elapsed = time.monotonic() - began
+    finally:
+        for daemon in daemons[1:]:
+            daemon.send_signal(signal.SIGTERM)
+        for daemon in daemons[1:]:
+            _out, err = await asyncio.wait_for(daemon.communicate(), 20)
+            assert daemon.returncode == 0, err.decode()[-2000:]
+
+    figures = sandbox.state.snapshot(per_recipient=True)
+    assert figures["duplicates"] == {}
+    assert sorted(figures["per_recipient"]) == sorted(recipients)
+    assert figures["rate_limits"]["requests"]["violations"] == 0
+    assert figures["rate_limits"]["messages"]["violations"] == 0
+    # 450 messages at 30/s is 15 s; the kill costs the dead daemon's leases (a few seconds).
+    assert elapsed < 15 * 1.6, f"took {elapsed:.1f} s"
+
+
+async def test_daemon_picks_up_new_campaigns_serves_health_and_stops_on_sigterm(
+    store: Store, database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox(requests_per_minute=60, request_window=6.0, messages_per_second=10)
+    port = free_port()
+    daemon = await start_daemon(write_toml(tmp_path / "d.toml", daemon_settings(sandbox, database_url, port)))
+    try:
+        await until_up(port)
+        assert (await get(f"http://127.0.0.1:{port}/readyz"))[0] == 200
+        campaign_id = await create_running_campaign(store, numbers(40))  # NOTIFY wakes the daemon
+
+        async def some_sent() -> bool:
+            done = await store.job_counts(campaign_id)
+            return done.get("submitted", 0) + done.get("delivered", 0) >= 5
+
+        await wait_for(some_sent, 20, "the daemon to carry the new campaign")
+        status, text = await get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200
+        families = {family.name for family in text_string_to_metric_families(text)}
+        assert any("messages" in name for name in families), families
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        stopped_at = time.monotonic()
+        _out, err = await asyncio.wait_for(daemon.communicate(), 20)
+    assert daemon.returncode == 0, err.decode()[-2000:]
+    assert time.monotonic() - stopped_at < 6
+    left = await counts(database_url, campaign_id)
+    assert left.get("sending", 0) == 0, "in-flight work is finished or released on SIGTERM"
+    assert sandbox.state.snapshot()["accepted_messages"] == left.get("submitted", 0) + left.get(
+        "delivered", 0
+    )
