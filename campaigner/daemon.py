@@ -71,7 +71,6 @@ class Daemon:
                 Limits.of(self.config.provider),
                 store,
                 self.config.provider.account,
-                margin=self.config.provider.window_margin,
             )
             await throttle.acquire(0)  # reads count against the provider's request limit too
             await check_sender(provider, self.config.provider)

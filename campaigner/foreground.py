@@ -92,9 +92,7 @@ async def run_in_foreground(
     worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
     # Shared through the database: other processes on this account, and the run a crash or a kill
     # ended a moment ago, count against the same windows as this one.
-    throttle = SharedThrottle(
-        Limits.of(config.provider), store, config.provider.account, margin=config.provider.window_margin
-    )
+    throttle = SharedThrottle(Limits.of(config.provider), store, config.provider.account)
     try:
         await throttle.acquire(0)  # reads count against the provider's request limit too
         await check_sender(provider, config.provider)

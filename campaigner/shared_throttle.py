@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from campaigner.throttle import DEFAULT_MARGIN, Limits, Throttle
+from campaigner.throttle import Limits, Throttle
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,13 @@ class SharedThrottle(Throttle):
         store: ScheduleStore,
         account: str,
         clock: Callable[[], float] = time.monotonic,
-        margin: float = DEFAULT_MARGIN,
+        margin: float | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(limits, clock, margin)
         self._wall = wall
         self._store = store
-        self._margin = margin
+        self._margin = limits.margin if margin is None else margin
         # Sorted: rows are locked in key order (see reserve-start).
         self._messages_key = f"{account}:messages"
         self._requests_key = f"{account}:requests"

@@ -134,11 +134,18 @@ class Limits:
     messages_per_second: float
     request_window: float = 60.0
     message_window: float = 1.0
+    # Seconds added to every window for arrival jitter (provider.window_margin).
+    margin: float = DEFAULT_MARGIN
 
     @classmethod
     def of(cls, provider: ProviderConfig) -> Limits:
         """The limits a provider account's config declares."""
-        return cls(provider.requests_per_minute, provider.messages_per_second, provider.request_window)
+        return cls(
+            provider.requests_per_minute,
+            provider.messages_per_second,
+            provider.request_window,
+            margin=provider.window_margin,
+        )
 
 
 class Throttle:
@@ -153,11 +160,12 @@ class Throttle:
         self,
         limits: Limits,
         clock: Callable[[], float] = time.monotonic,
-        margin: float = DEFAULT_MARGIN,
+        margin: float | None = None,
     ) -> None:
         self.configured = limits
         self._clock = clock
         per_window = limits.requests_per_minute * limits.request_window / 60.0
+        margin = limits.margin if margin is None else margin
         self._requests = RollingWindow(per_window, limits.request_window, margin)
         self._messages = RollingWindow(limits.messages_per_second, limits.message_window, margin)
         self._paused_until = float("-inf")
