@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from typing import Any, Protocol, TypeVar
 
@@ -66,6 +67,8 @@ class DispatchStore(ReconcileStore, Protocol):
     async def complete_campaign_if_done(self, campaign_id: int) -> bool: ...
     async def add_suppressions(self, e164s: Sequence[str], reason: str, source: str) -> int: ...
     async def cancel_pending_jobs(self, campaign_id: int) -> int: ...
+    async def suppressed_since(self, since: datetime) -> Sequence[tuple[str, datetime]]: ...
+    async def skip_suppressed_jobs(self, e164: str) -> int: ...
 
 
 @dataclass
@@ -118,6 +121,9 @@ class CampaignRunner:
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
         self._stop = asyncio.Event()  # stop taking work: a signal, a pause, a cancel, completion
         self._in_flight = 0
+        # Numbers suppressed while this run goes on (STOP replies), and the newest such time seen.
+        self._stopped: set[str] = set()
+        self._stopped_since = datetime.now(UTC) - timedelta(minutes=1)
         # The campaign's sending window in recipients' local time (--quiet-hours), if it has one.
         self._window: tuple[dt_time, dt_time] | None = None
         # The longest one request may take; a job is only sent while its lease outlasts that.
@@ -298,13 +304,16 @@ class CampaignRunner:
             log.warning("campaign %s: lease or heartbeat too old to send; releasing", self._campaign_id)
             await self._store.release_jobs(self._worker.id, [job.id for job in batch.jobs])
             return
-        messages = [OutboundMessage(job.id, job.e164, job.body, int(job.segments)) for job in batch.jobs]
+        jobs = await self._hold_back_stopped(batch) if self._stopped else batch.jobs
+        if not jobs:
+            return
+        messages = [OutboundMessage(job.id, job.e164, job.body, int(job.segments)) for job in jobs]
         self.report.requests += 1
         began = time.monotonic()
         results = await self._provider.send(messages)
         self._metrics.on_send(time.monotonic() - began, results)
         self._observe_rate_limit()
-        by_id = {job.id: job for job in batch.jobs}
+        by_id = {job.id: job for job in jobs}
         done: list[JobResult] = []
         for result in results:
             job = by_id.get(result.ref)
@@ -360,6 +369,22 @@ class CampaignRunner:
             if campaign.state != "running":
                 log.info("campaign %s: now %s; stopping", self._campaign_id, campaign.state)
                 self._stop.set()
+            for e164, at in await self._store.suppressed_since(self._stopped_since):
+                self._stopped.add(e164)
+                self._stopped_since = max(self._stopped_since, at)
+
+    async def _hold_back_stopped(self, batch: _Batch) -> list[Any]:
+        """Jobs of numbers suppressed since they were claimed (a STOP reply) are not sent: skipped."""
+        held = [job for job in batch.jobs if job.e164 in self._stopped]
+        if not held:
+            return batch.jobs
+        await self._store.release_jobs(self._worker.id, [job.id for job in held])
+        for e164 in {job.e164 for job in held}:
+            await self._store.skip_suppressed_jobs(e164)
+        log.info(
+            "campaign %s: %d claimed jobs not sent: their numbers opted out", self._campaign_id, len(held)
+        )
+        return [job for job in batch.jobs if job.e164 not in self._stopped]
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

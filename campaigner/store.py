@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
@@ -262,6 +263,10 @@ class Store(JobStore):
     async def list_suppressions(self) -> list[Suppression]:
         """The whole suppression list, by number."""
         return [Suppression.from_record(r) for r in await self.db.all("list-suppressions")]
+
+    async def suppressed_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        """Numbers suppressed after `since`, oldest first, with the time each was."""
+        return [(r["e164"], r["created_at"]) for r in await self.db.all("suppressions-since", since)]
 
     async def suppressed_numbers(self) -> set[str]:
         """The suppressed numbers, for the planner."""
