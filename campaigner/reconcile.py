@@ -10,7 +10,6 @@ again. A lookup that fails leaves the job where it is, for a later try: never a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -31,6 +30,8 @@ log = logging.getLogger(__name__)
 CLOCK_SKEW = timedelta(minutes=2)
 # Wait this long after an ambiguous result before the lookup: the provider may still be storing it.
 AMBIGUOUS_SETTLE_SECONDS = 1.0
+# Ambiguous sends looked up at the same time (each lookup is paced by the throttle anyway).
+LOOKUPS_AT_ONCE = 8
 # Lookups of one job that may fail before it is left for stale reconciliation.
 LOOKUP_TRIES = 3
 
@@ -79,32 +80,38 @@ class Reconciler:
         # longest request it may still have had in flight.
         bound = config.provider.connect_timeout + config.provider.read_timeout + 1.0
         self._dead_after = config.dispatcher.worker_timeout + bound
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._busy = 0
-        self._task: asyncio.Task[None] | None = None
+        self._settling: set[asyncio.Task[None]] = set()
+        self._lookups = asyncio.Semaphore(LOOKUPS_AT_ONCE)
         self.outcomes: Counter[str] = metrics.ReconcileOutcomes()  # also counted in /metrics
 
     async def start(self) -> None:
-        """Settle what dead workers left behind, then start handling our own ambiguous sends."""
+        """Settle what dead workers left behind; our own ambiguous sends are settled as they come."""
         await self.reconcile_stale()
-        self._task = asyncio.create_task(self._run(), name="reconciler")
 
     async def stop(self) -> None:
         """Stop; ambiguous jobs not yet looked up stay in `sending` for the next run."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in self._settling:
+            task.cancel()
+        await asyncio.gather(*self._settling, return_exceptions=True)
 
     def idle(self) -> bool:
         """True when no ambiguous job of ours waits for a lookup."""
-        return self._queue.empty() and self._busy == 0
+        return not self._settling
 
     async def submit(self, job: Any) -> None:
-        """Queue one of our jobs whose send was ambiguous."""
+        """Settle one of our jobs whose send was ambiguous, a moment from now, beside the others."""
         self.outcomes["ambiguous"] += 1
-        self._queue.put_nowait(job)
+        task = asyncio.create_task(self._settle_later(job), name=f"reconcile job {job.id}")
+        self._settling.add(task)
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._settling.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The job stays in `sending`; stale reconciliation settles it once its lease expires.
+            log.warning(
+                "campaign %s: settling an ambiguous send failed: %r", self._campaign_id, task.exception()
+            )
 
     async def reconcile_stale(self, limit: int = 100) -> int:
         """Settle up to `limit` jobs that other (dead or overdue) workers left in `sending`."""
@@ -128,15 +135,10 @@ class Reconciler:
             )
         return len(settlements)
 
-    async def _run(self) -> None:
-        while True:
-            job = await self._queue.get()
-            self._busy += 1
-            try:
-                await asyncio.sleep(AMBIGUOUS_SETTLE_SECONDS)
-                await self._settle_own(job)
-            finally:
-                self._busy -= 1
+    async def _settle_later(self, job: Any) -> None:
+        await asyncio.sleep(AMBIGUOUS_SETTLE_SECONDS)
+        async with self._lookups:
+            await self._settle_own(job)
 
     async def _settle_own(self, job: Any) -> None:
         for _ in range(LOOKUP_TRIES):
