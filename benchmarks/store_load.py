@@ -121,6 +121,23 @@ def windows(finished: list[float], size: int) -> list[float]:
     return rates
 
 
+async def backend_cpu(admin: asyncpg.Connection, database: str) -> float:
+    """CPU seconds used so far by the server processes connected to `database` (from /proc; 0 when the
+    server runs elsewhere). With the client's own CPU time, this gives the CPU a job costs, which the
+    load of a shared machine changes far less than the jobs/s it allows."""
+    pids = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
+    return sum(_process_ticks(row["pid"]) for row in pids) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_ticks(pid: int) -> int:
+    """utime + stime of a process, in clock ticks (0 if it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
 async def index_report(url: str) -> str:
     """Size of the claim index after the drain, the buffers a claim from the start reads, autovacuum."""
     conn = await asyncpg.connect(url)
@@ -161,7 +178,10 @@ async def main() -> None:
         campaign_id, copy_rate = await load(store, args.rows)
         print(f"COPY {args.rows:,} jobs: {copy_rate:,.0f} rows/s")
 
+        server_before, client_before = await backend_cpu(admin, name), time.process_time()
         finished = await drain(store, campaign_id, 100, args.rows, args.workers)
+        server_cpu = await backend_cpu(admin, name) - server_before
+        client_cpu = time.process_time() - client_before
         total = len(finished) / finished[-1]
         per_100k = windows(finished, 100_000)
         print(
@@ -170,6 +190,11 @@ async def main() -> None:
         print("  per 100k: " + ", ".join(f"{r:,.0f}" for r in per_100k))
         if per_100k:
             print(f"  first 100k {per_100k[0]:,.0f} jobs/s, last 100k {per_100k[-1]:,.0f} jobs/s")
+        per_job = 1e6 / len(finished)
+        print(
+            f"  CPU per job: server {server_cpu * per_job:.1f} us, this client {client_cpu * per_job:.1f} us "
+            f"(2 cores fully ours: at most {2e6 / ((server_cpu + client_cpu) * per_job):,.0f} jobs/s)"
+        )
         counts = await store.job_counts(campaign_id)
         print(f"  counts after drain: {counts}")
         print("  " + await index_report(url))
