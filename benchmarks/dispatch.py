@@ -1,12 +1,15 @@
 """Dispatch speed: achieved / ceiling at scaled limits, and the unthrottled engine rate.
 
     .venv/bin/python benchmarks/dispatch.py [--seconds 25] [--unthrottled-seconds 10] [--only NAME ...]
+                                            [--throttle shared local] [--margin 0.02] [--sandbox-only]
 
 Each case gets a fresh database (created on the admin URL, CAMPAIGNER_TEST_ADMIN_URL, default
 postgresql://postgres@127.0.0.1:5432/postgres, dropped at the end) and its own sandbox, started as a
 separate process (`campaigner sandbox`), so the sandbox's CPU is not the dispatcher's. The dispatcher
-(a `CampaignRunner` with its `Worker` and `Throttle`, as `campaigner run` builds them) runs in this
-process. A case sends one campaign to the end and prints:
+(a `CampaignRunner` with its `Worker` and a `SharedThrottle`, as `campaigner run` builds them: every
+start time is reserved in PostgreSQL) runs in this process; the unthrottled cases also run with the
+in-memory `Throttle` (`--throttle`), which shows what the shared schedule's round trip costs. A case
+sends one campaign to the end and prints:
 
 * limited cases: the configured limits equal the sandbox's, the campaign is sized for `--seconds` at
   the ceiling min(recipients_per_request x requests/s, messages/s); achieved = jobs / wall time of
@@ -46,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from campaigner.config import Config, config_from_mapping
 from campaigner.dispatcher import CampaignRunner
 from campaigner.providers import make_provider
+from campaigner.shared_throttle import SharedThrottle
 from campaigner.store import Store
 from campaigner.store_models import CampaignTotals, NewCampaign
 from campaigner.throttle import Limits, Throttle
@@ -264,7 +268,9 @@ class Figures:
         )
 
 
-async def run_case(case: Case, jobs: int, margin: float, profile: str | None = None) -> Figures:
+async def run_case(
+    case: Case, jobs: int, margin: float, shared: bool = True, profile: str | None = None
+) -> Figures:
     """Send one campaign of `jobs` jobs through a fresh sandbox and database."""
     port = free_port()
     sandbox = start_sandbox(case, port)
@@ -287,7 +293,9 @@ async def run_case(case: Case, jobs: int, margin: float, profile: str | None = N
         worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
         await worker.start()
         try:
-            throttle = Throttle(Limits.of(config.provider))
+            limits = Limits.of(config.provider)
+            # `campaigner run` paces through the database (SharedThrottle); --throttle local: in memory.
+            throttle = SharedThrottle(limits, store, "bench") if shared else Throttle(limits)
             runner = CampaignRunner(store, provider, throttle, config, campaign_id, worker)
             profiler = None
             if profile:
@@ -413,16 +421,23 @@ async def main_async(args: argparse.Namespace) -> int:
               f"{batched:,.0f} msg/s in batches of 500")  # fmt: skip
         return 0
     ok = True
-    print(f"dispatch benchmark on {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"dispatch benchmark on {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+        f"limited cases paced by the {args.throttle[0]} throttle"
+    )
     for case, jobs in cases(args.seconds, args.unthrottled_seconds):
         if args.only and not any(word in case.name for word in args.only):
             continue
-        profile = None
-        if args.profile:
-            profile = f"{args.profile}.{case.provider}.{'limited' if case.limited else 'free'}.prof"
-        figures = await run_case(case, jobs, args.margin if case.limited else 0.0, profile)
-        print(describe(figures), flush=True)
-        ok = ok and figures.exactly_once
+        # Limited cases pace as `campaigner run` does (the first --throttle); unthrottled, each one.
+        for throttle in args.throttle[:1] if case.limited else args.throttle:
+            profile = None
+            if args.profile:
+                kind = "limited" if case.limited else "free"
+                profile = f"{args.profile}.{case.provider}.{kind}.{throttle}.prof"
+            margin = args.margin if case.limited else 0.0
+            figures = await run_case(case, jobs, margin, throttle == "shared", profile)
+            print(f"[{throttle} throttle] {describe(figures)}", flush=True)
+            ok = ok and figures.exactly_once
     return 0 if ok else 1
 
 
@@ -438,6 +453,14 @@ def main() -> int:
     )
     parser.add_argument(
         "--unthrottled-seconds", type=float, default=10.0, help="~length of unthrottled cases"
+    )
+    parser.add_argument(
+        "--throttle",
+        nargs="+",
+        choices=("shared", "local"),
+        default=["shared", "local"],
+        help="shared: start times from PostgreSQL, as `campaigner run` and the daemon pace (the limited "
+        "cases use the first given); local: this process's schedule in memory",
     )
     parser.add_argument("--only", nargs="*", help="run the cases whose name contains one of these words")
     parser.add_argument("--profile", help="write a cProfile of each run to PREFIX.<case>.prof")

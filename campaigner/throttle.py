@@ -36,6 +36,9 @@ HEADROOM = 0.97
 # A caller woken this share of the margin after its slot (a busy event loop) takes a new slot rather
 # than send late: its neighbours were planned a margin apart, and a late send eats into that margin.
 LATE_SHARE = 0.5
+# ... but never less than an event loop's ordinary wake-up delay: with no margin at all, every sleep
+# would count as late and a shared schedule (which cannot move a slot) would reserve for ever.
+LATE_FLOOR = 0.002
 
 
 class RollingWindow:
@@ -172,7 +175,7 @@ class Throttle:
         # Request rate at which the provider last said 429; the rate stays below it.
         self._throttled_at: float | None = None
         self._lowered_logged = False
-        self._late = margin * LATE_SHARE
+        self._late = max(margin * LATE_SHARE, LATE_FLOOR)
         self.throttled_count = 0
         self.late_wakes = 0  # slots given up because we woke too late to use or move them (metrics)
         self.late_moved = 0  # slots moved to when we woke late (metrics)
@@ -212,8 +215,9 @@ class Throttle:
         while True:
             start = await self._reserve(messages)
             delay = start - self._clock()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if delay <= 0:
+                return start  # due now: nothing to be late for
+            await asyncio.sleep(delay)
             # A 429 seen while we slept moves everybody's start; our old slot is simply unused.
             if self._paused_until > start:
                 continue

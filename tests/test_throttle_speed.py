@@ -190,3 +190,23 @@ async def test_a_full_buffer_is_written_in_the_background_and_a_backlog_waits() 
 
     assert sum(store.calls) == len(results)
     assert recorder.written == len(results)
+
+
+async def test_without_a_margin_ordinary_wake_up_delays_are_not_late(monkeypatch: pytest.MonkeyPatch) -> None:
+    class FromElsewhere(Throttle):
+        """Start times from outside (as SharedThrottle's database): slots cannot be moved."""
+
+        async def _reserve(self, messages: int) -> float:
+            return self.reserve(messages)
+
+    clock = [100.0]
+
+    async def sleep(delay: float, result: Any = None) -> Any:
+        clock[0] += delay + 0.0005  # every wake-up half a millisecond after its time
+        return result
+
+    throttle = FromElsewhere(Limits(6_000, 100), clock=lambda: clock[0], margin=0.0)
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    for _ in range(200):
+        await asyncio.wait_for(throttle.acquire(1), 1)
+    assert throttle.late_wakes == 0
