@@ -62,7 +62,10 @@ class SharedThrottle(Throttle):
         # NTP's); the local pacing runs on the monotonic clock.
         now = self._clock()
         start = now + (at - self._wall())
-        return max(start, now, self._paused_until)
+        # Not clamped to now: a slot that is already past when the answer arrives (a slow round trip)
+        # makes `acquire` see it is late and take a new one, rather than send closer than a cost to
+        # the next daemon's slot.
+        return max(start, self._paused_until)
 
     def on_throttled(self, retry_after: float | None) -> None:
         """Pause here and, through the database, every other daemon on this account."""
