@@ -2,7 +2,8 @@
 
 Each limit of an account is a schedule row in PostgreSQL (`rate_schedule`, GCRA with no burst): a
 request asks the database for one start time that both the request schedule and the message
-schedule allow, and moves both on by its cost. So every daemon, on one machine or many, is paced by
+schedule allow, and moves both on by its cost (senders asking at once share one round trip for a
+slice of consecutive slots). So every daemon, on one machine or many, is paced by
 one clock, and their requests together stay within the limits. The adaptation (429s, headers)
 stays per process, and a 429 also pushes the shared schedule so that every daemon waits.
 """
@@ -12,12 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from campaigner.throttle import Limits, Throttle
 
 log = logging.getLogger(__name__)
+
+# A slice of slots reserved in one round trip covers at most this much of the schedule, and this
+# many requests: a slot not used (a stop, a pause) is lost, never given to anyone else.
+SLICE_SECONDS = 0.25
+MAX_SLICE = 64
 
 
 class ScheduleStore(Protocol):
@@ -47,29 +54,53 @@ class SharedThrottle(Throttle):
         self._messages_key = f"{account}:messages"
         self._requests_key = f"{account}:requests"
         self._pushes: set[asyncio.Task[None]] = set()
+        # Slots reserved in the database and not handed out yet, by messages per request.
+        self._slots: dict[int, deque[float]] = {}
+        self._fetching = asyncio.Lock()
+        self._waiting = 0
 
-    def _costs(self, messages: int) -> list[float]:
-        # Each unit costs its share of the window plus the margin, so that `limit` units always span
-        # a little more than a window, whatever the arrival jitter.
+    def _slot_cost(self, messages: int) -> float:
+        """Seconds of the shared schedule one request of `messages` units takes.
+
+        Each unit costs its share of the window plus the margin, so that `limit` units always span a
+        little more than a window, whatever the arrival jitter; a request takes the larger of its two.
+        """
         request = (self._requests.window + self._margin) / self._requests.limit
         message = messages * (self._messages.window + self._margin) / self._messages.limit
-        return [message, request]
+        return max(request, message)
 
     async def _reserve(self, messages: int) -> float:
+        # Senders that ask at the same time share one round trip: whoever fetches reserves a slice of
+        # consecutive slots for everyone waiting (at most SLICE_SECONDS of schedule), the rest take
+        # theirs from the pool. One statement per request capped the rate at the database's pace.
+        pool = self._slots.setdefault(messages, deque())
+        self._waiting += 1
+        try:
+            async with self._fetching:
+                if not pool:
+                    await self._fetch(messages, pool)
+                start = pool.popleft()
+        finally:
+            self._waiting -= 1
+        # Not clamped to now, nor to a pause: a slot that is already past (a slow round trip, a slot
+        # that waited in the pool) or inside a pause makes `acquire` take a new one, rather than send
+        # closer than a cost to its neighbours.
+        return start
+
+    async def _fetch(self, messages: int, pool: deque[float]) -> None:
+        cost = self._slot_cost(messages)
+        count = max(1, min(self._waiting, MAX_SLICE, int(SLICE_SECONDS / cost)))
         keys = [self._messages_key, self._requests_key]
-        at = await self._store.reserve_start(keys, self._costs(messages))
+        at = await self._store.reserve_start(keys, [cost * count, cost * count])
         # The schedule is kept in wall-clock time, which every daemon shares (one machine's clock, or
         # NTP's); the local pacing runs on the monotonic clock.
-        now = self._clock()
-        start = now + (at - self._wall())
-        # Not clamped to now: a slot that is already past when the answer arrives (a slow round trip)
-        # makes `acquire` see it is late and take a new one, rather than send closer than a cost to
-        # the next daemon's slot.
-        return max(start, self._paused_until)
+        first = self._clock() + (at - self._wall())
+        pool.extend(first + i * cost for i in range(count))
 
     def on_throttled(self, retry_after: float | None) -> None:
         """Pause here and, through the database, every other daemon on this account."""
         super().on_throttled(retry_after)
+        self._slots.clear()  # reserved before the 429: none of them may be used now
         wait = self._paused_until - self._clock()
         if wait > 0:
             task = asyncio.get_running_loop().create_task(self._push(wait))

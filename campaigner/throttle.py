@@ -39,6 +39,8 @@ LATE_SHARE = 0.5
 # ... but never less than an event loop's ordinary wake-up delay: with no margin at all, every sleep
 # would count as late and a shared schedule (which cannot move a slot) would reserve for ever.
 LATE_FLOOR = 0.002
+# How many new slots a late caller takes before it sends on a late one.
+MAX_RETAKES = 3
 
 
 class RollingWindow:
@@ -212,17 +214,23 @@ class Throttle:
 
     async def acquire(self, messages: int = 1) -> float:
         """Wait until a request carrying `messages` units may start; returns its start time."""
+        retakes = 0
         while True:
             start = await self._reserve(messages)
             delay = start - self._clock()
-            if delay <= 0:
-                return start  # due now: nothing to be late for
-            await asyncio.sleep(delay)
-            # A 429 seen while we slept moves everybody's start; our old slot is simply unused.
+            if delay > 0:
+                await asyncio.sleep(delay)
             if self._paused_until > start:
+                # A 429 moved everybody's start; our old slot is simply unused. Wait out the pause
+                # before asking again, so that the new slot comes from after it.
+                await asyncio.sleep(max(0.0, self._paused_until - self._clock()))
                 continue
             now = self._clock()
-            if now - start > self._late:
+            # Late: woken late, or (a shared schedule) the slot was already past when it arrived.
+            # After a few tries the slot is taken anyway, so that a machine slower than the margin
+            # still sends (at worst a little closer than planned) instead of reserving for ever.
+            if now - start > self._late and retakes < MAX_RETAKES:
+                retakes += 1
                 # Woken late (a busy loop or machine): sending now could bring us nearer than a
                 # window to a request planned one window after our slot. Move the slot to now if
                 # every window allows it; otherwise take a new one (the old stays counted: safe).
