@@ -19,21 +19,25 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-ADMIN_URL = os.environ.get("CAMPAIGNER_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-API_KEY = "17|sandbox-full-access-key"
+from benchmarks.common import (
+    API_KEY,
+    create_database,
+    drop_database,
+    free_port,
+    sandbox_stats,
+    wait_for_sandbox,
+)
+
 CAMPAIGNER = [sys.executable, "-m", "campaigner"]
 
 
@@ -56,12 +60,6 @@ class HarnessResult:
         final = set(self.job_counts) <= {"submitted", "delivered", "undelivered"}
         exact = not self.duplicates and self.missing == 0 and self.accepted == self.recipients
         return exact and final and self.window_violations == 0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def numbers(count: int) -> list[str]:
@@ -95,24 +93,6 @@ lease_seconds = 30.0
     return config
 
 
-def sandbox_stats(port: int) -> dict[str, Any]:
-    url = f"http://127.0.0.1:{port}/_sandbox/stats?per_recipient=1"
-    with urllib.request.urlopen(url, timeout=10) as reply:
-        return json.loads(reply.read())
-
-
-def wait_for_sandbox(port: int, within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            sandbox_stats(port)
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the sandbox did not start") from None
-            time.sleep(0.05)
-
-
 async def job_counts(database_url: str, campaign_id: int) -> dict[str, int]:
     conn = await asyncpg.connect(database_url)
     try:
@@ -122,24 +102,6 @@ async def job_counts(database_url: str, campaign_id: int) -> dict[str, int]:
     finally:
         await conn.close()
     return {row[0]: row[1] for row in rows}
-
-
-async def create_database() -> tuple[str, str]:
-    name = f"campaigner_crash_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return name, ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def run_harness(
@@ -155,7 +117,7 @@ def run_harness(
 ) -> HarnessResult:
     """Run the whole harness; returns what it saw (the caller asserts or prints)."""
     rng = random.Random(seed)
-    name, database_url = asyncio.run(create_database())
+    name, database_url = asyncio.run(create_database("campaigner_crash"))
     port = free_port()
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="campaigner-crash-") as tmp:

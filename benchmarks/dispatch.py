@@ -28,14 +28,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -46,6 +42,14 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import (
+    API_KEY,
+    create_database,
+    drop_database,
+    free_port,
+    sandbox_stats,
+    wait_for_sandbox,
+)
 from campaigner.config import Config, config_from_mapping
 from campaigner.dispatcher import CampaignRunner
 from campaigner.providers import make_provider
@@ -55,8 +59,6 @@ from campaigner.store_models import CampaignTotals, NewCampaign
 from campaigner.throttle import Limits, Throttle
 from campaigner.worker import Worker
 
-ADMIN_URL = os.environ.get("CAMPAIGNER_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-API_KEY = "17|sandbox-full-access-key"
 API_KEY_ENV = "CAMPAIGNER_BENCH_SANDBOX_KEY"
 # "Very high" limits for the unthrottled cases: far above anything this machine can send.
 UNLIMITED_RPM = 60_000_000
@@ -130,19 +132,6 @@ def cases(seconds: float, unthrottled_seconds: float) -> list[tuple[Case, int]]:
 # -- processes and databases ----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def sandbox_stats(port: int) -> dict[str, Any]:
-    """GET /_sandbox/stats with per-recipient counts."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/stats?per_recipient=1", timeout=30) as r:
-        return dict(json.loads(r.read()))
-
-
 def start_sandbox(case: Case, port: int) -> subprocess.Popen[bytes]:
     """`campaigner sandbox` with the case's limits, as a separate process; returns once it answers."""
     args = [
@@ -154,36 +143,8 @@ def start_sandbox(case: Case, port: int) -> subprocess.Popen[bytes]:
     if not case.limited:
         args.append("--no-limits")
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            sandbox_stats(port)
-            return process
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("the sandbox did not start") from None
-            time.sleep(0.05)
-
-
-async def create_database() -> tuple[str, str]:
-    """A fresh, empty database; returns (name, url)."""
-    name = f"campaigner_dispatch_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return name, ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-async def drop_database(name: str) -> None:
-    """Drop a database made by `create_database`."""
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    wait_for_sandbox(port, process)
+    return process
 
 
 # -- one case --------------------------------------------------------------------------------------
@@ -274,7 +235,7 @@ async def run_case(
     """Send one campaign of `jobs` jobs through a fresh sandbox and database."""
     port = free_port()
     sandbox = start_sandbox(case, port)
-    name, url = await create_database()
+    name, url = await create_database("campaigner_dispatch")
     store = await Store.open_url(url)
     try:
         recipients = numbers(jobs)

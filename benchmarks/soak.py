@@ -26,15 +26,15 @@ from pathlib import Path
 
 import asyncpg
 
-from benchmarks.crash_harness import (
+from benchmarks.common import (
     API_KEY,
-    CAMPAIGNER,
     create_database,
     drop_database,
     free_port,
     sandbox_stats,
     wait_for_sandbox,
 )
+from benchmarks.crash_harness import CAMPAIGNER
 
 SECRET = "soak-webhook-secret"
 
@@ -98,7 +98,7 @@ def main() -> int:
     parser.add_argument("--mps", type=int, default=30)
     args = parser.parse_args()
 
-    name, database_url = asyncio.run(create_database())
+    name, database_url = asyncio.run(create_database("campaigner_soak"))
     sandbox_port, daemon_port = free_port(), free_port()
     expected: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="campaigner-soak-") as tmp:

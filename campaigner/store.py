@@ -46,15 +46,22 @@ JOB_COLUMNS = ("campaign_id", "line", "e164", "country", "body", "segments", "en
 
 
 class PlannedLike(Protocol):
-    """A message to load (campaigner.plan.PlannedMessage has this shape)."""
+    """A message to load (campaigner.plan.PlannedMessage has this shape); read-only."""
 
-    line: int
-    e164: str
-    country: str | None
-    body: str
-    encoding: str
-    segments: int
-    cost: float
+    @property
+    def line(self) -> int: ...
+    @property
+    def e164(self) -> str: ...
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def encoding(self) -> str: ...
+    @property
+    def segments(self) -> int: ...
+    @property
+    def cost(self) -> float: ...
 
 
 class Store(JobStore):

@@ -23,16 +23,24 @@ def _rows_changed(status: str) -> int:
 
 
 class ResultLike(Protocol):
-    """A write-back for one job (campaigner.outcomes.JobResult has this shape)."""
+    """A write-back for one job (campaigner.outcomes.JobResult has this shape); read-only."""
 
-    job_id: int
-    state: str
-    provider_id: str | None
-    error_code: str | None
-    error_class: str | None
-    error_message: str | None
-    retry_in: float
-    attempts_delta: int
+    @property
+    def job_id(self) -> int: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def provider_id(self) -> str | None: ...
+    @property
+    def error_code(self) -> str | None: ...
+    @property
+    def error_class(self) -> str | None: ...
+    @property
+    def error_message(self) -> str | None: ...
+    @property
+    def retry_in(self) -> float: ...
+    @property
+    def attempts_delta(self) -> int: ...
 
 
 # A claim floor is trusted this long; then the next claim scans jobs_claimable from the start again.
