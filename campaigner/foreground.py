@@ -88,6 +88,9 @@ async def run_in_foreground(
 ) -> RunReport:
     """Carry `campaign_id` until it completes, pauses or a signal stops it; raise when it paused."""
     console = console or Console(stderr=True)
+    campaign = await store.get_campaign(campaign_id)  # an unknown id is the first error, not a missing key
+    if campaign.state in ("completed", "cancelled", "failed") and not reopen:
+        raise StateError(f"campaign {campaign_id} is {campaign.state}; nothing to run")
     provider = make_provider(config.provider, status_callback_url=status_callback_url(config))
     worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
     # Shared through the database: other processes on this account, and the run a crash or a kill
