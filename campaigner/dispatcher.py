@@ -121,6 +121,7 @@ class CampaignRunner:
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
         self._stop = asyncio.Event()  # stop taking work: a signal, a pause, a cancel, completion
         self._in_flight = 0
+        self._failure: BaseException | None = None
         # Numbers suppressed while this run goes on (STOP replies), and the newest such time seen.
         self._stopped: set[str] = set()
         self._stopped_since = datetime.now(UTC) - timedelta(minutes=1)
@@ -153,6 +154,8 @@ class CampaignRunner:
             asyncio.create_task(self._claim_loop(), name="claimer"),
             asyncio.create_task(self._watch_state(), name="state watcher"),
         ]
+        for task in side:
+            task.add_done_callback(self._side_task_done)
         try:
             await self._stop.wait()
         finally:
@@ -164,6 +167,8 @@ class CampaignRunner:
             await self._release_queued()
             await self._reconciler.stop()
             await self._recorder.stop()
+        if self._failure is not None:
+            raise self._failure
         self.report.reconciled = dict(self._reconciler.outcomes)
         campaign = await self._store.get_campaign(self._campaign_id)
         if campaign.state == "cancelled":
@@ -172,6 +177,14 @@ class CampaignRunner:
         self.report.state = campaign.state
         self.report.reason = self.report.reason or getattr(campaign, "reason", None)
         return self.report
+
+    def _side_task_done(self, task: asyncio.Task[None]) -> None:
+        # A claimer or watcher that dies (the database went away) stops the run rather than leave it
+        # waiting for ever; run() then raises its error, and the caller decides (the daemon retries).
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            self._failure = task.exception()
+            log.error("campaign %s: %s failed: %r", self._campaign_id, task.get_name(), self._failure)
+            self._stop.set()
 
     # -- claiming -------------------------------------------------------------------------------
 

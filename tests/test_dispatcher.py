@@ -244,3 +244,35 @@ async def test_quiet_hours_hold_back_recipients_outside_their_window(
     for job in held:
         assert job.attempts == 0, "waiting for the window is not an attempt"
         assert job.next_attempt_at > datetime.now(UTC) + timedelta(hours=3)
+
+
+async def test_losing_the_database_ends_the_run_with_its_error(
+    store: Store, database_url: str, make_sandbox: MakeSandbox
+) -> None:
+    import asyncpg
+
+    from campaigner.errors import DatabaseError
+    from tests.fixtures.db import admin_connect
+
+    sandbox = await make_sandbox(requests_per_minute=60, request_window=6.0, messages_per_second=10)
+    config = sandbox_config(sandbox)
+    campaign_id = await create_running_campaign(store, numbers(100))
+    name = database_url.rsplit("/", 1)[1]
+    async with runner_for(store, config, campaign_id) as runner:
+        task = asyncio.create_task(runner.run())
+
+        async def some_sent() -> bool:
+            return (await store.job_counts(campaign_id)).get("submitted", 0) >= 3
+
+        await wait_for(some_sent, 20, "the first sends")
+        admin = await admin_connect()
+        try:
+            await admin.execute(f'ALTER DATABASE "{name}" CONNECTION LIMIT 0')
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+            )
+            with pytest.raises((DatabaseError, asyncpg.PostgresError, OSError)):
+                await asyncio.wait_for(task, 20)
+        finally:
+            await admin.execute(f'ALTER DATABASE "{name}" CONNECTION LIMIT -1')
+            await admin.close()
