@@ -99,14 +99,16 @@ async def test_stale_sending_jobs_are_those_of_dead_or_missing_workers_or_expire
     orphaned = await store.claim_jobs(campaign_id, "gone", 1, 300)
     dead = await store.claim_jobs(campaign_id, "dead", 2, 300)
     await asyncio.sleep(0.01)  # lease of 0 s: expired as soon as the clock moves
-    # "dead" heartbeat is older than a timeout of 0 s; "alive" heartbeats right before asking.
+    # "dead" last beat an hour ago, "alive" just now: a 60 s timeout tells them apart on any machine.
+    async with store.db.pool.acquire() as conn:
+        await conn.execute("UPDATE workers SET heartbeat_at = now() - interval '1 hour' WHERE id = 'dead'")
     await store.heartbeat("alive")
-    stale = await store.stale_sending_jobs(campaign_id, 100, 0.005)
+    stale = await store.stale_sending_jobs(campaign_id, 100, 60.0)
     stale_ids = {j.id for j in stale}
     assert {j.id for j in expired + orphaned} <= stale_ids
     assert stale_ids.isdisjoint(j.id for j in mine)  # alive worker, fresh lease
     assert {j.id for j in dead} <= stale_ids
-    with_patience = await store.stale_sending_jobs(campaign_id, 100, 3600)
+    with_patience = await store.stale_sending_jobs(campaign_id, 100, 7200)
     assert {j.id for j in with_patience} == {j.id for j in expired + orphaned}
 
 
