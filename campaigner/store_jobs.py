@@ -217,10 +217,6 @@ class JobStore:
         assert row is not None
         return row["final_state"], bool(row["parked"])
 
-    async def provider_id_known(self, provider_id: str) -> bool:
-        """Whether any job carries `provider_id`."""
-        return bool(await self.db.value("known-provider-id", provider_id))
-
     async def apply_pending_receipts(self, max_age: float) -> tuple[int, int]:
         """Apply parked receipts whose job is now submitted; drop those older than `max_age` s.
 

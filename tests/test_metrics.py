@@ -107,7 +107,7 @@ async def test_metrics_families_and_values_after_some_events(store: Store, sandb
         "campaigner_dispatch_latency_seconds",
     } <= families
     acct = "metrics-acct"
-    assert delta("campaigner_webhook_events_total", type="status", verdict="unknown_id") == 1
+    assert delta("campaigner_webhook_events_total", type="status", verdict="ignored") == 1
     assert delta("campaigner_webhook_events_total", type="status", verdict="rejected_signature") == 1
     assert delta("campaigner_webhook_events_total", type="status", verdict="bad_json") == 1
     assert delta("campaigner_messages_total", account=acct, outcome="accepted") == 2

@@ -243,7 +243,12 @@ async def test_unknown_ids_are_answered_200(store: Store, sandbox: RunningSandbo
         body = status_payload("nobody-1", "sent")
         assert await post(client, STATUS, body, signed(body)) == (
             200,
-            {"events": 1, "verdicts": {"unknown_id": 1}},
+            {"events": 1, "verdicts": {"ignored": 1}},
+        )
+        final = status_payload("nobody-2", "delivered")
+        assert await post(client, STATUS, final, signed(final)) == (
+            200,
+            {"events": 1, "verdicts": {"parked": 1}},
         )
 
 

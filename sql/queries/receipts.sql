@@ -16,10 +16,6 @@ WITH final AS (
 )
 SELECT (SELECT state FROM final) AS final_state, EXISTS (SELECT 1 FROM parked) AS parked;
 
--- name: known-provider-id
--- A non-final receipt (queued, sent): whether any job has that provider id (else: unknown id).
-SELECT EXISTS (SELECT 1 FROM jobs WHERE provider_id = $1);
-
 -- name: apply-pending-receipts
 -- The daemon, every second: submitted jobs with a parked receipt -> delivered | undelivered; the
 -- receipts applied, those whose job is already final, and those older than $1 seconds are deleted.
