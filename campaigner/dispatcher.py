@@ -68,7 +68,6 @@ class DispatchStore(ReconcileStore, Protocol):
     async def add_suppressions(self, e164s: Sequence[str], reason: str, source: str) -> int: ...
     async def cancel_pending_jobs(self, campaign_id: int) -> int: ...
     async def suppressed_since(self, since: datetime) -> Sequence[tuple[str, datetime]]: ...
-    async def skip_suppressed_jobs(self, e164: str) -> int: ...
 
 
 @dataclass
@@ -387,13 +386,14 @@ class CampaignRunner:
                 self._stopped_since = max(self._stopped_since, at)
 
     async def _hold_back_stopped(self, batch: _Batch) -> list[Any]:
-        """Jobs of numbers suppressed since they were claimed (a STOP reply) are not sent: skipped."""
+        """Jobs of numbers suppressed since they were claimed (a STOP reply) are not sent.
+
+        They go back to pending, and the next claim, which sees the suppression, skips them.
+        """
         held = [job for job in batch.jobs if job.e164 in self._stopped]
         if not held:
             return batch.jobs
         await self._store.release_jobs(self._worker.id, [job.id for job in held])
-        for e164 in {job.e164 for job in held}:
-            await self._store.skip_suppressed_jobs(e164)
         log.info(
             "campaign %s: %d claimed jobs not sent: their numbers opted out", self._campaign_id, len(held)
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, TypeVar
@@ -43,6 +44,14 @@ T = TypeVar("T")
 
 # The columns COPY fills; every other column takes its default (state pending, now(), ...).
 JOB_COLUMNS = ("campaign_id", "line", "e164", "country", "body", "segments", "encoding", "cost")
+
+
+@dataclass(slots=True)
+class _Price:
+    """One distinct cost of a campaign's jobs, converted once, and how many loaded rows have it."""
+
+    value: Decimal
+    rows: int = 0
 
 
 class PlannedLike(Protocol):
@@ -130,14 +139,16 @@ class Store(JobStore):
                 spec.currency,
             )
             # A campaign has a handful of distinct costs: convert each once, not once a row (a
-            # Decimal(repr()) per row was a quarter of the client's time in a 1M-row COPY).
-            costs: dict[float, Decimal] = {}
+            # Decimal(repr()) per row was a quarter of the client's time in a 1M-row COPY). The
+            # same table counts the rows sent, for job_counts (jobs have no INSERT trigger).
+            loaded: dict[float, _Price] = {}
 
             def cost(value: float) -> Decimal:
-                found = costs.get(value)
+                found = loaded.get(value)
                 if found is None:
-                    found = costs[value] = Decimal(repr(value))
-                return found
+                    found = loaded[value] = _Price(Decimal(repr(value)))
+                found.rows += 1
+                return found.value
 
             records = (
                 (campaign_id, m.line, m.e164, m.country, m.body, m.segments, m.encoding, cost(m.cost))
@@ -145,6 +156,10 @@ class Store(JobStore):
                 for m in batch
             )
             await tx.copy_records("jobs", JOB_COLUMNS, records)
+            jobs = sum(price.rows for price in loaded.values())
+            if jobs:
+                amount = sum((price.value * price.rows for price in loaded.values()), Decimal(0))
+                await tx.execute("add-loaded-jobs", campaign_id, jobs, amount)
             done = totals()
             await tx.execute(
                 "set-campaign-totals", campaign_id, done.total_jobs, done.estimated_cost, done.preview
@@ -254,14 +269,15 @@ class Store(JobStore):
     # -- suppressions ---------------------------------------------------------------------------
 
     async def add_suppressions(self, e164s: Sequence[str], reason: str, source: str) -> int:
-        """Add numbers to the suppression list and skip their pending jobs everywhere; returns new entries."""
+        """Add numbers to the suppression list; returns new entries.
+
+        Their pending jobs, in every campaign, are skipped when a dispatcher claims them (claim-jobs);
+        a dispatcher holding some already sees the new entry through `suppressed_since`.
+        """
         numbers = sorted(set(e164s))
         if not numbers:
             return 0
-        async with self.db.transaction() as tx:
-            added = _rows_changed(await tx.execute("add-suppressions", numbers, reason, source))
-            await tx.execute("skip-suppressed-pending", numbers)
-        return added
+        return _rows_changed(await self.db.execute("add-suppressions", numbers, reason, source))
 
     async def remove_suppressions(self, e164s: Sequence[str]) -> int:
         """Remove numbers from the list (their skipped jobs stay skipped); returns how many."""

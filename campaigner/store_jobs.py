@@ -81,6 +81,20 @@ class JobStore:
         Oldest due first; rows another worker is claiming are skipped, not waited for. Nothing is
         claimed unless the campaign is `running` at that instant.
 
+        Jobs of suppressed numbers are never returned: the claim marks them `skipped` (claim-jobs).
+        When a whole batch was skipped, the claim goes on to the next one, so an empty list still
+        means that no job is due.
+        """
+        while True:
+            rows = await self._claim_rows(campaign_id, worker_id, limit, float(lease_seconds))
+            jobs = [ClaimedJob(r[1], r[2], r[3], r[4], r[5], r[6], r[7], worker_id) for r in rows if r[0]]
+            if jobs or not rows:
+                jobs.sort(key=lambda job: job.id)
+                return jobs
+
+    async def _claim_rows(self, campaign_id: int, worker_id: str, limit: int, lease: float) -> list[Any]:
+        """One claim-jobs from this worker's floor (and from the start when that comes back short).
+
         Why a floor: the partial index jobs_claimable keeps the entries of claimed jobs until VACUUM
         removes them, so a scan from the start walks every job claimed since the last vacuum (with
         autovacuum off, 4,400 index pages a claim after 900k of 1M jobs: 3x slower). Each claim
@@ -95,7 +109,6 @@ class JobStore:
         floor = floors.get(key)
         if floor is not None and now >= floor.rescan_at:
             floor = None
-        lease = float(lease_seconds)
         if floor is None:
             rows = await self.db.all("claim-jobs", campaign_id, worker_id, limit, lease, None, None)
             rescan_at = now + FLOOR_RESCAN_SECONDS
@@ -110,13 +123,11 @@ class JobStore:
                 )
                 rescan_at = now + FLOOR_RESCAN_SECONDS
         if rows:
-            last = max(rows, key=lambda r: (r[7], r[0]))
-            floors[key] = _Floor(last[7], last[0], rescan_at)
+            last = max(rows, key=lambda r: (r[8], r[1]))
+            floors[key] = _Floor(last[8], last[1], rescan_at)
         else:
             floors.pop(key, None)
-        jobs = [ClaimedJob(r[0], r[1], r[2], r[3], r[4], r[5], r[6], worker_id) for r in rows]
-        jobs.sort(key=lambda job: job.id)
-        return jobs
+        return rows
 
     async def record_results(self, worker_id: str, results: Sequence[ResultLike]) -> int:
         """Write back send results in one statement; only jobs `worker_id` still holds change.
@@ -193,10 +204,6 @@ class JobStore:
         row = await self.db.one("mark-delivery", provider_id, status, error_code, error_message, occurred_at)
         return Delivery(row["id"], row["campaign_id"]) if row else None
 
-    async def skip_suppressed_jobs(self, e164: str) -> int:
-        """Every pending job for `e164`, in any campaign → `skipped`; returns how many."""
-        return _rows_changed(await self.db.execute("skip-suppressed-jobs", e164))
-
     async def retry_rejected(self, campaign_id: int, reasons: Sequence[str]) -> int:
         """Rejected jobs of a campaign whose error class is in `reasons` → `pending` now.
 
@@ -229,10 +236,6 @@ class JobStore:
     async def count_pending_receipts(self) -> int:
         """Receipts waiting for their job."""
         return int(await self.db.value("count-pending-receipts"))
-
-    async def skip_recent_opt_outs(self, within: float) -> int:
-        """Pending jobs of numbers that replied STOP in the last `within` seconds -> skipped."""
-        return _rows_changed(await self.db.execute("skip-recent-opt-outs", float(within)))
 
     async def remove_stop_reply_suppression(self, e164: str) -> bool:
         """Lift `e164`'s suppression if a STOP reply put it there; True if it was lifted."""

@@ -13,8 +13,8 @@ parked receipts that never find their job are dropped after a day. Every receipt
 authenticated, so the provider does not retry forever; a database failure is answered 503 (retry).
 
 Inbound messages are classified by `campaigner.stopwords`: an opt-out adds the sender to the
-suppression list (reason `stop_reply`, source `inbound`) and skips their pending jobs in every
-campaign; START/UNSTOP lifts a suppression that a STOP reply made.
+suppression list (reason `stop_reply`, source `inbound`), so their pending jobs in every campaign
+are skipped when claimed; START/UNSTOP lifts a suppression that a STOP reply made.
 
 Verdicts (the `verdict` label of campaigner_webhook_events_total):
 status: accepted, duplicate, parked, ignored (a non-final status: queued/sent never move a job),
@@ -51,9 +51,6 @@ PROVIDER: web.AppKey[Provider] = web.AppKey("campaigner_provider", Provider)
 
 # A parked receipt whose job never became submitted is dropped after this many seconds.
 RECEIPT_MAX_AGE = 86_400.0
-# Pending jobs of numbers that opted out this recently are skipped again on every sweep (jobs in
-# flight at the STOP that came back to pending: a retry, a 429, a release on shutdown).
-OPT_OUT_SWEEP_SECONDS = 900.0
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _SEPARATORS = re.compile(r"[\s\-().]")
@@ -171,15 +168,12 @@ async def handle_inbound(store: Store, event: InboundEvent) -> str:
         return "bad_number"
     reply = classify(event.body)
     if reply is Reply.OPT_OUT:
-        # Skip first to count, then suppress (which skips again in its own transaction, so a job
-        # released back to pending in between is caught too).
-        skipped = await store.skip_suppressed_jobs(e164)
+        # Its pending jobs are skipped when claimed; dispatchers holding some see the new entry.
         added = await store.add_suppressions([e164], "stop_reply", "inbound")
         log.info(
-            "opt-out reply from %s: %s, %d pending jobs skipped",
+            "opt-out reply from %s: %s",
             masked(e164),
             "suppressed" if added else "already suppressed",
-            skipped,
             extra={"provider_id": event.provider_id},
         )
         return "opt_out"
@@ -198,8 +192,8 @@ async def handle_inbound(store: Store, event: InboundEvent) -> str:
 
 
 async def apply_pending_receipts(store: Store) -> int:
-    """Apply parked receipts whose job is now submitted, drop those a day old, and skip pending jobs
-    of numbers that opted out in the last 15 minutes; returns the number of receipts applied.
+    """Apply parked receipts whose job is now submitted and drop those a day old; returns the number
+    of receipts applied.
 
     The daemon calls it about every second; several daemons may call it at once.
     """
@@ -210,7 +204,4 @@ async def apply_pending_receipts(store: Store) -> int:
     if expired:
         metrics.PARKED_RECEIPTS.labels("expired").inc(expired)
         log.warning("dropped %d receipts whose message id matched no job for a day", expired)
-    skipped = await store.skip_recent_opt_outs(OPT_OUT_SWEEP_SECONDS)
-    if skipped:
-        log.info("skipped %d jobs of recently opted-out numbers that came back to pending", skipped)
     return applied

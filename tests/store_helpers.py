@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+import asyncpg
+
 from campaigner.store import Store
 from campaigner.store_models import CampaignTotals, NewCampaign
 
@@ -48,3 +50,8 @@ async def make_campaign(store: Store, count: int, state: str = "running", start:
     if state == "paused":
         await store.pause_campaign(campaign_id, "test")
     return campaign_id
+
+
+async def jobs_of(store: Store, campaign_id: int) -> list[asyncpg.Record]:
+    """Every job of a campaign in id order (the export's columns: id, e164, state, error_code, ...)."""
+    return [row async for row in store.export_jobs(campaign_id)]

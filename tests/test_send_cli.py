@@ -183,3 +183,18 @@ async def test_wrong_sender_is_one_clear_error_before_anything_is_sent(
     )  # fmt: skip
     assert "+3197000000000" in output and "Traceback" not in output
     assert sandbox.state.snapshot()["accepted_messages"] == 0
+
+
+async def test_numbers_suppressed_after_create_are_skipped_not_sent(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox(requests_per_minute=600, messages_per_second=100)
+    config = write_config(tmp_path, sandbox, rpm=600, mps=100)
+    recipients = str(write_recipients(tmp_path, 6))
+    await campaigner(config, database_url, "create", recipients, "-m", "Hi", "--region", "NL")
+    await campaigner(config, database_url, "suppress", "add", "06 40000001", "+31640000004", "--region", "NL")
+    output = await campaigner(config, database_url, "run", "1")
+    assert "completed" in output
+    assert await counts(database_url) == {"submitted": 4, "skipped": 2}
+    sent = sandbox.state.snapshot(per_recipient=True)["per_recipient"]
+    assert sorted(sent) == ["+31640000000", "+31640000002", "+31640000003", "+31640000005"]

@@ -10,7 +10,7 @@ import pytest
 from campaigner.errors import StateError
 from campaigner.outcomes import JobResult, JobState
 from campaigner.store import Store
-from tests.store_helpers import make_campaign
+from tests.store_helpers import jobs_of, make_campaign
 
 
 @dataclass(frozen=True)
@@ -182,12 +182,30 @@ async def test_retry_rejected_puts_back_fixable_rejections_only(store: Store) ->
     assert states == ["pending", "rejected", "submitted"]
 
 
-async def test_suppressing_a_number_skips_its_pending_jobs_in_every_campaign(store: Store) -> None:
+async def test_a_claim_skips_the_jobs_of_suppressed_numbers_in_every_campaign(store: Store) -> None:
     first = await make_campaign(store, 3)
     second = await make_campaign(store, 3)  # same numbers
-    number = (await store.get_job((await store.claim_jobs(first, "w1", 1, 30))[0].id)).e164  # type: ignore[union-attr]
-    assert await store.add_suppressions([number, number], "STOP", "inbound") == 1
-    assert (await store.job_counts(second)).get("skipped") == 1
-    assert (await store.job_counts(first)).get("skipped", 0) == 0  # the claimed one is in flight
-    assert await store.skip_suppressed_jobs(number) == 0
-    assert number in await store.suppressed_numbers()
+    [held] = await store.claim_jobs(first, "w1", 1, 30)
+    assert await store.add_suppressions([held.e164, held.e164], "STOP", "inbound") == 1
+    assert held.e164 in await store.suppressed_numbers()
+    # Listing changes no job: the one already claimed is its dispatcher's to hold back.
+    assert (await store.job_counts(first)) == {"sending": 1, "pending": 2}
+    claimed = await store.claim_jobs(second, "w1", 3, 30)
+    assert held.e164 not in [job.e164 for job in claimed] and len(claimed) == 2
+    assert await store.job_counts(second) == {"sending": 2, "skipped": 1}
+    [skipped] = [j for j in await jobs_of(store, second) if j["state"] == "skipped"]
+    assert (skipped["e164"], skipped["error_code"], skipped["attempts"]) == (held.e164, "suppressed", 0)
+    # Released (the dispatcher held it back), it is skipped by the next claim, not sent.
+    assert await store.release_jobs("w1", [held.id]) == 1
+    assert len(await store.claim_jobs(first, "w1", 3, 30)) == 2
+    assert (await store.get_job(held.id)).state == "skipped"  # type: ignore[union-attr]
+
+
+async def test_a_batch_of_only_suppressed_jobs_does_not_end_the_claims(store: Store) -> None:
+    campaign_id = await make_campaign(store, 30)
+    numbers = [j["e164"] for j in await jobs_of(store, campaign_id)]
+    await store.add_suppressions(numbers[:25], "complaint", "manual")
+    claimed = await store.claim_jobs(campaign_id, "w1", 10, 30)
+    assert [job.e164 for job in claimed] == numbers[25:]
+    assert await store.job_counts(campaign_id) == {"sending": 5, "skipped": 25}
+    assert await store.claim_jobs(campaign_id, "w1", 10, 30) == []

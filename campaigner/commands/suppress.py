@@ -1,8 +1,9 @@
 """`campaigner suppress add|remove|list|import`: numbers never to be sent to.
 
-Numbers are normalised to E.164 like recipients are (`--region` for national formats). Adding a
-number also skips its pending jobs in every campaign. `import` reads one number per line (the first
-CSV column; a header line is skipped) and changes nothing unless every line is a number.
+Numbers are normalised to E.164 like recipients are (`--region` for national formats). A listed
+number's pending jobs, in every campaign, are skipped when a dispatcher claims them. `import` reads
+one number per line (the first CSV column; a header line is skipped) and changes nothing unless
+every line is a number.
 """
 
 from __future__ import annotations

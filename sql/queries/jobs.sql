@@ -3,21 +3,38 @@
 -- dispatchers on one campaign skip each other's rows instead of waiting. Only jobs after
 -- ($5, $6) in (next_attempt_at, id) order: the scan of jobs_claimable starts there instead of
 -- walking the entries of every job claimed since the last vacuum (NULLs = from the start;
--- JobStore.claim_jobs says when it passes a floor). Returns next_attempt_at for the next floor.
-UPDATE jobs j
-SET state = 'sending', attempts = j.attempts + 1, worker_id = $2,
-    lease_expires_at = now() + make_interval(secs => $4), sending_at = now(), updated_at = now()
-FROM (
-    SELECT id FROM jobs
+-- JobStore.claim_jobs says when it passes a floor).
+-- The suppression list is enforced here (sql/migrations/0006_claim_time_suppression.sql): a due
+-- job whose number is listed becomes `skipped`, the others `sending`. Both updates see one snapshot,
+-- so each job goes exactly one way. Rows: claimed = true for a job to send, false for a skipped
+-- one (only its id and next_attempt_at, which the next floor needs).
+WITH due AS MATERIALIZED (
+    SELECT id, e164 FROM jobs
     WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at <= now()
       AND (next_attempt_at, id) > (coalesce($5::timestamptz, '-infinity'), coalesce($6::bigint, 0))
       AND EXISTS (SELECT 1 FROM campaigns WHERE id = $1 AND state = 'running')
     ORDER BY next_attempt_at, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
-) AS due
-WHERE j.id = due.id
-RETURNING j.id, j.e164, j.body, j.segments, j.attempts, j.country, j.sending_at, j.next_attempt_at;
+), listed AS MATERIALIZED (
+    SELECT due.id FROM due JOIN suppressions s ON s.e164 = due.e164
+), skipped AS (
+    UPDATE jobs j
+    SET state = 'skipped', error_code = 'suppressed', finished_at = now(), updated_at = now()
+    FROM listed
+    WHERE j.id = listed.id
+    RETURNING j.id, j.next_attempt_at
+), claimed AS (
+    UPDATE jobs j
+    SET state = 'sending', attempts = j.attempts + 1, worker_id = $2,
+        lease_expires_at = now() + make_interval(secs => $4), sending_at = now(), updated_at = now()
+    FROM due
+    WHERE j.id = due.id AND due.id NOT IN (SELECT id FROM listed)
+    RETURNING j.id, j.e164, j.body, j.segments, j.attempts, j.country, j.sending_at, j.next_attempt_at
+)
+SELECT true AS claimed, * FROM claimed
+UNION ALL
+SELECT false, id, NULL, NULL, NULL, NULL, NULL, NULL, next_attempt_at FROM skipped;
 
 -- name: record-results
 -- The dispatcher: write back a batch of send results (retry_in: seconds until a pending job is due);
@@ -97,11 +114,6 @@ SET state = 'pending', next_attempt_at = now(), attempts = 0, finished_at = NULL
 WHERE campaign_id = $1 AND state = 'rejected' AND error_class = ANY ($2::text[])
   AND error_class NOT IN ('opt_out', 'recipient');
 
--- name: skip-suppressed-jobs
--- An opt-out: that number's pending jobs in every campaign -> skipped.
-UPDATE jobs SET state = 'skipped', error_code = 'suppressed', finished_at = now(), updated_at = now()
-WHERE e164 = $1 AND state = 'pending';
-
 -- name: get-job
 -- Tests and export tools: one job by id.
 SELECT * FROM jobs WHERE id = $1;
@@ -109,3 +121,8 @@ SELECT * FROM jobs WHERE id = $1;
 -- name: set-job-state
 -- Tests: force a state change (the transition trigger still applies).
 UPDATE jobs SET state = $2, updated_at = now() WHERE id = $1;
+
+-- name: add-loaded-jobs
+-- campaigner create, after its COPY: count the $2 new pending jobs (total cost $3) of campaign $1
+-- (jobs have no INSERT trigger since sql/migrations/0006_claim_time_suppression.sql).
+INSERT INTO job_counts (campaign_id, state, shard, jobs, cost) VALUES ($1, 'pending', 0, $2, $3);

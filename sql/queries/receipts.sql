@@ -47,15 +47,6 @@ FROM gone;
 -- Tests and status: receipts waiting for their job.
 SELECT count(*) FROM pending_receipts;
 
--- name: skip-recent-opt-outs
--- The daemon, every second: pending jobs of numbers that replied STOP in the last $1 seconds ->
--- skipped. Catches jobs that were in flight at the STOP and came back to pending (a retry, a 429,
--- a release on shutdown), which the opt-out's own skip could not see.
-UPDATE jobs SET state = 'skipped', error_code = 'suppressed', finished_at = now(), updated_at = now()
-WHERE state = 'pending'
-  AND e164 IN (SELECT e164 FROM suppressions
-               WHERE created_at > now() - make_interval(secs => $1) AND reason = 'stop_reply');
-
 -- name: remove-stop-reply-suppression
 -- An inbound START/UNSTOP: lift the number's suppression only if a STOP reply put it there (a manual
 -- or provider suppression is never lifted by a text). Its skipped jobs stay skipped.

@@ -12,11 +12,6 @@ DELETE FROM suppressions WHERE e164 = ANY ($1::text[]);
 -- suppress list, and the set handed to the planner by create.
 SELECT e164, reason, source, created_at FROM suppressions ORDER BY e164;
 
--- name: skip-suppressed-pending
--- suppress add/import: the pending jobs of every listed number -> skipped.
-UPDATE jobs SET state = 'skipped', error_code = 'suppressed', finished_at = now(), updated_at = now()
-WHERE e164 = ANY ($1::text[]) AND state = 'pending';
-
 -- name: suppressions-since
 -- The dispatcher: numbers suppressed after $1 (a STOP reply may arrive while their jobs are claimed).
 SELECT e164, created_at FROM suppressions WHERE created_at > $1 ORDER BY created_at;
