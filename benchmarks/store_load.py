@@ -1,12 +1,18 @@
 """Store speed: COPY of a campaign's jobs, then claim + write-back while draining it.
 
-    .venv/bin/python benchmarks/store_load.py [--rows 1000000] [--workers 2]
+    .venv/bin/python benchmarks/store_load.py [--rows 1000000] [--workers 2] [--copy-runs 3]
 
 Creates a scratch database (dropped at the end) on the admin URL (CAMPAIGNER_TEST_ADMIN_URL, default
 postgresql://postgres@127.0.0.1:5432/postgres), applies the real migrations, loads `--rows`
 PlannedMessage-like rows into one campaign through `Store.create_campaign` (COPY), then drains it with
 `claim_jobs` + `record_results` (every job submitted with a provider id) in batches of 100, printing
 jobs/s per 100k and the first vs last 100k. Batches of 1 and 10 drain shorter campaigns.
+
+This machine's speed changes by a third from one minute to the next (a VM whose neighbours take CPU),
+so before that the COPY is timed `--copy-runs` times, each in a fresh database and each right after
+the issue's reference in its own fresh database: bare asyncpg COPY of six-column rows into a table
+with only a primary key and one partial index (the issue measured 259k rows/s there). The ratio of
+the two medians says how the real schema and store compare, whatever the machine is doing.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -26,6 +33,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import create_database, drop_database
 from campaigner.outcomes import JobResult, JobState
 from campaigner.store import Store
 from campaigner.store_models import CampaignTotals, NewCampaign
@@ -68,14 +76,14 @@ def rows(count: int, batch: int = 10_000) -> Iterator[list[Row]]:
         yield out
 
 
-async def load(store: Store, count: int) -> tuple[int, float]:
+async def load(store: Store, count: int, batches: list[list[Row]] | None = None) -> tuple[int, float]:
     """Create a campaign of `count` jobs; returns its id and the COPY rate.
 
     The rows are made before the clock starts: this measures the store (conversion, COPY, indexes,
     counters), not this file's stand-in for the planner (3 s per 1M rows of dataclasses and
     f-strings here; the planner's own speed is in the README's preview section).
     """
-    batches = list(rows(count))
+    batches = batches if batches is not None else list(rows(count))
     started = time.perf_counter()
     campaign_id = await store.create_campaign(
         NewCampaign(name=f"bench {count}", message="Hi {name}"),
@@ -85,6 +93,67 @@ async def load(store: Store, count: int) -> tuple[int, float]:
     elapsed = time.perf_counter() - started
     await store.set_campaign_state(campaign_id, "running")
     return campaign_id, count / elapsed
+
+
+REFERENCE_TABLE = """
+CREATE TABLE reference (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    campaign_id bigint NOT NULL, line integer NOT NULL, e164 text NOT NULL, country text,
+    body text NOT NULL, segments smallint NOT NULL,
+    state text NOT NULL DEFAULT 'pending', next_attempt_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON reference (campaign_id, next_attempt_at, id) WHERE state = 'pending'
+"""
+
+
+async def reference_copy(batches: list[list[Row]]) -> float:
+    """rows/s of the issue's reference COPY (bare asyncpg, PK + one partial index), fresh database."""
+    name, url = await create_database("campaigner_bench_ref")
+    try:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(REFERENCE_TABLE)
+            records = [(1, r.line, r.e164, r.country, r.body, r.segments) for b in batches for r in b]
+            started = time.perf_counter()
+            async with conn.transaction():
+                columns = ["campaign_id", "line", "e164", "country", "body", "segments"]
+                await conn.copy_records_to_table("reference", records=records, columns=columns)
+            return len(records) / (time.perf_counter() - started)
+        finally:
+            await conn.close()
+    finally:
+        await drop_database(name)
+
+
+async def store_copy(batches: list[list[Row]], count: int) -> float:
+    """rows/s of `Store.create_campaign` into the migrated schema of a fresh database."""
+    name, url = await create_database()
+    try:
+        store = await Store.open_url(url, max_size=2)
+        try:
+            return (await load(store, count, batches))[1]
+        finally:
+            await store.close()
+    finally:
+        await drop_database(name)
+
+
+async def compare_copies(count: int, runs: int) -> None:
+    """Alternate the reference and the store's COPY `runs` times; print both medians and their ratio."""
+    batches = list(rows(count))
+    reference: list[float] = []
+    ours: list[float] = []
+    for _ in range(runs):
+        reference.append(await reference_copy(batches))
+        ours.append(await store_copy(batches, count))
+    print(f"COPY {count:,} jobs, {runs} runs, each in a fresh database (rows/s):")
+    print("  reference (PK + 1 partial index, bare asyncpg): " + ", ".join(f"{r:,.0f}" for r in reference))
+    print("  Store.create_campaign (real schema):            " + ", ".join(f"{r:,.0f}" for r in ours))
+    ours_median, reference_median = statistics.median(ours), statistics.median(reference)
+    print(
+        f"  medians: store {ours_median:,.0f}, reference {reference_median:,.0f} "
+        f"(store / reference = {ours_median / reference_median:.2f})"
+    )
 
 
 async def drain(store: Store, campaign_id: int, batch: int, limit: int, workers: int) -> list[float]:
@@ -166,17 +235,20 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2, help="concurrent claimers on the campaign")
     parser.add_argument("--small-run", type=int, default=20_000, help="jobs drained at batch 1 and 10")
+    parser.add_argument("--copy-runs", type=int, default=3, help="COPY timings against the reference")
     args = parser.parse_args()
+    print("load average before: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    if args.copy_runs:
+        await compare_copies(args.rows, args.copy_runs)
 
     name = f"campaigner_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(ADMIN_URL)
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     store = await Store.open_url(url, max_size=args.workers + 2)
-    print("load average before: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     try:
         campaign_id, copy_rate = await load(store, args.rows)
-        print(f"COPY {args.rows:,} jobs: {copy_rate:,.0f} rows/s")
+        print(f"COPY {args.rows:,} jobs for the drain: {copy_rate:,.0f} rows/s")
 
         server_before, client_before = await backend_cpu(admin, name), time.process_time()
         finished = await drain(store, campaign_id, 100, args.rows, args.workers)
