@@ -1,10 +1,12 @@
 """Crash harness: kill -9 `campaigner run` at random moments, restart it, prove exactly once.
 
 A campaign of `--recipients` numbers is sent through a standalone sandbox that also drops the reply
-of a share of requests after storing the message (`--reply-lost-rate`). The dispatcher process is
-killed with SIGKILL `--kills` times at random moments, restarted each time, and finally run to the
-end. Then the sandbox's own count must show every recipient accepted exactly once, and every job
-must be final in the database.
+of a share of requests after storing the message (`--reply-lost-rate`). `--suppressed` of its numbers
+are put on the suppression list after the campaign is loaded (so their jobs are pending and only the
+claims can skip them). The dispatcher process is killed with SIGKILL `--kills` times at random
+moments, restarted each time, and finally run to the end. Then the sandbox's own count must show
+every other recipient accepted exactly once and no suppressed one at all, and every job must be
+final in the database (`skipped` for the suppressed numbers).
 
     python benchmarks/crash_harness.py --kills 100
 
@@ -29,6 +31,9 @@ from typing import Any
 
 import asyncpg
 
+# Run as a script (python benchmarks/...): the repository root holds the benchmarks package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from benchmarks.common import (
     API_KEY,
     create_database,
@@ -46,10 +51,12 @@ class HarnessResult:
     """What the harness saw."""
 
     recipients: int
+    suppressed: int
     kills: int
     accepted: int
     duplicates: dict[str, int]
     missing: int
+    suppressed_sent: int
     job_counts: dict[str, int]
     lost_replies: int
     window_violations: int
@@ -57,9 +64,16 @@ class HarnessResult:
 
     @property
     def ok(self) -> bool:
-        final = set(self.job_counts) <= {"submitted", "delivered", "undelivered"}
-        exact = not self.duplicates and self.missing == 0 and self.accepted == self.recipients
-        return exact and final and self.window_violations == 0
+        final = set(self.job_counts) <= {"submitted", "delivered", "undelivered", "skipped"}
+        skipped = self.job_counts.get("skipped", 0) == self.suppressed and self.suppressed_sent == 0
+        exact = not self.duplicates and self.missing == 0
+        return (
+            exact
+            and skipped
+            and final
+            and self.accepted == self.recipients - self.suppressed
+            and (self.window_violations == 0)
+        )
 
 
 def numbers(count: int) -> list[str]:
@@ -108,6 +122,7 @@ def run_harness(
     recipients: int,
     kills: int,
     reply_lost_rate: float = 0.1,
+    suppressed: int = 0,
     rpm: int = 200,
     mps: int = 200,
     seed: int = 7,
@@ -117,6 +132,7 @@ def run_harness(
 ) -> HarnessResult:
     """Run the whole harness; returns what it saw (the caller asserts or prints)."""
     rng = random.Random(seed)
+    listed = set(rng.sample(numbers(recipients), suppressed))
     name, database_url = asyncio.run(create_database("campaigner_crash"))
     port = free_port()
     began = time.monotonic()
@@ -141,6 +157,9 @@ def run_harness(
                 env=env, capture_output=True, text=True, check=True,
             )  # fmt: skip
             campaign_id = int(json.loads(created.stdout)["id"])
+            if listed:
+                suppress = [*CAMPAIGNER, "suppress", "add", *sorted(listed)]
+                subprocess.run(suppress, env=env, check=True, capture_output=True)
             subprocess.run(
                 [*CAMPAIGNER, "resume", str(campaign_id)], env=env, check=True, capture_output=True
             )
@@ -172,10 +191,12 @@ def run_harness(
     per_recipient: dict[str, int] = stats.get("per_recipient", {})
     return HarnessResult(
         recipients=recipients,
+        suppressed=len(listed),
         kills=kills,
         accepted=stats["accepted_messages"],
         duplicates=stats["duplicates"],
-        missing=len(set(numbers(recipients)) - set(per_recipient)),
+        missing=len(set(numbers(recipients)) - listed - set(per_recipient)),
+        suppressed_sent=len(listed & set(per_recipient)),
         job_counts=counts,
         lost_replies=int(stats.get("faults", {}).get("reply_lost", 0)),
         window_violations=sum(int(limit["violations"]) for limit in stats["rate_limits"].values()),
@@ -188,13 +209,17 @@ def main() -> int:
     parser.add_argument("--recipients", type=int, default=3000)
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--reply-lost-rate", type=float, default=0.1)
+    parser.add_argument("--suppressed", type=int, default=60, help="numbers listed after the load")
     parser.add_argument("--rpm", type=int, default=200, help="requests per 10 s window")
     parser.add_argument("--mps", type=int, default=200, help="messages per second")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    result = run_harness(args.recipients, args.kills, args.reply_lost_rate, args.rpm, args.mps, args.seed)
+    result = run_harness(
+        args.recipients, args.kills, args.reply_lost_rate, args.suppressed, args.rpm, args.mps, args.seed
+    )
     print(
-        f"recipients {result.recipients}  kills {result.kills}  accepted {result.accepted}  "
+        f"recipients {result.recipients}  suppressed {result.suppressed} (sent {result.suppressed_sent})  "
+        f"kills {result.kills}  accepted {result.accepted}  "
         f"duplicates {len(result.duplicates)}  missing {result.missing}  lost replies {result.lost_replies}  "
         f"window violations {result.window_violations}  "
         f"jobs {result.job_counts}  {result.seconds:.0f} s  -> {'OK' if result.ok else 'FAILED'}"

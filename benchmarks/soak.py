@@ -26,6 +26,9 @@ from pathlib import Path
 
 import asyncpg
 
+# Run as a script (python benchmarks/...): the repository root holds the benchmarks package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from benchmarks.common import (
     API_KEY,
     create_database,
