@@ -14,6 +14,8 @@ nothing twice, and `/metrics` shows exactly campaigner's families:
     campaigner_reconciliations_total{outcome}           lookups of unsure jobs (found, not_found, ...)
     campaigner_dispatch_latency_seconds{account}        duration of send requests (histogram)
     campaigner_parked_receipts_total{fate}              early receipts later applied, or expired
+    campaigner_throttle_late_slots_total{account,fate}  throttle slots woken for too late (a busy loop
+                                                        or machine): moved to the wake-up, or retaken
 
 The hot path (one call per send request) uses `AccountMetrics`, whose label children are looked up
 once and cached; nothing here touches the network or the database.
@@ -27,6 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -73,6 +76,35 @@ PARKED_RECEIPTS = Counter(
     ["fate"],
     registry=REGISTRY,
 )
+
+
+class _LateSlots:
+    """campaigner_throttle_late_slots_total, read from the watched throttles at scrape time.
+
+    A throttle counts its late wake-ups itself (plain ints on the hot path); a collector exports
+    them as the counters they are, which a Gauge with set_function would not.
+    """
+
+    def __init__(self) -> None:
+        self._throttles: dict[str, Any] = {}
+
+    def watch(self, account: str, throttle: Any) -> None:
+        self._throttles[account] = throttle
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "campaigner_throttle_late_slots",
+            "Throttle slots woken for too late: fate=moved (sent at the wake-up) or retaken (a new slot).",
+            labels=["account", "fate"],
+        )
+        for account, throttle in self._throttles.items():
+            family.add_metric([account, "moved"], throttle.late_moved)
+            family.add_metric([account, "retaken"], throttle.late_wakes)
+        yield family
+
+
+LATE_SLOTS = _LateSlots()
+REGISTRY.register(LATE_SLOTS)
 
 # A daemon carries one provider account; provider HTTP plumbing, which does not know the account,
 # labels its requests with this one (`set_account`).
@@ -155,6 +187,7 @@ class AccountMetrics:
         RATE_LIMIT.labels(self.account, "messages_per_second", "effective").set_function(
             lambda: float(throttle.messages_per_second)
         )
+        LATE_SLOTS.watch(self.account, throttle)
 
 
 _accounts: dict[str, AccountMetrics] = {}

@@ -80,7 +80,9 @@ async def test_metrics_families_and_values_after_some_events(store: Store, sandb
             account.on_send(0.3, results)
             metrics.provider_reply(429)
             metrics.provider_reply(202)
-            account.watch_throttle(Throttle(Limits(120, 7)))
+            throttle = Throttle(Limits(120, 7))
+            throttle.late_moved, throttle.late_wakes = 3, 1
+            account.watch_throttle(throttle)
             metrics.set_queue_depth(42, 1234)
             outcomes = metrics.ReconcileOutcomes()
             outcomes["found"] += 1
@@ -105,6 +107,7 @@ async def test_metrics_families_and_values_after_some_events(store: Store, sandb
         "campaigner_webhook_events",
         "campaigner_reconciliations",
         "campaigner_dispatch_latency_seconds",
+        "campaigner_throttle_late_slots",
     } <= families
     acct = "metrics-acct"
     assert delta("campaigner_webhook_events_total", type="status", verdict="ignored") == 1
@@ -129,6 +132,8 @@ async def test_metrics_families_and_values_after_some_events(store: Store, sandb
         == 7
     )
     assert value(after, "campaigner_queue_depth", campaign_id="42") == 1234
+    assert value(after, "campaigner_throttle_late_slots_total", account=acct, fate="moved") == 3
+    assert value(after, "campaigner_throttle_late_slots_total", account=acct, fate="retaken") == 1
     assert delta("campaigner_reconciliations_total", outcome="found") == 2
     assert delta("campaigner_reconciliations_total", outcome="not_found") == 1
     assert dict(outcomes) == {"found": 2, "not_found": 1}  # still a plain Counter to its owner
