@@ -33,6 +33,13 @@ class CampaignSource:
     quiet_start: time | None = None
     quiet_end: time | None = None
 
+    @property
+    def quiet_hours(self) -> tuple[time, time] | None:
+        """The send window (recipient-local), or None to send at any time."""
+        if self.quiet_start is None or self.quiet_end is None:
+            return None
+        return self.quiet_start, self.quiet_end
+
 
 async def load_campaign(store: Store, config: Config, source: CampaignSource) -> tuple[int, Preview]:
     """Create the campaign (`draft`, or `scheduled` with a send time) and return its id and preview."""

@@ -144,3 +144,14 @@ async def test_suppress_add_import_list_remove(database_url: str, recipients: Pa
     assert f"{broken}: line 2" in err
     out, _ = await campaigner(database_url, "suppress", "list", "--format", "json")
     assert len(json.loads(out)) == 2  # nothing from the broken file
+
+
+async def test_create_with_quiet_hours_says_its_time_to_send_counts_sending_hours_only(
+    database_url: str, recipients: Path
+) -> None:
+    out, _ = await campaigner(
+        database_url, "create", str(recipients), "-m", "Hi", "--quiet-hours", "09:00-21:00"
+    )
+    assert "sending time only: sends pause outside 09:00-21:00 recipient-local time" in " ".join(out.split())
+    out, _ = await campaigner(database_url, "create", str(recipients), "-m", "Hi")
+    assert "sending time only" not in out

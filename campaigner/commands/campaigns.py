@@ -54,7 +54,7 @@ def create_command(app: AppContext, output_format: str, **options: Any) -> None:
         return
     from campaigner.commands.preview_table import render_preview
 
-    render_preview(preview)
+    render_preview(preview, quiet_hours=source.quiet_hours)
     scheduled = f" for {source.send_at.isoformat()}" if source.send_at else ""
     click.echo(f"campaign {campaign_id} created ({state}{scheduled}): {preview.sendable} messages")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -41,8 +43,14 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
 
-def render_preview(preview: Preview, console: Console | None = None) -> None:
-    """Print `preview` as tables; nothing here computes, it only shows."""
+def render_preview(
+    preview: Preview, console: Console | None = None, quiet_hours: tuple[time, time] | None = None
+) -> None:
+    """Print `preview` as tables; nothing here computes, it only shows.
+
+    `quiet_hours` (a campaign's send window): the time to send counts sending time only, which the
+    table says, since the window stretches it by however many hours each country is outside it.
+    """
     out = console or Console(highlight=False)
     region = preview.region or "none (international formats only)"
     out.print(f"[bold]Preview[/] of {preview.file}  (phone column: {preview.phone_column}, region: {region})")
@@ -59,7 +67,11 @@ def render_preview(preview: Preview, console: Console | None = None) -> None:
             totals.add_row(f"  {label}", f"{count:,}", _percent(count, preview.rows))
     totals.add_row("segments", f"{preview.segments_total:,}", "")
     totals.add_row("cost", format_money(preview.cost_total, preview.currency), "")
-    totals.add_row("time to send", human_duration(preview.eta_seconds), "at the provider's limits")
+    when = "at the provider's limits"
+    if quiet_hours is not None:
+        start, end = (t.strftime("%H:%M") for t in quiet_hours)
+        when += f", sending time only: sends pause outside {start}-{end} recipient-local time"
+    totals.add_row("time to send", human_duration(preview.eta_seconds), when)
     out.print(totals)
 
     if preview.by_country:

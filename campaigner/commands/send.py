@@ -60,7 +60,7 @@ def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, 
 
     async def work(store: Store) -> None:
         campaign_id, preview = await load_campaign(store, config, source)
-        render_preview(preview)
+        render_preview(preview, quiet_hours=source.quiet_hours)
         cost = format_money(preview.cost_total, preview.currency)
         question = (
             f"Send {preview.sendable:,} messages ({preview.segments_total:,} segments, {cost}, "
