@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from campaigner.db import MIGRATIONS_DIR, Database
-from campaigner.errors import ConfigError
+from campaigner.db import MIGRATIONS_DIR, Database, describe_url
+from campaigner.errors import ConfigError, DatabaseError
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -67,10 +68,13 @@ async def upgrade(
     db: Database, directory: Path = MIGRATIONS_DIR, up_to: int | None = None
 ) -> list[Migration]:
     """Apply every pending migration (up to version `up_to`); returns those applied by this call."""
-    wanted = [m for m in available(directory) if up_to is None or m.version <= up_to]
+    known = available(directory)
+    wanted = [m for m in known if up_to is None or m.version <= up_to]
     # Fast path without the lock: the usual case of a command on an up-to-date database.
     if await db.value("migrations-table-exists"):
-        done = {r["version"] for r in await db.all("applied-migrations")}
+        rows = await db.all("applied-migrations")
+        _refuse_newer_schema(rows, known, db.url)
+        done = {r["version"] for r in rows}
         if all(m.version in done for m in wanted):
             return []
     applied: list[Migration] = []
@@ -85,3 +89,16 @@ async def upgrade(
             await tx.execute("record-migration", migration.version, migration.name)
             applied.append(migration)
     return applied
+
+
+def _refuse_newer_schema(applied: list[Any], known: list[Migration], url: str) -> None:
+    """A database a newer campaigner migrated may work differently (0006 moved the suppression
+    check into the claim and the load's counting into Python): an older campaigner must not use it.
+    """
+    versions = {m.version for m in known}
+    newer = [f"{r['version']:04d}_{r['name']}" for r in applied if r["version"] not in versions]
+    if newer:
+        raise DatabaseError(
+            f"the database at {describe_url(url)} has migration {', '.join(newer)}, which this campaigner "
+            "does not know: a newer campaigner upgraded it; upgrade this one"
+        )

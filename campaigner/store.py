@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol, TypeVar
 
 import asyncpg
@@ -41,6 +41,9 @@ from campaigner.store_models import (
 )
 
 T = TypeVar("T")
+
+# jobs.cost is numeric(12, 6): PostgreSQL rounds half away from zero to this.
+COST_QUANTUM = Decimal("0.000001")
 
 # The columns COPY fills; every other column takes its default (state pending, now(), ...).
 JOB_COLUMNS = ("campaign_id", "line", "e164", "country", "body", "segments", "encoding", "cost")
@@ -146,7 +149,10 @@ class Store(JobStore):
             def cost(value: float) -> Decimal:
                 found = loaded.get(value)
                 if found is None:
-                    found = loaded[value] = _Price(Decimal(repr(value)))
+                    # Rounded as the numeric(12, 6) column stores it, so that the counters'
+                    # sum is the sum of the stored costs that later transitions subtract.
+                    exact = Decimal(repr(value)).quantize(COST_QUANTUM, ROUND_HALF_UP)
+                    found = loaded[value] = _Price(exact)
                 found.rows += 1
                 return found.value
 

@@ -43,6 +43,8 @@ class ResultLike(Protocol):
     def attempts_delta(self) -> int: ...
 
 
+# Batches one claim_jobs call may go through when every job of them was skipped (suppressed).
+CLAIM_PASSES = 10
 # A claim floor is trusted this long; then the next claim scans jobs_claimable from the start again.
 FLOOR_RESCAN_SECONDS = 5.0
 
@@ -82,15 +84,17 @@ class JobStore:
         claimed unless the campaign is `running` at that instant.
 
         Jobs of suppressed numbers are never returned: the claim marks them `skipped` (claim-jobs).
-        When a whole batch was skipped, the claim goes on to the next one, so an empty list still
-        means that no job is due.
+        When a whole batch was skipped, the claim goes on to the next one, up to CLAIM_PASSES
+        batches, so that a long run of suppressed jobs neither ends a dispatcher's claims nor keeps
+        it from hearing a stop; an empty list then means "nothing to send yet", as when none is due.
         """
-        while True:
+        for _ in range(CLAIM_PASSES):
             rows = await self._claim_rows(campaign_id, worker_id, limit, float(lease_seconds))
             jobs = [ClaimedJob(r[1], r[2], r[3], r[4], r[5], r[6], r[7], worker_id) for r in rows if r[0]]
             if jobs or not rows:
                 jobs.sort(key=lambda job: job.id)
                 return jobs
+        return []
 
     async def _claim_rows(self, campaign_id: int, worker_id: str, limit: int, lease: float) -> list[Any]:
         """One claim-jobs from this worker's floor (and from the start when that comes back short).

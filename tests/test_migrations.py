@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from campaigner import migrations
 from campaigner.db import Database
+from campaigner.errors import DatabaseError
 from tests.fixtures.db import create_database, drop_database, url_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,3 +87,19 @@ async def test_upgrading_step_by_step_equals_a_fresh_install(empty_database_url:
         await stepwise.close()
         await fresh.close()
         await drop_database(fresh_name)
+
+
+async def test_a_database_migrated_by_a_newer_campaigner_is_refused(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    *older, newest = migrations.available()
+    for migration in older:
+        (tmp_path / migration.path.name).write_text(migration.text(), encoding="utf-8")
+    db = await Database.open(empty_database_url)
+    try:
+        await migrations.upgrade(db)
+        with pytest.raises(DatabaseError) as refused:
+            await migrations.upgrade(db, directory=tmp_path)
+        assert newest.path.stem in str(refused.value) and "upgrade this one" in str(refused.value)
+    finally:
+        await db.close()

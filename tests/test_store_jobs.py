@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 
 from campaigner.errors import StateError
 from campaigner.outcomes import JobResult, JobState
 from campaigner.store import Store
-from tests.store_helpers import jobs_of, make_campaign
+from campaigner.store_jobs import CLAIM_PASSES
+from campaigner.store_models import CampaignTotals, NewCampaign
+from tests.store_helpers import Planned, jobs_of, make_campaign
 
 
 @dataclass(frozen=True)
@@ -209,3 +212,27 @@ async def test_a_batch_of_only_suppressed_jobs_does_not_end_the_claims(store: St
     assert [job.e164 for job in claimed] == numbers[25:]
     assert await store.job_counts(campaign_id) == {"sending": 5, "skipped": 25}
     assert await store.claim_jobs(campaign_id, "w1", 10, 30) == []
+
+
+async def test_a_long_run_of_suppressed_jobs_is_skipped_over_several_calls(store: Store) -> None:
+    campaign_id = await make_campaign(store, 30)
+    numbers = [j["e164"] for j in await jobs_of(store, campaign_id)]
+    await store.add_suppressions(numbers[:-1], "complaint", "manual")
+    assert CLAIM_PASSES * 2 < 29  # batches of 2: more all-skipped batches than one call goes through
+    assert await store.claim_jobs(campaign_id, "w1", 2, 30) == []  # nothing to send yet
+    assert (await store.job_counts(campaign_id))["skipped"] == CLAIM_PASSES * 2
+    [last] = await store.claim_jobs(campaign_id, "w1", 2, 30)
+    assert last.e164 == numbers[-1]
+    assert await store.job_counts(campaign_id) == {"sending": 1, "skipped": 29}
+
+
+async def test_the_loaded_cost_counters_equal_the_sum_of_the_stored_costs(store: Store) -> None:
+    rows = [
+        Planned(i + 2, f"+316{30_000_000 + i:08d}", "NL", "Hi", "GSM-7", 1, 0.0012345) for i in range(1000)
+    ]
+    campaign_id = await store.create_campaign(
+        NewCampaign(name="odd price", message="Hi"), [rows], lambda: CampaignTotals(1000, Decimal(0), {})
+    )
+    stored = sum((row["cost"] for row in await jobs_of(store, campaign_id)), Decimal(0))
+    assert stored == Decimal("1.235000")  # each 0.0012345 stored as 0.001235
+    assert (await store.job_totals(campaign_id))["pending"].cost == stored

@@ -69,7 +69,7 @@ def add_command(app: AppContext, numbers: tuple[str, ...], reason: str, region: 
 @_REGION
 @pass_app
 def remove_command(app: AppContext, numbers: tuple[str, ...], region: str | None) -> None:
-    """Remove NUMBERS from the list (jobs already skipped stay skipped)."""
+    """Remove NUMBERS from the list: jobs already skipped stay skipped; pending ones will be sent."""
     e164s = normalise(
         list(numbers), _classifier(app, region), [f"argument {i + 1}" for i in range(len(numbers))]
     )
