@@ -121,8 +121,15 @@ async def resolve_database_url(config: Config) -> str:
     return url
 
 
+_URL_SCHEMES = ("postgresql://", "postgres://")
+_USERINFO = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+_PASSWORD_PARAMETER = re.compile(r"(password=)[^&\s]+", re.IGNORECASE)
+
+
 def describe_url(url: str) -> str:
     """`host:port/database` of a URL, for messages: never the user's password."""
+    if not url.startswith(_URL_SCHEMES):
+        return "<a database URL not of the form postgresql://user@host:port/database>"
     try:
         parts = urlsplit(url)
         query = parse_qs(parts.query)
@@ -135,14 +142,15 @@ def describe_url(url: str) -> str:
 
 
 def _scrub(text: str, url: str) -> str:
-    """Remove the URL's password from a driver message, should the driver ever echo it."""
+    """Remove the URL's password from a driver message, should the driver ever echo it (also from
+    a malformed URL, whose password urlsplit cannot find)."""
     try:
         password = urlsplit(url).password
     except ValueError:
         password = None
     if password:
         text = text.replace(password, "***").replace(unquote(password), "***")
-    return text
+    return _PASSWORD_PARAMETER.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
 
 
 def translate(exc: BaseException, where: str, url: str) -> Exception:
@@ -241,11 +249,17 @@ class Database(Runner):
         cls, url: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
     ) -> Database:
         """Connect; an unreachable or refusing server is one DatabaseError naming host and port."""
+        if not url.startswith(_URL_SCHEMES):
+            # Never echoed: a mistyped URL may hold a password where a parser cannot see it.
+            raise DatabaseError(
+                "the database URL (database.url or CAMPAIGNER_DATABASE_URL) must look like "
+                "postgresql://user:password@host:port/database"
+            )
         try:
             pool = await asyncpg.create_pool(
                 url, min_size=min_size, max_size=max_size, timeout=connect_timeout, init=_init_connection
             )
-        except (*_DRIVER_ERRORS, ValueError) as exc:
+        except (*_DRIVER_ERRORS, ValueError, OverflowError) as exc:  # OverflowError: port > 65535
             reason = _scrub(str(exc) or type(exc).__name__, url)
             raise DatabaseError(f"cannot connect to PostgreSQL at {describe_url(url)}: {reason}") from None
         return cls(url, pool)

@@ -121,6 +121,16 @@ async def test_unknown_campaign_and_unreachable_database_are_one_line(database_u
     _, err = await campaigner("postgresql://postgres:s3cret@127.0.0.1:1/nowhere", "campaigns", expect=2)
     assert err.startswith("error: cannot connect to PostgreSQL at 127.0.0.1:1/nowhere")
     assert "s3cret" not in err and err.count("\n") == 1
+    # Mistyped URLs: the password must not be echoed from where a URL parser cannot find it.
+    for url in (
+        "postgresql//admin:s3cret@127.0.0.1:1/x",
+        "admin:s3cret@127.0.0.1/x",
+        "host=127.0.0.1 password=s3cret",
+        "postgresql://admin:s3cret@127.0.0.1:99999/x",
+    ):
+        _, err = await campaigner(url, "campaigns", expect=2)
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+        assert "s3cret" not in err and "Traceback" not in err
 
 
 async def test_suppress_add_import_list_remove(database_url: str, recipients: Path, tmp_path: Path) -> None:
