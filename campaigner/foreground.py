@@ -87,7 +87,7 @@ async def run_in_foreground(
     console: Console | None = None,
 ) -> RunReport:
     """Carry `campaign_id` until it completes, pauses or a signal stops it; raise when it paused."""
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, markup=False)
     campaign = await store.get_campaign(campaign_id)  # an unknown id is the first error, not a missing key
     if campaign.state in ("completed", "cancelled", "failed") and not reopen:
         raise StateError(f"campaign {campaign_id} is {campaign.state}; nothing to run")

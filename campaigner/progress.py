@@ -62,7 +62,7 @@ class ProgressReporter:
         self._total = total
         self._cost_per_message = cost_per_message
         self._currency = currency
-        self._console = console or Console(stderr=True)
+        self._console = console or Console(stderr=True, markup=False)
         self._plain_every = plain_every
         self._stop = asyncio.Event()
         self._first: Snapshot | None = None

@@ -165,3 +165,17 @@ async def test_create_with_quiet_hours_says_its_time_to_send_counts_sending_hour
     assert "sending time only: sends pause outside 09:00-21:00 recipient-local time" in " ".join(out.split())
     out, _ = await campaigner(database_url, "create", str(recipients), "-m", "Hi")
     assert "sending time only" not in out
+
+
+async def test_square_brackets_in_user_text_are_printed_as_they_are(
+    database_url: str, tmp_path: Path
+) -> None:
+    # rich would read "[/b]" as a closing tag (a MarkupError) and "[red]x[/red]" as a style.
+    path = tmp_path / "[bold]brackets.csv"
+    path.write_text("name,phone\nA,[/b]bogus\nB,+31630000001\n", encoding="utf-8")
+    out, err = await campaigner(
+        database_url, "create", str(path), "-m", "Hi", "--name", "Promo [/sale] [red]x[/red]"
+    )
+    assert "[/b]bogus" in out and "[bold]brackets.csv" in out and "Traceback" not in err
+    out, err = await campaigner(database_url, "campaigns")
+    assert "Promo [/sale] [red]x[/red]" in " ".join(out.split()) and "Traceback" not in err

@@ -101,7 +101,7 @@ def campaigns_command(app: AppContext, output_format: str) -> None:
             f"{float(row['progress']):.1%}",  # type: ignore[arg-type]
             f"{row['cost_so_far']:.2f} / {row['estimated_cost']:.2f} {row['currency']}",
         )
-    Console().print(table)
+    Console(markup=False).print(table)  # names are the user's: never rich markup
 
 
 async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:

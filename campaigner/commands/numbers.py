@@ -56,7 +56,7 @@ def numbers(app: AppContext, output: str, show_all: bool) -> None:
     if output == "json":
         click.echo(json.dumps([asdict(number) for number in found], indent=2))
         return
-    console = Console()
+    console = Console(markup=False)  # numbers' names come from the provider
     if not found:
         console.print(f"no SMS-capable numbers on this {config.type} account")
         return

@@ -7,6 +7,7 @@ from datetime import time
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from campaigner.plan import Preview
 from campaigner.pricing import format_money
@@ -53,7 +54,9 @@ def render_preview(
     """
     out = console or Console(highlight=False)
     region = preview.region or "none (international formats only)"
-    out.print(f"[bold]Preview[/] of {preview.file}  (phone column: {preview.phone_column}, region: {region})")
+    # File names, column names and cell values are the user's: Text, never parsed as rich markup.
+    heading = f" of {preview.file}  (phone column: {preview.phone_column}, region: {region})"
+    out.print(Text.assemble(("Preview", "bold"), heading))
 
     totals = Table(box=box.SIMPLE, show_header=False)
     totals.add_column(style="bold")
@@ -120,7 +123,7 @@ def render_preview(
         rejects.add_column("reason")
         rejects.add_column("detail", overflow="fold")
         for row in preview.first_rejects[:_SHOWN_REJECTS]:
-            rejects.add_row(str(row.line), repr(row.raw)[1:-1], row.reason, row.detail)
+            rejects.add_row(str(row.line), Text(repr(row.raw)[1:-1]), row.reason, Text(row.detail))
         out.print(rejects)
         more = preview.rejected - min(len(preview.first_rejects), _SHOWN_REJECTS)
         if more > 0:

@@ -38,7 +38,7 @@ def print_summary(report: RunReport, counts: dict[str, int], console: Console) -
 async def _run_and_summarise(
     store: Store, config: Config, campaign_id: int, allow_partial: bool, reopen: bool = False
 ) -> None:
-    console = Console(stderr=True)
+    console = Console(stderr=True, markup=False)  # reasons quote the provider
     report = await run_in_foreground(
         store, config, campaign_id, allow_partial=allow_partial, reopen=reopen, console=console
     )
