@@ -125,7 +125,7 @@ class RecipientsFile:
         assert self._file is not None
         try:
             first = self._file.readline()
-        except UnicodeDecodeError:
+        except UnicodeError:  # also "UTF-16 stream does not start with BOM", not a decode error
             # The text layer decodes ahead: a bad byte on a later line fails the header read.
             # Report it when the rows are read, so header and template errors come first.
             error = self._decode_error()
@@ -177,7 +177,7 @@ class RecipientsFile:
             return next(reader)
         except StopIteration:
             return None
-        except UnicodeDecodeError:
+        except UnicodeError:
             raise self._decode_error() from None
         except csv.Error as exc:
             line = getattr(reader, "line_num", 0)
@@ -196,7 +196,7 @@ class RecipientsFile:
                 row = next(reader)
             except StopIteration:
                 return
-            except UnicodeDecodeError:
+            except UnicodeError:
                 raise self._decode_error() from None
             except csv.Error as exc:
                 raise InputFileError(f"{self.path}: line {line_num + 1}: malformed CSV ({exc})") from None
@@ -226,6 +226,10 @@ class RecipientsFile:
                     return InputFileError(
                         f"{self.path}: line {line_no}: not valid {_label(decoder_name)} "
                         f"(byte 0x{chunk[exc.start]:02x}); pass --encoding (e.g. --encoding cp1252)"
+                    )
+                except UnicodeError as exc:  # utf-16 without a byte order mark
+                    return InputFileError(
+                        f"{self.path}: not {_label(decoder_name)}: {exc}; pass the file's --encoding"
                     )
         return InputFileError(f"{self.path}: line {line_no}: not valid {_label(decoder_name)}")
 

@@ -171,6 +171,9 @@ def test_utf16_file_gets_a_hint(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="UTF-16"):
         _read(path)
     assert _read(path, encoding="utf-16")[2] == [(2, ["+31612345678"])]
+    plain = _write(tmp_path, b"phone\n+31612345678\n")  # --encoding utf-16 on a file without a BOM
+    with pytest.raises(InputFileError, match=r"r\.csv: not utf-16: .*BOM"):
+        _read(plain, encoding="utf-16")
 
 
 def test_phone_column_detection(tmp_path: Path) -> None:
