@@ -44,6 +44,9 @@ def recipients(tmp_path: Path) -> Path:
 
 
 async def test_db_upgrade_and_status_on_an_empty_database(empty_database_url: str) -> None:
+    out, _ = await campaigner(empty_database_url, "db", "status", "--format", "json")
+    before = json.loads(out)  # status changes nothing, even on a database campaigner never saw
+    assert before["applied"] == [] and before["pending"][0]["version"] == 1 and before["workers"] == []
     out, _ = await campaigner(empty_database_url, "db", "upgrade")
     assert "applied 0001 schema" in out
     out, _ = await campaigner(empty_database_url, "db", "upgrade")

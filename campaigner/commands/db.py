@@ -47,7 +47,8 @@ def status_command(app: AppContext, output_format: str) -> None:
         db: Database = store.db
         server = await db.one("server-version")
         state = await migrations.status(db)
-        workers = await store.list_workers()
+        # The workers table comes with the first migration: a fresh database has none yet.
+        workers = await store.list_workers() if state.applied else []
         return {
             "database": describe_url(db.url),
             "server_version": server["version"] if server else None,
