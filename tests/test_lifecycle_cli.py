@@ -168,6 +168,12 @@ async def test_create_with_quiet_hours_says_its_time_to_send_counts_sending_hour
     assert "sending time only: sends pause outside 09:00-21:00 recipient-local time" in " ".join(out.split())
     out, _ = await campaigner(database_url, "create", str(recipients), "-m", "Hi")
     assert "sending time only" not in out
+    _, err = await campaigner(
+        database_url, "create", str(recipients), "-m", "Hi", "--quiet-hours", "09:00-09:00", expect=2
+    )
+    assert err.strip() == "error: --quiet-hours: '09:00-09:00' is an empty window: nothing could ever be sent"
+    out, _ = await campaigner(database_url, "campaigns", "--format", "json")
+    assert len(json.loads(out)) == 2  # the refused one left nothing behind
 
 
 async def test_square_brackets_in_user_text_are_printed_as_they_are(

@@ -32,10 +32,13 @@ def parse_quiet_hours(value: str | None) -> tuple[time | None, time | None]:
     if value is None:
         return None, None
     try:
-        start, end = value.split("-")
-        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+        start_text, end_text = value.split("-")
+        start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
     except ValueError:
         raise UserError(f"--quiet-hours: {value!r} is not HH:MM-HH:MM") from None
+    if start == end:
+        raise UserError(f"--quiet-hours: {value!r} is an empty window: nothing could ever be sent")
+    return start, end
 
 
 def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
