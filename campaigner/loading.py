@@ -12,9 +12,28 @@ from decimal import Decimal
 from pathlib import Path
 
 from campaigner.config import Config
+from campaigner.errors import UserError
 from campaigner.plan import Planner, PlanOptions, Preview
 from campaigner.store import Store
 from campaigner.store_models import CampaignTotals, NewCampaign
+
+
+class NothingToSend(UserError):
+    """Every row of the file was set aside: no campaign is made. Carries the preview, which says why."""
+
+    def __init__(self, preview: Preview) -> None:
+        reasons = ", ".join(f"{reason} {count:,}" for reason, count in preview.rejection_counts().items())
+        super().__init__(
+            f"{preview.file}: nothing to send: "
+            + (
+                f"all {preview.rows:,} rows were set aside"
+                if preview.rows != 1
+                else "its one row was set aside"
+            )
+            + (f" ({reasons})" if reasons else "")
+            + "; no campaign was created"
+        )
+        self.preview = preview
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +61,10 @@ class CampaignSource:
 
 
 async def load_campaign(store: Store, config: Config, source: CampaignSource) -> tuple[int, Preview]:
-    """Create the campaign (`draft`, or `scheduled` with a send time) and return its id and preview."""
+    """Create the campaign (`draft`, or `scheduled` with a send time) and return its id and preview.
+
+    NothingToSend, and no campaign, when no row of the file can be sent.
+    """
     options = PlanOptions(
         csv_path=source.recipients,
         message=source.message,
@@ -69,6 +91,8 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
 
     def totals() -> CampaignTotals:
         preview = planner.preview
+        if preview.sendable == 0:
+            raise NothingToSend(preview)  # inside the load's transaction: it rolls back
         return CampaignTotals(
             preview.sendable, Decimal(repr(preview.cost_total)), preview.model_dump(mode="json")
         )

@@ -149,6 +149,10 @@ class Preview(BaseModel):
         """Rows that will not be sent, for any reason."""
         return self.rows - self.sendable
 
+    def rejection_counts(self) -> dict[str, int]:
+        """Rows set aside by reason (invalid, duplicates, ...), only the reasons that occurred."""
+        return {field: getattr(self, field) for field in _COUNT_FIELD.values() if getattr(self, field)}
+
 
 _COUNT_FIELD = {
     INVALID: "invalid",

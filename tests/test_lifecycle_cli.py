@@ -172,8 +172,14 @@ async def test_create_with_quiet_hours_says_its_time_to_send_counts_sending_hour
         database_url, "create", str(recipients), "-m", "Hi", "--quiet-hours", "09:00-09:00", expect=2
     )
     assert err.strip() == "error: --quiet-hours: '09:00-09:00' is an empty window: nothing could ever be sent"
+    bad = recipients.with_name("bad.csv")
+    bad.write_text("name,phone\nA,12\n", encoding="utf-8")
+    _, err = await campaigner(database_url, "create", str(bad), "-m", "Hi", expect=2)
+    assert err.strip().endswith(
+        "nothing to send: its one row was set aside (invalid 1); no campaign was created"
+    )
     out, _ = await campaigner(database_url, "campaigns", "--format", "json")
-    assert len(json.loads(out)) == 2  # the refused one left nothing behind
+    assert len(json.loads(out)) == 2  # the refused ones left nothing behind
 
 
 async def test_square_brackets_in_user_text_are_printed_as_they_are(

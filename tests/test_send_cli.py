@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,38 @@ async def test_numbers_suppressed_after_create_are_skipped_not_sent(
     assert await counts(database_url) == {"submitted": 4, "skipped": 2}
     sent = sandbox.state.snapshot(per_recipient=True)["per_recipient"]
     assert sorted(sent) == ["+31640000000", "+31640000002", "+31640000003", "+31640000005"]
+
+
+async def test_send_refusals_before_the_first_message_change_nothing_or_say_what_is_kept(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox(balance=0.01)
+    config = write_config(tmp_path, sandbox, rpm=60, mps=10)
+    recipients = str(write_recipients(tmp_path, 3))
+    send = ("send", recipients, "-m", "Hi", "--region", "NL")
+    # No terminal and no --yes: there is no one to ask, so nothing is made.
+    output = await campaigner(config, database_url, *send, expect=2)
+    assert "--yes" in output and "Traceback" not in output
+    # No API key: found before the load.
+    without_key = {k: v for k, v in os.environ.items() if k != "CLIQTEL_API_KEY"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "campaigner", *send, "-y", cwd=ROOT, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=without_key | {"CAMPAIGNER_DATABASE_URL": database_url, "CAMPAIGNER_CONFIG": str(config)},
+    )  # fmt: skip
+    _, err = await proc.communicate()
+    assert proc.returncode == 2 and b"CLIQTEL_API_KEY is not set" in err
+    # Every row set aside: the preview says why, and no campaign is made.
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,phone\nA,12\nB,not a number\n", encoding="utf-8")
+    output = await campaigner(config, database_url, "send", str(bad), "-m", "Hi", "-y", expect=2)
+    assert "nothing to send: all 2 rows were set aside (invalid 2); no campaign was created" in output
+    assert "First rejected rows" in output
+    assert await counts(database_url) == {}
+    # The balance check refuses after the load: the error says the draft is kept, and how to run it.
+    output = await campaigner(config, database_url, *send, "-y", expect=2)
+    assert "balance" in output and re.search(
+        r"campaign (\d+) is kept as a draft \(`campaigner run \1`\)", output
+    )
+    assert await counts(database_url) == {"pending": 3}
+    assert sandbox.state.snapshot()["accepted_messages"] == 0

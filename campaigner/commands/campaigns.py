@@ -23,7 +23,7 @@ from campaigner.cli import AppContext, pass_app
 from campaigner.commands.preview import neutralise
 from campaigner.commands.source_options import campaign_source_options, source_from_options
 from campaigner.errors import UserError
-from campaigner.loading import load_campaign
+from campaigner.loading import NothingToSend, load_campaign
 from campaigner.store import Store, run_with_store
 from campaigner.store_models import JOB_STATES, SENT_STATES
 
@@ -45,7 +45,14 @@ def create_command(app: AppContext, output_format: str, **options: Any) -> None:
     """Load RECIPIENTS into a new campaign (draft, or scheduled with --send-at) and show its preview."""
     config = app.config
     source = source_from_options(**options)
-    campaign_id, preview = run_with_store(config, lambda store: load_campaign(store, config, source))
+    try:
+        campaign_id, preview = run_with_store(config, lambda store: load_campaign(store, config, source))
+    except NothingToSend as exc:
+        if output_format != "json":
+            from campaigner.commands.preview_table import render_preview
+
+            render_preview(exc.preview)  # it says why every row was set aside
+        raise
     state = "scheduled" if source.send_at else "draft"
     if output_format == "json":
         click.echo(

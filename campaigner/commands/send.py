@@ -8,6 +8,7 @@ Exit 0 when the campaign completes; 3 with the reason when it pauses or a signal
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -18,8 +19,9 @@ from campaigner.commands.preview_table import human_duration, render_preview
 from campaigner.commands.source_options import campaign_source_options, source_from_options
 from campaigner.config import Config
 from campaigner.dispatcher import RunReport
+from campaigner.errors import UserError
 from campaigner.foreground import run_in_foreground
-from campaigner.loading import load_campaign
+from campaigner.loading import NothingToSend, load_campaign
 from campaigner.pricing import format_money
 from campaigner.store import Store, run_with_store
 
@@ -57,18 +59,26 @@ def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, 
     """Load RECIPIENTS into a new campaign, show the preview, confirm, and send it in the foreground."""
     config = app.config
     source = source_from_options(**options)
+    if not yes and not sys.stdin.isatty():
+        raise UserError(
+            "send asks before sending, and there is no terminal to ask on: pass --yes "
+            "(or load it with `campaigner create` and start it with `campaigner run ID`)"
+        )
+    if not detach:
+        config.provider.api_key()  # unset: found before a campaign is made, not after it
 
     async def work(store: Store) -> None:
-        campaign_id, preview = await load_campaign(store, config, source)
+        try:
+            campaign_id, preview = await load_campaign(store, config, source)
+        except NothingToSend as exc:
+            render_preview(exc.preview, quiet_hours=source.quiet_hours)
+            raise
         render_preview(preview, quiet_hours=source.quiet_hours)
         cost = format_money(preview.cost_total, preview.currency)
         question = (
             f"Send {preview.sendable:,} messages ({preview.segments_total:,} segments, {cost}, "
             f"about {human_duration(preview.eta_seconds)}) as campaign {campaign_id}?"
         )
-        if preview.sendable == 0:
-            click.echo(f"campaign {campaign_id} has nothing to send", err=True)
-            return
         if not yes and not click.confirm(question, default=False, err=True):
             click.echo(
                 f"not sent; campaign {campaign_id} is kept as a draft (`campaigner run {campaign_id}`)"
@@ -80,7 +90,15 @@ def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, 
                 f"campaign {campaign_id} is {campaign.state}: a running `campaigner daemon` carries it"
             )
             return
-        await _run_and_summarise(store, config, campaign_id, allow_partial)
+        try:
+            await _run_and_summarise(store, config, campaign_id, allow_partial)
+        except UserError as exc:
+            if (await store.get_campaign(campaign_id)).state != "draft":
+                raise
+            # Refused before the first message (sender, balance): say where the campaign is.
+            raise UserError(
+                f"{exc}; campaign {campaign_id} is kept as a draft (`campaigner run {campaign_id}`)"
+            ) from None
 
     run_with_store(config, work)
 
