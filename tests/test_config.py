@@ -32,6 +32,15 @@ def test_bad_value_names_key(tmp_path: Path) -> None:
         load_config(file)
 
 
+def test_unknown_default_region_names_key(tmp_path: Path) -> None:
+    file = tmp_path / "c.toml"
+    file.write_text('[recipients]\ndefault_region = "ZZ"\n')
+    with pytest.raises(ConfigError, match=r"recipients\.default_region: .*'ZZ' is not a region code"):
+        load_config(file)
+    file.write_text('[recipients]\ndefault_region = " nl "\n')
+    assert load_config(file).recipients.default_region == "NL"
+
+
 def test_invalid_toml_names_file(tmp_path: Path) -> None:
     file = tmp_path / "broken.toml"
     file.write_text("[provider\n")

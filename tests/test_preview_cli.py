@@ -167,6 +167,14 @@ def test_user_errors_exit_2_with_one_line_and_write_nothing(tmp_path: Path) -> N
         assert result.stdout == ""
         assert not out.exists()
     assert not list(tmp_path.glob(".ok.csv.*"))  # no temporary file left behind
+    # An unknown region is a usage error that names the option (click's two-line form).
+    result = _run(str(path), "-m", "hi", "--region", "XX", "--sendable-out", str(out))
+    assert (
+        result.returncode == 2
+        and "'--region'" in result.stderr
+        and "'XX' is not a region code" in result.stderr
+    )
+    assert "Traceback" not in result.stderr and not out.exists()
 
 
 def test_undecodable_row_names_the_line_and_writes_nothing(tmp_path: Path) -> None:

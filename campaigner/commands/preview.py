@@ -18,6 +18,7 @@ from typing import IO, Any
 import click
 
 from campaigner.cli import AppContext, pass_app
+from campaigner.commands.regions import check_region
 from campaigner.errors import InputFileError, UserError
 from campaigner.plan import PlannedMessage, Planner, PlanOptions, Rejected
 
@@ -147,6 +148,7 @@ def _outputs(sendable: str | None, rejects: str | None) -> Iterator[_Outputs]:
     "--region",
     envvar="CAMPAIGNER_REGION",
     show_envvar=True,
+    callback=check_region,
     help="Default region for national numbers (e.g. NL). Default: recipients.default_region.",
 )
 @click.option(

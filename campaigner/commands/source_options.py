@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from campaigner.commands.preview import read_message
+from campaigner.commands.regions import check_region
 from campaigner.errors import UserError
 from campaigner.loading import CampaignSource
 
@@ -49,7 +50,11 @@ def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--message-file", type=click.Path(dir_okay=False), help="Read the message from a file."),
         click.option("--name", help="Campaign name. Default: the CSV file's name."),
         click.option(
-            "--region", envvar="CAMPAIGNER_REGION", show_envvar=True, help="Region of national numbers."
+            "--region",
+            envvar="CAMPAIGNER_REGION",
+            show_envvar=True,
+            callback=check_region,
+            help="Region of national numbers.",
         ),
         click.option("--phone-column", envvar="CAMPAIGNER_PHONE_COLUMN", show_envvar=True),
         click.option("--encoding", envvar="CAMPAIGNER_ENCODING", show_envvar=True, help="CSV encoding."),

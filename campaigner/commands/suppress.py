@@ -16,12 +16,17 @@ from pathlib import Path
 import click
 
 from campaigner.cli import AppContext, pass_app
+from campaigner.commands.regions import check_region
 from campaigner.errors import InputFileError, UserError
 from campaigner.phones import INVALID, PhoneClassifier
 from campaigner.store import Store, run_with_store
 
 _REGION = click.option(
-    "--region", envvar="CAMPAIGNER_REGION", show_envvar=True, help="Region for national numbers (e.g. NL)."
+    "--region",
+    envvar="CAMPAIGNER_REGION",
+    show_envvar=True,
+    callback=check_region,
+    help="Region for national numbers (e.g. NL).",
 )
 
 
