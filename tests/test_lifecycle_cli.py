@@ -107,6 +107,10 @@ async def test_create_with_send_at_is_scheduled(database_url: str, recipients: P
     campaign_id = str(json.loads(out)["id"])
     out, _ = await campaigner(database_url, "resume", campaign_id)
     assert "scheduled" in out
+    _, err = await campaigner(
+        database_url, "create", str(recipients), "-m", "Hi", "--send-at", "2020-01-01T09:00", expect=2
+    )
+    assert err.strip() == "error: --send-at: '2020-01-01T09:00' is in the past; leave it out to send now"
 
 
 async def test_a_bad_file_creates_no_campaign(database_url: str, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,9 @@ from campaigner.commands.preview import read_message
 from campaigner.commands.regions import check_region
 from campaigner.errors import UserError
 from campaigner.loading import CampaignSource
+
+# A --send-at this little in the past (typed a moment ago) still means "now".
+SEND_AT_PAST_GRACE = timedelta(minutes=5)
 
 
 def parse_send_at(value: str | None) -> datetime | None:
@@ -25,7 +28,11 @@ def parse_send_at(value: str | None) -> datetime | None:
         raise UserError(
             f"--send-at: {value!r} is not an ISO 8601 time (e.g. 2026-05-01T09:00+02:00)"
         ) from None
-    return parsed if parsed.tzinfo else parsed.astimezone()
+    parsed = parsed if parsed.tzinfo else parsed.astimezone()
+    if parsed < datetime.now(UTC) - SEND_AT_PAST_GRACE:
+        # Most likely a typo (a year, a month): a scheduled campaign would start at once.
+        raise UserError(f"--send-at: {value!r} is in the past; leave it out to send now")
+    return parsed
 
 
 def parse_quiet_hours(value: str | None) -> tuple[time | None, time | None]:
@@ -61,7 +68,11 @@ def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--smart-encoding/--no-smart-encoding", default=False, envvar="CAMPAIGNER_SMART_ENCODING"
         ),
-        click.option("--send-at", help="Schedule: ISO 8601 time (the campaign waits until then)."),
+        click.option(
+            "--send-at",
+            help="Schedule: ISO 8601 time (the campaign waits until then); without an offset, this "
+            "machine's local time.",
+        ),
         click.option(
             "--quiet-hours", help="Send only between these recipient-local times, e.g. 09:00-21:00."
         ),
