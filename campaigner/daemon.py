@@ -7,7 +7,9 @@ campaigns table, on its poll interval, or on a stop, whichever comes first.
 
 On SIGTERM it stops taking work, lets in-flight sends finish and be recorded within the grace
 period, then cancels what is left (reconciliation covers it), closes the HTTP server and exits 0.
-A side task that dies (heartbeat, HTTP server) stops the daemon rather than let it limp.
+A side task that dies (heartbeat, HTTP server) stops the daemon rather than let it limp. The
+database going away does not: the daemon keeps serving (/readyz answers 503, webhooks 503 so the
+provider retries), its runners end and are restarted, and it carries on when the database is back.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aiohttp import web
 
 from campaigner.config import Config
 from campaigner.dispatcher import CampaignRunner, RunReport
+from campaigner.errors import ConfigError, DatabaseError
 from campaigner.foreground import status_callback_url
 from campaigner.providers import check_sender, make_provider
 from campaigner.providers.base import Provider
@@ -52,6 +55,7 @@ class Daemon:
         self.reports: list[RunReport] = []
         self.port: int | None = None  # the HTTP port once listening (0 in config: any free one)
         self.started = asyncio.Event()
+        self._database_lost_at: float | None = None  # while the poll cannot reach the database
 
     def stop(self) -> None:
         """Stop taking work and shut down gracefully."""
@@ -72,9 +76,6 @@ class Daemon:
                 store,
                 self.config.provider.account,
             )
-            await throttle.acquire(0)  # reads count against the provider's request limit too
-            await check_sender(provider, self.config.provider)
-            await worker.start()
             with graceful_signals(self.stop):
                 await self._serve(store, provider, throttle, worker)
         finally:
@@ -91,7 +92,20 @@ class Daemon:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.config.daemon.host, self.config.daemon.port)
-        await site.start()
+        try:
+            # Before anything is asked of the provider: a taken port is the commonest start-up error.
+            await site.start()
+        except OSError as exc:  # in use, an address not of this machine, a name that does not resolve
+            await runner.cleanup()
+            where = f"{self.config.daemon.host}:{self.config.daemon.port}"
+            raise ConfigError(f"daemon: cannot listen on {where} (daemon.host, daemon.port): {exc}") from None
+        try:
+            await throttle.acquire(0)  # reads count against the provider's request limit too
+            await check_sender(provider, self.config.provider)
+            await worker.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
         self.port = _bound_port(runner)
         log.info("daemon listening on %s:%s as worker %s", self.config.daemon.host, self.port, worker.id)
         side = [asyncio.create_task(self._housekeeping(store), name="housekeeping")]
@@ -124,23 +138,44 @@ class Daemon:
                 if task.done():
                     raise RuntimeError(f"daemon task {task.get_name()} stopped: {task.exception()!r}")
             self._collect_finished()
-            for campaign_id in await store.due_scheduled_campaigns():
-                with contextlib.suppress(Exception):  # another daemon may have started it first
-                    await store.set_campaign_state(campaign_id, "running")
-            for campaign_id in await store.running_campaign_ids():
-                if campaign_id in self._runners:
-                    continue
-                if time.monotonic() - self._failed_at.get(campaign_id, float("-inf")) < RESTART_AFTER:
-                    continue
-                campaign = await store.get_campaign(campaign_id)
-                if campaign.provider_account != account:
-                    continue
-                self._start_runner(store, provider, throttle, worker, campaign_id)
+            try:
+                await self._take_work(store, provider, throttle, worker, account)
+            except DatabaseError as exc:
+                self._database_lost(exc)
+            else:
+                self._database_back()
             if self.burst and not self._runners:
                 log.info("burst mode: nothing left to carry")
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.dispatcher.poll_interval)
+
+    async def _take_work(
+        self, store: Store, provider: Provider, throttle: SharedThrottle, worker: Worker, account: str
+    ) -> None:
+        """Start due scheduled campaigns, and a runner for every running campaign of our account."""
+        for campaign_id in await store.due_scheduled_campaigns():
+            with contextlib.suppress(Exception):  # another daemon may have started it first
+                await store.set_campaign_state(campaign_id, "running")
+        for campaign_id in await store.running_campaign_ids():
+            if campaign_id in self._runners:
+                continue
+            if time.monotonic() - self._failed_at.get(campaign_id, float("-inf")) < RESTART_AFTER:
+                continue
+            campaign = await store.get_campaign(campaign_id)
+            if campaign.provider_account != account:
+                continue
+            self._start_runner(store, provider, throttle, worker, campaign_id)
+
+    def _database_lost(self, error: DatabaseError) -> None:
+        if self._database_lost_at is None:
+            self._database_lost_at = time.monotonic()
+            log.error("database unavailable, retrying every poll: %s", error)
+
+    def _database_back(self) -> None:
+        if self._database_lost_at is not None:
+            log.warning("database back after %.0f s", time.monotonic() - self._database_lost_at)
+            self._database_lost_at = None
 
     def _start_runner(
         self, store: Store, provider: Provider, throttle: SharedThrottle, worker: Worker, campaign_id: int
@@ -182,9 +217,11 @@ class Daemon:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         self._collect_finished()
+        stopped = len(done) + len(pending)
         log.info(
-            "stopped %d campaigns in %.1f s (%d cancelled after the grace period)",
-            len(done) + len(pending),
+            "stopped %d campaign%s in %.1f s (%d cancelled after the grace period)",
+            stopped,
+            "" if stopped == 1 else "s",
             time.monotonic() - began,
             len(pending),
         )

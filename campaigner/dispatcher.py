@@ -68,6 +68,7 @@ class DispatchStore(ReconcileStore, Protocol):
     async def add_suppressions(self, e164s: Sequence[str], reason: str, source: str) -> int: ...
     async def cancel_pending_jobs(self, campaign_id: int) -> int: ...
     async def suppressed_since(self, since: datetime) -> Sequence[tuple[str, datetime]]: ...
+    async def expire_leases(self, campaign_id: int, worker_id: str) -> int: ...
 
 
 @dataclass
@@ -233,6 +234,12 @@ class CampaignRunner:
                     log.info("campaign %s: complete", self._campaign_id)
                     self._stop.set()
                     return
+                # Nothing of this run is queued, in flight or being looked up, and its results are
+                # written: a job still `sending` under our worker was orphaned by a write that
+                # failed (the database went away) or by an earlier runner of this process. Its
+                # lease would keep it from reconciliation for up to lease_seconds; end it now.
+                if orphans := await self._store.expire_leases(self._campaign_id, self._worker.id):
+                    log.info("campaign %s: %d orphaned jobs to reconcile", self._campaign_id, orphans)
                 await self._reconciler.reconcile_stale()
             await self._sleep(min(dispatcher.poll_interval, 0.25))
 

@@ -164,6 +164,11 @@ class JobStore:
         self._forget_floors(worker_id)
         return _rows_changed(await self.db.execute("release-jobs", worker_id, list(job_ids)))
 
+    async def expire_leases(self, campaign_id: int, worker_id: str) -> int:
+        """End the leases of `worker_id`'s sending jobs of a campaign (its runner is gone), so that
+        reconciliation looks them up now; returns how many."""
+        return _rows_changed(await self.db.execute("expire-leases", campaign_id, worker_id))
+
     async def stale_sending_jobs(
         self, campaign_id: int, limit: int, worker_timeout: float
     ) -> list[ClaimedJob]:

@@ -24,6 +24,7 @@ from campaigner.daemon import Daemon
 from campaigner.sandbox import RunningSandbox
 from campaigner.store import Store
 from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, create_running_campaign, numbers, wait_for
+from tests.fixtures.db import refusable_role
 from tests.fixtures.sandbox import ExternalSandbox, MakeSandbox, external_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,6 +136,63 @@ async def test_daemon_carries_a_campaign_and_its_receipts_then_burst_mode_exits(
 
     # With nothing left to carry, a burst daemon exits by itself.
     await asyncio.wait_for(Daemon(config, burst=True).run(), 20)
+
+
+async def test_daemon_outlives_a_database_outage_and_finishes_the_campaign_after_it(
+    store: Store, database_url: str, make_sandbox: MakeSandbox
+) -> None:
+    os.environ[API_KEY_ENV], os.environ[WEBHOOK_SECRET_ENV] = KEY, SECRET
+    sandbox = await make_sandbox(requests_per_minute=600, request_window=6.0, messages_per_second=20)
+    port = free_port()
+    recipients = numbers(80)  # 4 s at 20 msg/s
+    campaign_id = await create_running_campaign(store, recipients)
+    async with refusable_role(database_url) as role:
+        config = config_from_mapping(daemon_settings(sandbox, role.url, port), source="<test>")
+        daemon = Daemon(config)
+        task = asyncio.create_task(daemon.run())
+        try:
+
+            async def some_sent() -> bool:
+                return (await store.job_counts(campaign_id)).get("submitted", 0) >= 10
+
+            async def not_ready() -> bool:
+                return (await get(f"http://127.0.0.1:{port}/readyz"))[0] == 503
+
+            await wait_for(some_sent, 20, "the first sends")
+            await role.refuse()
+            await wait_for(not_ready, 20, "/readyz to say 503 while the database refuses the daemon")
+            assert not task.done(), "the daemon keeps serving through the outage"
+            await role.allow()
+
+            async def finished() -> bool:
+                done = await store.job_counts(campaign_id)
+                return done.get("pending", 0) == 0 and done.get("sending", 0) == 0
+
+            await wait_for(finished, 60, "the campaign to finish once the database is back")
+            assert (await get(f"http://127.0.0.1:{port}/readyz"))[0] == 200
+        finally:
+            daemon.stop()
+            await asyncio.wait_for(task, 20)
+    accepted = sandbox.state.snapshot(per_recipient=True)
+    assert accepted["duplicates"] == {} and sorted(accepted["per_recipient"]) == sorted(recipients)
+
+
+async def test_a_port_in_use_is_one_clear_error_before_the_provider_is_asked(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_toml(tmp_path / "d.toml", daemon_settings(sandbox, database_url, port))
+        daemon = await start_daemon(config)
+        _, err = await asyncio.wait_for(daemon.communicate(), 30)
+    assert daemon.returncode == 2
+    message = err.decode().strip().splitlines()
+    assert message[-1].startswith(f"error: daemon: cannot listen on 127.0.0.1:{port}"), err.decode()
+    assert "Traceback" not in err.decode()
+    assert sandbox.state.snapshot()["requests"] == 0, "nothing asked of the provider"
 
 
 async def test_three_daemons_share_the_limit_and_survive_a_kill(

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 import pytest
 
 from campaigner.config import Config
@@ -250,21 +249,11 @@ async def test_quiet_hours_hold_back_recipients_outside_their_window(
 async def test_losing_the_database_ends_the_run_with_its_error(
     database_url: str, make_sandbox: MakeSandbox
 ) -> None:
-    import uuid
-
     from campaigner.errors import DatabaseError
-    from tests.fixtures.db import admin_connect
+    from tests.fixtures.db import refusable_role
 
-    # A role of its own, so that its connections can be refused (a superuser's never are).
-    role = f"campaigner_t_{uuid.uuid4().hex[:8]}"
-    admin = await admin_connect()
-    owner = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
-        await owner.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"')
-        await owner.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
-        await owner.execute(f'GRANT ALL ON SCHEMA public TO "{role}"')
-        store = await Store.open_url(database_url.replace("postgres@", f"{role}@"), migrate=False)
+    async with refusable_role(database_url) as role:
+        store = await Store.open_url(role.url, migrate=False)
         sandbox = await make_sandbox(requests_per_minute=60, request_window=6.0, messages_per_second=10)
         config = sandbox_config(sandbox)
         campaign_id = await create_running_campaign(store, numbers(100))
@@ -276,17 +265,8 @@ async def test_losing_the_database_ends_the_run_with_its_error(
                     return (await store.job_counts(campaign_id)).get("submitted", 0) >= 3
 
                 await wait_for(some_sent, 20, "the first sends")
-                await admin.execute(f'ALTER ROLE "{role}" CONNECTION LIMIT 0')
-                await admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role
-                )
+                await role.refuse()
                 with pytest.raises(DatabaseError):
                     await asyncio.wait_for(task, 20)
         finally:
             await store.close()
-    finally:
-        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
-        await owner.execute(f'DROP OWNED BY "{role}"')
-        await owner.close()
-        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
-        await admin.close()

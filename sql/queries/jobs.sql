@@ -75,6 +75,13 @@ WHERE j.campaign_id = $1 AND j.state = 'sending'
 ORDER BY j.id
 LIMIT $2;
 
+-- name: expire-leases
+-- A dispatcher with nothing queued, in flight or being looked up: jobs still in sending under its
+-- worker are orphans (a write that failed, an earlier runner of the process) and due for
+-- reconciliation now, not when their leases run out (the worker is alive: they do not look stale).
+UPDATE jobs SET lease_expires_at = now(), updated_at = now()
+WHERE campaign_id = $1 AND worker_id = $2 AND state = 'sending' AND lease_expires_at > now();
+
 -- name: settle-reconciled
 -- Reconciliation: found at the provider -> submitted; not found -> pending (the attempt stays
 -- counted). Guarded by the attempts (and, when given, the sending_at) the reconciler saw, so two
