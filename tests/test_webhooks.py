@@ -250,6 +250,14 @@ async def test_unknown_ids_are_answered_200(store: Store, sandbox: RunningSandbo
             200,
             {"events": 1, "verdicts": {"parked": 1}},
         )
+        # A status this client does not know (a provider's new one): 200 and ignored, never retried.
+        job_id = await submitted_job(store, "+31612340000", "known-1")
+        strange = status_payload("known-1", "exploded")
+        assert await post(client, STATUS, strange, signed(strange)) == (
+            200,
+            {"events": 1, "verdicts": {"ignored": 1}},
+        )
+        assert await job_state(store, job_id) == "submitted"
 
 
 # -- bad requests -----------------------------------------------------------------------------------
@@ -264,6 +272,11 @@ async def test_malformed_json_is_400_and_an_oversized_body_413(store: Store, san
         assert (await post(client, STATUS, not_object, signed(not_object)))[0] == 400
         no_id = json.dumps({"event": "sms.status_updated", "data": {"status": "delivered"}}).encode()
         assert (await post(client, STATUS, no_id, signed(no_id)))[0] == 400
+        no_id = json.dumps({"event": "sms.received", "data": {"from": "+31612340000"}}).encode()
+        assert await post(client, INBOUND, no_id, signed(no_id)) == (
+            400,
+            {"error": "inbound webhook without id"},
+        )
         big = json.dumps({"event": "sms.received", "data": {"body": "x" * 5000}}).encode()
         code, answer = await post(client, INBOUND, big, signed(big))
         assert code == 413 and "error" in answer

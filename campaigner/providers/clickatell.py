@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,8 @@ from campaigner.providers.http import HttpReply, HttpSession, NetworkFailure, pa
 from campaigner.providers.webhooks import basic_auth_valid, decode_json, parse_time, signature_valid
 
 # The API root; every path below starts with /rest (POST /rest/message, ...).
+log = logging.getLogger(__name__)
+
 DEFAULT_BASE_URL = "https://api.clickatell.com"
 MAX_BATCH = 500
 
@@ -366,9 +369,16 @@ class ClickatellProvider:
         """A message status callback (`apiMessageId`, `clientMessageId`, `messageStatus`, `timestamp`)."""
         events = []
         for record in self._records(request):
+            if not record.get("apiMessageId"):
+                raise WebhookRejected("callback without apiMessageId", status=400)
             status = status_of(record.get("messageStatus", record.get("status")))
-            if not record.get("apiMessageId") or status is None:
-                raise WebhookRejected("callback without apiMessageId and a known messageStatus", status=400)
+            if status is None:  # a status this client does not know: answered 200 and logged
+                log.warning(
+                    "callback for %s with an unknown status %r: ignored",
+                    record["apiMessageId"],
+                    record.get("messageStatus", record.get("status")),
+                )
+                continue
             client_id = str(record.get("clientMessageId") or "")
             events.append(
                 StatusEvent(
@@ -387,7 +397,10 @@ class ClickatellProvider:
         for record in self._records(request):
             ident = record.get("moMessageId") or record.get("messageId") or record.get("apiMessageId")
             if not ident or not record.get("from"):
-                raise WebhookRejected("inbound callback without an id and from", status=400)
+                missing = " and ".join(
+                    name for name, value in (("id", ident), ("from", record.get("from"))) if not value
+                )
+                raise WebhookRejected(f"inbound callback without {missing}", status=400)
             sender, to = str(record["from"]), str(record.get("to", ""))
             events.append(
                 InboundEvent(

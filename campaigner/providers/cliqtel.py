@@ -314,9 +314,18 @@ class CliqtelProvider:
         """A signed `sms.status_updated` callback as StatusEvents (other events: empty list)."""
         events = []
         for record in self._events(request, "sms.status_updated"):
+            if record.get("id") is None:
+                raise WebhookRejected("status webhook without a message id", status=400)
             status = STATUSES.get(str(record.get("status", "")).lower())
-            if record.get("id") is None or status is None:
-                raise WebhookRejected("status webhook without a known id and status", status=400)
+            if status is None:
+                # A status this client does not know (a new one of the provider's): not worth a
+                # retry storm; answered 200 and logged.
+                log.warning(
+                    "status webhook for %s with an unknown status %r: ignored",
+                    record["id"],
+                    record.get("status"),
+                )
+                continue
             error = record.get("error") or record.get("error_message") or record.get("failure_reason")
             if isinstance(error, dict):
                 error = error.get("message") or error.get("code")
@@ -335,7 +344,8 @@ class CliqtelProvider:
         events = []
         for record in self._events(request, "sms.received"):
             if record.get("id") is None or not record.get("from"):
-                raise WebhookRejected("inbound webhook without id and from", status=400)
+                missing = " and ".join(k for k in ("id", "from") if record.get(k) in (None, ""))
+                raise WebhookRejected(f"inbound webhook without {missing}", status=400)
             events.append(
                 InboundEvent(
                     provider_id=str(record["id"]),
