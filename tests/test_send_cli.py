@@ -94,6 +94,11 @@ async def test_send_yes_completes_and_exits_zero(
     assert "campaign 1: completed" in output
     assert await counts(database_url) == {"submitted": 20}
     assert sandbox.state.snapshot()["accepted_messages"] == 20
+    # Nothing failed, so nothing to retry: said, and not an error.
+    output = await campaigner(config, database_url, "retry", "1")
+    assert "0 jobs put back to pending" in output
+    status = await campaigner(config, database_url, "status", "1")
+    assert "completed" in status and "left" not in status
 
 
 async def test_pause_and_cancel_from_a_second_process(

@@ -138,7 +138,8 @@ async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:
         "estimated_cost": float(campaign.estimated_cost),
         "currency": campaign.currency,
         "rate": round(rate, 3),
-        "eta_seconds": round(left / rate, 1) if rate > 0 and left else None,
+        # Only a running campaign is getting anywhere: a paused one has no time left, it has none.
+        "eta_seconds": round(left / rate, 1) if rate > 0 and left and campaign.state == "running" else None,
         "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
         "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
         "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,

@@ -87,7 +87,8 @@ def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, 
         if detach:
             campaign = await store.resume_campaign(campaign_id)
             click.echo(
-                f"campaign {campaign_id} is {campaign.state}: a running `campaigner daemon` carries it"
+                f"campaign {campaign_id} is {campaign.state}: a `campaigner daemon` on this database "
+                "carries it (start one if none is running)"
             )
             return
         try:
@@ -138,9 +139,11 @@ def retry_command(app: AppContext, campaign_id: int, reasons: str, allow_partial
         )
 
     async def work(store: Store) -> None:
-        await store.get_campaign(campaign_id)  # a clear error for an unknown id
+        campaign = await store.get_campaign(campaign_id)  # a clear error for an unknown id
         count = await store.retry_rejected(campaign_id, wanted)
         click.echo(f"campaign {campaign_id}: {count:,} jobs put back to pending", err=True)
+        if count == 0 and campaign.state in ("completed", "failed", "cancelled"):
+            return  # nothing to retry is not an error: the campaign stays as it was
         await _run_and_summarise(store, config, campaign_id, allow_partial, reopen=count > 0)
 
     run_with_store(config, work)
