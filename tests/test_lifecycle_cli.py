@@ -161,6 +161,10 @@ async def test_suppress_add_import_list_remove(database_url: str, recipients: Pa
     assert f"{broken}: line 2" in err
     out, _ = await campaigner(database_url, "suppress", "list", "--format", "json")
     assert len(json.loads(out)) == 2  # nothing from the broken file
+    export = tmp_path / "export.csv"  # a CRM export: the phone column is found by its header
+    export.write_text("name,Mobile,city\nAnn,+31630000003,Utrecht\nBob,,Delft\n", encoding="utf-8")
+    out, _ = await campaigner(database_url, "suppress", "import", str(export))
+    assert out.startswith("1 added")
 
 
 async def test_create_with_quiet_hours_says_its_time_to_send_counts_sending_hours_only(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -57,7 +58,7 @@ def suppress_group() -> None:
 @_REGION
 @pass_app
 def add_command(app: AppContext, numbers: tuple[str, ...], reason: str, region: str | None) -> None:
-    """Add NUMBERS to the list (their pending jobs in every campaign are skipped)."""
+    """Add NUMBERS to the list (their pending jobs, in every campaign, are skipped when claimed)."""
     e164s = normalise(
         list(numbers), _classifier(app, region), [f"argument {i + 1}" for i in range(len(numbers))]
     )
@@ -107,8 +108,12 @@ def list_command(app: AppContext, output_format: str) -> None:
         writer.writerow(row.values())
 
 
-def read_numbers(path: Path) -> tuple[list[str], list[str]]:
-    """The first cell of every non-empty line of `path`, and where each came from."""
+def read_numbers(path: Path, phone_columns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The numbers of `path` and where each came from: one a line, or a CSV's phone column.
+
+    A first line without a digit is a header: its phone column (named as the recipients loader
+    names it, `recipients.phone_columns`) is read, else the first column.
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -117,12 +122,18 @@ def read_numbers(path: Path) -> tuple[list[str], list[str]]:
         raise InputFileError(f"{path}: not valid UTF-8") from None
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+    lines = list(enumerate(csv.reader(text.splitlines()), start=1))
+    column = 0
+    if lines and not any(ch.isdigit() for cell in lines[0][1] for ch in cell):
+        header = [cell.strip().lower() for cell in lines[0][1]]
+        column = next((header.index(name.lower()) for name in phone_columns if name.lower() in header), 0)
+        lines = lines[1:]
     numbers: list[str] = []
     where: list[str] = []
-    for line_no, cells in enumerate(csv.reader(text.splitlines()), start=1):
-        if not cells or not cells[0].strip():
+    for line_no, cells in lines:
+        if len(cells) <= column or not cells[column].strip():
             continue
-        numbers.append(cells[0])
+        numbers.append(cells[column])
         where.append(f"{path}: line {line_no}")
     return numbers, where
 
@@ -133,16 +144,9 @@ def read_numbers(path: Path) -> tuple[list[str], list[str]]:
 @_REGION
 @pass_app
 def import_command(app: AppContext, file: Path, reason: str, region: str | None) -> None:
-    """Add every number in FILE (one a line, or the first CSV column; a header is skipped)."""
-    numbers, where = read_numbers(file)
-    classifier = _classifier(app, region)
-    if (
-        numbers
-        and classifier.classify(numbers[0]).status == INVALID
-        and not any(c.isdigit() for c in numbers[0])
-    ):
-        numbers, where = numbers[1:], where[1:]  # a header line such as "phone"
-    e164s = normalise(numbers, classifier, where)
+    """Add every number in FILE: one a line, or a CSV's phone column (found by its header)."""
+    numbers, where = read_numbers(file, app.config.recipients.phone_columns)
+    e164s = normalise(numbers, _classifier(app, region), where)
 
     async def work(store: Store) -> int:
         return await store.add_suppressions(e164s, reason, f"import:{file.name}")
