@@ -182,10 +182,10 @@ class AccountMetrics:
         RATE_LIMIT.labels(self.account, "requests_per_minute", "configured").set(rpm)
         RATE_LIMIT.labels(self.account, "messages_per_second", "configured").set(mps)
         RATE_LIMIT.labels(self.account, "requests_per_minute", "effective").set_function(
-            lambda: float(throttle.requests_per_minute)
+            lambda: round(float(throttle.requests_per_minute), 6)  # not 100.00000000000001
         )
         RATE_LIMIT.labels(self.account, "messages_per_second", "effective").set_function(
-            lambda: float(throttle.messages_per_second)
+            lambda: round(float(throttle.messages_per_second), 6)
         )
         LATE_SLOTS.watch(self.account, throttle)
 
