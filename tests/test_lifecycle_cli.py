@@ -77,7 +77,7 @@ async def test_create_status_pause_resume_cancel_export(
     assert "paused" in (await campaigner(database_url, "pause", campaign_id))[0]
     assert "running" in (await campaigner(database_url, "resume", campaign_id))[0]
     out, _ = await campaigner(database_url, "cancel", campaign_id)
-    assert "50 jobs not sent" in out
+    assert "50 pending jobs cancelled" in out
     _, err = await campaigner(database_url, "resume", campaign_id, expect=2)
     assert (
         err.strip()

@@ -206,7 +206,9 @@ def resume_command(app: AppContext, campaign_id: int) -> None:
 def cancel_command(app: AppContext, campaign_id: int) -> None:
     """Cancel CAMPAIGN_ID: every job not yet sent becomes cancelled; the rest is left as it is."""
     cancelled = run_with_store(app.config, lambda store: store.cancel_campaign(campaign_id))
-    click.echo(f"campaign {campaign_id}: cancelled ({cancelled} jobs not sent)")
+    # Jobs a running dispatcher has claimed are cancelled as it stops (or sent, if already on
+    # their way): `status` shows the final count.
+    click.echo(f"campaign {campaign_id}: cancelled ({cancelled} pending jobs cancelled)")
 
 
 EXPORT_COLUMNS = (
