@@ -9,6 +9,7 @@
 --    new suppressions through suppressions_created_at (suppressions-since). So a job of a
 --    suppressed number is `skipped` when a dispatcher reaches it, not when the number is listed.
 DROP INDEX jobs_pending_e164;
+-- (suppressions_created_at, made by 0004 for the sweep, now serves suppressions-since only.)
 
 -- 2. The statement-level INSERT trigger that counted new jobs: its transition table kept a copy of
 --    every loaded row. Jobs are inserted by one statement only, the COPY of create-campaign, which
