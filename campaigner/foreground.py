@@ -106,13 +106,8 @@ async def run_in_foreground(
         campaign = await store.get_campaign(campaign_id)
         await worker.start()
         runner = CampaignRunner(store, provider, throttle, config, campaign_id, worker)
-        per_message = float(campaign.estimated_cost) / campaign.total_jobs if campaign.total_jobs else 0.0
         reporter = ProgressReporter(
-            lambda: store.job_counts(campaign_id),
-            campaign.total_jobs,
-            per_message,
-            campaign.currency,
-            console,
+            lambda: store.job_totals(campaign_id), campaign.total_jobs, campaign.currency, console
         )
         with graceful_signals(runner.stop, announce=console.print):
             showing = asyncio.create_task(reporter.run())

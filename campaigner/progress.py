@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -29,6 +30,7 @@ class Snapshot:
     counts: Mapping[str, int]
     total: int
     at: float
+    cost: float = 0.0  # of the jobs sent, from the counters: each job's own cost, not an average
 
     @property
     def sent(self) -> int:
@@ -43,24 +45,23 @@ class Snapshot:
         return sum(self.counts.get(state, 0) for state in DONE_STATES)
 
 
-CountsReader = Callable[[], Awaitable[Mapping[str, int]]]
+# Jobs and cost per state (campaigner.store.Store.job_totals); the totals have .jobs and .cost.
+TotalsReader = Callable[[], Awaitable[Mapping[str, Any]]]
 
 
 class ProgressReporter:
-    """Polls `read_counts` and shows progress until `stop()`."""
+    """Polls `read_totals` and shows progress until `stop()`."""
 
     def __init__(
         self,
-        read_counts: CountsReader,
+        read_totals: TotalsReader,
         total: int,
-        cost_per_message: float,
         currency: str,
         console: Console | None = None,
         plain_every: float = 5.0,
     ) -> None:
-        self._read = read_counts
+        self._read = read_totals
         self._total = total
-        self._cost_per_message = cost_per_message
         self._currency = currency
         self._console = console or Console(stderr=True, markup=False)
         self._plain_every = plain_every
@@ -79,7 +80,10 @@ class ProgressReporter:
             await self._run_plain()
 
     async def _snapshot(self) -> Snapshot:
-        snapshot = Snapshot(dict(await self._read()), self._total, time.monotonic())
+        totals = await self._read()
+        counts = {state: int(t.jobs) for state, t in totals.items()}
+        cost = float(sum(t.cost for state, t in totals.items() if state in SENT_STATES))
+        snapshot = Snapshot(counts, self._total, time.monotonic(), cost)
         if self._first is None:
             self._first = snapshot
         return snapshot
@@ -94,7 +98,7 @@ class ProgressReporter:
         rate = self._rate(snapshot)
         left = max(0, snapshot.total - snapshot.done)
         eta = f"{left / rate:,.0f}s" if rate > 0 else "-"
-        cost = snapshot.sent * self._cost_per_message
+        cost = snapshot.cost
         return (
             f"{snapshot.done:,}/{snapshot.total:,} done  sent {snapshot.sent:,}  failed {snapshot.failed:,}"
             f"  {rate:,.1f} msg/s  ETA {eta}  cost {cost:,.2f} {self._currency}"

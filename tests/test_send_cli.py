@@ -239,3 +239,21 @@ async def test_send_refusals_before_the_first_message_change_nothing_or_say_what
     )
     assert await counts(database_url) == {"pending": 3}
     assert sandbox.state.snapshot()["accepted_messages"] == 0
+
+
+async def test_progress_shows_the_cost_of_what_was_sent_not_an_average(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    # Three 1-segment messages and one of 5 segments (estimate 0.064 EUR, 0.016 a message on
+    # average); a balance of 0.02 pays for two or three 1-segment ones, then the campaign pauses.
+    sandbox = await make_sandbox(requests_per_minute=600, messages_per_second=100, balance=0.02)
+    config = write_config(tmp_path, sandbox, rpm=600, mps=100)
+    path = tmp_path / "mixed.csv"
+    rows = ["name,phone", "A,0640000001", "B,0640000002", f"{'D' * 700},0640000003", "C,0640000004"]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    send = ("send", str(path), "-m", "Hi {name}", "--region", "NL", "-y", "--allow-partial")
+    output = await campaigner(config, database_url, *send, expect=3)
+    sent = (await counts(database_url)).get("submitted", 0)
+    assert sent in (2, 3), output
+    last = [line for line in output.splitlines() if f"sent {sent}  failed" in line][-1]
+    assert f"cost {0.008 * sent:.2f} EUR" in last, last  # an average would say {0.016 * sent:.2f}
