@@ -138,6 +138,8 @@ def describe_url(url: str) -> str:
         database = unquote(parts.path.lstrip("/")) or query.get("dbname", [""])[0]
     except ValueError:
         return "<unparseable database URL>"
+    if host.startswith("/"):  # a Unix socket (the embedded server): no TCP port to name
+        return f"socket {host} (database {database or 'postgres'})"
     return f"{host}:{port}/{database}" if database else f"{host}:{port}"
 
 

@@ -230,7 +230,12 @@ def check_reachable(layout: Layout, account: Account) -> None:
         owner = layout.pgdata.owner()
         raise EmbeddedError(
             f"embedded PostgreSQL data {layout.pgdata} belongs to user {owner!r}, not {account.name!r}: "
-            "run campaigner as that user or choose another database.data_dir"
+            + (
+                f"`chown -R {account.name} {layout.pgdata}` (PostgreSQL never runs as root)"
+                if owner == "root"
+                else f"run campaigner as {owner!r}"
+            )
+            + " or choose another database.data_dir"
         )
 
 

@@ -308,6 +308,8 @@ def test_cli_with_no_url_runs_on_the_embedded_server_and_stops_it_after(data_dir
     status = _campaigner(data_dir, "db", "status", "--format", "json")
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["pending"] == []
+    # A socket has no TCP port: "…/data:5432" would point at whatever listens on 5432 instead.
+    assert json.loads(status.stdout)["database"] == f"socket {data_dir / 'data'} (database postgres)"
 
     shown = _campaigner(data_dir, "db", "embedded", "--format", "json")
     report = json.loads(shown.stdout)
