@@ -228,6 +228,13 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{file}: cannot read config file ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+    database = raw.get("database")
+    if isinstance(database, dict) and isinstance(database.get("data_dir"), str):
+        folder = Path(database["data_dir"]).expanduser()
+        if database["data_dir"] and not folder.is_absolute():
+            # Relative to the config file, as a reader of the file expects, not to where the
+            # command happens to run (the same config would otherwise mean another database).
+            raw = {**raw, "database": {**database, "data_dir": str(file.parent.resolve() / folder)}}
     return config_from_mapping(raw, source=str(file))
 
 

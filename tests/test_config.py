@@ -41,6 +41,19 @@ def test_unknown_default_region_names_key(tmp_path: Path) -> None:
     assert load_config(file).recipients.default_region == "NL"
 
 
+def test_a_relative_data_dir_is_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    file = folder / "c.toml"
+    file.write_text('[database]\ndata_dir = "pg"\n')
+    monkeypatch.chdir(tmp_path)  # not where the command runs
+    assert load_config(file).database.data_dir == str(folder.resolve() / "pg")
+    file.write_text('[database]\ndata_dir = "/srv/pg"\n')
+    assert load_config(file).database.data_dir == "/srv/pg"
+
+
 def test_invalid_toml_names_file(tmp_path: Path) -> None:
     file = tmp_path / "broken.toml"
     file.write_text("[provider\n")
