@@ -144,6 +144,9 @@ class CampaignRunner:
         log.info("campaign %s: dispatching as worker %s", self._campaign_id, self._worker.id)
         if campaign.quiet_start is not None and campaign.quiet_end is not None:
             self._window = (campaign.quiet_start, campaign.quiet_end)
+        # The largest request this run sends, in the throttle's units: a shared schedule charges
+        # every request as that (SharedThrottle._slot_cost). Segments: the campaign's longest message.
+        self._throttle.expect_requests_of(self._per_request() * self._most_units(campaign))
         await self._recorder.start()
         await self._reconciler.start()
         senders = [
@@ -198,13 +201,24 @@ class CampaignRunner:
             self._throttle.messages_per_second,
             self._throttle.requests_per_minute / 60.0 * per_request,
         )
-        return max(1, min(max(self._config.dispatcher.batch_size, per_request), int(rate * 2) + 1))
+        size = max(1, min(max(self._config.dispatcher.batch_size, per_request), int(rate * 2) + 1))
+        # Whole requests: a claim of 41 at 20 a request would send a request of 1, which a shared
+        # schedule charges as a full one (SharedThrottle._slot_cost).
+        return max(per_request, size - size % per_request) if per_request > 1 else size
 
     def _per_request(self) -> int:
         # The provider client already applied the configured recipients_per_request.
         return max(
             1, min(self._provider.max_recipients_per_request, self._throttle.max_messages_per_request())
         )
+
+    def _most_units(self, campaign: Any) -> int:
+        """The most throttle units one message of `campaign` takes (its segments, when they count)."""
+        if not self._config.provider.rate_counts_segments:
+            return 1
+        preview = getattr(campaign, "preview", None) or {}
+        segments = [int(n) for n in (preview.get("segments_histogram") or {})]
+        return max(segments, default=1)
 
     def _units(self, job: Any) -> int:
         return int(job.segments) if self._config.provider.rate_counts_segments else 1

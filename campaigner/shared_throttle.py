@@ -58,15 +58,27 @@ class SharedThrottle(Throttle):
         self._slots: dict[int, deque[float]] = {}
         self._fetching = asyncio.Lock()
         self._waiting = 0
+        self._request_units = 1  # the most units one request of this process may carry
+
+    def expect_requests_of(self, units: int) -> None:
+        """Requests will carry up to `units` messages (or segments): see `_slot_cost`."""
+        self._request_units = max(self._request_units, min(units, self.max_messages_per_request()))
 
     def _slot_cost(self, messages: int) -> float:
         """Seconds of the shared schedule one request of `messages` units takes.
 
-        Each unit costs its share of the window plus the margin, so that `limit` units always span a
-        little more than a window, whatever the arrival jitter; a request takes the larger of its two.
+        The schedule is a GCRA: a request moves it on by its cost *after* it starts. That keeps every
+        rolling window within the limit only when requests cost the same: a 1-message request 0.05 s
+        after a batch of 20 would be followed, 0.05 s later, by the next batch of 20, so 21 messages
+        go out in one second where the limit is 20. So every request is charged as the largest one
+        this process sends (`expect_requests_of`): at most floor(limit / largest) requests start in
+        any window, each with at most `largest` units, and `limit` always spans a little more than
+        a window (the margin), whatever the arrival jitter. A request takes the larger of its two.
         """
         request = (self._requests.window + self._margin) / self._requests.limit
-        message = messages * (self._messages.window + self._margin) / self._messages.limit
+        largest = max(messages, self._request_units)
+        per_window = max(1, int(self._messages.limit) // largest)
+        message = (self._messages.window + self._margin) / per_window
         return max(request, message)
 
     async def _reserve(self, messages: int) -> float:

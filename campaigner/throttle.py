@@ -196,6 +196,10 @@ class Throttle:
         """The most messages one request may carry without breaking the per-window message limit."""
         return max(1, int(self._messages.limit))
 
+    def expect_requests_of(self, units: int) -> None:
+        """Requests will carry up to `units` messages (or segments). This log needs no such hint: it
+        checks every window exactly; the shared schedule (SharedThrottle) does."""
+
     def reserve(self, messages: int) -> float:
         """Reserve the next start time for a request of `messages` units and return it."""
         now = self._clock()

@@ -257,3 +257,39 @@ async def test_progress_shows_the_cost_of_what_was_sent_not_an_average(
     assert sent in (2, 3), output
     last = [line for line in output.splitlines() if f"sent {sent}  failed" in line][-1]
     assert f"cost {0.008 * sent:.2f} EUR" in last, last  # an average would say {0.016 * sent:.2f}
+
+
+async def test_clickatell_batches_of_mixed_sizes_stay_within_the_message_window(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    # One text to many numbers per request, grouped by body: groups of 15, 3, 20 and 1 make requests
+    # of unequal sizes, which the shared schedule must still keep to 20 messages in any second.
+    sandbox = await make_sandbox(requests_per_minute=600, messages_per_second=20)
+    config = tmp_path / "clickatell.toml"
+    config.write_text(
+        f"""
+[provider]
+type = "clickatell"
+base_url = "{sandbox.clickatell_url}"
+api_key_env = "CLIQTEL_API_KEY"
+sender = "+3197010203040"
+requests_per_minute = 600
+messages_per_second = 20
+recipients_per_request = 20
+window_margin = 0.02
+[dispatcher]
+poll_interval = 0.2
+""",
+        encoding="utf-8",
+    )
+    cities = ["Utrecht"] * 15 + ["Delft"] * 3 + ["Breda"] * 20 + ["Ede"] + ["Gouda"] * 21
+    rows = ["name,phone,city"] + [f"P{i},06 {40_000_000 + i:08d},{city}" for i, city in enumerate(cities)]
+    path = tmp_path / "grouped.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    output = await campaigner(
+        config, database_url, "send", str(path), "-m", "Hi from {city}", "--region", "NL", "-y"
+    )
+    assert "completed" in output
+    stats = sandbox.state.snapshot(per_recipient=True)
+    assert stats["accepted_messages"] == 60 and stats["duplicates"] == {}
+    assert stats["rate_limits"]["messages"]["violations"] == 0, stats["rate_limits"]
