@@ -112,6 +112,16 @@ async def test_batches_split_by_body_and_size_keep_order(sb: RunningSandbox, mak
     assert sb.state.snapshot()["requests"] == 3  # [A, B] "one", [C] "one", [A] "two"
 
 
+def test_unicode_only_for_text_outside_the_gsm_alphabet(make: Make) -> None:
+    provider = make()
+
+    def flagged(body: str) -> bool:
+        return "unicode" in provider._payload([OutboundMessage(ref=1, to=A, body=body)])
+
+    assert not flagged("Only €5 for Jürgen, café Δ £")  # all GSM-7 (basic or extension table)
+    assert flagged("Привет") and flagged("ok 👍") and flagged("Zoë")  # ë is not GSM
+
+
 def test_factory_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLIQTEL_API_KEY", "x")
     assert make_provider(ProviderConfig(type="clickatell")).max_recipients_per_request == 500

@@ -39,6 +39,7 @@ from campaigner.providers.base import (
 from campaigner.providers.errors import ProviderUnavailable, clickatell_verdict
 from campaigner.providers.http import HttpReply, HttpSession, NetworkFailure, parse_retry_after
 from campaigner.providers.webhooks import basic_auth_valid, decode_json, parse_time, signature_valid
+from campaigner.segments import is_gsm7
 
 # The API root; every path below starts with /rest (POST /rest/message, ...).
 log = logging.getLogger(__name__)
@@ -181,8 +182,10 @@ class ClickatellProvider:
         if self._config.sender:
             sender = self._config.sender
             payload["from"] = msisdn(sender) if sender.startswith("+") else sender
-        if any(ord(char) > 127 for char in body):
-            # Clickatell sends GSM text unless told otherwise; anything else needs UCS-2.
+        if not is_gsm7(body):
+            # Clickatell sends GSM text unless told otherwise. Only a text outside the GSM alphabet
+            # needs UCS-2: é, £, € and Greek capitals are GSM, and asking for UCS-2 for them would
+            # cost up to twice the segments the preview counted.
             payload["unicode"] = 1
         if self._callback:
             payload["callback"] = 3  # intermediate and final statuses
