@@ -32,6 +32,7 @@ from campaigner.outcomes import Decision, JobResult, JobState, RetryPolicy, deci
 from campaigner.providers.base import OutboundMessage, Provider, SendResult
 from campaigner.quiet_hours import seconds_until_allowed
 from campaigner.reconcile import Reconciler, ReconcileStore
+from campaigner.request_plan import claim_size
 from campaigner.throttle import Throttle
 from campaigner.worker import Worker
 
@@ -192,19 +193,14 @@ class CampaignRunner:
     # -- claiming -------------------------------------------------------------------------------
 
     def _claim_size(self) -> int:
-        # Claim about two seconds of sending at the current rate: enough to keep the senders busy,
-        # few enough that a crash leaves little in `sending` for reconciliation to look up. Never
-        # less than one full request when the rate allows it: a batch_size below
-        # recipients_per_request would make every batch request short and the ceiling unreachable.
-        per_request = self._per_request()
-        rate = min(
+        # About two seconds of sending at the current rate (lowered after a 429): enough to keep
+        # the senders busy, few enough that a crash leaves little in `sending` to look up.
+        return claim_size(
+            self._per_request(),
             self._throttle.messages_per_second,
-            self._throttle.requests_per_minute / 60.0 * per_request,
+            self._throttle.requests_per_minute,
+            self._config.dispatcher.batch_size,
         )
-        size = max(1, min(max(self._config.dispatcher.batch_size, per_request), int(rate * 2) + 1))
-        # Whole requests: a claim of 41 at 20 a request would send a request of 1, which a shared
-        # schedule charges as a full one (SharedThrottle._slot_cost).
-        return max(per_request, size - size % per_request) if per_request > 1 else size
 
     def _per_request(self) -> int:
         # The provider client already applied the configured recipients_per_request.

@@ -42,6 +42,7 @@ from campaigner.plan_chunks import (
 )
 from campaigner.pricing import CostTable, eta_seconds
 from campaigner.recipients import DUPLICATE, MALFORMED, SUPPRESSED, Admission, RecipientsFile, Rejected
+from campaigner.request_plan import RequestCount, claim_size, recipients_per_request
 from campaigner.templates import Template
 
 __all__ = [
@@ -227,6 +228,17 @@ class Planner:
         histogram: Counter[int] = Counter()
         verdict = Admission(self.suppressed).verdict
         smart = SmartSavings(applied=spec.smart_encoding)
+        provider = self.config.provider
+        per_request = recipients_per_request(provider)
+        requests = RequestCount(
+            per_request,
+            claim_size(
+                per_request,
+                provider.messages_per_second,
+                provider.requests_per_minute,
+                self.config.dispatcher.batch_size,
+            ),
+        )
         batch: list[PlannedMessage] = []
         rows = 0
         for chunk, results in self._planned_chunks(source, spec):
@@ -243,6 +255,7 @@ class Planner:
                     self._reject(line, cells, refused[0], refused[1], spec.phone_index)
                     continue
                 cost = add_cost(country, segments)
+                requests.add(body)
                 encodings[encoding] += 1
                 histogram[segments] += 1
                 if saved:
@@ -263,7 +276,9 @@ class Planner:
         preview.segments_total = costs.total_segments
         preview.cost_total = round(costs.total_cost, 6)  # float sums: drop the 1e-17 noise
         preview.currency = costs.currency
-        preview.eta_seconds = eta_seconds(preview.sendable, preview.segments_total, self.config.provider)
+        preview.eta_seconds = eta_seconds(
+            preview.sendable, preview.segments_total, provider, requests.requests
+        )
         preview.encodings = {"GSM-7": encodings["GSM-7"], "UCS-2": encodings["UCS-2"]}
         preview.by_country = [
             CountryLine(

@@ -86,16 +86,19 @@ class CostTable:
         return sum(self._recipients.values())
 
 
-def eta_seconds(messages: int, segments: int, provider: ProviderConfig) -> float:
+def eta_seconds(messages: int, segments: int, provider: ProviderConfig, requests: int | None = None) -> float:
     """Seconds to send `messages` messages of `segments` segments in all at the provider's ceiling.
 
-    The ceiling is min(recipients_per_request × requests_per_minute / 60, messages_per_second)
-    messages a second; where the carrier counts segments (`rate_counts_segments`), the
-    messages_per_second limit applies to segments instead, so long messages slow the campaign.
+    The ceiling is the slower of `requests` (campaigner.request_plan.RequestCount: a batching
+    provider sends one text per request; default: recipients_per_request numbers in each) at
+    requests_per_minute, and messages_per_second; where the carrier counts segments
+    (`rate_counts_segments`), that limit applies to segments instead, so long messages slow it.
     """
     if messages <= 0:
         return 0.0
-    by_requests = messages / (provider.recipients_per_request * provider.requests_per_minute / 60.0)
+    if requests is None:
+        requests = -(-messages // provider.recipients_per_request)
+    by_requests = requests / (provider.requests_per_minute / 60.0)
     by_rate = (segments if provider.rate_counts_segments else messages) / provider.messages_per_second
     return max(by_requests, by_rate)
 

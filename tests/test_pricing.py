@@ -6,6 +6,7 @@ import pytest
 
 from campaigner.config import PricingConfig, ProviderConfig
 from campaigner.pricing import CostTable, eta_seconds, format_money
+from campaigner.request_plan import RequestCount, claim_size, recipients_per_request
 
 
 def test_default_price_is_cliqtel_eight_tenths_of_a_cent_in_euro() -> None:
@@ -83,3 +84,24 @@ def test_format_money() -> None:
     assert format_money(0.008, "EUR") == "0.008 EUR"
     assert format_money(0.0075, "USD") == "0.0075 USD"
     assert format_money(0, "EUR") == "0.00 EUR"
+
+
+def test_requests_follow_the_dispatchers_claims_and_texts() -> None:
+    # Clickatell, 20 numbers a request, claims of 40: one shared text is 2 requests a claim; a
+    # personalised one is a request a recipient.
+    clickatell = ProviderConfig(type="clickatell", recipients_per_request=20, messages_per_second=20)
+    per_request = recipients_per_request(clickatell)
+    claim = claim_size(per_request, 20, 60, 100)
+    assert (per_request, claim) == (20, 40)
+    shared, personal = RequestCount(per_request, claim), RequestCount(per_request, claim)
+    for i in range(100):
+        shared.add("Hi all")
+        personal.add(f"Hi {i}")
+    assert shared.requests == 5  # claims of 40, 40, 20: 2 + 2 + 1
+    assert personal.requests == 100
+    # At 60 requests a minute the personalised campaign takes 100 s, the shared one 5 s.
+    assert eta_seconds(100, 100, clickatell, personal.requests) == pytest.approx(100)
+    assert eta_seconds(100, 100, clickatell, shared.requests) == pytest.approx(5)
+    assert recipients_per_request(ProviderConfig(type="clickatell")) == 10  # 500, within 10 msg/s
+    assert recipients_per_request(ProviderConfig()) == 1  # Cliqtel
+    assert claim_size(1, 10, 60, 100) == 3  # Cliqtel: 1 msg/s, about two seconds of it

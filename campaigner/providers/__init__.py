@@ -13,10 +13,7 @@ from __future__ import annotations
 from campaigner.config import ProviderConfig
 from campaigner.errors import ProviderError
 from campaigner.providers.base import Provider, SenderNumber
-
-# Clickatell's batch size when the config does not set `recipients_per_request` (whose default, 1,
-# is Cliqtel's): the document's lower figure, 500.
-CLICKATELL_DEFAULT_BATCH = 500
+from campaigner.request_plan import CLICKATELL_DEFAULT_BATCH
 
 
 def make_provider(config: ProviderConfig, *, status_callback_url: str | None = None) -> Provider:
