@@ -426,6 +426,18 @@ async def test_a_sentence_with_stop_in_it_is_not_an_opt_out_and_start_lifts_only
     assert await store.suppressed_numbers() == {manual}
 
 
+async def test_a_stop_reaches_a_clickatell_daemon_in_clickatells_shape(
+    store: Store, make_sandbox: MakeSandbox
+) -> None:
+    sandbox = await make_sandbox(webhook_secret=SECRET)
+    config = sandbox_config(sandbox, provider_type="clickatell")
+    [replier] = numbers(1, start=700)
+    async with serving(store, config) as client:
+        await inject(sandbox, replier, " stop! ", base_url(client) + "/webhooks/clickatell/inbound")
+    [entry] = [s for s in await store.list_suppressions() if s.e164 == replier]
+    assert (entry.reason, entry.source) == ("stop_reply", "inbound")
+
+
 async def test_inbound_body_is_never_logged_at_info(
     store: Store, make_sandbox: MakeSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:

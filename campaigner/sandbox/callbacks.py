@@ -97,6 +97,19 @@ def inbound_event(message: Message) -> dict[str, Any]:
     }
 
 
+def clickatell_inbound_event(message: Message) -> dict[str, Any]:
+    """A Clickatell two-way (MO) callback for an inbound `message` (numbers without '+')."""
+    return {
+        "data": {
+            "moMessageId": str(message.id),
+            "from": message.from_.lstrip("+"),
+            "to": message.to.lstrip("+"),
+            "text": message.body,
+            "timestamp": int(message.created_at),
+        }
+    }
+
+
 class Progression:
     """Moves messages through their statuses on time and sends their callbacks."""
 
@@ -212,9 +225,11 @@ class Progression:
             log.debug("callback to %s failed: %s", url, exc)
             return None
 
-    async def deliver_inbound(self, message: Message, url: str) -> int | None:
-        """POST the `sms.received` event of `message` to `url` now; its HTTP status (None: failed)."""
-        body = dumps(inbound_event(message)).encode()
+    async def deliver_inbound(self, message: Message, url: str, api: str = "cliqtel") -> int | None:
+        """POST `message` to `url` now, as `api` (cliqtel: `sms.received`; clickatell: its MO
+        callback); its HTTP status (None: failed)."""
+        event = clickatell_inbound_event(message) if api == "clickatell" else inbound_event(message)
+        body = dumps(event).encode()
         status = await self.post(url, body)
         if status is not None and 200 <= status < 300:
             self.state.stats.inbound_sent += 1

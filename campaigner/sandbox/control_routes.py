@@ -5,8 +5,10 @@ No auth: this is a local test server. Routes:
   GET  /_sandbox/config                    settings
   POST /_sandbox/config                    change settings, e.g. {"requests_per_minute": 600}
   POST /_sandbox/reset                     empty store, refill wallet, zero stats and windows
-  POST /_sandbox/inbound                   {"from", "to"?, "body", "url"?}: store an inbound SMS and POST
-                                           `sms.received` (signed) to `url` or settings.inbound_url
+  POST /_sandbox/inbound                   {"from", "to"?, "body", "url"?, "api"?}: store an inbound SMS
+                                           and POST it (signed) to `url` or settings.inbound_url:
+                                           Cliqtel's `sms.received`, or Clickatell's MO callback when
+                                           `api` is "clickatell" or the URL is a /clickatell/ route
 """
 
 from __future__ import annotations
@@ -99,7 +101,9 @@ async def inbound(request: web.Request) -> web.Response:
     url = payload.get("url") or state.settings.inbound_url
     delivered: int | None = None
     if url:
-        delivered = await request.config_dict[PROGRESSION].deliver_inbound(message, url)
+        # A Clickatell webhook route gets Clickatell's shape, unless "api" says otherwise.
+        api = payload.get("api") or ("clickatell" if "/clickatell/" in url else "cliqtel")
+        delivered = await request.config_dict[PROGRESSION].deliver_inbound(message, url, str(api))
     return json_response(
         {"data": message_json(message, state.settings.currency), "url": url or None, "delivered": delivered}
     )
