@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from rich.console import Console
 
@@ -26,6 +28,8 @@ from campaigner.signals import graceful_signals
 from campaigner.store import Store
 from campaigner.throttle import Limits
 from campaigner.worker import Worker
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,15 @@ async def check_balance(provider: Provider, store: Store, campaign_id: int, allo
             f"balance is {format_money(balance.amount, balance.currency)}; top up, or pass --allow-partial "
             "to send until it runs out (the campaign then pauses)"
         )
+
+
+async def _saying_if_slow(awaitable: Awaitable[T], console: Console, message: str, after: float = 2.0) -> T:
+    """Await `awaitable`; print `message` once if that takes more than `after` seconds."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=after)
+    if not done:
+        console.print(message, highlight=False)
+    return await task
 
 
 async def _wait_until_due(store: Store, campaign_id: int, console: Console) -> None:
@@ -97,7 +110,14 @@ async def run_in_foreground(
     # ended a moment ago, count against the same windows as this one.
     throttle = SharedThrottle(Limits.of(config.provider), store, config.provider.account)
     try:
-        await throttle.acquire(0)  # reads count against the provider's request limit too
+        # Reads count against the provider's request limit too. The schedule may be well ahead (the
+        # requests of a run killed a moment ago, other processes on the account): say so.
+        await _saying_if_slow(
+            throttle.acquire(0),
+            console,
+            "waiting for the account's rate schedule: requests of other or earlier runs on "
+            f"{config.provider.account!r} still count against the provider's limits",
+        )
         await check_sender(provider, config.provider)
         await throttle.acquire(0)
         await check_balance(provider, store, campaign_id, allow_partial)

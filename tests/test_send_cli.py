@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 
 from campaigner.sandbox import RunningSandbox
+from campaigner.store import Store
 from tests.dispatch_helpers import wait_for
 from tests.fixtures.sandbox import MakeSandbox
 
@@ -293,3 +294,22 @@ poll_interval = 0.2
     stats = sandbox.state.snapshot(per_recipient=True)
     assert stats["accepted_messages"] == 60 and stats["duplicates"] == {}
     assert stats["rate_limits"]["messages"]["violations"] == 0, stats["rate_limits"]
+
+
+async def test_run_says_why_it_waits_when_the_shared_schedule_is_ahead(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox(requests_per_minute=600, messages_per_second=100)
+    config = write_config(tmp_path, sandbox, rpm=600, mps=100)
+    await campaigner(
+        config, database_url, "create", str(write_recipients(tmp_path, 3)), "-m", "Hi", "--region", "NL"
+    )
+    store = await Store.open_url(database_url, migrate=False)
+    try:
+        # As if a run killed a moment ago had the account's requests booked for the next 3 s.
+        await store.push_schedule("default:requests", 3.0)
+    finally:
+        await store.close()
+    output = await campaigner(config, database_url, "run", "1")
+    assert "waiting for the account's rate schedule" in output
+    assert "completed" in output and sandbox.state.snapshot()["accepted_messages"] == 3
