@@ -17,14 +17,23 @@ from campaigner.config import ProviderConfig
 CLICKATELL_DEFAULT_BATCH = 500
 
 
+# The most numbers one Clickatell request may carry (document 003 says 500 to 600).
+CLICKATELL_MAX_BATCH = 500
+
+
+def provider_batch(config: ProviderConfig) -> int:
+    """Numbers one request of the configured client carries (make_provider builds it so)."""
+    if config.type != "clickatell":
+        return 1
+    explicit = "recipients_per_request" in config.model_fields_set
+    return max(
+        1, min(config.recipients_per_request if explicit else CLICKATELL_DEFAULT_BATCH, CLICKATELL_MAX_BATCH)
+    )
+
+
 def recipients_per_request(config: ProviderConfig) -> int:
-    """Numbers one request carries: the client's batch size, within the per-second message limit."""
-    if config.type == "clickatell":
-        explicit = "recipients_per_request" in config.model_fields_set
-        batch = min(config.recipients_per_request if explicit else CLICKATELL_DEFAULT_BATCH, 500)
-    else:
-        batch = 1
-    return max(1, min(batch, int(config.messages_per_second)))
+    """Numbers one request carries when sent: the client's batch, within the per-second limit."""
+    return max(1, min(provider_batch(config), int(config.messages_per_second)))
 
 
 def claim_size(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from campaigner.config import ProviderConfig
 from campaigner.errors import ProviderError
 from campaigner.providers.base import Provider, SenderNumber
-from campaigner.request_plan import CLICKATELL_DEFAULT_BATCH
+from campaigner.request_plan import provider_batch
 
 
 def make_provider(config: ProviderConfig, *, status_callback_url: str | None = None) -> Provider:
@@ -30,9 +30,9 @@ def make_provider(config: ProviderConfig, *, status_callback_url: str | None = N
     if config.type == "clickatell":
         from campaigner.providers.clickatell import ClickatellProvider
 
-        explicit = "recipients_per_request" in config.model_fields_set
-        batch = config.recipients_per_request if explicit else CLICKATELL_DEFAULT_BATCH
-        return ClickatellProvider(config, status_callback_url=status_callback_url, max_recipients=batch)
+        return ClickatellProvider(
+            config, status_callback_url=status_callback_url, max_recipients=provider_batch(config)
+        )
     if config.type == "clicksend":
         from campaigner.providers.clicksend import ClickSendProvider
 

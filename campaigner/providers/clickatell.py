@@ -39,13 +39,13 @@ from campaigner.providers.base import (
 from campaigner.providers.errors import ProviderUnavailable, clickatell_verdict
 from campaigner.providers.http import HttpReply, HttpSession, NetworkFailure, parse_retry_after
 from campaigner.providers.webhooks import basic_auth_valid, decode_json, parse_time, signature_valid
+from campaigner.request_plan import CLICKATELL_MAX_BATCH as MAX_BATCH
 from campaigner.segments import is_gsm7
 
 # The API root; every path below starts with /rest (POST /rest/message, ...).
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.clickatell.com"
-MAX_BATCH = 500
 
 # Clickatell message status codes (callbacks, query, stop) onto neutral delivery states.
 STATUSES: dict[str, DeliveryStatus] = {
