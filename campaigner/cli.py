@@ -40,7 +40,7 @@ pass_app = click.make_pass_decorator(AppContext)
     envvar=CONFIG_ENV,
     show_envvar=True,
     type=click.Path(dir_okay=False),
-    help="TOML config file (see config.example.toml).",
+    help="TOML config file (`campaigner config example` prints every setting).",
 )
 @click.version_option(__version__, prog_name="campaigner")
 @click.pass_context

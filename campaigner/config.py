@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -209,6 +210,11 @@ def _secret_from_env(variable: str, key: str) -> Secret:
     if not value:
         raise ConfigError(f"environment variable {variable} is not set (named by {key})")
     return Secret(value)
+
+
+def example_config_text() -> str:
+    """config.example.toml as shipped inside the package: every setting, commented, with its default."""
+    return (resources.files("campaigner") / "config.example.toml").read_text(encoding="utf-8")
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

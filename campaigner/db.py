@@ -22,7 +22,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -32,7 +33,8 @@ import asyncpg
 from campaigner.config import Config
 from campaigner.errors import ConfigError, DatabaseError, StateError
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# Shipped inside the package (package data), so an installed campaigner finds them as an editable one.
+SQL_DIR: Traversable = resources.files("campaigner") / "sql"
 QUERIES_DIR = SQL_DIR / "queries"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 
@@ -89,15 +91,30 @@ def parse_queries(text: str, source: str) -> dict[str, Query]:
 
 
 @cache
-def queries(directory: Path = QUERIES_DIR) -> Mapping[str, Query]:
-    """Every named query under `directory`, parsed once; names are unique across files."""
+def queries(directory: Traversable = QUERIES_DIR) -> Mapping[str, Query]:
+    """Every named query under `directory`, parsed once; names are unique across files.
+
+    A folder with no `.sql` file is an error naming it: an install that lost its package data
+    must fail here, not later on the first missing name.
+    """
     merged: dict[str, Query] = {}
-    for file in sorted(directory.glob("*.sql")):
+    files = sql_files(directory)
+    if not files:
+        raise ConfigError(f"{directory}: no named queries (*.sql) found; is campaigner installed whole?")
+    for file in files:
         for name, query in parse_queries(file.read_text(encoding="utf-8"), str(file)).items():
             if name in merged:
                 raise ConfigError(f"{file}: query {name} already defined in {merged[name].source}")
             merged[name] = query
     return MappingProxyType(merged)
+
+
+def sql_files(directory: Traversable) -> list[Traversable]:
+    """The `.sql` files directly in `directory`, by name (none when it is missing)."""
+    if not directory.is_dir():
+        return []
+    found = [f for f in directory.iterdir() if f.is_file() and f.name.endswith(".sql")]
+    return sorted(found, key=lambda f: f.name)
 
 
 def sql(name: str) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
-from campaigner.db import MIGRATIONS_DIR, Database, describe_url
+from campaigner.db import MIGRATIONS_DIR, Database, describe_url, sql_files
 from campaigner.errors import ConfigError, DatabaseError
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -26,7 +26,7 @@ class Migration:
 
     version: int
     name: str
-    path: Path
+    path: Traversable
 
     def text(self) -> str:
         """The SQL of the migration."""
@@ -41,10 +41,10 @@ class MigrationStatus:
     pending: list[Migration]
 
 
-def available(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def available(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
     """The migration files in version order; a misnamed file or a repeated version is an error."""
     found: list[Migration] = []
-    for path in sorted(directory.glob("*.sql")):
+    for path in sql_files(directory):
         match = _FILE.match(path.name)
         if not match:
             raise ConfigError(f"{path}: migration files are named NNNN_name.sql")
@@ -52,10 +52,12 @@ def available(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
         raise ConfigError(f"{directory}: two migrations share a version number")
+    if not found:
+        raise ConfigError(f"{directory}: no migrations (*.sql) found; is campaigner installed whole?")
     return found
 
 
-async def status(db: Database, directory: Path = MIGRATIONS_DIR) -> MigrationStatus:
+async def status(db: Database, directory: Traversable = MIGRATIONS_DIR) -> MigrationStatus:
     """Applied and pending migrations, without changing anything."""
     applied: list[tuple[int, str, datetime]] = []
     if await db.value("migrations-table-exists"):
@@ -65,7 +67,7 @@ async def status(db: Database, directory: Path = MIGRATIONS_DIR) -> MigrationSta
 
 
 async def upgrade(
-    db: Database, directory: Path = MIGRATIONS_DIR, up_to: int | None = None
+    db: Database, directory: Traversable = MIGRATIONS_DIR, up_to: int | None = None
 ) -> list[Migration]:
     """Apply every pending migration (up to version `up_to`); returns those applied by this call."""
     known = available(directory)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from campaigner.config import Secret, load_config
+from campaigner.config import Secret, example_config_text, load_config
 from campaigner.errors import ConfigError
 
 
@@ -88,9 +88,28 @@ def test_example_config_is_valid() -> None:
     load_config(example)
 
 
+def test_the_shipped_example_is_the_repositorys(tmp_path: Path) -> None:
+    # The root file operators read is the one inside the package (`campaigner config example`).
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    assert example_config_text() == example.read_text(encoding="utf-8")
+    copy = tmp_path / "mine.toml"
+    copy.write_text(example_config_text(), encoding="utf-8")
+    load_config(copy)
+
+
 def test_ceiling() -> None:
     provider = load_config(None).provider.model_copy(
         update={"recipients_per_request": 500, "requests_per_minute": 60, "messages_per_second": 10}
     )
     assert provider.ceiling_messages_per_second() == 10
     assert load_config(None).provider.ceiling_messages_per_second() == 1
+
+
+def test_no_named_queries_is_an_error_naming_the_folder(tmp_path: Path) -> None:
+    from campaigner.db import queries
+    from campaigner.migrations import available
+
+    with pytest.raises(ConfigError, match=str(tmp_path)):
+        queries(tmp_path)
+    with pytest.raises(ConfigError, match=str(tmp_path)):
+        available(tmp_path)

@@ -40,3 +40,6 @@ def register_all(group: click.Group) -> None:
     from campaigner.commands import demo
 
     demo.register(group)
+    from campaigner.commands import config
+
+    config.register(group)
