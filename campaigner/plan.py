@@ -43,7 +43,7 @@ from campaigner.plan_chunks import (
 from campaigner.pricing import CostTable, eta_seconds
 from campaigner.recipients import DUPLICATE, MALFORMED, SUPPRESSED, Admission, RecipientsFile, Rejected
 from campaigner.request_plan import RequestCount, claim_size, recipients_per_request
-from campaigner.templates import Template
+from campaigner.text.templates import Template
 
 __all__ = [
     "CountryLine",

@@ -19,8 +19,8 @@ from typing import Final, Literal
 
 from campaigner.phones import OK, PhoneClassifier
 from campaigner.recipients import MALFORMED, ragged_reason
-from campaigner.segments import count_segments, smart_encode
-from campaigner.templates import EmptyValue, Template
+from campaigner.text.segments import count_segments, smart_encode
+from campaigner.text.templates import EmptyValue, Template
 
 EMPTY_VALUE: Final = "empty_value"
 TOO_LONG: Final = "too_long"

@@ -11,7 +11,7 @@ from campaigner.config import Config, config_from_mapping
 from campaigner.errors import InputFileError, UserError
 from campaigner.examples.messy import HEADER, write_csv
 from campaigner.plan import PlannedMessage, Planner, PlanOptions, Rejected
-from campaigner.segments import count_segments
+from campaigner.text.segments import count_segments
 
 EXAMPLE_MESSAGE = "Hi {first_name}, our {city} store has 20% off this weekend. Reply STOP to opt out."
 

@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 import pytest
 
-from campaigner.segments import (
+from campaigner.text.segments import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     count_segments,
@@ -20,7 +20,7 @@ from campaigner.segments import (
     smart_encode_report,
     smart_replacements,
 )
-from campaigner.smart_encoding import SMART_ENCODING_TABLE
+from campaigner.text.smart_encoding import SMART_ENCODING_TABLE
 
 
 def reference_count(text: str) -> tuple[str, int, int, list[int]]:

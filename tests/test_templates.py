@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from campaigner.errors import UserError
-from campaigner.templates import EmptyValue, Template
+from campaigner.text.templates import EmptyValue, Template
 
 
 def test_placeholders_in_order_of_first_appearance_without_duplicates() -> None:

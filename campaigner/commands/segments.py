@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from campaigner.errors import UserError
-from campaigner.segments import SegmentCount, count_segments, non_gsm_chars, smart_encode_report
+from campaigner.text.segments import SegmentCount, count_segments, non_gsm_chars, smart_encode_report
 
 
 def _read_stdin() -> str:

@@ -40,7 +40,7 @@ from campaigner.providers.errors import ProviderUnavailable, clickatell_verdict
 from campaigner.providers.http import HttpReply, HttpSession, NetworkFailure, parse_retry_after
 from campaigner.providers.webhooks import basic_auth_valid, decode_json, parse_time, signature_valid
 from campaigner.request_plan import CLICKATELL_MAX_BATCH as MAX_BATCH
-from campaigner.segments import is_gsm7
+from campaigner.text.segments import is_gsm7
 
 # The API root; every path below starts with /rest (POST /rest/message, ...).
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from typing import Any
 
 from campaigner.sandbox.ratelimit import RollingWindow, merge_stats
 from campaigner.sandbox.settings import SandboxSettings
-from campaigner.segments import count_segments
+from campaigner.text.segments import count_segments
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
-from campaigner.smart_encoding import Replacement, smart_encode, smart_replacements
+from campaigner.text.smart_encoding import Replacement, smart_encode, smart_replacements
 
 __all__ = [
     "GSM7_BASIC",
