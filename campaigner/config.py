@@ -98,7 +98,7 @@ class RecipientsConfig(_Section):
     @field_validator("default_region")
     @classmethod
     def _upper_region(cls, value: str) -> str:
-        from campaigner.phones import region_problem  # phonenumbers only when a config is read
+        from campaigner.planning.phones import region_problem  # phonenumbers only when a config is read
 
         problem = region_problem(value)
         if problem:

@@ -19,7 +19,7 @@ from rich.console import Console
 from campaigner.config import Config
 from campaigner.dispatcher import CampaignRunner, RunReport
 from campaigner.errors import CampaignStopped, StateError, UserError
-from campaigner.pricing import format_money
+from campaigner.planning.pricing import format_money
 from campaigner.progress import ProgressReporter
 from campaigner.providers import check_sender, make_provider
 from campaigner.providers.base import Provider

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from campaigner.config import Config
 from campaigner.errors import UserError
-from campaigner.plan import Planner, PlanOptions, Preview
+from campaigner.planning.planner import Planner, PlanOptions, Preview
 from campaigner.store import Store
 from campaigner.store_models import CampaignTotals, NewCampaign
 

@@ -58,7 +58,7 @@ class _Price:
 
 
 class PlannedLike(Protocol):
-    """A message to load (campaigner.plan.PlannedMessage has this shape); read-only."""
+    """A message to load (campaigner.planning.planner.PlannedMessage has this shape); read-only."""
 
     @property
     def line(self) -> int: ...

@@ -14,7 +14,7 @@ from campaigner.store_models import CampaignTotals, NewCampaign
 
 @dataclass(frozen=True, slots=True)
 class Planned:
-    """The shape of campaigner.plan.PlannedMessage that the store reads."""
+    """The shape of campaigner.planning.planner.PlannedMessage that the store reads."""
 
     line: int
     e164: str

@@ -10,7 +10,7 @@ import pytest
 from campaigner.config import Config, config_from_mapping
 from campaigner.errors import InputFileError, UserError
 from campaigner.examples.messy import HEADER, write_csv
-from campaigner.plan import PlannedMessage, Planner, PlanOptions, Rejected
+from campaigner.planning.planner import PlannedMessage, Planner, PlanOptions, Rejected
 from campaigner.text.segments import count_segments
 
 EXAMPLE_MESSAGE = "Hi {first_name}, our {city} store has 20% off this weekend. Reply STOP to opt out."
@@ -165,7 +165,7 @@ def _reference_counts(path: Path, region: str) -> dict[str, int]:
     import csv
     import re
 
-    from campaigner.phones import clean
+    from campaigner.planning.phones import clean
 
     excluded = set(Config().recipients.excluded_types)
     counts = {"sendable": 0, "invalid": 0, "not_sms_capable": 0, "duplicates": 0, "empty_value": 0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from campaigner.config import PricingConfig, ProviderConfig
-from campaigner.pricing import CostTable, eta_seconds, format_money
+from campaigner.planning.pricing import CostTable, eta_seconds, format_money
 from campaigner.request_plan import RequestCount, claim_size, recipients_per_request
 
 

@@ -9,8 +9,8 @@ import phonenumbers
 import pytest
 
 from campaigner.errors import InputFileError
-from campaigner.phones import INVALID, NOT_SMS_CAPABLE, OK, PhoneClassifier, _region_and_type
-from campaigner.recipients import Admission, Recipient, Recipients, RecipientsFile, Rejected
+from campaigner.planning.phones import INVALID, NOT_SMS_CAPABLE, OK, PhoneClassifier, _region_and_type
+from campaigner.planning.recipients import Admission, Recipient, Recipients, RecipientsFile, Rejected
 
 EXCLUDED = ["FIXED_LINE", "TOLL_FREE", "PREMIUM_RATE", "SHARED_COST", "UAN", "VOICEMAIL", "PAGER"]
 
@@ -213,7 +213,7 @@ def test_broken_quoting_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_fast_plus_digits_parse_matches_phonenumbers_parse() -> None:
-    from campaigner.phones import _parse_plus_digits
+    from campaigner.planning.phones import _parse_plus_digits
 
     rng = random.Random(5)
     codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)

@@ -1,8 +1,9 @@
 """Campaign lifecycle commands: create, campaigns, status, pause, resume, cancel, export.
 
-`create` plans the CSV through `campaigner.plan.Planner` and COPYs the sendable messages into a new
-campaign in one transaction (a bad row half way leaves nothing). State changes go through the
-store's guarded state machine; a running dispatcher hears them through NOTIFY.
+`create` plans the CSV through `campaigner.planning.planner.Planner` and COPYs the sendable
+messages into a new campaign in one transaction (a bad row half way leaves nothing). State
+changes go through the store's guarded state machine; a running dispatcher hears them through
+NOTIFY.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import click
 from campaigner.cli import AppContext, pass_app
 from campaigner.commands.regions import check_region
 from campaigner.errors import InputFileError, UserError
-from campaigner.plan import PlannedMessage, Planner, PlanOptions, Rejected
+from campaigner.planning.planner import PlannedMessage, Planner, PlanOptions, Rejected
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

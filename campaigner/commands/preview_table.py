@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from campaigner.plan import Preview
-from campaigner.pricing import format_money
+from campaigner.planning.planner import Preview
+from campaigner.planning.pricing import format_money
 
 _REASONS = (
     ("invalid", "invalid number"),

@@ -22,7 +22,7 @@ from campaigner.dispatcher import RunReport
 from campaigner.errors import UserError
 from campaigner.foreground import run_in_foreground
 from campaigner.loading import NothingToSend, load_campaign
-from campaigner.pricing import format_money
+from campaigner.planning.pricing import format_money
 from campaigner.store import Store, run_with_store
 
 RETRYABLE = ("transient", "account", "funds")

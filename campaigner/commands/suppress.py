@@ -19,7 +19,7 @@ import click
 from campaigner.cli import AppContext, pass_app
 from campaigner.commands.regions import check_region
 from campaigner.errors import InputFileError, UserError
-from campaigner.phones import INVALID, PhoneClassifier
+from campaigner.planning.phones import INVALID, PhoneClassifier
 from campaigner.store import Store, run_with_store
 
 _REGION = click.option(

@@ -2,7 +2,7 @@
 
 `RecipientsFile` opens and checks the file (encoding, delimiter, header, phone column) and yields
 its data rows in bounded memory, whatever the file size. `Recipients` classifies each row, first
-match wins: `invalid`, `not_sms_capable` (see campaigner.phones), `duplicate` (same E.164 as an
+match wins: `invalid`, `not_sms_capable` (see campaigner.planning.phones), `duplicate` (same E.164 as an
 earlier sendable row; the first one is kept), `suppressed` (in the suppression set the caller
 passes), else sendable. Anything wrong with the file itself is an `InputFileError` naming the file
 and the line; anything wrong with one row is a rejection with its line, raw value and reason.
@@ -21,7 +21,7 @@ from typing import Final
 
 from campaigner.config import RecipientsConfig
 from campaigner.errors import InputFileError
-from campaigner.phones import INVALID, NOT_SMS_CAPABLE, OK, PhoneClassifier
+from campaigner.planning.phones import INVALID, NOT_SMS_CAPABLE, OK, PhoneClassifier
 
 DUPLICATE: Final = "duplicate"
 SUPPRESSED: Final = "suppressed"

@@ -4,8 +4,8 @@ A chunk is a list of CSV rows (lists of cells). For each row `ChunkPlanner` retu
 rejection `(reason, detail)` or a planned message `(e164, country, body, encoding, segments,
 saved)`; nothing it does depends on other rows, so chunks can be handed to several processes
 and the results merged in file order by the parent (which alone does dedupe and suppression,
-see campaigner.plan). Checks, first match wins: malformed (cell count), invalid and
-not_sms_capable (campaigner.phones), empty_value and too_long (the rendered message).
+see campaigner.planning.planner). Checks, first match wins: malformed (cell count), invalid and
+not_sms_capable (campaigner.planning.phones), empty_value and too_long (the rendered message).
 
 Everything expensive is cached: the phone verdict by raw string, the segment count (with and
 without smart encoding) by rendered body, which repeats a lot when few columns are personalised.
@@ -17,8 +17,8 @@ import gc
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from campaigner.phones import OK, PhoneClassifier
-from campaigner.recipients import MALFORMED, ragged_reason
+from campaigner.planning.phones import OK, PhoneClassifier
+from campaigner.planning.recipients import MALFORMED, ragged_reason
 from campaigner.text.segments import count_segments, smart_encode
 from campaigner.text.templates import EmptyValue, Template
 

@@ -30,8 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from campaigner.config import Config
 from campaigner.errors import InputFileError
-from campaigner.phones import INVALID, NOT_SMS_CAPABLE
-from campaigner.plan_chunks import (
+from campaigner.planning.chunks import (
     EMPTY_VALUE,
     TOO_LONG,
     ChunkPlanner,
@@ -40,8 +39,16 @@ from campaigner.plan_chunks import (
     init_worker,
     plan_in_worker,
 )
-from campaigner.pricing import CostTable, eta_seconds
-from campaigner.recipients import DUPLICATE, MALFORMED, SUPPRESSED, Admission, RecipientsFile, Rejected
+from campaigner.planning.phones import INVALID, NOT_SMS_CAPABLE
+from campaigner.planning.pricing import CostTable, eta_seconds
+from campaigner.planning.recipients import (
+    DUPLICATE,
+    MALFORMED,
+    SUPPRESSED,
+    Admission,
+    RecipientsFile,
+    Rejected,
+)
 from campaigner.request_plan import RequestCount, claim_size, recipients_per_request
 from campaigner.text.templates import Template
 
