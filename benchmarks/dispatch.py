@@ -54,8 +54,8 @@ from campaigner.config import Config, config_from_mapping
 from campaigner.dispatcher import CampaignRunner
 from campaigner.providers import make_provider
 from campaigner.shared_throttle import SharedThrottle
-from campaigner.store import Store
-from campaigner.store_models import CampaignTotals, NewCampaign
+from campaigner.store.rows import CampaignTotals, NewCampaign
+from campaigner.store.store import Store
 from campaigner.throttle import Limits, Throttle
 from campaigner.worker import Worker
 

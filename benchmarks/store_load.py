@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import create_database, drop_database
 from campaigner.outcomes import JobResult, JobState
-from campaigner.store import Store
-from campaigner.store_models import CampaignTotals, NewCampaign
+from campaigner.store.rows import CampaignTotals, NewCampaign
+from campaigner.store.store import Store
 
 ADMIN_URL = os.environ.get("CAMPAIGNER_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -29,7 +29,7 @@ from campaigner.providers import check_sender, make_provider
 from campaigner.providers.base import Provider
 from campaigner.shared_throttle import SharedThrottle
 from campaigner.signals import graceful_signals
-from campaigner.store import Store
+from campaigner.store.store import Store
 from campaigner.throttle import Limits
 from campaigner.worker import Worker
 

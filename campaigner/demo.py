@@ -25,7 +25,7 @@ from campaigner.foreground import run_in_foreground
 from campaigner.loading import CampaignSource, load_campaign
 from campaigner.providers import make_provider
 from campaigner.sandbox import RunningSandbox, SandboxSettings, run_sandbox
-from campaigner.store import Store
+from campaigner.store.store import Store
 
 DEMO_KEY_ENV = "CAMPAIGNER_DEMO_API_KEY"
 DEMO_SECRET_ENV = "CAMPAIGNER_DEMO_WEBHOOK_SECRET"

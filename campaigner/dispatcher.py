@@ -55,7 +55,7 @@ class ClaimedJob(Protocol):
 
 
 class DispatchStore(ReconcileStore, Protocol):
-    """What the dispatcher needs of the store (campaigner.store implements it)."""
+    """What the dispatcher needs of the store (campaigner.store.store implements it)."""
 
     async def claim_jobs(
         self, campaign_id: int, worker_id: str, limit: int, lease_seconds: float

@@ -14,8 +14,8 @@ from pathlib import Path
 from campaigner.config import Config
 from campaigner.errors import UserError
 from campaigner.planning.planner import Planner, PlanOptions, Preview
-from campaigner.store import Store
-from campaigner.store_models import CampaignTotals, NewCampaign
+from campaigner.store.rows import CampaignTotals, NewCampaign
+from campaigner.store.store import Store
 
 
 class NothingToSend(UserError):

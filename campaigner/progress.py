@@ -45,7 +45,7 @@ class Snapshot:
         return sum(self.counts.get(state, 0) for state in DONE_STATES)
 
 
-# Jobs and cost per state (campaigner.store.Store.job_totals); the totals have .jobs and .cost.
+# Jobs and cost per state (campaigner.store.store.Store.job_totals); the totals have .jobs and .cost.
 TotalsReader = Callable[[], Awaitable[Mapping[str, Any]]]
 
 

@@ -42,7 +42,7 @@ from campaigner.providers.base import (
     WebhookRequest,
 )
 from campaigner.stopwords import Reply, classify
-from campaigner.store import Store
+from campaigner.store.store import Store
 
 log = logging.getLogger(__name__)
 

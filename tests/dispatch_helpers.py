@@ -10,8 +10,8 @@ from typing import Any
 
 from campaigner.config import Config, config_from_mapping
 from campaigner.sandbox import RunningSandbox
-from campaigner.store import Store
-from campaigner.store_models import CampaignTotals, NewCampaign
+from campaigner.store.rows import CampaignTotals, NewCampaign
+from campaigner.store.store import Store
 
 API_KEY_ENV = "CAMPAIGNER_TEST_SANDBOX_KEY"
 WEBHOOK_SECRET_ENV = "CAMPAIGNER_TEST_WEBHOOK_SECRET"

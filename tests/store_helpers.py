@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import asyncpg
 
-from campaigner.store import Store
-from campaigner.store_models import CampaignTotals, NewCampaign
+from campaigner.store.rows import CampaignTotals, NewCampaign
+from campaigner.store.store import Store
 
 
 @dataclass(frozen=True, slots=True)

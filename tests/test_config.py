@@ -106,8 +106,8 @@ def test_ceiling() -> None:
 
 
 def test_no_named_queries_is_an_error_naming_the_folder(tmp_path: Path) -> None:
-    from campaigner.db import queries
-    from campaigner.migrations import available
+    from campaigner.store.database import queries
+    from campaigner.store.migrations import available
 
     with pytest.raises(ConfigError, match=str(tmp_path)):
         queries(tmp_path)

@@ -14,7 +14,7 @@ from campaigner.config import Config
 from campaigner.dispatcher import CampaignRunner, RunReport
 from campaigner.providers import make_provider
 from campaigner.sandbox import RunningSandbox
-from campaigner.store import Store
+from campaigner.store.store import Store
 from campaigner.throttle import Limits, Throttle
 from campaigner.worker import Worker
 from tests.dispatch_helpers import (
@@ -213,7 +213,7 @@ async def test_quiet_hours_hold_back_recipients_outside_their_window(
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from campaigner.store_models import CampaignTotals, NewCampaign
+    from campaigner.store.rows import CampaignTotals, NewCampaign
     from tests.dispatch_helpers import Planned
 
     sandbox = await make_sandbox(requests_per_minute=600, request_window=6.0, messages_per_second=100)

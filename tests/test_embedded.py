@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL (campaigner/embedded.py), against real servers in temporary data folders.
+"""The embedded PostgreSQL (campaigner/store/embedded/), against real servers in temporary data folders.
 
 Every server a test starts is stopped by the `data_dir` fixture's finaliser, even when the test fails.
 As root (CI), the data folders are made under /tmp with mode 0755: pytest's own tmp_path sits in a
@@ -21,10 +21,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from campaigner import embedded, embedded_server, migrations
 from campaigner.config import DATABASE_URL_ENV, Config, config_from_mapping
-from campaigner.db import Database
-from campaigner.embedded import EmbeddedError
+from campaigner.store import migrations
+from campaigner.store.database import Database
+from campaigner.store.embedded import cluster as embedded
+from campaigner.store.embedded import server as embedded_server
+from campaigner.store.embedded.cluster import EmbeddedError
 
 AS_ROOT = os.geteuid() == 0
 
@@ -32,7 +34,7 @@ AS_ROOT = os.geteuid() == 0
 HOLDER = """
 import sys
 from campaigner.config import config_from_mapping
-from campaigner.embedded import ensure_embedded
+from campaigner.store.embedded.cluster import ensure_embedded
 print(ensure_embedded(config_from_mapping({"database": {"data_dir": sys.argv[1]}})), flush=True)
 sys.stdin.read()
 """

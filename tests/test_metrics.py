@@ -16,7 +16,7 @@ from campaigner.providers import make_provider
 from campaigner.providers.base import Outcome, SendResult
 from campaigner.providers.webhooks import sign
 from campaigner.sandbox import RunningSandbox
-from campaigner.store import Store
+from campaigner.store.store import Store
 from campaigner.throttle import Limits, Throttle
 from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, sandbox_config
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from campaigner import migrations
-from campaigner.db import Database
 from campaigner.errors import DatabaseError
+from campaigner.store import migrations
+from campaigner.store.database import Database
 from tests.fixtures.db import create_database, drop_database, url_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ async def test_two_connections_migrating_at_once_apply_each_file_once(empty_data
 async def test_two_processes_migrating_at_once_both_succeed(empty_database_url: str) -> None:
     code = (
         "import asyncio, sys\n"
-        "from campaigner import migrations\nfrom campaigner.db import Database\n"
+        "from campaigner.store import migrations\nfrom campaigner.store.database import Database\n"
         "async def main():\n"
         "    db = await Database.open(sys.argv[1])\n"
         "    print(len(await migrations.upgrade(db)))\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 
 from campaigner.sandbox import RunningSandbox
-from campaigner.store import Store
+from campaigner.store.store import Store
 from tests.dispatch_helpers import wait_for
 from tests.fixtures.sandbox import MakeSandbox
 

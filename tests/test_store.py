@@ -10,11 +10,11 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from campaigner.db import queries
 from campaigner.errors import InputFileError, NotFoundError, StateError
 from campaigner.outcomes import JobResult, JobState
-from campaigner.store import Store
-from campaigner.store_models import CAMPAIGN_TRANSITIONS, CampaignTotals, NewCampaign
+from campaigner.store.database import queries
+from campaigner.store.rows import CAMPAIGN_TRANSITIONS, CampaignTotals, NewCampaign
+from campaigner.store.store import Store
 from tests.store_helpers import Planned, make_campaign, planned
 
 

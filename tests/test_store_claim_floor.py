@@ -10,7 +10,7 @@ import pytest
 
 from campaigner.errors import StateError
 from campaigner.outcomes import JobResult, JobState
-from campaigner.store import Store
+from campaigner.store.store import Store
 from tests.store_helpers import make_campaign
 
 

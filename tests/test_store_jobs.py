@@ -10,9 +10,9 @@ import pytest
 
 from campaigner.errors import StateError
 from campaigner.outcomes import JobResult, JobState
-from campaigner.store import Store
-from campaigner.store_jobs import CLAIM_PASSES
-from campaigner.store_models import CampaignTotals, NewCampaign
+from campaigner.store.jobs import CLAIM_PASSES
+from campaigner.store.rows import CampaignTotals, NewCampaign
+from campaigner.store.store import Store
 from tests.store_helpers import Planned, jobs_of, make_campaign
 
 

@@ -26,7 +26,7 @@ from campaigner.providers import make_provider
 from campaigner.providers.base import Provider
 from campaigner.providers.webhooks import sign
 from campaigner.sandbox import RunningSandbox
-from campaigner.store import Store
+from campaigner.store.store import Store
 from campaigner.throttle import Limits, Throttle
 from campaigner.webhooks import apply_pending_receipts
 from campaigner.worker import Worker

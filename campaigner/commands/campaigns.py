@@ -25,8 +25,8 @@ from campaigner.commands.preview import neutralise
 from campaigner.commands.source_options import campaign_source_options, source_from_options
 from campaigner.errors import UserError
 from campaigner.loading import NothingToSend, load_campaign
-from campaigner.store import Store, run_with_store
-from campaigner.store_models import JOB_STATES, SENT_STATES
+from campaigner.store.rows import JOB_STATES, SENT_STATES
+from campaigner.store.store import Store, run_with_store
 
 _FORMAT = click.option(
     "--format",

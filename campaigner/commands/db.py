@@ -11,10 +11,10 @@ import json
 
 import click
 
-from campaigner import migrations
 from campaigner.cli import AppContext, pass_app
-from campaigner.db import Database, describe_url
-from campaigner.store import Store, run_with_store
+from campaigner.store import migrations
+from campaigner.store.database import Database, describe_url
+from campaigner.store.store import Store, run_with_store
 
 
 @click.group("db")

@@ -12,9 +12,9 @@ import json
 import click
 
 from campaigner.cli import AppContext, pass_app
-from campaigner.db import describe_url
-from campaigner.embedded import data_dir, embedded_status, stop_embedded
 from campaigner.errors import UserError
+from campaigner.store.database import describe_url
+from campaigner.store.embedded.cluster import data_dir, embedded_status, stop_embedded
 
 
 @click.command("stop")

@@ -23,7 +23,7 @@ from campaigner.errors import UserError
 from campaigner.foreground import run_in_foreground
 from campaigner.loading import NothingToSend, load_campaign
 from campaigner.planning.pricing import format_money
-from campaigner.store import Store, run_with_store
+from campaigner.store.store import Store, run_with_store
 
 RETRYABLE = ("transient", "account", "funds")
 

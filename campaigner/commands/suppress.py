@@ -20,7 +20,7 @@ from campaigner.cli import AppContext, pass_app
 from campaigner.commands.regions import check_region
 from campaigner.errors import InputFileError, UserError
 from campaigner.planning.phones import INVALID, PhoneClassifier
-from campaigner.store import Store, run_with_store
+from campaigner.store.store import Store, run_with_store
 
 _REGION = click.option(
     "--region",

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from campaigner.db import Database
-from campaigner.store_models import ClaimedJob, Delivery, Job
+from campaigner.store.database import Database
+from campaigner.store.rows import ClaimedJob, Delivery, Job
 
 
 def _rows_changed(status: str) -> int:
@@ -59,7 +59,7 @@ class _Floor:
 
 
 class JobStore:
-    """Job-level operations; mixed into `campaigner.store.Store`."""
+    """Job-level operations; mixed into `campaigner.store.store.Store`."""
 
     db: Database
 

@@ -1,8 +1,8 @@
 """One embedded PostgreSQL data folder, run with the binaries of the `pgserver` wheel.
 
-The mechanics behind campaigner/embedded.py (which says the policy and holds the public API): the
+The mechanics behind `cluster.py` beside it (which says the policy and holds the public API): the
 folder layout, the account the server runs as, initdb, pg_ctl start/stop, the socket, the locks.
-pgserver's own Python code is never imported (see embedded.py for why); only its `pginstall/` tree.
+pgserver's own Python code is never imported (see cluster.py for why); only its `pginstall/` tree.
 """
 
 from __future__ import annotations

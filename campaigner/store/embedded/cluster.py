@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from campaigner import embedded_server as server
 from campaigner.config import Config
-from campaigner.embedded_server import (
+from campaigner.store.embedded import server
+from campaigner.store.embedded.server import (
     ROOT_DATA_DIR,
     SERVER_USER,
     EmbeddedError,

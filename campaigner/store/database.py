@@ -131,7 +131,7 @@ async def resolve_database_url(config: Config) -> str:
     url = config.database_url()
     if not url:
         # Imported here: only the embedded mode needs it.
-        from campaigner.embedded import ensure_embedded
+        from campaigner.store.embedded.cluster import ensure_embedded
 
         # Blocking (initdb/pg_ctl, file locks): off the event loop.
         url = await asyncio.to_thread(ensure_embedded, config)

@@ -14,8 +14,8 @@ from datetime import datetime
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from campaigner.db import MIGRATIONS_DIR, Database, describe_url, sql_files
 from campaigner.errors import ConfigError, DatabaseError
+from campaigner.store.database import MIGRATIONS_DIR, Database, describe_url, sql_files
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 

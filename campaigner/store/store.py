@@ -22,12 +22,12 @@ from typing import Protocol, TypeVar
 
 import asyncpg
 
-from campaigner import migrations
 from campaigner.config import Config
-from campaigner.db import Database
 from campaigner.errors import NotFoundError, StateError
-from campaigner.store_jobs import JobStore, _rows_changed
-from campaigner.store_models import (
+from campaigner.store import migrations
+from campaigner.store.database import Database
+from campaigner.store.jobs import JobStore, _rows_changed
+from campaigner.store.rows import (
     SENT_STATES,
     Campaign,
     CampaignSummary,
