@@ -51,13 +51,13 @@ from benchmarks.common import (
     wait_for_sandbox,
 )
 from campaigner.config import Config, config_from_mapping
-from campaigner.dispatcher import CampaignRunner
+from campaigner.dispatch.runner import CampaignRunner
+from campaigner.dispatch.shared_throttle import SharedThrottle
+from campaigner.dispatch.throttle import Limits, Throttle
+from campaigner.dispatch.worker import Worker
 from campaigner.providers import make_provider
-from campaigner.shared_throttle import SharedThrottle
 from campaigner.store.rows import CampaignTotals, NewCampaign
 from campaigner.store.store import Store
-from campaigner.throttle import Limits, Throttle
-from campaigner.worker import Worker
 
 API_KEY_ENV = "CAMPAIGNER_BENCH_SANDBOX_KEY"
 # "Very high" limits for the unthrottled cases: far above anything this machine can send.

@@ -34,7 +34,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import create_database, drop_database
-from campaigner.outcomes import JobResult, JobState
+from campaigner.dispatch.decide import JobResult, JobState
 from campaigner.store.rows import CampaignTotals, NewCampaign
 from campaigner.store.store import Store
 

@@ -22,16 +22,16 @@ import time
 from aiohttp import web
 
 from campaigner.config import Config
-from campaigner.dispatcher import CampaignRunner, RunReport
+from campaigner.dispatch.runner import CampaignRunner, RunReport
+from campaigner.dispatch.shared_throttle import SharedThrottle
+from campaigner.dispatch.throttle import Limits
+from campaigner.dispatch.worker import Worker
 from campaigner.errors import ConfigError, DatabaseError
 from campaigner.foreground import status_callback_url
 from campaigner.providers import check_sender, make_provider
 from campaigner.providers.base import Provider
-from campaigner.shared_throttle import SharedThrottle
 from campaigner.signals import graceful_signals
 from campaigner.store.store import Store
-from campaigner.throttle import Limits
-from campaigner.worker import Worker
 
 log = logging.getLogger(__name__)
 

@@ -17,17 +17,17 @@ from typing import TypeVar
 from rich.console import Console
 
 from campaigner.config import Config
-from campaigner.dispatcher import CampaignRunner, RunReport
+from campaigner.dispatch.runner import CampaignRunner, RunReport
+from campaigner.dispatch.shared_throttle import SharedThrottle
+from campaigner.dispatch.throttle import Limits
+from campaigner.dispatch.worker import Worker
 from campaigner.errors import CampaignStopped, StateError, UserError
 from campaigner.planning.pricing import format_money
 from campaigner.progress import ProgressReporter
 from campaigner.providers import check_sender, make_provider
 from campaigner.providers.base import Provider
-from campaigner.shared_throttle import SharedThrottle
 from campaigner.signals import graceful_signals
 from campaigner.store.store import Store
-from campaigner.throttle import Limits
-from campaigner.worker import Worker
 
 T = TypeVar("T")
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from campaigner.config import Config
-from campaigner.dispatcher import CampaignRunner, RunReport
+from campaigner.dispatch.runner import CampaignRunner, RunReport
+from campaigner.dispatch.throttle import Limits, Throttle
+from campaigner.dispatch.worker import Worker
 from campaigner.providers import make_provider
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
-from campaigner.throttle import Limits, Throttle
-from campaigner.worker import Worker
 from tests.dispatch_helpers import (
     API_KEY_ENV,
     create_running_campaign,

@@ -11,13 +11,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from campaigner import metrics
 from campaigner.config import Secret
+from campaigner.dispatch.throttle import Limits, Throttle
 from campaigner.http_app import build_http_app
 from campaigner.providers import make_provider
 from campaigner.providers.base import Outcome, SendResult
 from campaigner.providers.webhooks import sign
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
-from campaigner.throttle import Limits, Throttle
 from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, sandbox_config
 
 SECRET = "metrics-test-secret"

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from campaigner.outcomes import JobState, RetryPolicy, decide
+from campaigner.dispatch.decide import JobState, RetryPolicy, decide
 from campaigner.providers.base import Outcome, SendResult
 
 POLICY = RetryPolicy(max_attempts=3, base=2.0, cap=60.0)

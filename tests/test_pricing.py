@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from campaigner.config import PricingConfig, ProviderConfig
+from campaigner.dispatch.request_sizing import RequestCount, claim_size, recipients_per_request
 from campaigner.planning.pricing import CostTable, eta_seconds, format_money
-from campaigner.request_plan import RequestCount, claim_size, recipients_per_request
 
 
 def test_default_price_is_cliqtel_eight_tenths_of_a_cent_in_euro() -> None:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from campaigner.quiet_hours import inside, seconds_until_allowed, zones_for
+from campaigner.dispatch.quiet_hours import inside, seconds_until_allowed, zones_for
 
 NINE, NINE_PM = time(9), time(21)
 

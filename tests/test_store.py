@@ -10,8 +10,8 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
+from campaigner.dispatch.decide import JobResult, JobState
 from campaigner.errors import InputFileError, NotFoundError, StateError
-from campaigner.outcomes import JobResult, JobState
 from campaigner.store.database import queries
 from campaigner.store.rows import CAMPAIGN_TRANSITIONS, CampaignTotals, NewCampaign
 from campaigner.store.store import Store

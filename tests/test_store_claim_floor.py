@@ -8,8 +8,8 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
+from campaigner.dispatch.decide import JobResult, JobState
 from campaigner.errors import StateError
-from campaigner.outcomes import JobResult, JobState
 from campaigner.store.store import Store
 from tests.store_helpers import make_campaign
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from campaigner.dispatch.decide import JobResult, JobState
 from campaigner.errors import StateError
-from campaigner.outcomes import JobResult, JobState
 from campaigner.store.jobs import CLAIM_PASSES
 from campaigner.store.rows import CampaignTotals, NewCampaign
 from campaigner.store.store import Store

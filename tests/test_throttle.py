@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from campaigner.throttle import Limits, RollingWindow, Throttle
+from campaigner.dispatch.throttle import Limits, RollingWindow, Throttle
 
 
 class FakeClock:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from campaigner.dispatch_results import BACKLOG, FLUSH_AT, ResultRecorder
-from campaigner.outcomes import JobResult, JobState
-from campaigner.throttle import Limits, RollingWindow, Throttle
+from campaigner.dispatch.decide import JobResult, JobState
+from campaigner.dispatch.recorder import BACKLOG, FLUSH_AT, ResultRecorder
+from campaigner.dispatch.throttle import Limits, RollingWindow, Throttle
 
 
 class OldWindow:

@@ -19,7 +19,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from campaigner.config import Config, Secret
-from campaigner.dispatcher import CampaignRunner, RunReport
+from campaigner.dispatch.runner import CampaignRunner, RunReport
+from campaigner.dispatch.throttle import Limits, Throttle
+from campaigner.dispatch.worker import Worker
 from campaigner.foreground import status_callback_url
 from campaigner.http_app import build_http_app
 from campaigner.providers import make_provider
@@ -27,9 +29,7 @@ from campaigner.providers.base import Provider
 from campaigner.providers.webhooks import sign
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
-from campaigner.throttle import Limits, Throttle
 from campaigner.webhooks import apply_pending_receipts
-from campaigner.worker import Worker
 from tests.dispatch_helpers import (
     API_KEY_ENV,
     WEBHOOK_SECRET_ENV,

@@ -18,7 +18,7 @@ from campaigner.cli import AppContext, pass_app
 from campaigner.commands.preview_table import human_duration, render_preview
 from campaigner.commands.source_options import campaign_source_options, source_from_options
 from campaigner.config import Config
-from campaigner.dispatcher import RunReport
+from campaigner.dispatch.runner import RunReport
 from campaigner.errors import UserError
 from campaigner.foreground import run_in_foreground
 from campaigner.loading import NothingToSend, load_campaign

@@ -29,6 +29,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from campaigner.config import Config
+from campaigner.dispatch.request_sizing import RequestCount, claim_size, recipients_per_request
 from campaigner.errors import InputFileError
 from campaigner.planning.chunks import (
     EMPTY_VALUE,
@@ -49,7 +50,6 @@ from campaigner.planning.recipients import (
     RecipientsFile,
     Rejected,
 )
-from campaigner.request_plan import RequestCount, claim_size, recipients_per_request
 from campaigner.text.templates import Template
 
 __all__ = [

@@ -89,7 +89,7 @@ class CostTable:
 def eta_seconds(messages: int, segments: int, provider: ProviderConfig, requests: int | None = None) -> float:
     """Seconds to send `messages` messages of `segments` segments in all at the provider's ceiling.
 
-    The ceiling is the slower of `requests` (campaigner.request_plan.RequestCount: a batching
+    The ceiling is the slower of `requests` (campaigner.dispatch.request_sizing.RequestCount: a batching
     provider sends one text per request; default: recipients_per_request numbers in each) at
     requests_per_minute, and messages_per_second; where the carrier counts segments
     (`rate_counts_segments`), that limit applies to segments instead, so long messages slow it.

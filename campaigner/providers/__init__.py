@@ -11,9 +11,9 @@ finally:
 from __future__ import annotations
 
 from campaigner.config import ProviderConfig
+from campaigner.dispatch.request_sizing import provider_batch
 from campaigner.errors import ProviderError
 from campaigner.providers.base import Provider, SenderNumber
-from campaigner.request_plan import provider_batch
 
 
 def make_provider(config: ProviderConfig, *, status_callback_url: str | None = None) -> Provider:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from campaigner.config import ProviderConfig, Secret
+from campaigner.dispatch.request_sizing import CLICKATELL_MAX_BATCH as MAX_BATCH
 from campaigner.errors import ProviderError
 from campaigner.providers.base import (
     Balance,
@@ -39,7 +40,6 @@ from campaigner.providers.base import (
 from campaigner.providers.errors import ProviderUnavailable, clickatell_verdict
 from campaigner.providers.http import HttpReply, HttpSession, NetworkFailure, parse_retry_after
 from campaigner.providers.webhooks import basic_auth_valid, decode_json, parse_time, signature_valid
-from campaigner.request_plan import CLICKATELL_MAX_BATCH as MAX_BATCH
 from campaigner.text.segments import is_gsm7
 
 # The API root; every path below starts with /rest (POST /rest/message, ...).

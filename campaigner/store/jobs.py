@@ -23,7 +23,7 @@ def _rows_changed(status: str) -> int:
 
 
 class ResultLike(Protocol):
-    """A write-back for one job (campaigner.outcomes.JobResult has this shape); read-only."""
+    """A write-back for one job (campaigner.dispatch.decide.JobResult has this shape); read-only."""
 
     @property
     def job_id(self) -> int: ...

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from campaigner.throttle import Limits, Throttle
+from campaigner.dispatch.throttle import Limits, Throttle
 
 log = logging.getLogger(__name__)
 

@@ -27,14 +27,14 @@ from typing import Any, Protocol, TypeVar
 
 from campaigner import metrics
 from campaigner.config import Config
-from campaigner.dispatch_results import ResultRecorder
-from campaigner.outcomes import Decision, JobResult, JobState, RetryPolicy, decide
+from campaigner.dispatch.decide import Decision, JobResult, JobState, RetryPolicy, decide
+from campaigner.dispatch.quiet_hours import seconds_until_allowed
+from campaigner.dispatch.reconcile import Reconciler, ReconcileStore
+from campaigner.dispatch.recorder import ResultRecorder
+from campaigner.dispatch.request_sizing import claim_size
+from campaigner.dispatch.throttle import Throttle
+from campaigner.dispatch.worker import Worker
 from campaigner.providers.base import OutboundMessage, Provider, SendResult
-from campaigner.quiet_hours import seconds_until_allowed
-from campaigner.reconcile import Reconciler, ReconcileStore
-from campaigner.request_plan import claim_size
-from campaigner.throttle import Throttle
-from campaigner.worker import Worker
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from campaigner.outcomes import JobResult
+from campaigner.dispatch.decide import JobResult
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from typing import Any, Protocol
 
 from campaigner import metrics
 from campaigner.config import Config
+from campaigner.dispatch.decide import JobResult, JobState
+from campaigner.dispatch.throttle import Throttle
 from campaigner.errors import CampaignerError
-from campaigner.outcomes import JobResult, JobState
 from campaigner.providers.base import LookupResult, OutboundMessage, Provider
-from campaigner.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
