@@ -229,7 +229,7 @@ class Daemon:
     async def _housekeeping(self, store: Store) -> None:
         """Every second: receipts that arrived before their job's result, and queue-depth gauges."""
         from campaigner import metrics
-        from campaigner.webhooks import apply_pending_receipts
+        from campaigner.inbound.webhooks import apply_pending_receipts
 
         shown: set[int] = set()
         while True:

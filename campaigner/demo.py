@@ -85,7 +85,7 @@ async def webhook_server(store: Store, config: Config) -> AsyncIterator[str]:
 
 async def wait_for_receipts(store: Store, campaign_id: int, console: Console) -> dict[str, int]:
     """Show receipts arriving until every submitted job has one, or RECEIPTS_WAIT passes."""
-    from campaigner.webhooks import apply_pending_receipts
+    from campaigner.inbound.webhooks import apply_pending_receipts
 
     deadline = time.monotonic() + RECEIPTS_WAIT
     shown = None

@@ -27,10 +27,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from campaigner import metrics
 from campaigner.config import Config
 from campaigner.errors import CampaignerError, DatabaseError
+from campaigner.inbound.webhooks import PROVIDER, STORE, inbound_webhook, status_webhook
 from campaigner.providers.base import Provider
 from campaigner.store import migrations
 from campaigner.store.store import Store
-from campaigner.webhooks import PROVIDER, STORE, inbound_webhook, status_webhook
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaigner.stopwords import Reply, classify, is_opt_out, normalise
+from campaigner.inbound.stopwords import Reply, classify, is_opt_out, normalise
 
 
 @pytest.mark.parametrize(

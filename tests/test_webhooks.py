@@ -24,12 +24,12 @@ from campaigner.dispatch.throttle import Limits, Throttle
 from campaigner.dispatch.worker import Worker
 from campaigner.foreground import status_callback_url
 from campaigner.http_app import build_http_app
+from campaigner.inbound.webhooks import apply_pending_receipts
 from campaigner.providers import make_provider
 from campaigner.providers.base import Provider
 from campaigner.providers.webhooks import sign
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
-from campaigner.webhooks import apply_pending_receipts
 from tests.dispatch_helpers import (
     API_KEY_ENV,
     WEBHOOK_SECRET_ENV,

@@ -12,7 +12,7 @@ are flushed in batches, and a lost reply is only settled by a later lookup), so 
 parked receipts that never find their job are dropped after a day. Every receipt is answered 200 once
 authenticated, so the provider does not retry forever; a database failure is answered 503 (retry).
 
-Inbound messages are classified by `campaigner.stopwords`: an opt-out adds the sender to the
+Inbound messages are classified by `campaigner.inbound.stopwords`: an opt-out adds the sender to the
 suppression list (reason `stop_reply`, source `inbound`), so their pending jobs in every campaign
 are skipped when claimed; START/UNSTOP lifts a suppression that a STOP reply made.
 
@@ -33,6 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from campaigner import metrics
+from campaigner.inbound.stopwords import Reply, classify
 from campaigner.providers.base import (
     DeliveryStatus,
     InboundEvent,
@@ -41,7 +42,6 @@ from campaigner.providers.base import (
     WebhookRejected,
     WebhookRequest,
 )
-from campaigner.stopwords import Reply, classify
 from campaigner.store.store import Store
 
 log = logging.getLogger(__name__)
