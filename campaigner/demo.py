@@ -19,10 +19,10 @@ from pathlib import Path
 from aiohttp import web
 from rich.console import Console
 
+from campaigner.app.foreground import run_in_foreground
+from campaigner.app.loading import CampaignSource, load_campaign
 from campaigner.commands.preview_table import render_preview
 from campaigner.config import Config
-from campaigner.foreground import run_in_foreground
-from campaigner.loading import CampaignSource, load_campaign
 from campaigner.providers import make_provider
 from campaigner.sandbox import RunningSandbox, SandboxSettings, run_sandbox
 from campaigner.store.store import Store
@@ -68,7 +68,7 @@ def demo_config(base: Config, sandbox: RunningSandbox, public_url: str) -> Confi
 @contextlib.asynccontextmanager
 async def webhook_server(store: Store, config: Config) -> AsyncIterator[str]:
     """The daemon's HTTP routes on a free local port; yields its base URL."""
-    from campaigner.http_app import build_http_app
+    from campaigner.app.http import build_http_app
 
     provider = make_provider(config.provider)
     runner = web.AppRunner(build_http_app(store, provider, config), access_log=None)

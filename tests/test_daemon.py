@@ -19,8 +19,8 @@ import aiohttp
 import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
 
+from campaigner.app.daemon import Daemon
 from campaigner.config import config_from_mapping
-from campaigner.daemon import Daemon
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
 from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, create_running_campaign, numbers, wait_for

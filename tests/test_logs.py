@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from campaigner.app.logs import JsonFormatter, redact_secrets, setup_logging
 from campaigner.config import Secret
-from campaigner.logs import JsonFormatter, redact_secrets, setup_logging
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from campaigner import metrics
+from campaigner.app.http import build_http_app
 from campaigner.config import Secret
 from campaigner.dispatch.throttle import Limits, Throttle
-from campaigner.http_app import build_http_app
 from campaigner.providers import make_provider
 from campaigner.providers.base import Outcome, SendResult
 from campaigner.providers.webhooks import sign

@@ -18,12 +18,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from campaigner.app.foreground import status_callback_url
+from campaigner.app.http import build_http_app
 from campaigner.config import Config, Secret
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.throttle import Limits, Throttle
 from campaigner.dispatch.worker import Worker
-from campaigner.foreground import status_callback_url
-from campaigner.http_app import build_http_app
 from campaigner.inbound.webhooks import apply_pending_receipts
 from campaigner.providers import make_provider
 from campaigner.providers.base import Provider
@@ -316,7 +316,7 @@ async def test_an_unexpected_error_is_a_500_without_the_traceback_and_is_logged(
     store: Store, sandbox: RunningSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     provider: Any = _BrokenProvider()
-    with caplog.at_level(logging.ERROR, logger="campaigner.http_app"):
+    with caplog.at_level(logging.ERROR, logger="campaigner.app.http"):
         async with serving(store, sandbox_config(sandbox), provider=provider) as client:
             resp = await client.post(STATUS, data=b"{}")
             text = await resp.text()

@@ -20,11 +20,11 @@ from typing import Any
 
 import click
 
+from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.cli import AppContext, pass_app
 from campaigner.commands.preview import neutralise
 from campaigner.commands.source_options import campaign_source_options, source_from_options
 from campaigner.errors import UserError
-from campaigner.loading import NothingToSend, load_campaign
 from campaigner.store.rows import JOB_STATES, SENT_STATES
 from campaigner.store.store import Store, run_with_store
 

@@ -1,4 +1,4 @@
-"""`campaigner daemon`: the long-running service (see campaigner/daemon.py)."""
+"""`campaigner daemon`: the long-running service (see campaigner/app/daemon.py)."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def daemon_command(app: AppContext, burst: bool, log_level: str) -> None:
     Runs until SIGTERM or SIGINT (a second one stops at once). Several daemons on one database share
     the provider account's limits.
     """
-    from campaigner.daemon import Daemon
-    from campaigner.logs import setup_logging
+    from campaigner.app.daemon import Daemon
+    from campaigner.app.logs import setup_logging
 
     setup_logging(log_level.upper())
     asyncio.run(Daemon(app.config, burst=burst).run())

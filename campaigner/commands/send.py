@@ -14,14 +14,14 @@ from typing import Any
 import click
 from rich.console import Console
 
+from campaigner.app.foreground import run_in_foreground
+from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.cli import AppContext, pass_app
 from campaigner.commands.preview_table import human_duration, render_preview
 from campaigner.commands.source_options import campaign_source_options, source_from_options
 from campaigner.config import Config
 from campaigner.dispatch.runner import RunReport
 from campaigner.errors import UserError
-from campaigner.foreground import run_in_foreground
-from campaigner.loading import NothingToSend, load_campaign
 from campaigner.planning.pricing import format_money
 from campaigner.store.store import Store, run_with_store
 

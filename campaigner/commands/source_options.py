@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
+from campaigner.app.loading import CampaignSource
 from campaigner.commands.preview import read_message
 from campaigner.commands.regions import check_region
 from campaigner.errors import UserError
-from campaigner.loading import CampaignSource
 
 # A --send-at this little in the past (typed a moment ago) still means "now".
 SEND_AT_PAST_GRACE = timedelta(minutes=5)

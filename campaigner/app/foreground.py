@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from rich.console import Console
 
+from campaigner.app.signals import graceful_signals
 from campaigner.config import Config
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.shared_throttle import SharedThrottle
@@ -26,7 +27,6 @@ from campaigner.planning.pricing import format_money
 from campaigner.progress import ProgressReporter
 from campaigner.providers import check_sender, make_provider
 from campaigner.providers.base import Provider
-from campaigner.signals import graceful_signals
 from campaigner.store.store import Store
 
 T = TypeVar("T")

@@ -21,16 +21,16 @@ import time
 
 from aiohttp import web
 
+from campaigner.app.foreground import status_callback_url
+from campaigner.app.signals import graceful_signals
 from campaigner.config import Config
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.shared_throttle import SharedThrottle
 from campaigner.dispatch.throttle import Limits
 from campaigner.dispatch.worker import Worker
 from campaigner.errors import ConfigError, DatabaseError
-from campaigner.foreground import status_callback_url
 from campaigner.providers import check_sender, make_provider
 from campaigner.providers.base import Provider
-from campaigner.signals import graceful_signals
 from campaigner.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class Daemon:
     async def _serve(
         self, store: Store, provider: Provider, throttle: SharedThrottle, worker: Worker
     ) -> None:
-        from campaigner.http_app import build_http_app
+        from campaigner.app.http import build_http_app
 
         app = build_http_app(store, provider, self.config, ready=self._ready)
         runner = web.AppRunner(app, access_log=None)
