@@ -1,5 +1,5 @@
 """`python -m campaigner` runs the command line."""
 
-from campaigner.cli import main
+from campaigner.cli.main import main
 
 main()

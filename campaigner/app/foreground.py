@@ -17,6 +17,7 @@ from typing import TypeVar
 from rich.console import Console
 
 from campaigner.app.signals import graceful_signals
+from campaigner.cli.progress import ProgressReporter
 from campaigner.config import Config
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.shared_throttle import SharedThrottle
@@ -24,7 +25,6 @@ from campaigner.dispatch.throttle import Limits
 from campaigner.dispatch.worker import Worker
 from campaigner.errors import CampaignStopped, StateError, UserError
 from campaigner.planning.pricing import format_money
-from campaigner.progress import ProgressReporter
 from campaigner.providers import check_sender, make_provider
 from campaigner.providers.base import Provider
 from campaigner.store.store import Store

@@ -21,9 +21,9 @@ from typing import Any
 import click
 
 from campaigner.app.loading import NothingToSend, load_campaign
-from campaigner.cli import AppContext, pass_app
-from campaigner.commands.preview import neutralise
-from campaigner.commands.source_options import campaign_source_options, source_from_options
+from campaigner.cli.commands.preview import neutralise
+from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.source_options import campaign_source_options, source_from_options
 from campaigner.errors import UserError
 from campaigner.store.rows import JOB_STATES, SENT_STATES
 from campaigner.store.store import Store, run_with_store
@@ -50,7 +50,7 @@ def create_command(app: AppContext, output_format: str, **options: Any) -> None:
         campaign_id, preview = run_with_store(config, lambda store: load_campaign(store, config, source))
     except NothingToSend as exc:
         if output_format != "json":
-            from campaigner.commands.preview_table import render_preview
+            from campaigner.cli.preview_table import render_preview
 
             render_preview(exc.preview)  # it says why every row was set aside
         raise
@@ -60,7 +60,7 @@ def create_command(app: AppContext, output_format: str, **options: Any) -> None:
             json.dumps({"id": campaign_id, "state": state, "preview": preview.model_dump(mode="json")})
         )
         return
-    from campaigner.commands.preview_table import render_preview
+    from campaigner.cli.preview_table import render_preview
 
     render_preview(preview, quiet_hours=source.quiet_hours)
     scheduled = f" for {source.send_at.isoformat()}" if source.send_at else ""

@@ -1,4 +1,4 @@
-"""The `campaigner` command line: a click group; each command lives in `campaigner/commands/`.
+"""The `campaigner` command line: a click group; each command lives in `campaigner/cli/commands/`.
 
 This module only wires things together: it loads the config once, turns every `CampaignerError`
 into one line on stderr with its exit code, and registers the commands.
@@ -12,25 +12,9 @@ from typing import Any
 import click
 
 from campaigner import __version__
-from campaigner.config import CONFIG_ENV, Config, load_config
+from campaigner.cli.context import AppContext
+from campaigner.config import CONFIG_ENV
 from campaigner.errors import CampaignerError
-
-
-class AppContext:
-    """What every command gets through `click.pass_obj`: the config, read once on first use."""
-
-    def __init__(self, config_path: str | None) -> None:
-        self.config_path = config_path
-        self._config: Config | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(self.config_path)
-        return self._config
-
-
-pass_app = click.make_pass_decorator(AppContext)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -52,7 +36,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 def _register_commands() -> None:
     # Imported here, not at the top, so that `campaigner --help` stays fast and a broken optional
     # command cannot hide the others' import errors.
-    from campaigner.commands import register_all
+    from campaigner.cli.commands import register_all
 
     register_all(cli)
 

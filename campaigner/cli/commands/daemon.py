@@ -6,7 +6,7 @@ import asyncio
 
 import click
 
-from campaigner.cli import AppContext, pass_app
+from campaigner.cli.context import AppContext, pass_app
 
 
 @click.command("daemon")

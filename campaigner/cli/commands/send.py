@@ -16,9 +16,9 @@ from rich.console import Console
 
 from campaigner.app.foreground import run_in_foreground
 from campaigner.app.loading import NothingToSend, load_campaign
-from campaigner.cli import AppContext, pass_app
-from campaigner.commands.preview_table import human_duration, render_preview
-from campaigner.commands.source_options import campaign_source_options, source_from_options
+from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.preview_table import human_duration, render_preview
+from campaigner.cli.source_options import campaign_source_options, source_from_options
 from campaigner.config import Config
 from campaigner.dispatch.runner import RunReport
 from campaigner.errors import UserError

@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from campaigner.app.loading import CampaignSource
-from campaigner.commands.preview import read_message
-from campaigner.commands.regions import check_region
+from campaigner.cli.commands.preview import read_message
+from campaigner.cli.regions import check_region
 from campaigner.errors import UserError
 
 # A --send-at this little in the past (typed a moment ago) still means "now".

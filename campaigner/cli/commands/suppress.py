@@ -16,8 +16,8 @@ from pathlib import Path
 
 import click
 
-from campaigner.cli import AppContext, pass_app
-from campaigner.commands.regions import check_region
+from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.regions import check_region
 from campaigner.errors import InputFileError, UserError
 from campaigner.planning.phones import INVALID, PhoneClassifier
 from campaigner.store.store import Store, run_with_store

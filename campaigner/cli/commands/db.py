@@ -11,7 +11,7 @@ import json
 
 import click
 
-from campaigner.cli import AppContext, pass_app
+from campaigner.cli.context import AppContext, pass_app
 from campaigner.store import migrations
 from campaigner.store.database import Database, describe_url
 from campaigner.store.store import Store, run_with_store

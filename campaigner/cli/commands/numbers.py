@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from campaigner.cli import AppContext, pass_app
+from campaigner.cli.context import AppContext, pass_app
 from campaigner.config import ProviderConfig
 from campaigner.errors import ProviderError
 from campaigner.providers import make_provider

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from campaigner.app.foreground import run_in_foreground
 from campaigner.app.loading import CampaignSource, load_campaign
-from campaigner.commands.preview_table import render_preview
+from campaigner.cli.preview_table import render_preview
 from campaigner.config import Config
 from campaigner.providers import make_provider
 from campaigner.sandbox import RunningSandbox, SandboxSettings, run_sandbox

@@ -1,6 +1,6 @@
 """`campaigner db stop` and `campaigner db embedded`: the embedded PostgreSQL's own commands.
 
-They are added to the `db` group of campaigner/commands/db.py. Neither starts the server: `stop`
+They are added to the `db` group of campaigner/cli/commands/db.py. Neither starts the server: `stop`
 stops it (refusing while another campaigner process uses it, unless --force), `embedded` shows
 where it lives and whether it runs (`db status` shows the schema of whichever database is in use).
 """
@@ -11,7 +11,7 @@ import json
 
 import click
 
-from campaigner.cli import AppContext, pass_app
+from campaigner.cli.context import AppContext, pass_app
 from campaigner.errors import UserError
 from campaigner.store.database import describe_url
 from campaigner.store.embedded.cluster import data_dir, embedded_status, stop_embedded
@@ -61,7 +61,7 @@ def embedded_command(app: AppContext, output_format: str) -> None:
 
 def register(group: click.Group) -> None:
     """Add `stop` and `embedded` to the `db` group."""
-    from campaigner.commands.db import db_group
+    from campaigner.cli.commands.db import db_group
 
     db_group.add_command(stop_command)
     db_group.add_command(embedded_command)

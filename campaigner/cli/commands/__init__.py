@@ -7,39 +7,39 @@ import click
 
 def register_all(group: click.Group) -> None:
     """Add every command to `group`. One line per module, so parallel work does not collide."""
-    from campaigner.commands import preview
+    from campaigner.cli.commands import preview
 
     preview.register(group)
-    from campaigner.commands import numbers
+    from campaigner.cli.commands import numbers
 
     numbers.register(group)
-    from campaigner.commands import segments
+    from campaigner.cli.commands import segments
 
     segments.register(group)
-    from campaigner.commands import sandbox
+    from campaigner.cli.commands import sandbox
 
     sandbox.register(group)
-    from campaigner.commands import db
+    from campaigner.cli.commands import db
 
     db.register(group)
-    from campaigner.commands import embedded
+    from campaigner.cli.commands import embedded
 
     embedded.register(group)
-    from campaigner.commands import campaigns
+    from campaigner.cli.commands import campaigns
 
     campaigns.register(group)
-    from campaigner.commands import suppress
+    from campaigner.cli.commands import suppress
 
     suppress.register(group)
-    from campaigner.commands import send
+    from campaigner.cli.commands import send
 
     send.register(group)
-    from campaigner.commands import daemon
+    from campaigner.cli.commands import daemon
 
     daemon.register(group)
-    from campaigner.commands import demo
+    from campaigner.cli.commands import demo
 
     demo.register(group)
-    from campaigner.commands import config
+    from campaigner.cli.commands import config
 
     config.register(group)

@@ -17,8 +17,8 @@ from typing import IO, Any
 
 import click
 
-from campaigner.cli import AppContext, pass_app
-from campaigner.commands.regions import check_region
+from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.regions import check_region
 from campaigner.errors import InputFileError, UserError
 from campaigner.planning.planner import PlannedMessage, Planner, PlanOptions, Rejected
 
@@ -231,7 +231,7 @@ def preview_command(
     if output_format == "json":
         click.echo(result.model_dump_json())
     else:
-        from campaigner.commands.preview_table import render_preview
+        from campaigner.cli.preview_table import render_preview
 
         render_preview(result)
 

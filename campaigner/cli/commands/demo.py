@@ -1,4 +1,4 @@
-"""`campaigner demo`: the README's first command (see campaigner/demo.py)."""
+"""`campaigner demo`: the README's first command (see campaigner/cli/demo.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import click
 
-from campaigner.cli import AppContext, pass_app
+from campaigner.cli.context import AppContext, pass_app
 
 
 @click.command("demo")
@@ -16,7 +16,7 @@ def demo_command(app: AppContext) -> None:
 
     Needs nothing configured: without a database URL it uses campaigner's embedded PostgreSQL.
     """
-    from campaigner.demo import run_demo
+    from campaigner.cli.demo import run_demo
 
     asyncio.run(run_demo(app.config))
 
