@@ -55,9 +55,12 @@ from campaigner.dispatch.runner import CampaignRunner
 from campaigner.dispatch.shared_throttle import SharedThrottle
 from campaigner.dispatch.throttle import Limits, Throttle
 from campaigner.dispatch.worker import Worker
-from campaigner.providers import make_provider
-from campaigner.store.rows import CampaignTotals, NewCampaign
+from campaigner.model.campaigns import CampaignTotals, NewCampaign
+from campaigner.model.jobs import PlannedMessage
+from campaigner.providers.registry import make_provider
 from campaigner.store.store import Store
+
+PRICE = Decimal("0.008")  # a segment to NL
 
 API_KEY_ENV = "CAMPAIGNER_BENCH_SANDBOX_KEY"
 # "Very high" limits for the unthrottled cases: far above anything this machine can send.
@@ -150,30 +153,17 @@ def start_sandbox(case: Case, port: int) -> subprocess.Popen[bytes]:
 # -- one case --------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Row:
-    """A PlannedMessage-like row."""
-
-    line: int
-    e164: str
-    country: str | None
-    body: str
-    encoding: str
-    segments: int
-    cost: float
-
-
 def numbers(count: int) -> list[str]:
     """`count` distinct valid Dutch mobile numbers."""
     return [f"+316{10_000_000 + i:08d}" for i in range(count)]
 
 
-def rows(recipients: list[str], same_text: bool, batch: int = 10_000) -> Iterator[list[Row]]:
+def rows(recipients: list[str], same_text: bool, batch: int = 10_000) -> Iterator[list[PlannedMessage]]:
     """The campaign's jobs: one body for all, or a personalised one each."""
-    out: list[Row] = []
+    out: list[PlannedMessage] = []
     for i, e164 in enumerate(recipients):
         body = "Same text for everyone" if same_text else f"Hello customer {i}, your code is {i % 9973}."
-        out.append(Row(i + 2, e164, "NL", body, "GSM-7", 1, 0.008))
+        out.append(PlannedMessage(i + 2, e164, "NL", body, "GSM-7", 1, PRICE, {}))
         if len(out) == batch:
             yield out
             out = []

@@ -25,7 +25,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,39 +33,30 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import create_database, drop_database
-from campaigner.dispatch.decide import JobResult, JobState
-from campaigner.store.rows import CampaignTotals, NewCampaign
+from campaigner.model.campaigns import CampaignTotals, NewCampaign
+from campaigner.model.jobs import JobResult, PlannedMessage
+from campaigner.model.states import JobState
 from campaigner.store.store import Store
+
+PRICE = Decimal("0.008")  # a segment to NL
 
 ADMIN_URL = os.environ.get("CAMPAIGNER_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """A PlannedMessage-like row."""
-
-    line: int
-    e164: str
-    country: str | None
-    body: str
-    encoding: str
-    segments: int
-    cost: float
-
-
-def rows(count: int, batch: int = 10_000) -> Iterator[list[Row]]:
+def rows(count: int, batch: int = 10_000) -> Iterator[list[PlannedMessage]]:
     """`count` distinct Dutch mobile numbers with a personalised body, in batches."""
-    out: list[Row] = []
+    out: list[PlannedMessage] = []
     for i in range(count):
         out.append(
-            Row(
+            PlannedMessage(
                 i + 2,
                 f"+316{10_000_000 + i:08d}",
                 "NL",
                 f"Hi customer {i}, your code is {i % 9973}.",
                 "GSM-7",
                 1,
-                0.008,
+                PRICE,
+                {},
             )
         )
         if len(out) == batch:
@@ -76,7 +66,9 @@ def rows(count: int, batch: int = 10_000) -> Iterator[list[Row]]:
         yield out
 
 
-async def load(store: Store, count: int, batches: list[list[Row]] | None = None) -> tuple[int, float]:
+async def load(
+    store: Store, count: int, batches: list[list[PlannedMessage]] | None = None
+) -> tuple[int, float]:
     """Create a campaign of `count` jobs; returns its id and the COPY rate.
 
     The rows are made before the clock starts: this measures the store (conversion, COPY, indexes,
@@ -106,7 +98,7 @@ CREATE INDEX ON reference (campaign_id, next_attempt_at, id) WHERE state = 'pend
 """
 
 
-async def reference_copy(batches: list[list[Row]]) -> float:
+async def reference_copy(batches: list[list[PlannedMessage]]) -> float:
     """rows/s of the issue's reference COPY (bare asyncpg, PK + one partial index), fresh database."""
     name, url = await create_database("campaigner_bench_ref")
     try:
@@ -125,7 +117,7 @@ async def reference_copy(batches: list[list[Row]]) -> float:
         await drop_database(name)
 
 
-async def store_copy(batches: list[list[Row]], count: int) -> float:
+async def store_copy(batches: list[list[PlannedMessage]], count: int) -> float:
     """rows/s of `Store.create_campaign` into the migrated schema of a fresh database."""
     name, url = await create_database()
     try:

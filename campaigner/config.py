@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -98,8 +99,6 @@ class RecipientsConfig(_Section):
     @field_validator("default_region")
     @classmethod
     def _upper_region(cls, value: str) -> str:
-        from campaigner.planning.phones import region_problem  # phonenumbers only when a config is read
-
         problem = region_problem(value)
         if problem:
             raise ValueError(problem)
@@ -110,10 +109,11 @@ class PricingConfig(_Section):
     """Cost per segment by destination country (ISO 3166 alpha-2), with a default."""
 
     currency: str = "EUR"
-    default_per_segment: float = Field(default=0.008, ge=0)
-    countries: dict[str, float] = {}
+    # Decimal from the TOML's text (0.008 stays 0.008): money is never a float in campaigner.
+    default_per_segment: Decimal = Field(default=Decimal("0.008"), ge=0)
+    countries: dict[str, Decimal] = {}
 
-    def per_segment(self, country: str | None) -> float:
+    def per_segment(self, country: str | None) -> Decimal:
         """Price of one segment to `country`, or the default when it has no price of its own."""
         if country is None:
             return self.default_per_segment
@@ -156,6 +156,13 @@ class ProviderConfig(_Section):
     def webhook_secret(self) -> Secret:
         """The webhook signing secret from the environment."""
         return _secret_from_env(self.webhook_secret_env, "provider.webhook_secret_env")
+
+    def request_bound(self) -> float:
+        """The longest one provider call may take, from waiting for a pooled connection to the last
+        byte of the reply. Every call is cut off at this (providers/http.py), and exactly-once rests
+        on it: a job is sent only while its lease outlasts it, and a silent worker's jobs are
+        reconciled only once any call it had started must have ended (dispatch/)."""
+        return self.connect_timeout + self.read_timeout + 1.0
 
     def ceiling_messages_per_second(self) -> float:
         """The highest sustained send rate the limits allow."""
@@ -210,6 +217,15 @@ def _secret_from_env(variable: str, key: str) -> Secret:
     if not value:
         raise ConfigError(f"environment variable {variable} is not set (named by {key})")
     return Secret(value)
+
+
+def region_problem(region: str) -> str | None:
+    """Why `region` cannot be a default region (None when it can; "" means none at all)."""
+    import phonenumbers  # only when a region is checked: it is slow to import
+
+    if not region or region.strip().upper() in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    return f"{region!r} is not a region code phonenumbers knows (ISO 3166 alpha-2, e.g. NL, DE, US)"
 
 
 def example_config_text() -> str:

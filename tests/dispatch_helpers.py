@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from campaigner.config import Config, config_from_mapping
 from campaigner.sandbox import RunningSandbox
-from campaigner.store.rows import CampaignTotals, NewCampaign
-from campaigner.store.store import Store
 
 API_KEY_ENV = "CAMPAIGNER_TEST_SANDBOX_KEY"
 WEBHOOK_SECRET_ENV = "CAMPAIGNER_TEST_WEBHOOK_SECRET"
@@ -40,34 +37,6 @@ def sandbox_config(sandbox: RunningSandbox, *, provider_type: str = "cliqtel", *
         **sections.pop("dispatcher", {}),
     }
     return config_from_mapping({"provider": provider, "dispatcher": dispatcher, **sections}, source="<test>")
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """A message row as the planner would produce it."""
-
-    line: int
-    e164: str
-    country: str | None
-    body: str
-    encoding: str = "GSM-7"
-    segments: int = 1
-    cost: float = 0.008
-
-
-def numbers(count: int, start: int = 0) -> list[str]:
-    """`count` distinct valid Dutch mobile numbers."""
-    return [f"+316{10_000_000 + start + i:08d}" for i in range(count)]
-
-
-async def create_running_campaign(store: Store, recipients: list[str], body: str = "Hello {n}") -> int:
-    """A campaign with one pending job per recipient, already `running`."""
-    rows = [Planned(i + 2, e164, "NL", body.replace("{n}", str(i))) for i, e164 in enumerate(recipients)]
-    spec = NewCampaign(name="test", message=body)
-    totals = CampaignTotals(total_jobs=len(rows), estimated_cost=0.008 * len(rows), preview={})
-    campaign_id = await store.create_campaign(spec, [rows], lambda: totals)
-    await store.resume_campaign(campaign_id)
-    return campaign_id
 
 
 async def wait_for(condition: Callable[[], Awaitable[bool]], within: float, what: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ def test_defaults_without_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
     config = load_config(None)
     assert config.provider.requests_per_minute == 60
     assert config.provider.messages_per_second == 10
-    assert config.pricing.per_segment("NL") == pytest.approx(0.008)
+    assert config.pricing.per_segment("NL") == Decimal("0.008")
 
 
 def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ from campaigner.app.daemon import Daemon
 from campaigner.config import config_from_mapping
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
-from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, create_running_campaign, numbers, wait_for
+from tests.builders import create_running_campaign, numbers
+from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, wait_for
 from tests.fixtures.db import refusable_role
 from tests.fixtures.sandbox import ExternalSandbox, MakeSandbox, external_sandbox
 

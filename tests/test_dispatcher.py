@@ -14,16 +14,11 @@ from campaigner.config import Config
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.throttle import Limits, Throttle
 from campaigner.dispatch.worker import Worker
-from campaigner.providers import make_provider
+from campaigner.providers.registry import make_provider
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
-from tests.dispatch_helpers import (
-    API_KEY_ENV,
-    create_running_campaign,
-    numbers,
-    sandbox_config,
-    wait_for,
-)
+from tests.builders import create_running_campaign, numbers
+from tests.dispatch_helpers import API_KEY_ENV, sandbox_config, wait_for
 from tests.fixtures.sandbox import MakeSandbox
 
 
@@ -213,8 +208,8 @@ async def test_quiet_hours_hold_back_recipients_outside_their_window(
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from campaigner.store.rows import CampaignTotals, NewCampaign
-    from tests.dispatch_helpers import Planned
+    from campaigner.model.campaigns import CampaignTotals, NewCampaign
+    from tests.builders import message
 
     sandbox = await make_sandbox(requests_per_minute=600, request_window=6.0, messages_per_second=100)
     config = sandbox_config(sandbox)
@@ -222,7 +217,7 @@ async def test_quiet_hours_hold_back_recipients_outside_their_window(
     new_york = datetime.now(UTC).astimezone(ZoneInfo("America/New_York"))
     start, end = (new_york - timedelta(hours=1)).time(), (new_york + timedelta(hours=1)).time()
     dutch, american = numbers(5), [f"+1212555{1000 + i}" for i in range(5)]
-    rows = [Planned(i + 2, n, None, f"Hi {i}") for i, n in enumerate(dutch + american)]
+    rows = [message(i + 2, n, f"Hi {i}", country=None) for i, n in enumerate(dutch + american)]
     spec = NewCampaign(name="window", message="Hi", quiet_start=start.replace(microsecond=0), quiet_end=end)
     campaign_id = await store.create_campaign(spec, [rows], lambda: CampaignTotals(10, 0.08, {}))  # type: ignore[arg-type]
     await store.resume_campaign(campaign_id)

@@ -13,8 +13,8 @@ from campaigner import metrics
 from campaigner.app.http import build_http_app
 from campaigner.config import Secret
 from campaigner.dispatch.throttle import Limits, Throttle
-from campaigner.providers import make_provider
-from campaigner.providers.base import Outcome, SendResult
+from campaigner.model.provider import Outcome, SendResult
+from campaigner.providers.registry import make_provider
 from campaigner.providers.webhooks import sign
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store

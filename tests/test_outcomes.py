@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from campaigner.dispatch.decide import JobState, RetryPolicy, decide
-from campaigner.providers.base import Outcome, SendResult
+from campaigner.dispatch.decide import RetryPolicy, decide
+from campaigner.model.provider import Outcome, SendResult
+from campaigner.model.states import JobState
 
 POLICY = RetryPolicy(max_attempts=3, base=2.0, cap=60.0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import phonenumbers
@@ -131,7 +132,7 @@ def test_smart_encoding_applied_and_potential_savings(tmp_path: Path) -> None:
         1,
     )
     saved = planner.preview.smart_encoding
-    assert (saved.applied, saved.messages, saved.segments, saved.cost) == (True, 1, 1, 0.008)
+    assert (saved.applied, saved.messages, saved.segments, saved.cost) == (True, 1, 1, Decimal("0.008"))
     assert planner.preview.segments_total == 2
 
 
@@ -145,11 +146,11 @@ def test_cost_by_country_and_eta_from_config(tmp_path: Path) -> None:
     path = _csv(tmp_path, "phone\n+1 212 555 0123\n+1 415 555 0123\n+31612345678\n")
     planner, messages, _ = _plan(path, "x" * 200, config)  # 2 segments each
     p = planner.preview
-    assert [m.cost for m in messages] == [0.01, 0.01, 0.02]
-    assert p.currency == "USD" and p.cost_total == pytest.approx(0.04)
+    assert [m.cost for m in messages] == [Decimal("0.01"), Decimal("0.01"), Decimal("0.02")]
+    assert p.currency == "USD" and p.cost_total == Decimal("0.04")
     assert {(c.country, c.recipients, c.segments, c.cost) for c in p.by_country} == {
-        ("US", 2, 4, 0.02),
-        ("NL", 1, 2, 0.02),
+        ("US", 2, 4, Decimal("0.02")),
+        ("NL", 1, 2, Decimal("0.02")),
     }
     assert p.eta_seconds == pytest.approx(3.0)  # 1 request a second, 1 recipient a request
 

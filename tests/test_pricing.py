@@ -2,39 +2,45 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from campaigner.config import PricingConfig, ProviderConfig
-from campaigner.dispatch.request_sizing import RequestCount, claim_size, recipients_per_request
+from campaigner.dispatch.request_sizing import RequestCount, claim_size
 from campaigner.planning.pricing import CostTable, eta_seconds, format_money
+from campaigner.providers.registry import recipients_per_request
 
 
 def test_default_price_is_cliqtel_eight_tenths_of_a_cent_in_euro() -> None:
     table = CostTable()
     assert table.currency == "EUR"
-    assert table.add("NL", 1) == pytest.approx(0.008)
-    assert table.add(None, 3) == pytest.approx(0.024)
+    assert table.add("NL", 1) == Decimal("0.008")
+    assert table.add(None, 3) == Decimal("0.024")
 
 
 def test_country_prices_from_config_and_default_for_the_rest() -> None:
-    table = CostTable(PricingConfig(currency="USD", default_per_segment=0.01, countries={"US": 0.0075}))
+    prices = PricingConfig(
+        currency="USD", default_per_segment=Decimal("0.01"), countries={"US": Decimal("0.0075")}
+    )
+    table = CostTable(prices)
     assert table.currency == "USD"
-    assert table.add("US", 2) == pytest.approx(0.015)
-    assert table.add("DE", 2) == pytest.approx(0.02)
-    assert table.price("US") == 0.0075
+    assert table.add("US", 2) == Decimal("0.015")
+    assert table.add("DE", 2) == Decimal("0.02")
+    assert table.price("US") == Decimal("0.0075")
 
 
 def test_by_country_rows_sorted_by_cost_descending() -> None:
-    table = CostTable(PricingConfig(countries={"US": 0.05}))
+    table = CostTable(PricingConfig(countries={"US": Decimal("0.05")}))
     for _ in range(3):
         table.add("NL", 2)
     table.add("US", 1)
     table.add(None, 1)
     rows = table.by_country()
     assert [(r.country, r.recipients, r.segments) for r in rows] == [("US", 1, 1), ("NL", 3, 6), (None, 1, 1)]
-    assert rows[0].cost == pytest.approx(0.05)
-    assert rows[1].cost == pytest.approx(0.048)
-    assert rows[1].price_per_segment == 0.008
+    assert rows[0].cost == Decimal("0.05")
+    assert rows[1].cost == Decimal("0.048")
+    assert rows[1].price_per_segment == Decimal("0.008")
 
 
 def test_totals() -> None:
@@ -44,14 +50,15 @@ def test_totals() -> None:
     table.add("BE", 3)
     assert table.total_segments == 5
     assert table.total_recipients == 2
-    assert table.total_cost == pytest.approx(0.04)
+    assert table.total_cost == Decimal("0.04")
 
 
-def test_a_million_messages_add_up_within_a_cent() -> None:
+def test_a_million_messages_add_up_exactly() -> None:
     table = CostTable()
+    total = Decimal(0)
     for _ in range(1_000_000):
-        table.add("NL", 1)
-    assert abs(table.total_cost - 8000.0) < 0.01
+        total += table.add("NL", 1)
+    assert table.total_cost == total == Decimal("8000.000")
 
 
 def test_eta_limited_by_requests_per_minute() -> None:

@@ -9,15 +9,16 @@ import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from campaigner.app.preflight import check_sender
 from campaigner.config import ProviderConfig
 from campaigner.errors import ProviderError
-from campaigner.providers import check_sender, make_provider
-from campaigner.providers.base import (
+from campaigner.model.provider import (
     DeliveryStatus,
     OutboundMessage,
     Outcome,
@@ -25,6 +26,7 @@ from campaigner.providers.base import (
     WebhookRequest,
 )
 from campaigner.providers.clickatell import ClickatellProvider, body_key
+from campaigner.providers.registry import make_provider
 from campaigner.sandbox.app import RunningSandbox, run_sandbox
 from campaigner.sandbox.settings import settings_for_tests
 
@@ -221,7 +223,7 @@ async def test_balance_coverage_status_and_stop(sb: RunningSandbox, make: Make) 
     sb.state.configure({"sent_delay": 60.0})  # stays queued, so it can be stopped
     [sent] = await provider.send(msgs(A))
     balance = await provider.balance()
-    assert balance is not None and balance.amount == pytest.approx(100.0 - 0.008)
+    assert balance is not None and balance.amount == Decimal("99.992")
     coverage = await provider.coverage(B)
     assert coverage.routable and coverage.destination == B[1:] and coverage.minimum_charge == 0.008
     assert await provider.message_status(sent.provider_id or "") is DeliveryStatus.QUEUED

@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from campaigner.app.preflight import check_sender
 from campaigner.config import ProviderConfig
 from campaigner.errors import ConfigError, ProviderError
-from campaigner.providers import check_sender, make_provider
-from campaigner.providers.base import OutboundMessage, Outcome, Provider
+from campaigner.model.provider import OutboundMessage, Outcome
+from campaigner.providers.base import Provider
 from campaigner.providers.errors import ProviderUnavailable
+from campaigner.providers.registry import make_provider
 from campaigner.sandbox import RunningSandbox
 from tests.fixtures.sandbox import MakeSandbox
 

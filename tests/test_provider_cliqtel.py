@@ -17,17 +17,18 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from campaigner.app.preflight import check_sender
 from campaigner.config import ProviderConfig
 from campaigner.errors import ProviderError
-from campaigner.providers import check_sender, make_provider
-from campaigner.providers.base import (
+from campaigner.model.provider import (
     DeliveryStatus,
     OutboundMessage,
     Outcome,
-    Provider,
     WebhookRejected,
     WebhookRequest,
 )
+from campaigner.providers.base import Provider
+from campaigner.providers.registry import make_provider
 from campaigner.sandbox.app import RunningSandbox, run_sandbox
 from campaigner.sandbox.settings import settings_for_tests
 

@@ -10,12 +10,13 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from campaigner.dispatch.decide import JobResult, JobState
 from campaigner.errors import InputFileError, NotFoundError, StateError
+from campaigner.model.campaigns import CampaignTotals, NewCampaign
+from campaigner.model.jobs import JobResult, PlannedMessage
+from campaigner.model.states import CAMPAIGN_TRANSITIONS, JobState
 from campaigner.store.database import queries
-from campaigner.store.rows import CAMPAIGN_TRANSITIONS, CampaignTotals, NewCampaign
 from campaigner.store.store import Store
-from tests.store_helpers import Planned, make_campaign, planned
+from tests.builders import make_campaign, planned
 
 
 async def test_every_named_query_prepares(store: Store) -> None:
@@ -36,7 +37,7 @@ async def test_copy_loads_100000_jobs_with_counters_and_totals(store: Store) -> 
 
 
 async def test_a_bad_row_half_way_leaves_no_campaign_behind(store: Store) -> None:
-    def batches() -> Iterator[list[Planned]]:
+    def batches() -> Iterator[list[PlannedMessage]]:
         yield from planned(5000)
         raise InputFileError("recipients.csv: line 5002: column phone: not a number")
 

@@ -8,10 +8,11 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from campaigner.dispatch.decide import JobResult, JobState
 from campaigner.errors import StateError
+from campaigner.model.jobs import JobResult
+from campaigner.model.states import JobState
 from campaigner.store.store import Store
-from tests.store_helpers import make_campaign
+from tests.builders import make_campaign
 
 
 async def test_a_job_this_worker_releases_is_the_first_it_claims_again(store: Store) -> None:

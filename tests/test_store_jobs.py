@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 
-from campaigner.dispatch.decide import JobResult, JobState
 from campaigner.errors import StateError
+from campaigner.model.campaigns import CampaignTotals, NewCampaign
+from campaigner.model.jobs import JobResult, Settlement
+from campaigner.model.states import JobState
 from campaigner.store.jobs import CLAIM_PASSES
-from campaigner.store.rows import CampaignTotals, NewCampaign
 from campaigner.store.store import Store
-from tests.store_helpers import Planned, jobs_of, make_campaign
-
-
-@dataclass(frozen=True)
-class Settle:
-    job_id: int
-    attempts: int
-    found: bool
-    provider_id: str | None
+from tests.builders import make_campaign, message
+from tests.store_helpers import jobs_of
 
 
 async def test_claim_takes_due_pending_jobs_in_id_order_under_a_lease(store: Store) -> None:
@@ -119,7 +112,10 @@ async def test_settle_reconciled_is_guarded_against_a_second_reconciler(store: S
     campaign_id = await make_campaign(store, 2)
     jobs = await store.claim_jobs(campaign_id, "gone", 2, 0)
     found, lost = jobs
-    settlements = [Settle(found.id, found.attempts, True, "p-1"), Settle(lost.id, lost.attempts, False, None)]
+    settlements = [
+        Settlement(found.id, found.attempts, True, "p-1"),
+        Settlement(lost.id, lost.attempts, False, None),
+    ]
     assert await store.settle_reconciled(settlements) == 2
     assert await store.settle_reconciled(settlements) == 0  # the second reconciler changes nothing
     done = await store.get_job(found.id)
@@ -129,7 +125,7 @@ async def test_settle_reconciled_is_guarded_against_a_second_reconciler(store: S
     # Reclaimed since: a settlement made from the old sighting must not touch it.
     again = await store.claim_jobs(campaign_id, "w1", 1, 30)
     assert again[0].id == lost.id and again[0].attempts == 2
-    assert await store.settle_reconciled([Settle(lost.id, 1, False, None)]) == 0
+    assert await store.settle_reconciled([Settlement(lost.id, 1, False, None)]) == 0
 
 
 async def test_mark_delivery_is_idempotent_and_never_goes_backwards(store: Store) -> None:
@@ -228,7 +224,7 @@ async def test_a_long_run_of_suppressed_jobs_is_skipped_over_several_calls(store
 
 async def test_the_loaded_cost_counters_equal_the_sum_of_the_stored_costs(store: Store) -> None:
     rows = [
-        Planned(i + 2, f"+316{30_000_000 + i:08d}", "NL", "Hi", "GSM-7", 1, 0.0012345) for i in range(1000)
+        message(i + 2, f"+316{30_000_000 + i:08d}", "Hi", cost=Decimal("0.0012345")) for i in range(1000)
     ]
     campaign_id = await store.create_campaign(
         NewCampaign(name="odd price", message="Hi"), [rows], lambda: CampaignTotals(1000, Decimal(0), {})

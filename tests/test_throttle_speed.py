@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from campaigner.dispatch.decide import JobResult, JobState
 from campaigner.dispatch.recorder import BACKLOG, FLUSH_AT, ResultRecorder
 from campaigner.dispatch.throttle import Limits, RollingWindow, Throttle
+from campaigner.model.jobs import JobResult
+from campaigner.model.states import JobState
 
 
 class OldWindow:

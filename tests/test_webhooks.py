@@ -18,26 +18,20 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from campaigner.app.foreground import status_callback_url
 from campaigner.app.http import build_http_app
+from campaigner.app.wiring import status_callback_url
 from campaigner.config import Config, Secret
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.throttle import Limits, Throttle
 from campaigner.dispatch.worker import Worker
-from campaigner.inbound.webhooks import apply_pending_receipts
-from campaigner.providers import make_provider
+from campaigner.inbound.receipts import apply_pending_receipts
 from campaigner.providers.base import Provider
+from campaigner.providers.registry import make_provider
 from campaigner.providers.webhooks import sign
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
-from tests.dispatch_helpers import (
-    API_KEY_ENV,
-    WEBHOOK_SECRET_ENV,
-    create_running_campaign,
-    numbers,
-    sandbox_config,
-    wait_for,
-)
+from tests.builders import create_running_campaign, numbers
+from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, sandbox_config, wait_for
 from tests.fixtures.sandbox import MakeSandbox
 
 SECRET = "test-webhook-secret-123"

@@ -21,16 +21,12 @@ import time
 
 from aiohttp import web
 
-from campaigner.app.foreground import status_callback_url
 from campaigner.app.signals import graceful_signals
+from campaigner.app.wiring import RunWiring
 from campaigner.config import Config
 from campaigner.dispatch.runner import CampaignRunner, RunReport
-from campaigner.dispatch.shared_throttle import SharedThrottle
-from campaigner.dispatch.throttle import Limits
-from campaigner.dispatch.worker import Worker
 from campaigner.errors import ConfigError, DatabaseError
-from campaigner.providers import check_sender, make_provider
-from campaigner.providers.base import Provider
+from campaigner.model.states import CampaignState
 from campaigner.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -65,30 +61,19 @@ class Daemon:
     async def run(self) -> None:
         """Run until stopped (or, in burst mode, until no campaign is left to carry)."""
         store = await Store.open(self.config)
-        provider = make_provider(self.config.provider, status_callback_url=status_callback_url(self.config))
-        worker = Worker(
-            store, self.config.dispatcher.heartbeat_interval, self.config.dispatcher.worker_timeout
-        )
+        wiring = RunWiring.build(store, self.config)
         try:
             self.config.provider.webhook_secret()  # a missing secret is a start-up error, not a 500 later
-            throttle = SharedThrottle(
-                Limits.of(self.config.provider),
-                store,
-                self.config.provider.account,
-            )
             with graceful_signals(self.stop):
-                await self._serve(store, provider, throttle, worker)
+                await self._serve(store, wiring)
         finally:
-            await worker.stop()
-            await provider.close()
+            await wiring.close()
             await store.close()
 
-    async def _serve(
-        self, store: Store, provider: Provider, throttle: SharedThrottle, worker: Worker
-    ) -> None:
+    async def _serve(self, store: Store, wiring: RunWiring) -> None:
         from campaigner.app.http import build_http_app
 
-        app = build_http_app(store, provider, self.config, ready=self._ready)
+        app = build_http_app(store, wiring.provider, self.config, ready=self._ready)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.config.daemon.host, self.config.daemon.port)
@@ -100,19 +85,20 @@ class Daemon:
             where = f"{self.config.daemon.host}:{self.config.daemon.port}"
             raise ConfigError(f"daemon: cannot listen on {where} (daemon.host, daemon.port): {exc}") from None
         try:
-            await throttle.acquire(0)  # reads count against the provider's request limit too
-            await check_sender(provider, self.config.provider)
-            await worker.start()
+            await wiring.preflight()
+            await wiring.worker.start()
         except BaseException:
             await runner.cleanup()
             raise
         self.port = _bound_port(runner)
-        log.info("daemon listening on %s:%s as worker %s", self.config.daemon.host, self.port, worker.id)
+        log.info(
+            "daemon listening on %s:%s as worker %s", self.config.daemon.host, self.port, wiring.worker.id
+        )
         side = [asyncio.create_task(self._housekeeping(store), name="housekeeping")]
         self.started.set()
         try:
             async with store.db.listening(CAMPAIGNS_CHANNEL, lambda _payload: self._wake.set()):
-                await self._carry(store, provider, throttle, worker, side)
+                await self._carry(store, wiring, side)
         finally:
             await self._shutdown()
             for task in side:
@@ -123,14 +109,7 @@ class Daemon:
     async def _ready(self) -> bool:
         return not self._stop.is_set()
 
-    async def _carry(
-        self,
-        store: Store,
-        provider: Provider,
-        throttle: SharedThrottle,
-        worker: Worker,
-        side: list[asyncio.Task[None]],
-    ) -> None:
+    async def _carry(self, store: Store, wiring: RunWiring, side: list[asyncio.Task[None]]) -> None:
         account = self.config.provider.account
         while not self._stop.is_set():
             self._wake.clear()
@@ -139,7 +118,7 @@ class Daemon:
                     raise RuntimeError(f"daemon task {task.get_name()} stopped: {task.exception()!r}")
             self._collect_finished()
             try:
-                await self._take_work(store, provider, throttle, worker, account)
+                await self._take_work(store, wiring, account)
             except DatabaseError as exc:
                 self._database_lost(exc)
             else:
@@ -150,13 +129,11 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.dispatcher.poll_interval)
 
-    async def _take_work(
-        self, store: Store, provider: Provider, throttle: SharedThrottle, worker: Worker, account: str
-    ) -> None:
+    async def _take_work(self, store: Store, wiring: RunWiring, account: str) -> None:
         """Start due scheduled campaigns, and a runner for every running campaign of our account."""
         for campaign_id in await store.due_scheduled_campaigns():
             with contextlib.suppress(Exception):  # another daemon may have started it first
-                await store.set_campaign_state(campaign_id, "running")
+                await store.set_campaign_state(campaign_id, CampaignState.RUNNING)
         for campaign_id in await store.running_campaign_ids():
             if campaign_id in self._runners:
                 continue
@@ -165,7 +142,7 @@ class Daemon:
             campaign = await store.get_campaign(campaign_id)
             if campaign.provider_account != account:
                 continue
-            self._start_runner(store, provider, throttle, worker, campaign_id)
+            self._start_runner(wiring, campaign_id)
 
     def _database_lost(self, error: DatabaseError) -> None:
         if self._database_lost_at is None:
@@ -177,10 +154,8 @@ class Daemon:
             log.warning("database back after %.0f s", time.monotonic() - self._database_lost_at)
             self._database_lost_at = None
 
-    def _start_runner(
-        self, store: Store, provider: Provider, throttle: SharedThrottle, worker: Worker, campaign_id: int
-    ) -> None:
-        runner = CampaignRunner(store, provider, throttle, self.config, campaign_id, worker)
+    def _start_runner(self, wiring: RunWiring, campaign_id: int) -> None:
+        runner = wiring.runner(campaign_id)
         task = asyncio.create_task(runner.run(), name=f"campaign {campaign_id}")
         task.add_done_callback(lambda _task: self._wake.set())
         self._runners[campaign_id] = (runner, task)
@@ -229,7 +204,7 @@ class Daemon:
     async def _housekeeping(self, store: Store) -> None:
         """Every second: receipts that arrived before their job's result, and queue-depth gauges."""
         from campaigner import metrics
-        from campaigner.inbound.webhooks import apply_pending_receipts
+        from campaigner.inbound.receipts import apply_pending_receipts
 
         shown: set[int] = set()
         while True:

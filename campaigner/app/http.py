@@ -25,9 +25,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from campaigner import metrics
+from campaigner.app.webhook_routes import PROVIDER, STORE, inbound_webhook, status_webhook
 from campaigner.config import Config
 from campaigner.errors import CampaignerError, DatabaseError
-from campaigner.inbound.webhooks import PROVIDER, STORE, inbound_webhook, status_webhook
 from campaigner.providers.base import Provider
 from campaigner.store import migrations
 from campaigner.store.store import Store

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
-from decimal import Decimal
 from pathlib import Path
 
 from campaigner.config import Config
 from campaigner.errors import UserError
+from campaigner.model.campaigns import CampaignTotals, NewCampaign
 from campaigner.planning.planner import Planner, PlanOptions, Preview
-from campaigner.store.rows import CampaignTotals, NewCampaign
 from campaigner.store.store import Store
 
 
@@ -94,7 +93,7 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
         if preview.sendable == 0:
             raise NothingToSend(preview)  # inside the load's transaction: it rolls back
         return CampaignTotals(
-            preview.sendable, Decimal(repr(preview.cost_total)), preview.model_dump(mode="json")
+            preview.sendable, preview.cost_total, preview.model_dump(mode="json")
         )
 
     campaign_id = await store.create_campaign(

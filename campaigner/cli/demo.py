@@ -19,11 +19,11 @@ from pathlib import Path
 from aiohttp import web
 from rich.console import Console
 
-from campaigner.app.foreground import run_in_foreground
 from campaigner.app.loading import CampaignSource, load_campaign
+from campaigner.cli.foreground import run_in_foreground
 from campaigner.cli.preview_table import render_preview
 from campaigner.config import Config
-from campaigner.providers import make_provider
+from campaigner.providers.registry import make_provider
 from campaigner.sandbox import RunningSandbox, SandboxSettings, run_sandbox
 from campaigner.store.store import Store
 
@@ -85,7 +85,7 @@ async def webhook_server(store: Store, config: Config) -> AsyncIterator[str]:
 
 async def wait_for_receipts(store: Store, campaign_id: int, console: Console) -> dict[str, int]:
     """Show receipts arriving until every submitted job has one, or RECEIPTS_WAIT passes."""
-    from campaigner.inbound.webhooks import apply_pending_receipts
+    from campaigner.inbound.receipts import apply_pending_receipts
 
     deadline = time.monotonic() + RECEIPTS_WAIT
     shown = None

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -30,7 +31,7 @@ class Snapshot:
     counts: Mapping[str, int]
     total: int
     at: float
-    cost: float = 0.0  # of the jobs sent, from the counters: each job's own cost, not an average
+    cost: Decimal = Decimal(0)  # of the jobs sent, from the counters: each job's own cost, not an average
 
     @property
     def sent(self) -> int:
@@ -82,7 +83,7 @@ class ProgressReporter:
     async def _snapshot(self) -> Snapshot:
         totals = await self._read()
         counts = {state: int(t.jobs) for state, t in totals.items()}
-        cost = float(sum(t.cost for state, t in totals.items() if state in SENT_STATES))
+        cost = sum((t.cost for state, t in totals.items() if state in SENT_STATES), Decimal(0))
         snapshot = Snapshot(counts, self._total, time.monotonic(), cost)
         if self._first is None:
             self._first = snapshot

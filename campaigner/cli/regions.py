@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from campaigner.planning.phones import region_problem
+from campaigner.config import region_problem
 
 
 def check_region(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -1,6 +1,6 @@
 """What the dispatcher does with each send result: the provider error taxonomy as job transitions.
 
-This is the table in DESIGN.md ("Providers") as code, kept pure so it can be read and tested alone:
+This is the error taxonomy of ARCHITECTURE.md as code, kept pure so it can be read and tested alone:
 
 | outcome    | job                                   | campaign / account          |
 |------------|---------------------------------------|-----------------------------|
@@ -17,38 +17,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from enum import StrEnum
 
-from campaigner.providers.base import Outcome, SendResult
-
-
-class JobState(StrEnum):
-    """The job states of DESIGN.md's state machine."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    SUBMITTED = "submitted"
-    DELIVERED = "delivered"
-    UNDELIVERED = "undelivered"
-    REJECTED = "rejected"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True, slots=True)
-class JobResult:
-    """A write-back for one job that the dispatcher had in `sending`."""
-
-    job_id: int
-    state: JobState
-    provider_id: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    # The taxonomy class of the last error (transient, recipient, opt_out, account, funds), so that
-    # `campaigner retry` can tell a fixable rejection from an opt-out.
-    error_class: str | None = None
-    retry_in: float = 0.0  # seconds until a pending job may be claimed again
-    attempts_delta: int = 0  # -1: this claim does not count as an attempt
+from campaigner.model.jobs import JobResult
+from campaigner.model.provider import Outcome, SendResult
+from campaigner.model.states import JobState
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,17 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import UTC, datetime, timedelta
 
 from campaigner import metrics
 from campaigner.config import Config
-from campaigner.dispatch.decide import JobResult, JobState
+from campaigner.dispatch.ports import ReconcileStore, Sender
 from campaigner.dispatch.throttle import Throttle
 from campaigner.errors import CampaignerError
-from campaigner.providers.base import LookupResult, OutboundMessage, Provider
+from campaigner.model.jobs import ClaimedJob, JobResult, Settlement
+from campaigner.model.provider import LookupResult, OutboundMessage
+from campaigner.model.states import JobState
 
 log = logging.getLogger(__name__)
 
@@ -36,35 +35,13 @@ LOOKUPS_AT_ONCE = 8
 LOOKUP_TRIES = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Settlement:
-    """The result of a lookup for a job someone else left in `sending`."""
-
-    job_id: int
-    attempts: int  # as claimed: the guard that no one else settled or reclaimed it meanwhile
-    found: bool
-    provider_id: str | None
-    sending_at: datetime | None = None  # as claimed: a later claim of the same job is left alone
-
-
-class ReconcileStore(Protocol):
-    """What reconciliation needs of the store."""
-
-    # JobResult is what is passed; Any because the store types it by shape (a Protocol).
-    async def record_results(self, worker_id: str, results: Sequence[Any]) -> int: ...
-    async def stale_sending_jobs(
-        self, campaign_id: int, limit: int, worker_timeout: float
-    ) -> Sequence[Any]: ...
-    async def settle_reconciled(self, settlements: Sequence[Settlement]) -> int: ...
-
-
 class Reconciler:
     """Looks unsure jobs up at the provider and settles them, for one campaign."""
 
     def __init__(
         self,
         store: ReconcileStore,
-        provider: Provider,
+        provider: Sender,
         throttle: Throttle,
         config: Config,
         campaign_id: int,
@@ -78,8 +55,7 @@ class Reconciler:
         self._max_attempts = config.dispatcher.max_attempts
         # Others' jobs are stale once their worker has been silent for worker_timeout plus the
         # longest request it may still have had in flight.
-        bound = config.provider.connect_timeout + config.provider.read_timeout + 1.0
-        self._dead_after = config.dispatcher.worker_timeout + bound
+        self._dead_after = config.dispatcher.worker_timeout + config.provider.request_bound()
         self._settling: set[asyncio.Task[None]] = set()
         self._lookups = asyncio.Semaphore(LOOKUPS_AT_ONCE)
         self.outcomes: Counter[str] = metrics.ReconcileOutcomes()  # also counted in /metrics
@@ -98,7 +74,7 @@ class Reconciler:
         """True when no ambiguous job of ours waits for a lookup."""
         return not self._settling
 
-    async def submit(self, job: Any) -> None:
+    async def submit(self, job: ClaimedJob) -> None:
         """Settle one of our jobs whose send was ambiguous, a moment from now, beside the others."""
         self.outcomes["ambiguous"] += 1
         task = asyncio.create_task(self._settle_later(job), name=f"reconcile job {job.id}")
@@ -135,12 +111,12 @@ class Reconciler:
             )
         return len(settlements)
 
-    async def _settle_later(self, job: Any) -> None:
+    async def _settle_later(self, job: ClaimedJob) -> None:
         await asyncio.sleep(AMBIGUOUS_SETTLE_SECONDS)
         async with self._lookups:
             await self._settle_own(job)
 
-    async def _settle_own(self, job: Any) -> None:
+    async def _settle_own(self, job: ClaimedJob) -> None:
         for _ in range(LOOKUP_TRIES):
             found = await self._lookup(job)
             if found is not None:
@@ -174,9 +150,10 @@ class Reconciler:
             )
         await self._store.record_results(self._worker_id, [result])
 
-    async def _lookup(self, job: Any) -> LookupResult | None:
+    async def _lookup(self, job: ClaimedJob) -> LookupResult | None:
         """Ask the provider; None when it cannot tell us (the job stays unsure)."""
-        since: datetime = job.sending_at - CLOCK_SKEW
+        # A stale job always has its claim time; our own ambiguous send too (set by the claim).
+        since = (job.sending_at or datetime.now(UTC)) - CLOCK_SKEW
         message = OutboundMessage(job.id, job.e164, job.body, int(job.segments))
         await self._throttle.acquire(0)
         try:

@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
 
-from campaigner.dispatch.decide import JobResult
+from campaigner.dispatch.ports import ResultStore
+from campaigner.model.jobs import JobResult
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +23,6 @@ log = logging.getLogger(__name__)
 FLUSH_AT = 1000
 # A sender adding results waits for the write once this many are buffered.
 BACKLOG = 4 * FLUSH_AT
-
-
-class ResultStore(Protocol):
-    """What the recorder needs of the store."""
-
-    # JobResult is what is passed; Any because the store types it by shape (a Protocol).
-    async def record_results(self, worker_id: str, results: Sequence[Any]) -> int: ...
 
 
 class ResultRecorder:

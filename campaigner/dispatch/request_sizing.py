@@ -1,39 +1,16 @@
 """How a campaign's messages become send requests: the preview's ETA and the dispatcher share it.
 
 The dispatcher claims `claim_size` jobs at a time, in file order, and sends one request per text
-within a claim, to up to `per_request` numbers (Clickatell batches; Cliqtel takes one number a
-request). So a personalised text costs a request per recipient where one shared text costs one per
-`per_request` recipients, and the preview counts requests the same way to say how long a send takes.
+within a claim, to up to `per_request` numbers: a batching provider's batch within its per-second
+limit (`campaigner.providers.registry.recipients_per_request`: Clickatell 500 unless configured;
+Cliqtel takes one number a request). So a personalised text costs a request per recipient where
+one shared text costs one per `per_request` recipients, and the preview counts requests the same
+way to say how long a send takes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-
-from campaigner.config import ProviderConfig
-
-# Clickatell's batch size when the config does not set `recipients_per_request` (whose default, 1,
-# is Cliqtel's): the document's lower figure, 500.
-CLICKATELL_DEFAULT_BATCH = 500
-
-
-# The most numbers one Clickatell request may carry (document 003 says 500 to 600).
-CLICKATELL_MAX_BATCH = 500
-
-
-def provider_batch(config: ProviderConfig) -> int:
-    """Numbers one request of the configured client carries (make_provider builds it so)."""
-    if config.type != "clickatell":
-        return 1
-    explicit = "recipients_per_request" in config.model_fields_set
-    return max(
-        1, min(config.recipients_per_request if explicit else CLICKATELL_DEFAULT_BATCH, CLICKATELL_MAX_BATCH)
-    )
-
-
-def recipients_per_request(config: ProviderConfig) -> int:
-    """Numbers one request carries when sent: the client's batch, within the per-second limit."""
-    return max(1, min(provider_batch(config), int(config.messages_per_second)))
 
 
 def claim_size(

@@ -23,18 +23,22 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 from campaigner import metrics
 from campaigner.config import Config
-from campaigner.dispatch.decide import Decision, JobResult, JobState, RetryPolicy, decide
+from campaigner.dispatch.decide import Decision, RetryPolicy, decide
+from campaigner.dispatch.ports import DispatchStore, Sender
 from campaigner.dispatch.quiet_hours import seconds_until_allowed
-from campaigner.dispatch.reconcile import Reconciler, ReconcileStore
+from campaigner.dispatch.reconcile import Reconciler
 from campaigner.dispatch.recorder import ResultRecorder
 from campaigner.dispatch.request_sizing import claim_size
 from campaigner.dispatch.throttle import Throttle
 from campaigner.dispatch.worker import Worker
-from campaigner.providers.base import OutboundMessage, Provider, SendResult
+from campaigner.model.campaigns import Campaign
+from campaigner.model.jobs import ClaimedJob, JobResult
+from campaigner.model.provider import OutboundMessage, SendResult
+from campaigner.model.states import CampaignState, JobState
 
 log = logging.getLogger(__name__)
 
@@ -44,40 +48,12 @@ T = TypeVar("T")
 STATE_POLL_SECONDS = 0.5
 
 
-class ClaimedJob(Protocol):
-    """A job as claimed from the store."""
-
-    id: int
-    e164: str
-    body: str
-    segments: int
-    attempts: int
-
-
-class DispatchStore(ReconcileStore, Protocol):
-    """What the dispatcher needs of the store (campaigner.store.store implements it)."""
-
-    async def claim_jobs(
-        self, campaign_id: int, worker_id: str, limit: int, lease_seconds: float
-    ) -> Sequence[Any]: ...
-    # JobResult is what is passed; Any because the store types it by shape (a Protocol).
-    async def record_results(self, worker_id: str, results: Sequence[Any]) -> int: ...
-    async def release_jobs(self, worker_id: str, job_ids: Sequence[int]) -> int: ...
-    async def get_campaign(self, campaign_id: int) -> Any: ...
-    async def pause_campaign(self, campaign_id: int, reason: str) -> Any: ...
-    async def complete_campaign_if_done(self, campaign_id: int) -> bool: ...
-    async def add_suppressions(self, e164s: Sequence[str], reason: str, source: str) -> int: ...
-    async def cancel_pending_jobs(self, campaign_id: int) -> int: ...
-    async def suppressed_since(self, since: datetime) -> Sequence[tuple[str, datetime]]: ...
-    async def expire_leases(self, campaign_id: int, worker_id: str) -> int: ...
-
-
 @dataclass
 class RunReport:
     """How a run of one campaign ended, for the CLI and the daemon."""
 
     campaign_id: int
-    state: str = "running"
+    state: CampaignState = CampaignState.RUNNING
     reason: str | None = None
     requests: int = 0
     accepted: int = 0
@@ -89,7 +65,7 @@ class RunReport:
 
 @dataclass(slots=True)
 class _Batch:
-    jobs: list[Any]
+    jobs: list[ClaimedJob]
     units: int
     lease_deadline: float  # monotonic time by which a request for these jobs must have ended
 
@@ -100,7 +76,7 @@ class CampaignRunner:
     def __init__(
         self,
         store: DispatchStore,
-        provider: Provider,
+        provider: Sender,
         throttle: Throttle,
         config: Config,
         campaign_id: int,
@@ -129,7 +105,7 @@ class CampaignRunner:
         # The campaign's sending window in recipients' local time (--quiet-hours), if it has one.
         self._window: tuple[dt_time, dt_time] | None = None
         # The longest one request may take; a job is only sent while its lease outlasts that.
-        self._request_bound = config.provider.connect_timeout + config.provider.read_timeout + 1.0
+        self._request_bound = config.provider.request_bound()
 
     def stop(self) -> None:
         """Ask the run to stop taking work; in-flight requests finish and are recorded."""
@@ -138,9 +114,9 @@ class CampaignRunner:
     async def run(self) -> RunReport:
         """Run until the campaign is complete, not running any more, or `stop()` is called."""
         campaign = await self._store.get_campaign(self._campaign_id)
-        if campaign.state != "running":
+        if campaign.state != CampaignState.RUNNING:
             self.report.state = campaign.state
-            self.report.reason = getattr(campaign, "reason", None)
+            self.report.reason = campaign.reason
             return self.report
         log.info("campaign %s: dispatching as worker %s", self._campaign_id, self._worker.id)
         if campaign.quiet_start is not None and campaign.quiet_end is not None:
@@ -175,11 +151,11 @@ class CampaignRunner:
             raise self._failure
         self.report.reconciled = dict(self._reconciler.outcomes)
         campaign = await self._store.get_campaign(self._campaign_id)
-        if campaign.state == "cancelled":
+        if campaign.state == CampaignState.CANCELLED:
             # Jobs released after the cancel went back to pending; they are not to be sent either.
             await self._store.cancel_pending_jobs(self._campaign_id)
         self.report.state = campaign.state
-        self.report.reason = self.report.reason or getattr(campaign, "reason", None)
+        self.report.reason = self.report.reason or campaign.reason
         return self.report
 
     def _side_task_done(self, task: asyncio.Task[None]) -> None:
@@ -208,16 +184,12 @@ class CampaignRunner:
             1, min(self._provider.max_recipients_per_request, self._throttle.max_messages_per_request())
         )
 
-    def _most_units(self, campaign: Any) -> int:
+    def _most_units(self, campaign: Campaign) -> int:
         """The most throttle units one message of `campaign` takes (its segments, when they count)."""
-        if not self._config.provider.rate_counts_segments:
-            return 1
-        preview = getattr(campaign, "preview", None) or {}
-        segments = [int(n) for n in (preview.get("segments_histogram") or {})]
-        return max(segments, default=1)
+        return campaign.most_segments() if self._config.provider.rate_counts_segments else 1
 
-    def _units(self, job: Any) -> int:
-        return int(job.segments) if self._config.provider.rate_counts_segments else 1
+    def _units(self, job: ClaimedJob) -> int:
+        return job.segments if self._config.provider.rate_counts_segments else 1
 
     async def _claim_loop(self) -> None:
         dispatcher = self._config.dispatcher
@@ -253,7 +225,7 @@ class CampaignRunner:
                 await self._reconciler.reconcile_stale()
             await self._sleep(min(dispatcher.poll_interval, 0.25))
 
-    async def _defer_outside_window(self, jobs: Sequence[Any]) -> list[Any]:
+    async def _defer_outside_window(self, jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
         """Put back, until their window opens, the jobs whose recipients' local time is outside it."""
         assert self._window is not None
         start, end = self._window
@@ -278,7 +250,7 @@ class CampaignRunner:
                 )
         return sendable
 
-    def _batches(self, jobs: Sequence[Any], lease_deadline: float) -> list[_Batch]:
+    def _batches(self, jobs: Sequence[ClaimedJob], lease_deadline: float) -> list[_Batch]:
         """Group claimed jobs into requests: same body (a batch request carries one text), size-capped."""
         per_request = self._per_request()
         capacity = self._throttle.max_messages_per_request()
@@ -357,7 +329,9 @@ class CampaignRunner:
         info = self._provider.rate_limit
         self._throttle.on_rate_limit(info.limit, info.remaining)
 
-    async def _apply(self, result: SendResult, attempts: int, job: Any, done: list[JobResult]) -> None:
+    async def _apply(
+        self, result: SendResult, attempts: int, job: ClaimedJob | None, done: list[JobResult]
+    ) -> None:
         """Act on one result; the job's write-back goes to `done` (recorded by the caller)."""
         decision: Decision = decide(result, attempts, self._policy)
         if decision.throttled_for is not None:
@@ -366,12 +340,13 @@ class CampaignRunner:
         elif decision.result is not None and decision.result.provider_id is not None:
             self._throttle.on_success()
         if decision.result is None:
-            await self._reconciler.submit(job)
+            if job is not None:  # a result for a job we did not send is the client's bug: ignored
+                await self._reconciler.submit(job)
             return
-        state = decision.result.state.value
-        if state == "submitted":
+        state = decision.result.state
+        if state == JobState.SUBMITTED:
             self.report.accepted += 1
-        elif state == "rejected":
+        elif state == JobState.REJECTED:
             self.report.rejected += 1
         elif decision.throttled_for is None and decision.pause_reason is None:
             self.report.retried += 1
@@ -395,14 +370,14 @@ class CampaignRunner:
         while not self._stop.is_set():
             await self._sleep(STATE_POLL_SECONDS)
             campaign = await self._store.get_campaign(self._campaign_id)
-            if campaign.state != "running":
+            if campaign.state != CampaignState.RUNNING:
                 log.info("campaign %s: now %s; stopping", self._campaign_id, campaign.state)
                 self._stop.set()
             for e164, at in await self._store.suppressed_since(self._stopped_since):
                 self._stopped.add(e164)
                 self._stopped_since = max(self._stopped_since, at)
 
-    async def _hold_back_stopped(self, batch: _Batch) -> list[Any]:
+    async def _hold_back_stopped(self, batch: _Batch) -> list[ClaimedJob]:
         """Jobs of numbers suppressed since they were claimed (a STOP reply) are not sent.
 
         They go back to pending, and the next claim, which sees the suppression, skips them.

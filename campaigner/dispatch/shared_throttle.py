@@ -14,9 +14,9 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable
 
+from campaigner.dispatch.ports import ScheduleStore
 from campaigner.dispatch.throttle import Limits, Throttle
 
 log = logging.getLogger(__name__)
@@ -25,13 +25,6 @@ log = logging.getLogger(__name__)
 # many requests: a slot not used (a stop, a pause) is lost, never given to anyone else.
 SLICE_SECONDS = 0.25
 MAX_SLICE = 64
-
-
-class ScheduleStore(Protocol):
-    """What the shared throttle needs of the store."""
-
-    async def reserve_start(self, keys: Sequence[str], costs: Sequence[float]) -> float: ...
-    async def push_schedule(self, key: str, seconds: float) -> None: ...
 
 
 class SharedThrottle(Throttle):

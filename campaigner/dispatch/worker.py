@@ -14,17 +14,10 @@ import os
 import socket
 import time
 import uuid
-from typing import Protocol
+
+from campaigner.dispatch.ports import WorkerStore
 
 log = logging.getLogger(__name__)
-
-
-class WorkerStore(Protocol):
-    """What a worker needs of the store."""
-
-    async def register_worker(self, worker_id: str, hostname: str, pid: int) -> None: ...
-    async def heartbeat(self, worker_id: str) -> object: ...
-    async def unregister_worker(self, worker_id: str) -> None: ...
 
 
 class Worker:

@@ -65,13 +65,6 @@ def clean(raw: str) -> str:
     return text
 
 
-def region_problem(region: str) -> str | None:
-    """Why `region` cannot be a default region (None when it can; "" means none at all)."""
-    if not region or region.strip().upper() in phonenumbers.SUPPORTED_REGIONS:
-        return None
-    return f"{region!r} is not a region code phonenumbers knows (ISO 3166 alpha-2, e.g. NL, DE, US)"
-
-
 class PhoneClassifier:
     """Classifies raw phone values for one default region and one set of excluded number types.
 

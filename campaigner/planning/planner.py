@@ -22,15 +22,16 @@ import os
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from campaigner.config import Config
-from campaigner.dispatch.request_sizing import RequestCount, claim_size, recipients_per_request
+from campaigner.dispatch.request_sizing import RequestCount, claim_size
 from campaigner.errors import InputFileError
+from campaigner.model.jobs import PlannedMessage
 from campaigner.planning.chunks import (
     EMPTY_VALUE,
     TOO_LONG,
@@ -50,12 +51,12 @@ from campaigner.planning.recipients import (
     RecipientsFile,
     Rejected,
 )
+from campaigner.providers.registry import recipients_per_request
 from campaigner.text.templates import Template
 
 __all__ = [
     "CountryLine",
     "PlanOptions",
-    "PlannedMessage",
     "Planner",
     "Preview",
     "RejectLine",
@@ -63,24 +64,14 @@ __all__ = [
     "SmartSavings",
 ]
 
+# Money in a preview: exact in Python, a JSON number in `--json` and in the stored preview (as
+# before), so readers of either see the shape they always had.
+Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
 CHUNK_ROWS = 2_000
 # Below this file size the pool's start-up (≈0.3 s a worker) costs more than it saves.
 POOL_MIN_BYTES = 4 << 20
 REASONS = (INVALID, NOT_SMS_CAPABLE, DUPLICATE, SUPPRESSED, EMPTY_VALUE, TOO_LONG, MALFORMED)
-
-
-@dataclass(slots=True)
-class PlannedMessage:
-    """One message to send: where it came from (line), to whom, what, and what it costs."""
-
-    line: int
-    e164: str
-    country: str | None
-    body: str
-    encoding: str
-    segments: int
-    cost: float
-    fields: dict[str, str]
 
 
 class PlanOptions(BaseModel):
@@ -106,7 +97,7 @@ class CountryLine(BaseModel):
     country: str | None
     recipients: int
     segments: int
-    cost: float
+    cost: Money
 
 
 class RejectLine(BaseModel):
@@ -124,7 +115,7 @@ class SmartSavings(BaseModel):
     applied: bool = False
     messages: int = 0  # messages it changes the segment count of
     segments: int = 0
-    cost: float = 0.0
+    cost: Money = Decimal(0)
 
 
 class Preview(BaseModel):
@@ -143,7 +134,7 @@ class Preview(BaseModel):
     too_long: int = 0
     malformed: int = 0
     segments_total: int = 0
-    cost_total: float = 0.0
+    cost_total: Money = Decimal(0)
     currency: str = "EUR"
     eta_seconds: float = 0.0
     encodings: dict[str, int] = Field(default_factory=lambda: {"GSM-7": 0, "UCS-2": 0})
@@ -281,7 +272,7 @@ class Planner:
             setattr(preview, field_name, counts[reason])
         preview.sendable = costs.total_recipients
         preview.segments_total = costs.total_segments
-        preview.cost_total = round(costs.total_cost, 6)  # float sums: drop the 1e-17 noise
+        preview.cost_total = costs.total_cost
         preview.currency = costs.currency
         preview.eta_seconds = eta_seconds(
             preview.sendable, preview.segments_total, provider, requests.requests
@@ -289,12 +280,11 @@ class Planner:
         preview.encodings = {"GSM-7": encodings["GSM-7"], "UCS-2": encodings["UCS-2"]}
         preview.by_country = [
             CountryLine(
-                country=c.country, recipients=c.recipients, segments=c.segments, cost=round(c.cost, 6)
+                country=c.country, recipients=c.recipients, segments=c.segments, cost=c.cost
             )
             for c in costs.by_country()
         ]
         preview.segments_histogram = dict(sorted(histogram.items()))
-        smart.cost = round(smart.cost, 6)
         preview.smart_encoding = smart
 
     def _reject(self, line: int, cells: list[str], reason: str, detail: str, phone_index: int) -> None:

@@ -1,14 +1,15 @@
 """What a campaign costs and how long it takes: price per segment by country, totals, ETA.
 
-Money is kept as float while adding up and rounded only for display (`format_money`). The error of
-summing a million floats of the size of a segment price is far below a cent; a preview is an
-estimate of a bill the provider computes anyway. Per-country sums are accumulated as segment counts
-(integers) and multiplied by the price once, so they are exact up to that one multiplication.
+Money is `Decimal` from the config's prices to the stored costs, so totals are exact. Per-country
+sums are accumulated as segment counts (integers) and multiplied by the price once; a message's own
+cost comes from a small table of (country, segments) → cost, so a row costs a dict look-up, no
+arithmetic.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from campaigner.config import PricingConfig, ProviderConfig
 
@@ -22,8 +23,8 @@ class CountryCost:
     country: str | None  # ISO 3166 alpha-2, or None when the number has no known region
     recipients: int
     segments: int
-    cost: float
-    price_per_segment: float
+    cost: Decimal
+    price_per_segment: Decimal
 
 
 class CostTable:
@@ -32,32 +33,34 @@ class CostTable:
     `add` is called once per recipient of a preview, so it does two dict look-ups and no more.
     """
 
-    __slots__ = ("_config", "_prices", "_recipients", "_segments", "currency")
+    __slots__ = ("_config", "_costs", "_prices", "_recipients", "_segments", "currency")
 
     def __init__(self, config: PricingConfig | None = None) -> None:
         self._config = config or PricingConfig()
         self.currency = self._config.currency
-        self._prices: dict[str | None, float] = {}
+        self._prices: dict[str | None, Decimal] = {}
+        self._costs: dict[tuple[str | None, int], Decimal] = {}
         self._recipients: dict[str | None, int] = {}
         self._segments: dict[str | None, int] = {}
 
-    def price(self, country: str | None) -> float:
+    def price(self, country: str | None) -> Decimal:
         """Price of one segment to `country` (the default price when it has none of its own)."""
         price = self._prices.get(country)
         if price is None:
             price = self._prices[country] = self._config.per_segment(country)
         return price
 
-    def add(self, country: str | None, segments: int) -> float:
+    def add(self, country: str | None, segments: int) -> Decimal:
         """Count one message of `segments` segments to `country`; return what it costs."""
-        price = self._prices.get(country)
-        if price is None:
-            price = self.price(country)
+        if country not in self._recipients:
             self._recipients[country] = 0
             self._segments[country] = 0
         self._recipients[country] += 1
         self._segments[country] += segments
-        return price * segments
+        cost = self._costs.get((country, segments))
+        if cost is None:
+            cost = self._costs[(country, segments)] = self.price(country) * segments
+        return cost
 
     def by_country(self) -> list[CountryCost]:
         """One row per country seen, most expensive first (then most segments, then by code)."""
@@ -71,9 +74,9 @@ class CostTable:
         return rows
 
     @property
-    def total_cost(self) -> float:
+    def total_cost(self) -> Decimal:
         """Cost of every message added so far."""
-        return sum(segs * self._prices[country] for country, segs in self._segments.items())
+        return sum((segs * self._prices[country] for country, segs in self._segments.items()), Decimal(0))
 
     @property
     def total_segments(self) -> int:
@@ -103,8 +106,8 @@ def eta_seconds(messages: int, segments: int, provider: ProviderConfig, requests
     return max(by_requests, by_rate)
 
 
-def format_money(amount: float, currency: str) -> str:
+def format_money(amount: Decimal, currency: str) -> str:
     """`amount` for display: cents for totals, more digits when it is below one cent (per-segment prices)."""
-    if amount != 0 and abs(amount) < 0.01:
+    if amount != 0 and abs(amount) < Decimal("0.01"):
         return f"{amount:.6f}".rstrip("0") + f" {currency}"
     return f"{amount:,.2f} {currency}"

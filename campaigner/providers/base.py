@@ -1,136 +1,54 @@
-"""The one interface every provider implements, and the error taxonomy the dispatcher acts on.
+"""The one interface every provider client implements, and what each declares it can do.
 
-Nothing outside `campaigner/providers/` knows how a provider speaks HTTP: the dispatcher hands a
-batch of `OutboundMessage` to `Provider.send` and gets one `SendResult` per message back, each
-either accepted (with the provider's id) or failed with an `Outcome` from the table in DESIGN.md.
+Nothing outside `campaigner/providers/` knows how a provider speaks HTTP. The engine sees the
+smaller `campaigner.dispatch.ports.Sender`; the CLI, the pre-flight checks and the daemon's webhook
+routes see this `Provider`. The data that crosses the boundary is in `campaigner.model.provider`.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Literal, Protocol, runtime_checkable
 
+from campaigner.model.provider import (
+    Balance,
+    InboundEvent,
+    LookupResult,
+    OutboundMessage,
+    RateLimitInfo,
+    SenderNumber,
+    SendResult,
+    StatusEvent,
+    WebhookRequest,
+)
 
-class Outcome(enum.StrEnum):
-    """What happened to one message in a send request; the dispatcher acts on this alone."""
-
-    ACCEPTED = "accepted"  # the provider took it; provider_id is set
-    THROTTLED = "throttled"  # 429: wait retry_after, resend; not an attempt
-    TRANSIENT = "transient"  # 5xx, 503, refused before processing: retry with backoff
-    AMBIGUOUS = "ambiguous"  # may have reached the provider: reconcile with lookup() first
-    RECIPIENT = "recipient"  # this recipient cannot be sent to: reject the job
-    ACCOUNT = "account"  # bad key, missing scope, unknown sender: pause the campaign
-    FUNDS = "funds"  # balance exhausted: pause the campaign
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundMessage:
-    """One message to send. `ref` is our job id, echoed back where the provider allows it."""
-
-    ref: int
-    to: str  # E.164
-    body: str
-    segments: int = 1
+WebhookKind = Literal["status", "inbound"]
 
 
 @dataclass(frozen=True, slots=True)
-class SendResult:
-    """The fate of one OutboundMessage."""
+class Capabilities:
+    """What a client can do, known from its class alone (the planner and the HTTP app ask before
+    any client is built, and no API key is needed to ask)."""
 
-    ref: int
-    outcome: Outcome
-    provider_id: str | None = None
-    code: str | None = None  # the provider's own error code, as a string ("422", "121", ...)
-    message: str | None = None  # the provider's human-readable reason
-    retry_after: float | None = None  # seconds, for THROTTLED
-    opt_out: bool = False  # RECIPIENT because the recipient opted out / is blocked
-
-
-@dataclass(frozen=True, slots=True)
-class LookupResult:
-    """Whether a message the dispatcher is unsure about exists at the provider."""
-
-    found: bool
-    provider_id: str | None = None
-    status: str | None = None
+    # The most numbers one request may carry, and how many when provider.recipients_per_request
+    # is not set (1 for a provider that takes one number a request).
+    max_batch: int = 1
+    default_batch: int = 1
+    # It lists the account's numbers: the sender is checked before a campaign starts.
+    lists_numbers: bool = True
+    # It can say whether a message we are unsure of reached it (reconciliation's lookup).
+    looks_up_messages: bool = True
+    # The callbacks it parses; each is served at webhook_path(type, kind).
+    webhooks: tuple[WebhookKind, ...] = ()
+    # It takes a status-callback URL with each message (else it is set on the provider's side).
+    callback_per_message: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimitInfo:
-    """The rate-limit facts seen on the last response (any may be missing)."""
-
-    limit: int | None = None
-    remaining: int | None = None
-    retry_after: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Balance:
-    """The account's balance in the provider's currency."""
-
-    amount: float
-    currency: str
-
-
-@dataclass(frozen=True, slots=True)
-class SenderNumber:
-    """A number the account may send from."""
-
-    id: str
-    number: str  # E.164
-    sms_enabled: bool
-    country: str | None = None
-
-
-class DeliveryStatus(enum.StrEnum):
-    """Neutral delivery states that webhooks and lookups map onto."""
-
-    QUEUED = "queued"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    UNDELIVERED = "undelivered"
-
-
-@dataclass(frozen=True, slots=True)
-class StatusEvent:
-    """A delivery receipt: message `provider_id` reached `status`."""
-
-    provider_id: str
-    status: DeliveryStatus
-    occurred_at: datetime | None = None
-    error: str | None = None
-    ref: int | None = None  # our job id when the provider echoes it (Clickatell clientMessageId)
-
-
-@dataclass(frozen=True, slots=True)
-class InboundEvent:
-    """A message a recipient sent to one of our numbers (STOP replies arrive this way)."""
-
-    provider_id: str
-    from_number: str  # E.164
-    to_number: str
-    body: str
-    received_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookRequest:
-    """What a webhook parser needs of an HTTP request: raw body (signatures cover it) and headers."""
-
-    body: bytes
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-class WebhookRejected(Exception):
-    """A webhook whose signature is missing or wrong, or whose body cannot be read (answer 401/400)."""
-
-    def __init__(self, reason: str, status: int = 401) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
+def webhook_path(provider_type: str, kind: WebhookKind) -> str:
+    """Where the daemon serves `kind` callbacks of a `provider_type` account."""
+    return f"/webhooks/{provider_type}/{kind}"
 
 
 @runtime_checkable
@@ -138,6 +56,7 @@ class Provider(Protocol):
     """A provider account as the dispatcher, CLI and daemon see it."""
 
     name: str
+    capabilities: ClassVar[Capabilities]
     max_recipients_per_request: int
 
     async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:

@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from campaigner.config import ProviderConfig, Secret
-from campaigner.dispatch.request_sizing import CLICKATELL_MAX_BATCH as MAX_BATCH
 from campaigner.errors import ProviderError
-from campaigner.providers.base import (
+from campaigner.model.provider import (
     Balance,
     DeliveryStatus,
     InboundEvent,
@@ -37,13 +36,23 @@ from campaigner.providers.base import (
     WebhookRejected,
     WebhookRequest,
 )
+from campaigner.providers.base import Capabilities
 from campaigner.providers.errors import ProviderUnavailable, clickatell_verdict
 from campaigner.providers.http import HttpReply, HttpSession, NetworkFailure, parse_retry_after
-from campaigner.providers.webhooks import basic_auth_valid, decode_json, parse_time, signature_valid
+from campaigner.providers.webhooks import (
+    basic_auth_valid,
+    decimal_amount,
+    decode_json,
+    parse_time,
+    signature_valid,
+)
 from campaigner.text.segments import is_gsm7
 
 # The API root; every path below starts with /rest (POST /rest/message, ...).
 log = logging.getLogger(__name__)
+
+# The most numbers one request carries.
+MAX_BATCH = 500
 
 DEFAULT_BASE_URL = "https://api.clickatell.com"
 
@@ -121,8 +130,16 @@ class ClickatellProvider:
     """A Clickatell account over REST v2.0. Implements `campaigner.providers.base.Provider`."""
 
     name = "clickatell"
-    # Clickatell's REST v2.0 has no endpoint listing an account's numbers: the sender is not checked.
-    lists_numbers = False
+    # Batches of up to 500 numbers (the document says 500 in one place and 600 in another), 500 when
+    # recipients_per_request is not set. REST v2.0 has no endpoint listing an account's numbers, so
+    # the sender is not checked. The status callback URL is set in Clickatell's portal.
+    capabilities = Capabilities(
+        max_batch=MAX_BATCH,
+        default_batch=MAX_BATCH,
+        lists_numbers=False,
+        looks_up_messages=True,
+        webhooks=("status", "inbound"),
+    )
 
     def __init__(
         self,
@@ -141,6 +158,7 @@ class ClickatellProvider:
             name=self.name,
             connect_timeout=config.connect_timeout,
             read_timeout=config.read_timeout,
+            total_timeout=config.request_bound(),
             headers={"X-Version": "1", "Accept": "application/json"},
             secrets=(self._key,),
         )
@@ -328,7 +346,9 @@ class ClickatellProvider:
         data = payload.get("data")
         if not isinstance(data, dict) or data.get("balance") is None:
             raise ProviderError("clickatell: balance reply without a balance")
-        return Balance(float(data["balance"]), str(data.get("currency", "credits")))
+        return Balance(
+            decimal_amount(data["balance"], "clickatell: balance"), str(data.get("currency", "credits"))
+        )
 
     async def coverage(self, e164: str) -> Coverage:
         """Whether `e164` is routable and its minimum charge (`GET /coverage/{msisdn}`) for estimates."""

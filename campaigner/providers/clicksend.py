@@ -16,8 +16,7 @@ from typing import Any
 
 from campaigner.config import ProviderConfig, Secret
 from campaigner.errors import ConfigError, ProviderError
-from campaigner.providers import pages
-from campaigner.providers.base import (
+from campaigner.model.provider import (
     Balance,
     InboundEvent,
     LookupResult,
@@ -30,6 +29,8 @@ from campaigner.providers.base import (
     WebhookRejected,
     WebhookRequest,
 )
+from campaigner.providers import pages
+from campaigner.providers.base import Capabilities
 from campaigner.providers.errors import ProviderUnavailable
 from campaigner.providers.http import HttpSession, NetworkFailure, parse_retry_after
 
@@ -59,6 +60,8 @@ class ClickSendProvider:
     """A ClickSend account: `numbers()` works; sending is refused as ACCOUNT. Implements Provider."""
 
     name = "clicksend"
+    # Used for its numbers only: no webhooks, no lookups.
+    capabilities = Capabilities(looks_up_messages=False)
     max_recipients_per_request = 1
 
     def __init__(self, config: ProviderConfig, *, status_callback_url: str | None = None) -> None:
@@ -76,6 +79,7 @@ class ClickSendProvider:
             name=self.name,
             connect_timeout=config.connect_timeout,
             read_timeout=config.read_timeout,
+            total_timeout=config.request_bound(),
             headers={"Accept": "application/json"},
             secrets=(self._key, self._username),
         )

@@ -17,8 +17,7 @@ from typing import Any
 
 from campaigner.config import ProviderConfig, Secret
 from campaigner.errors import ProviderError
-from campaigner.providers import pages
-from campaigner.providers.base import (
+from campaigner.model.provider import (
     Balance,
     DeliveryStatus,
     InboundEvent,
@@ -32,9 +31,11 @@ from campaigner.providers.base import (
     WebhookRejected,
     WebhookRequest,
 )
+from campaigner.providers import pages
+from campaigner.providers.base import Capabilities
 from campaigner.providers.errors import ProviderUnavailable, cliqtel_verdict
 from campaigner.providers.http import HttpReply, HttpSession, NetworkFailure, parse_retry_after
-from campaigner.providers.webhooks import parse_time, verify_signed
+from campaigner.providers.webhooks import decimal_amount, parse_time, verify_signed
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ class CliqtelProvider:
     """A Cliqtel account. Implements `campaigner.providers.base.Provider`."""
 
     name = "cliqtel"
+    # One number a request; each message names its status callback URL; numbers are listed.
+    capabilities = Capabilities(webhooks=("status", "inbound"), callback_per_message=True)
     max_recipients_per_request = 1
 
     def __init__(self, config: ProviderConfig, *, status_callback_url: str | None = None) -> None:
@@ -106,6 +109,7 @@ class CliqtelProvider:
             name=self.name,
             connect_timeout=config.connect_timeout,
             read_timeout=config.read_timeout,
+            total_timeout=config.request_bound(),
             headers={"Accept": "application/json"},
             secrets=(self._key,),
         )
@@ -289,7 +293,9 @@ class CliqtelProvider:
         data = payload.get("data", payload) if isinstance(payload, dict) else None
         if not isinstance(data, dict) or data.get("balance") is None:
             raise ProviderError("cliqtel: balance reply without a balance")
-        return Balance(float(data["balance"]), str(data.get("currency", "EUR")))
+        return Balance(
+            decimal_amount(data["balance"], "cliqtel: balance"), str(data.get("currency", "EUR"))
+        )
 
     # --- webhooks ----------------------------------------------------------------------------------------
 

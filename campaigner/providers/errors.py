@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from campaigner.errors import ProviderError
-from campaigner.providers.base import Outcome
+from campaigner.model.provider import Outcome
 
 
 class ProviderUnavailable(ProviderError):

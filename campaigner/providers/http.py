@@ -24,7 +24,7 @@ import aiohttp
 
 from campaigner import metrics
 from campaigner.config import Secret
-from campaigner.providers.base import Outcome, RateLimitInfo
+from campaigner.model.provider import Outcome, RateLimitInfo
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +116,16 @@ class HttpSession:
         name: str,
         connect_timeout: float,
         read_timeout: float,
+        total_timeout: float,
         headers: Mapping[str, str] | None = None,
         secrets: tuple[Secret, ...] = (),
     ) -> None:
         self.name = name
+        # sock_read alone bounds each read, not a reply that trickles a byte at a time, nor a wait
+        # for a pooled connection: the whole call is cut off at `total_timeout` too.
+        self._total = total_timeout
         self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+            total=total_timeout, sock_connect=connect_timeout, sock_read=read_timeout
         )
         self._headers = dict(headers or {})
         self._secrets = secrets
@@ -169,17 +173,18 @@ class HttpSession:
         state: dict[str, bool] = {"written": False}
         all_headers = {**self._headers, **(headers or {})}
         try:
-            async with session.request(
-                method,
-                url,
-                json=json_body,
-                params=params,
-                headers=all_headers,
-                allow_redirects=False,
-                trace_request_ctx=state,
-            ) as response:
-                body = await response.read()
-                reply = HttpReply(response.status, dict(response.headers), body)
+            async with asyncio.timeout(self._total):
+                async with session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    params=params,
+                    headers=all_headers,
+                    allow_redirects=False,
+                    trace_request_ctx=state,
+                ) as response:
+                    body = await response.read()
+                    reply = HttpReply(response.status, dict(response.headers), body)
         except asyncio.CancelledError:
             raise
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:

@@ -20,10 +20,12 @@ import hmac
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from campaigner.config import Secret
-from campaigner.providers.base import WebhookRejected
+from campaigner.errors import ProviderError
+from campaigner.model.provider import WebhookRejected
 
 SIGNATURE_HEADER = "X-Cliqtel-Signature"
 
@@ -117,3 +119,14 @@ def parse_time(value: Any) -> datetime | None:
             return None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
+
+
+def decimal_amount(value: object, where: str) -> Decimal:
+    """A money amount from a JSON reply, exactly (no float on the way); ProviderError naming `where`."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ProviderError(f"{where}: {value!r} is not an amount") from None
+    if not amount.is_finite():
+        raise ProviderError(f"{where}: {value!r} is not an amount")
+    return amount

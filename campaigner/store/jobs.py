@@ -11,36 +11,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
+from campaigner.model.jobs import ClaimedJob, Delivery, Job, JobResult, Settlement
+from campaigner.model.states import JobState
 from campaigner.store.database import Database
-from campaigner.store.rows import ClaimedJob, Delivery, Job
+from campaigner.store.rows import from_record
 
 
 def _rows_changed(status: str) -> int:
     """The row count of a status tag such as 'UPDATE 12'."""
     return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
-
-
-class ResultLike(Protocol):
-    """A write-back for one job (campaigner.dispatch.decide.JobResult has this shape); read-only."""
-
-    @property
-    def job_id(self) -> int: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def provider_id(self) -> str | None: ...
-    @property
-    def error_code(self) -> str | None: ...
-    @property
-    def error_class(self) -> str | None: ...
-    @property
-    def error_message(self) -> str | None: ...
-    @property
-    def retry_in(self) -> float: ...
-    @property
-    def attempts_delta(self) -> int: ...
 
 
 # Batches one claim_jobs call may go through when every job of them was skipped (suppressed).
@@ -133,7 +114,7 @@ class JobStore:
             floors.pop(key, None)
         return rows
 
-    async def record_results(self, worker_id: str, results: Sequence[ResultLike]) -> int:
+    async def record_results(self, worker_id: str, results: Sequence[JobResult]) -> int:
         """Write back send results in one statement; only jobs `worker_id` still holds change.
 
         submitted (with provider_id), pending (retry after `retry_in` s; attempts_delta -1 when the
@@ -141,7 +122,7 @@ class JobStore:
         """
         if not results:
             return 0
-        if any(r.state == "pending" for r in results):
+        if any(r.state == JobState.PENDING for r in results):
             self._forget_floors(worker_id)
         status = await self.db.execute(
             "record-results",
@@ -174,9 +155,9 @@ class JobStore:
     ) -> list[ClaimedJob]:
         """`sending` jobs whose lease expired or whose worker is gone or silent for `worker_timeout` s."""
         rows = await self.db.all("stale-sending-jobs", campaign_id, limit, float(worker_timeout))
-        return [ClaimedJob.from_record(r) for r in rows]
+        return [from_record(ClaimedJob, r) for r in rows]
 
-    async def settle_reconciled(self, settlements: Sequence[Any]) -> int:
+    async def settle_reconciled(self, settlements: Sequence[Settlement]) -> int:
         """Settle looked-up jobs: found → `submitted` with the provider id, not found → `pending`.
 
         Each settlement carries job_id, attempts, found, provider_id and optionally sending_at, as
@@ -184,7 +165,7 @@ class JobStore:
         """
         if not settlements:
             return 0
-        sending_at: list[datetime | None] = [getattr(s, "sending_at", None) for s in settlements]
+        sending_at = [s.sending_at for s in settlements]
         status = await self.db.execute(
             "settle-reconciled",
             [s.job_id for s in settlements],
@@ -253,7 +234,7 @@ class JobStore:
     async def get_job(self, job_id: int) -> Job | None:
         """One whole job row."""
         row = await self.db.one("get-job", job_id)
-        return Job.from_record(row) if row else None
+        return from_record(Job, row) if row else None
 
     async def set_job_state(self, job_id: int, state: str) -> int:
         """Force a job's state (tests, repair); the transition trigger still refuses illegal moves."""

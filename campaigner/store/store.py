@@ -18,27 +18,26 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import asyncpg
 
 from campaigner.config import Config
 from campaigner.errors import NotFoundError, StateError
-from campaigner.store import migrations
-from campaigner.store.database import Database
-from campaigner.store.jobs import JobStore, _rows_changed
-from campaigner.store.rows import (
-    SENT_STATES,
+from campaigner.model.campaigns import (
     Campaign,
     CampaignSummary,
     CampaignTotals,
     ErrorSummary,
     NewCampaign,
     StateTotal,
-    Suppression,
-    WorkerInfo,
-    states_leading_to,
 )
+from campaigner.model.jobs import PlannedMessage, Suppression, WorkerInfo
+from campaigner.model.states import SENT_STATES, CampaignState, states_leading_to
+from campaigner.store import migrations
+from campaigner.store.database import Database
+from campaigner.store.jobs import JobStore, _rows_changed
+from campaigner.store.rows import from_record
 
 T = TypeVar("T")
 
@@ -55,25 +54,6 @@ class _Price:
 
     value: Decimal
     rows: int = 0
-
-
-class PlannedLike(Protocol):
-    """A message to load (campaigner.planning.planner.PlannedMessage has this shape); read-only."""
-
-    @property
-    def line(self) -> int: ...
-    @property
-    def e164(self) -> str: ...
-    @property
-    def country(self) -> str | None: ...
-    @property
-    def body(self) -> str: ...
-    @property
-    def encoding(self) -> str: ...
-    @property
-    def segments(self) -> int: ...
-    @property
-    def cost(self) -> float: ...
 
 
 class Store(JobStore):
@@ -115,7 +95,7 @@ class Store(JobStore):
     async def create_campaign(
         self,
         spec: NewCampaign,
-        batches: Iterable[Sequence[PlannedLike]],
+        batches: Iterable[Sequence[PlannedMessage]],
         totals: Callable[[], CampaignTotals],
         *,
         scheduled: bool = False,
@@ -125,7 +105,7 @@ class Store(JobStore):
         `batches` is consumed inside the COPY; any error it raises (a bad row half way) rolls back
         everything, so no campaign is left behind. `totals` is called once the batches are done.
         """
-        state = "scheduled" if scheduled else "draft"
+        state = str(CampaignState.SCHEDULED if scheduled else CampaignState.DRAFT)
         async with self.db.transaction() as tx:
             campaign_id: int = await tx.value(
                 "insert-campaign",
@@ -141,18 +121,16 @@ class Store(JobStore):
                 spec.quiet_end,
                 spec.currency,
             )
-            # A campaign has a handful of distinct costs: convert each once, not once a row (a
-            # Decimal(repr()) per row was a quarter of the client's time in a 1M-row COPY). The
+            # A campaign has a handful of distinct costs: round each once, not once a row. The
             # same table counts the rows sent, for job_counts (jobs have no INSERT trigger).
-            loaded: dict[float, _Price] = {}
+            loaded: dict[Decimal, _Price] = {}
 
-            def cost(value: float) -> Decimal:
+            def cost(value: Decimal) -> Decimal:
                 found = loaded.get(value)
                 if found is None:
                     # Rounded as the numeric(12, 6) column stores it, so that the counters'
                     # sum is the sum of the stored costs that later transitions subtract.
-                    exact = Decimal(repr(value)).quantize(COST_QUANTUM, ROUND_HALF_UP)
-                    found = loaded[value] = _Price(exact)
+                    found = loaded[value] = _Price(value.quantize(COST_QUANTUM, ROUND_HALF_UP))
                 found.rows += 1
                 return found.value
 
@@ -177,11 +155,11 @@ class Store(JobStore):
         row = await self.db.one("get-campaign", campaign_id)
         if row is None:
             raise NotFoundError(f"campaign {campaign_id} does not exist")
-        return Campaign.from_record(row)
+        return from_record(Campaign, row)
 
     async def list_campaigns(self) -> list[CampaignSummary]:
         """Every campaign with its counters, oldest first."""
-        return [CampaignSummary.from_record(r) for r in await self.db.all("list-campaigns")]
+        return [from_record(CampaignSummary, r) for r in await self.db.all("list-campaigns")]
 
     async def running_campaign_ids(self) -> list[int]:
         """Campaigns whose jobs may be claimed now."""
@@ -192,28 +170,28 @@ class Store(JobStore):
         return [r["id"] for r in await self.db.all("due-scheduled-campaigns")]
 
     async def set_campaign_state(
-        self, campaign_id: int, new_state: str, reason: str | None = None
+        self, campaign_id: int, new_state: CampaignState | str, reason: str | None = None
     ) -> Campaign:
         """Move a campaign to `new_state` if the state machine allows it from where it is now.
 
         StateError names both states otherwise; NotFoundError for an unknown id. Every change is
         NOTIFYed on `campaigner_campaigns` (by a trigger) at commit.
         """
-        row = await self.db.one(
-            "set-campaign-state", campaign_id, new_state, states_leading_to(new_state), reason
-        )
+        state = CampaignState(new_state)
+        sources = [str(s) for s in states_leading_to(state)]
+        row = await self.db.one("set-campaign-state", campaign_id, str(state), sources, reason)
         if row is None:
             current = await self.get_campaign(campaign_id)
             raise StateError(f"campaign {campaign_id} is {current.state}: it cannot become {new_state}")
-        return Campaign.from_record(row)
+        return from_record(Campaign, row)
 
     async def pause_campaign(self, campaign_id: int, reason: str) -> Campaign:
         """running/scheduled → paused with `reason`; pausing a paused campaign changes nothing."""
         try:
-            return await self.set_campaign_state(campaign_id, "paused", reason)
+            return await self.set_campaign_state(campaign_id, CampaignState.PAUSED, reason)
         except StateError:
             current = await self.get_campaign(campaign_id)
-            if current.state == "paused":
+            if current.state == CampaignState.PAUSED:
                 return current
             raise
 
@@ -221,23 +199,27 @@ class Store(JobStore):
         """paused/draft → running (or back to scheduled while its send_at is still ahead);
         a scheduled campaign stays scheduled until due. Anything else is a StateError."""
         current = await self.get_campaign(campaign_id)
-        if current.state == "scheduled":
+        if current.state == CampaignState.SCHEDULED:
             return current
-        if current.state not in ("paused", "draft"):
+        if current.state not in (CampaignState.PAUSED, CampaignState.DRAFT):
             raise StateError(
                 f"campaign {campaign_id} is {current.state}: only a paused or draft campaign can be resumed"
             )
-        target = "running"
-        if current.send_at is not None and current.state == "paused":
+        target = CampaignState.RUNNING
+        if current.send_at is not None and current.state == CampaignState.PAUSED:
             due = await self.db.value("campaign-send-at-due", campaign_id)
-            target = "running" if due else "scheduled"
+            target = CampaignState.RUNNING if due else CampaignState.SCHEDULED
         return await self.set_campaign_state(campaign_id, target)
 
     async def cancel_campaign(self, campaign_id: int) -> int:
         """→ cancelled, and every not-yet-sent job → cancelled, atomically; returns jobs cancelled."""
         async with self.db.transaction() as tx:
             row = await tx.one(
-                "set-campaign-state", campaign_id, "cancelled", states_leading_to("cancelled"), None
+                "set-campaign-state",
+                campaign_id,
+                str(CampaignState.CANCELLED),
+                [str(s) for s in states_leading_to(CampaignState.CANCELLED)],
+                None,
             )
             if row is None:
                 current = await self.get_campaign(campaign_id)
@@ -264,7 +246,7 @@ class Store(JobStore):
 
     async def last_errors(self, campaign_id: int, limit: int = 5) -> list[ErrorSummary]:
         """The most frequent errors of the campaign's rejected and undelivered jobs."""
-        return [ErrorSummary.from_record(r) for r in await self.db.all("last-errors", campaign_id, limit)]
+        return [from_record(ErrorSummary, r) for r in await self.db.all("last-errors", campaign_id, limit)]
 
     async def export_jobs(self, campaign_id: int, prefetch: int = 5000) -> AsyncIterator[asyncpg.Record]:
         """Every job of a campaign in id order, streamed through a cursor (constant memory)."""
@@ -291,7 +273,7 @@ class Store(JobStore):
 
     async def list_suppressions(self) -> list[Suppression]:
         """The whole suppression list, by number."""
-        return [Suppression.from_record(r) for r in await self.db.all("list-suppressions")]
+        return [from_record(Suppression, r) for r in await self.db.all("list-suppressions")]
 
     async def suppressed_since(self, since: datetime) -> list[tuple[str, datetime]]:
         """Numbers suppressed after `since`, oldest first, with the time each was."""
@@ -317,11 +299,11 @@ class Store(JobStore):
 
     async def dead_workers(self, worker_timeout: float) -> list[WorkerInfo]:
         """Workers silent for more than `worker_timeout` seconds."""
-        return [WorkerInfo.from_record(r) for r in await self.db.all("dead-workers", float(worker_timeout))]
+        return [from_record(WorkerInfo, r) for r in await self.db.all("dead-workers", float(worker_timeout))]
 
     async def list_workers(self) -> list[WorkerInfo]:
         """Every registered worker."""
-        return [WorkerInfo.from_record(r) for r in await self.db.all("list-workers")]
+        return [from_record(WorkerInfo, r) for r in await self.db.all("list-workers")]
 
     # -- shared rate limits ---------------------------------------------------------------------
 
@@ -363,4 +345,4 @@ def run_with_store(config: Config, work: Callable[[Store], Awaitable[T]], *, mig
     return asyncio.run(main())
 
 
-__all__ = ["JOB_COLUMNS", "PlannedLike", "Store", "run_with_store"]
+__all__ = ["JOB_COLUMNS", "Store", "run_with_store"]

@@ -25,7 +25,7 @@ from campaigner.cli.commands.preview import neutralise
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.source_options import campaign_source_options, source_from_options
 from campaigner.errors import UserError
-from campaigner.store.rows import JOB_STATES, SENT_STATES
+from campaigner.model.states import SENT_STATES, JobState
 from campaigner.store.store import Store, run_with_store
 
 _FORMAT = click.option(
@@ -116,7 +116,7 @@ async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:
     """What `status` shows: counts per job state, total, cost so far, rate, ETA, last errors."""
     campaign = await store.get_campaign(campaign_id)
     totals = await store.job_totals(campaign_id)
-    counts = {state: totals[state].jobs if state in totals else 0 for state in JOB_STATES}
+    counts = {str(state): totals[state].jobs if state in totals else 0 for state in JobState}
     total = sum(counts.values())
     cost = sum((totals[s].cost for s in SENT_STATES if s in totals), Decimal(0))
     done = total - counts["pending"] - counts["sending"]

@@ -13,15 +13,15 @@ from rich.table import Table
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.config import ProviderConfig
 from campaigner.errors import ProviderError
-from campaigner.providers import make_provider
-from campaigner.providers.base import SenderNumber
+from campaigner.model.provider import SenderNumber
+from campaigner.providers.registry import make_provider
 
 
 async def fetch_numbers(config: ProviderConfig) -> list[SenderNumber]:
     """The account's numbers, from the provider named by `config` (ProviderError when it cannot list them)."""
     provider = make_provider(config)
     try:
-        if not getattr(provider, "lists_numbers", True):
+        if not provider.capabilities.lists_numbers:
             raise ProviderError(f"{config.type}: its API cannot list an account's numbers")
         return await provider.numbers()
     finally:

@@ -14,9 +14,9 @@ from typing import Any
 import click
 from rich.console import Console
 
-from campaigner.app.foreground import run_in_foreground
 from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.foreground import run_in_foreground
 from campaigner.cli.preview_table import human_duration, render_preview
 from campaigner.cli.source_options import campaign_source_options, source_from_options
 from campaigner.config import Config

@@ -1,4 +1,4 @@
--- Delivery receipts that arrive early, and inbound opt-outs (campaigner/inbound/webhooks.py).
+-- Delivery receipts that arrive early, and inbound opt-outs (campaigner/inbound/receipts.py, replies.py).
 
 -- name: park-receipt
 -- A final receipt that moved no submitted job: kept for later unless a job with that provider id is

@@ -1,0 +1,66 @@
+"""What is checked before a campaign sends anything: the sender belongs to the account, and the
+balance covers what is left to send. `run`, `send`, `retry` and the daemon all check the same way.
+"""
+
+from __future__ import annotations
+
+from campaigner.config import ProviderConfig
+from campaigner.errors import ProviderError, UserError
+from campaigner.model.provider import SenderNumber
+from campaigner.planning.pricing import format_money
+from campaigner.providers.base import Provider
+from campaigner.store.store import Store
+
+
+def _listing(numbers: list[SenderNumber]) -> str:
+    usable = [n.number for n in numbers if n.sms_enabled]
+    shown = ", ".join(usable[:10]) + (f", … ({len(usable)} in all)" if len(usable) > 10 else "")
+    return shown or "none"
+
+
+async def check_sender(provider: Provider, config: ProviderConfig) -> SenderNumber:
+    """The configured sender, checked against the account's SMS-enabled numbers before anything is sent.
+
+    Raises ProviderError naming the sender and the numbers the account does have. A client that
+    cannot list numbers (`capabilities.lists_numbers` false: Clickatell) gets the sender back
+    unchecked; its sends then fail as ACCOUNT if the sender is wrong.
+    """
+    sender, sender_id = config.sender.strip(), config.sender_number_id
+    if not provider.capabilities.lists_numbers:
+        return SenderNumber(id=str(sender_id or ""), number=sender, sms_enabled=True)
+    if not sender and sender_id is None:
+        raise ProviderError("no sender configured: set provider.sender (E.164) or provider.sender_number_id")
+    numbers = await provider.numbers()
+    found = None
+    for number in numbers:
+        if (sender and number.number == sender) or (sender_id is not None and number.id == str(sender_id)):
+            found = number
+            break
+    name = sender or f"number id {sender_id}"
+    if found is None or not found.sms_enabled:
+        raise ProviderError(
+            f"sender {name} is not an SMS-enabled number of this account (numbers: {_listing(numbers)})"
+        )
+    if sender and sender_id is not None and (found.number != sender or found.id != str(sender_id)):
+        raise ProviderError(
+            f"provider.sender {sender} and provider.sender_number_id {sender_id} name different numbers"
+        )
+    return found
+
+
+async def check_balance(provider: Provider, store: Store, campaign_id: int, allow_partial: bool) -> None:
+    """Refuse to start when the estimate of what is left to send is above the account's balance."""
+    balance = await provider.balance()
+    if balance is None:
+        return
+    campaign = await store.get_campaign(campaign_id)
+    left = campaign.estimated_cost - await store.cost_so_far(campaign_id)
+    if balance.amount < left and not allow_partial:
+        raise UserError(
+            f"campaign {campaign_id} needs about {format_money(left, campaign.currency)} but the "
+            f"balance is {format_money(balance.amount, balance.currency)}; top up, or pass --allow-partial "
+            "to send until it runs out (the campaign then pauses)"
+        )
+
+
+__all__ = ["check_balance", "check_sender"]

@@ -1,0 +1,119 @@
+"""The run wiring: the concrete parts that carry campaigns of one provider account, built once.
+
+`campaigner run`, `send`, `retry`, `demo` and the daemon all build their run here, so a foreground
+run and a daemon pace, check and identify themselves the same way:
+
+    wiring = RunWiring.build(store, config)
+    try:
+        await wiring.preflight(on_slow=print)     # the account's schedule, then the sender
+        await wiring.worker.start()
+        report = await wiring.runner(campaign_id).run()
+    finally:
+        await wiring.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from campaigner.app.preflight import check_balance, check_sender
+from campaigner.config import Config
+from campaigner.dispatch.runner import CampaignRunner
+from campaigner.dispatch.shared_throttle import SharedThrottle
+from campaigner.dispatch.throttle import Limits
+from campaigner.dispatch.worker import Worker
+from campaigner.errors import StateError
+from campaigner.model.states import CampaignState
+from campaigner.providers.base import Provider, webhook_path
+from campaigner.providers.registry import capabilities_of, make_provider
+from campaigner.store.store import Store
+
+T = TypeVar("T")
+
+# A pre-flight wait longer than this is explained (through `on_slow`) rather than left silent.
+SLOW_AFTER = 2.0
+
+
+def status_callback_url(config: Config) -> str | None:
+    """Where the provider should send delivery receipts: the daemon's public URL and the status
+    route of the configured provider type, when both exist."""
+    base = config.daemon.public_url.rstrip("/")
+    kind = config.provider.type
+    if not base or "status" not in capabilities_of(kind).webhooks:
+        return None
+    return base + webhook_path(kind, "status")
+
+
+@dataclass
+class RunWiring:
+    """A provider client, this process's worker, and the account's shared throttle."""
+
+    config: Config
+    store: Store
+    provider: Provider
+    worker: Worker
+    throttle: SharedThrottle
+
+    @classmethod
+    def build(cls, store: Store, config: Config) -> RunWiring:
+        """Build the parts; nothing touches the network or the database yet."""
+        provider = make_provider(config.provider, status_callback_url=status_callback_url(config))
+        worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
+        # Shared through the database: other processes on this account, and the run a crash or a
+        # kill ended a moment ago, count against the same windows as this one.
+        throttle = SharedThrottle(Limits.of(config.provider), store, config.provider.account)
+        return cls(config, store, provider, worker, throttle)
+
+    async def preflight(self, on_slow: Callable[[str], object] | None = None) -> None:
+        """Wait for the account's rate schedule (reads count against the provider's request limit
+        too), then check the sender. `on_slow` hears why, once, if the wait is long."""
+        message = (
+            "waiting for the account's rate schedule: requests of other or earlier runs on "
+            f"{self.config.provider.account!r} still count against the provider's limits"
+        )
+        await _saying_if_slow(self.throttle.acquire(0), on_slow, message)
+        await check_sender(self.provider, self.config.provider)
+
+    async def check_balance(self, campaign_id: int, allow_partial: bool) -> None:
+        """Refuse to start a campaign the balance does not cover (one paced read)."""
+        await self.throttle.acquire(0)
+        await check_balance(self.provider, self.store, campaign_id, allow_partial)
+
+    def runner(self, campaign_id: int) -> CampaignRunner:
+        """A runner for one campaign over these parts."""
+        return CampaignRunner(self.store, self.provider, self.throttle, self.config, campaign_id, self.worker)
+
+    async def close(self) -> None:
+        """Unregister the worker and close the provider's HTTP session."""
+        await self.worker.stop()
+        await self.provider.close()
+
+
+async def _saying_if_slow(
+    awaitable: Awaitable[T], on_slow: Callable[[str], object] | None, message: str
+) -> T:
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=SLOW_AFTER)
+    if not done and on_slow is not None:
+        on_slow(message)
+    return await task
+
+
+async def start_running(store: Store, campaign_id: int, *, reopen: bool = False) -> None:
+    """Make the campaign `running`: from draft, paused or (once due) scheduled; from completed or
+    failed only when `reopen` (a retry put jobs back). Anything else is a StateError."""
+    campaign = await store.get_campaign(campaign_id)
+    state = campaign.state
+    if state == CampaignState.RUNNING:
+        return
+    if state == CampaignState.SCHEDULED or (
+        reopen and state in (CampaignState.COMPLETED, CampaignState.FAILED)
+    ):
+        await store.set_campaign_state(campaign_id, CampaignState.RUNNING)
+        return
+    if state in (CampaignState.COMPLETED, CampaignState.CANCELLED, CampaignState.FAILED):
+        raise StateError(f"campaign {campaign_id} is {state}; nothing to run")
+    await store.resume_campaign(campaign_id)

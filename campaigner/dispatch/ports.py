@@ -1,0 +1,80 @@
+"""The ports of the engine: what the dispatcher needs of the store and of a provider, and no more.
+
+The engine declares them; `campaigner.store.store.Store` and the provider clients satisfy them by
+shape, and `app/` plugs them in. Unit tests plug in the in-memory implementation in
+`tests/unit/memory_ports.py` instead. Every type that crosses a port is from `campaigner.model`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from campaigner.model.campaigns import Campaign
+from campaigner.model.jobs import ClaimedJob, JobResult, Settlement
+from campaigner.model.provider import LookupResult, OutboundMessage, RateLimitInfo, SendResult
+
+
+class Sender(Protocol):
+    """A provider account as the engine uses it: send, look a message up, report its rate limits."""
+
+    @property
+    def max_recipients_per_request(self) -> int: ...
+
+    async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
+        """One result per message, same order; provider and network failures are results."""
+        ...
+
+    async def lookup(self, message: OutboundMessage, since: datetime) -> LookupResult:
+        """Did `message` reach the provider at or after `since`? Raises a CampaignerError when unsure."""
+        ...
+
+    @property
+    def rate_limit(self) -> RateLimitInfo: ...
+
+
+class ResultStore(Protocol):
+    """Where results are written back."""
+
+    async def record_results(self, worker_id: str, results: Sequence[JobResult]) -> int: ...
+
+
+class ReconcileStore(ResultStore, Protocol):
+    """What reconciliation needs: jobs others left in `sending`, and a way to settle them."""
+
+    async def stale_sending_jobs(
+        self, campaign_id: int, limit: int, worker_timeout: float
+    ) -> Sequence[ClaimedJob]: ...
+    async def settle_reconciled(self, settlements: Sequence[Settlement]) -> int: ...
+
+
+class WorkerStore(Protocol):
+    """What a worker needs: a registration and a heartbeat."""
+
+    async def register_worker(self, worker_id: str, hostname: str, pid: int) -> None: ...
+    async def heartbeat(self, worker_id: str) -> object: ...
+    async def unregister_worker(self, worker_id: str) -> None: ...
+
+
+class ScheduleStore(Protocol):
+    """What the shared throttle needs: one schedule of start times per account, in the database."""
+
+    async def reserve_start(self, keys: Sequence[str], costs: Sequence[float]) -> float: ...
+    async def push_schedule(self, key: str, seconds: float) -> None: ...
+
+
+class DispatchStore(ReconcileStore, Protocol):
+    """What a campaign's runner needs of the store."""
+
+    async def claim_jobs(
+        self, campaign_id: int, worker_id: str, limit: int, lease_seconds: float
+    ) -> Sequence[ClaimedJob]: ...
+    async def release_jobs(self, worker_id: str, job_ids: Sequence[int]) -> int: ...
+    async def expire_leases(self, campaign_id: int, worker_id: str) -> int: ...
+    async def get_campaign(self, campaign_id: int) -> Campaign: ...
+    async def pause_campaign(self, campaign_id: int, reason: str) -> Campaign: ...
+    async def complete_campaign_if_done(self, campaign_id: int) -> bool: ...
+    async def cancel_pending_jobs(self, campaign_id: int) -> int: ...
+    async def add_suppressions(self, e164s: Sequence[str], reason: str, source: str) -> int: ...
+    async def suppressed_since(self, since: datetime) -> Sequence[tuple[str, datetime]]: ...

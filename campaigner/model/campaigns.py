@@ -1,0 +1,101 @@
+"""A campaign as stored, as listed, as created, and its totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any
+
+from campaigner.model.states import CampaignState, JobState
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A campaign as stored."""
+
+    id: int
+    name: str
+    message: str
+    provider_account: str
+    sender: str
+    region: str
+    smart_encoding: bool
+    state: CampaignState
+    send_at: datetime | None
+    quiet_start: time | None
+    quiet_end: time | None
+    total_jobs: int
+    estimated_cost: Decimal
+    currency: str
+    preview: dict[str, Any]
+    reason: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+    def most_segments(self) -> int:
+        """The most segments any one of its messages has (1 when the preview does not say)."""
+        histogram = (self.preview or {}).get("segments_histogram") or {}
+        return max((int(n) for n in histogram), default=1)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSummary:
+    """One line of `campaigner campaigns`: the campaign and its counters."""
+
+    id: int
+    name: str
+    state: CampaignState
+    total_jobs: int
+    estimated_cost: Decimal
+    currency: str
+    counts: dict[str, int]
+    cost_so_far: Decimal
+    created_at: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewCampaign:
+    """What `create` knows about a campaign before its jobs are loaded."""
+
+    name: str
+    message: str
+    provider_account: str = "default"
+    sender: str = ""
+    region: str = ""
+    smart_encoding: bool = False
+    send_at: datetime | None = None
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    currency: str = "EUR"
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignTotals:
+    """The preview's totals, known once every job is loaded."""
+
+    total_jobs: int
+    estimated_cost: Decimal
+    preview: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StateTotal:
+    """Jobs of one campaign in one state, and their estimated cost."""
+
+    jobs: int
+    cost: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSummary:
+    """One of a campaign's most frequent errors."""
+
+    state: JobState
+    error_class: str | None
+    error_code: str | None
+    error_message: str | None
+    jobs: int

@@ -1,0 +1,127 @@
+"""A recipient's message on its way: planned, claimed, sent, settled.
+
+Plain dataclasses with slots: they are built hundreds of thousands of times on the load and the
+dispatch paths, where a pydantic model's validation would cost more than the work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from campaigner.model.states import JobState
+
+
+@dataclass(slots=True)
+class PlannedMessage:
+    """One message to send, as the planner made it and the store loads it: where it came from
+    (line), to whom, what, and what it costs."""
+
+    line: int
+    e164: str
+    country: str | None
+    body: str
+    encoding: str
+    segments: int
+    cost: Decimal
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job as a claim or a stale-job search returns it: what a send and a lookup need."""
+
+    id: int
+    e164: str
+    body: str
+    segments: int
+    attempts: int
+    country: str | None
+    sending_at: datetime | None
+    worker_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """A write-back for one job that a dispatcher had in `sending`."""
+
+    job_id: int
+    state: JobState
+    provider_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    # The taxonomy class of the last error (transient, recipient, opt_out, account, funds), so that
+    # `campaigner retry` can tell a fixable rejection from an opt-out.
+    error_class: str | None = None
+    retry_in: float = 0.0  # seconds until a pending job may be claimed again
+    attempts_delta: int = 0  # -1: this claim does not count as an attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What a lookup found for a job someone else left in `sending`."""
+
+    job_id: int
+    attempts: int  # as claimed: the guard that no one else settled or reclaimed it meanwhile
+    found: bool
+    provider_id: str | None
+    sending_at: datetime | None = None  # as claimed: a later claim of the same job is left alone
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A whole job row."""
+
+    id: int
+    campaign_id: int
+    line: int
+    e164: str
+    country: str | None
+    body: str
+    segments: int
+    encoding: str
+    cost: Decimal
+    state: JobState
+    attempts: int
+    next_attempt_at: datetime
+    worker_id: str | None
+    lease_expires_at: datetime | None
+    provider_id: str | None
+    error_code: str | None
+    error_class: str | None
+    error_message: str | None
+    created_at: datetime
+    sending_at: datetime | None
+    submitted_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The job a delivery receipt moved on."""
+
+    job_id: int
+    campaign_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """A number never to be sent to."""
+
+    e164: str
+    reason: str
+    source: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A dispatching process as registered."""
+
+    id: str
+    hostname: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
