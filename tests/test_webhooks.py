@@ -25,7 +25,7 @@ from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.throttle import Limits, Throttle
 from campaigner.dispatch.worker import Worker
 from campaigner.inbound.receipts import apply_pending_receipts
-from campaigner.providers.base import Provider
+from campaigner.providers.base import Capabilities, Provider
 from campaigner.providers.registry import make_provider
 from campaigner.providers.webhooks import sign
 from campaigner.sandbox import RunningSandbox
@@ -297,6 +297,7 @@ class _BrokenProvider:
     """A provider whose parser fails unexpectedly (a bug), to see what the app answers."""
 
     name = "broken"
+    capabilities = Capabilities(webhooks=("status", "inbound"))
     max_recipients_per_request = 1
 
     def parse_status_webhook(self, request: Any) -> list[Any]:

@@ -3,8 +3,8 @@
     app = build_http_app(store, provider, config, ready=daemon_is_ready)
 
 Routes:
-    POST /webhooks/<type>/status    delivery receipts   (<type> = the configured provider.type:
-    POST /webhooks/<type>/inbound   inbound messages     cliqtel or clickatell; the other one is 404)
+    POST /webhooks/<type>/status    delivery receipts   (<type> = the configured provider.type; the
+    POST /webhooks/<type>/inbound   inbound messages     routes its client declares, others are 404)
     GET  /healthz                   200 while the process serves HTTP
     GET  /readyz                    200 when the database answers, no migration is pending and
                                     `ready()` says so; else 503 with the reasons
@@ -28,7 +28,7 @@ from campaigner import metrics
 from campaigner.app.webhook_routes import PROVIDER, STORE, inbound_webhook, status_webhook
 from campaigner.config import Config
 from campaigner.errors import CampaignerError, DatabaseError
-from campaigner.providers.base import Provider
+from campaigner.providers.base import Provider, webhook_path
 from campaigner.store import migrations
 from campaigner.store.store import Store
 
@@ -41,8 +41,6 @@ READY: web.AppKey[ReadyCheck | None] = web.AppKey("campaigner_ready", object)  #
 MAX_BODY: web.AppKey[int] = web.AppKey("campaigner_max_body", int)
 # /readyz gives the database this long to answer.
 READY_TIMEOUT = 5.0
-# Providers whose callbacks have routes here (ClickSend is used for sender numbers only).
-WEBHOOK_PROVIDERS = ("cliqtel", "clickatell")
 
 
 def build_http_app(
@@ -59,10 +57,10 @@ def build_http_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_route)
-    kind = config.provider.type
-    if kind in WEBHOOK_PROVIDERS:
-        app.router.add_post(f"/webhooks/{kind}/status", status_webhook)
-        app.router.add_post(f"/webhooks/{kind}/inbound", inbound_webhook)
+    # The routes the configured client declares, and no others (ClickSend declares none).
+    handlers = {"status": status_webhook, "inbound": inbound_webhook}
+    for kind in provider.capabilities.webhooks:
+        app.router.add_post(webhook_path(config.provider.type, kind), handlers[kind])
     return app
 
 
