@@ -17,7 +17,7 @@ from campaigner.store.store import Store
 from tests.dispatch_helpers import wait_for
 from tests.fixtures.sandbox import MakeSandbox
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "17|sandbox-full-access-key"
 
 
@@ -306,10 +306,35 @@ async def test_run_says_why_it_waits_when_the_shared_schedule_is_ahead(
     )
     store = await Store.open_url(database_url, migrate=False)
     try:
-        # As if a run killed a moment ago had the account's requests booked for the next 3 s.
-        await store.push_schedule("default:requests", 3.0)
+        await store.push_schedule("default:requests", 0.0)  # the account's schedule exists
     finally:
         await store.close()
-    output = await campaigner(config, database_url, "run", "1")
+    # Hold the schedule's row, so the run's first reservation waits for us however long the
+    # process takes to start; then book the next 3 s, as a run killed a moment ago would have.
+    holder = await asyncpg.connect(database_url)
+    watcher = await asyncpg.connect(database_url)  # pg_stat_activity is a snapshot inside a transaction
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM rate_schedule WHERE key = 'default:requests' FOR UPDATE")
+        run = asyncio.create_task(campaigner(config, database_url, "run", "1"))
+        await wait_for(lambda: _waits_on_a_lock(watcher), 60, "the run to wait for the schedule's row")
+        await holder.execute(
+            "UPDATE rate_schedule SET tat = clock_timestamp() + interval '3 seconds'"
+            " WHERE key = 'default:requests'"
+        )
+        await tx.commit()
+        output = await run
+    finally:
+        await holder.close()
+        await watcher.close()
     assert "waiting for the account's rate schedule" in output
     assert "completed" in output and sandbox.state.snapshot()["accepted_messages"] == 3
+
+
+async def _waits_on_a_lock(conn: asyncpg.Connection) -> bool:
+    waiting = await conn.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+    return bool(waiting)

@@ -1,4 +1,4 @@
-"""The taxonomy table: every provider outcome becomes the job transition DESIGN.md names."""
+"""The taxonomy table: every provider outcome becomes the job transition ARCHITECTURE.md names."""
 
 from __future__ import annotations
 

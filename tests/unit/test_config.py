@@ -85,13 +85,13 @@ def test_missing_secret_names_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_example_config_is_valid() -> None:
-    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    example = Path(__file__).resolve().parents[2] / "config.example.toml"
     load_config(example)
 
 
 def test_the_shipped_example_is_the_repositorys(tmp_path: Path) -> None:
     # The root file operators read is the one inside the package (`campaigner config example`).
-    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    example = Path(__file__).resolve().parents[2] / "config.example.toml"
     assert example_config_text() == example.read_text(encoding="utf-8")
     copy = tmp_path / "mine.toml"
     copy.write_text(example_config_text(), encoding="utf-8")

@@ -14,7 +14,7 @@ from campaigner.store import migrations
 from campaigner.store.database import Database
 from tests.fixtures.db import create_database, drop_database, url_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_fresh_database_gets_every_migration_once(empty_database_url: str) -> None:

@@ -28,7 +28,7 @@ from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, wait_for
 from tests.fixtures.db import refusable_role
 from tests.fixtures.sandbox import ExternalSandbox, MakeSandbox, external_sandbox
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "17|sandbox-full-access-key"
 SECRET = "sandbox-webhook-secret"
 

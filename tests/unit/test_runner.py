@@ -1,0 +1,124 @@
+"""The dispatcher's claim → send → record → reconcile logic against the in-memory ports.
+
+Fast and exact: no database, no socket. The same guarantees against PostgreSQL and the sandbox
+over HTTP are in tests/integration/test_dispatcher.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from campaigner.config import Config, config_from_mapping
+from campaigner.dispatch.runner import CampaignRunner, RunReport
+from campaigner.dispatch.throttle import Limits, Throttle
+from campaigner.dispatch.worker import Worker
+from campaigner.model.provider import OutboundMessage, Outcome
+from campaigner.model.states import CampaignState, JobState
+from tests.builders import numbers
+from tests.unit.memory_ports import MemoryProvider, MemoryStore
+
+
+def fast_config(**dispatcher: float) -> Config:
+    return config_from_mapping(
+        {
+            "provider": {"requests_per_minute": 60_000, "messages_per_second": 1000, "window_margin": 0},
+            "dispatcher": {
+                "poll_interval": 0.02,
+                "result_flush_interval": 0.02,
+                "backoff_base": 0.01,
+                "backoff_max": 0.01,
+                "max_attempts": 3,
+                **dispatcher,
+            },
+        },
+        source="<unit>",
+    )
+
+
+async def run(store: MemoryStore, provider: MemoryProvider, config: Config | None = None) -> RunReport:
+    config = config or fast_config()
+    worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
+    await worker.start()
+    try:
+        runner = CampaignRunner(store, provider, Throttle(Limits.of(config.provider)), config, 1, worker)
+        return await asyncio.wait_for(runner.run(), 20)
+    finally:
+        await worker.stop()
+
+
+async def test_every_job_is_sent_once_and_the_campaign_completes() -> None:
+    store, provider = MemoryStore(numbers(50)), MemoryProvider()
+    report = await run(store, provider)
+    assert report.state == CampaignState.COMPLETED and report.accepted == 50
+    assert store.states() == {"submitted": 50}
+    assert set(provider.tries.values()) == {1}
+
+
+async def test_a_lost_reply_is_looked_up_not_resent() -> None:
+    lost = {3, 7}
+    store = MemoryStore(numbers(10))
+    provider = MemoryProvider(lambda m, n: "lost" if m.ref in lost else Outcome.ACCEPTED)
+    report = await run(store, provider)
+    assert report.state == CampaignState.COMPLETED
+    assert store.states() == {"submitted": 10}
+    assert all(provider.tries[ref] == 1 for ref in lost)  # found by the lookup: never sent twice
+    assert store.jobs[3].provider_id == provider.stored[3]
+
+
+async def test_an_ambiguous_send_the_provider_never_stored_is_sent_again_once() -> None:
+    def script(message: OutboundMessage, nth: int) -> Outcome:
+        return Outcome.AMBIGUOUS if message.ref == 5 and nth == 1 else Outcome.ACCEPTED
+
+    store, provider = MemoryStore(numbers(8)), MemoryProvider(script)
+    await run(store, provider)
+    assert provider.tries[5] == 2 and store.jobs[5].state == JobState.SUBMITTED
+
+
+async def test_transient_errors_are_retried_then_rejected_after_max_attempts() -> None:
+    def script(message: OutboundMessage, nth: int) -> Outcome:
+        if message.ref == 1:
+            return Outcome.TRANSIENT  # for ever
+        return Outcome.TRANSIENT if nth == 1 else Outcome.ACCEPTED
+
+    store, provider = MemoryStore(numbers(4)), MemoryProvider(script)
+    report = await run(store, provider)
+    assert report.state == CampaignState.COMPLETED
+    assert store.jobs[1].state == JobState.REJECTED and provider.tries[1] == 3  # max_attempts
+    assert all(store.jobs[i].state == JobState.SUBMITTED and provider.tries[i] == 2 for i in (2, 3, 4))
+
+
+async def test_an_account_error_pauses_the_campaign_and_costs_no_attempt() -> None:
+    store = MemoryStore(numbers(5))
+    provider = MemoryProvider(lambda m, n: Outcome.ACCOUNT)
+    report = await run(store, provider, fast_config(concurrency=1, batch_size=1))
+    assert report.state == CampaignState.PAUSED and report.reason and report.reason.startswith("account")
+    assert store.campaign.state == CampaignState.PAUSED
+    assert {job.state for job in store.jobs.values()} == {JobState.PENDING}
+    assert {job.attempts for job in store.jobs.values()} == {0}
+
+
+async def test_a_suppressed_number_is_skipped_at_claim() -> None:
+    targets = numbers(6)
+    store, provider = MemoryStore(targets), MemoryProvider()
+    await store.add_suppressions([targets[2]], "stop_reply", "inbound")
+    await run(store, provider)
+    assert store.jobs[3].state == JobState.SKIPPED and 3 not in provider.tries
+    assert store.states() == {"submitted": 5, "skipped": 1}
+
+
+async def test_jobs_a_dead_worker_left_sending_are_reconciled_not_resent() -> None:
+    store, provider = MemoryStore(numbers(4)), MemoryProvider()
+    # A worker that is gone claimed two jobs; the provider has one of them.
+    dead = await store.claim_jobs(1, "dead-worker", 2, 60)
+    provider.stored[dead[0].id] = "m-dead"
+    await run(store, provider)
+    assert store.jobs[dead[0].id].provider_id == "m-dead" and dead[0].id not in provider.tries
+    assert provider.tries[dead[1].id] == 1  # not found: pending again, then sent once
+    assert store.states() == {"submitted": 4}
+
+
+async def test_a_batching_provider_gets_one_request_per_text() -> None:
+    store, provider = MemoryStore(numbers(40), body="Same for all"), MemoryProvider(batch=20)
+    await run(store, provider, fast_config(batch_size=40))
+    assert store.states() == {"submitted": 40}
+    assert provider.requests == 2
