@@ -1,6 +1,6 @@
 """The dispatcher: claim → throttle → send → record, for one campaign, exactly once.
 
-The job table is the only truth (DESIGN.md). A job is claimed into `sending` with a lease before its
+The job table is the only truth (ARCHITECTURE.md). A job is claimed into `sending` with a lease before its
 request is made, and leaves `sending` only when the result is written back: `submitted`, `pending`
 again (transient error, throttled, campaign paused) or `rejected`. A result that leaves us unsure
 whether the provider has the message (`ambiguous`), and every job a dead worker left in `sending`,

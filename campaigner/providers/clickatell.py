@@ -1,4 +1,4 @@
-"""Clickatell SMS REST API v2.0 client (seed document 003): `X-Version: 1`, JSON, Bearer token.
+"""Clickatell SMS REST API v2.0 client (Clickatell's "SMS REST API V2.0"): `X-Version: 1`, JSON, Bearer token.
 
 One request carries one text to up to `max_recipients_per_request` numbers (the document says 500
 in one place and 600 in another: we never exceed 500). Messages of a batch with different bodies go
@@ -304,9 +304,9 @@ class ClickatellProvider:
     async def lookup(self, message: OutboundMessage, since: datetime) -> LookupResult:
         """Find `message` by its clientMessageId (the job id, then the body key) and recipient.
 
-        Uses `GET /rest/message?clientMessageId=…`, which document 003 does not describe (the sandbox
-        offers it; a real account needs a reconciliation source that does). Raises ProviderError
-        when the provider cannot answer.
+        Uses `GET /rest/message?clientMessageId=…`, which Clickatell's "SMS REST API V2.0" does not
+        describe (the sandbox offers it; a real account needs a reconciliation source that does).
+        Raises ProviderError when the provider cannot answer.
         """
         start = since if since.tzinfo else since.replace(tzinfo=UTC)
         for client_id in (str(message.ref), body_key(message.body)):

@@ -1,4 +1,4 @@
-"""ClickSend v3 client, for sender numbers only (seed document 004).
+"""ClickSend v3 client, for sender numbers only (ClickSend's v3 "Numbers" API).
 
 campaigner lists an account's dedicated numbers (`GET /v3/numbers`, Basic auth, the
 `http_code` / `response_code` / `data` envelope with a Laravel page inside). Sending through ClickSend

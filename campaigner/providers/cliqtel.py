@@ -1,4 +1,5 @@
-"""Cliqtel SMS API v1 client (seed documents 000, 001, 002).
+"""Cliqtel SMS API v1 client, after Cliqtel's "API Reference", "SMS API Reference" and the guide
+"How to Send & Receive SMS with Cliqtel".
 
 One recipient per request (`POST {base}/messages`, or the portal's `POST /api/v1/portal/sms/send`).
 Both response shapes (`{"data": …}` and the portal's `{"success": true, "message": …}`), both error

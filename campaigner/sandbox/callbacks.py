@@ -36,7 +36,7 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def status_event(message: Message, currency: str) -> dict[str, Any]:
-    """The `sms.status_updated` payload of `message`, as document 001 shows it."""
+    """The `sms.status_updated` payload of `message`, as Cliqtel's "SMS API Reference" shows it."""
     return {
         "event": "sms.status_updated",
         "data": {
@@ -55,7 +55,7 @@ def status_event(message: Message, currency: str) -> dict[str, Any]:
     }
 
 
-# Clickatell's numeric message statuses (document 003, "Message status").
+# Clickatell's numeric message statuses (Clickatell's "SMS REST API V2.0", "Message status").
 CLICKATELL_STATUS = {
     "queued": ("002", "Message queued"),
     "sent": ("003", "Delivered to gateway"),
@@ -83,7 +83,8 @@ def clickatell_status_event(message: Message) -> dict[str, Any]:
 
 
 def inbound_event(message: Message) -> dict[str, Any]:
-    """The `sms.received` payload of an inbound `message`, as document 002 shows it."""
+    """The `sms.received` payload of an inbound `message`, as Cliqtel's guide "How to Send & Receive
+    SMS with Cliqtel" shows it."""
     return {
         "event": "sms.received",
         "data": {

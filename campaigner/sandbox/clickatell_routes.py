@@ -1,11 +1,12 @@
-"""Clickatell's SMS REST API v2 (document 003), JSON only, mounted at /clickatell.
+"""Clickatell's SMS REST API v2 (Clickatell's "SMS REST API V2.0"), JSON only, mounted at /clickatell.
 
 Routes (relative to /clickatell):
   POST   /rest/message                       batch send: 202 all accepted, 207 mixed, 400/410 none
   GET    /rest/message/{apiMessageId}        message status (messageStatus "002".."007", charge)
   GET    /rest/message?clientMessageId=ID    messages sent with that clientMessageId. NOT in the real
-                                             API (document 003 has no such query); the sandbox offers
-                                             it so a client can reconcile by clientMessageId.
+                                             API ("SMS REST API V2.0" has no such query): a
+                                             sandbox extension, so a client can reconcile by
+                                             clientMessageId.
   DELETE /rest/message/{apiMessageId}        stop a message still queued (e.g. scheduled): 006
   GET    /rest/account/balance               {"data": {"balance": "99.992"}} (the sandbox wallet)
   GET    /rest/coverage/{msisdn}             routable, destination, minimumCharge

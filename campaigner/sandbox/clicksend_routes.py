@@ -1,4 +1,4 @@
-"""ClickSend v3 dedicated numbers (document 004), mounted at /clicksend.
+"""ClickSend v3 dedicated numbers (ClickSend's v3 "Numbers" API), mounted at /clicksend.
 
   GET /v3/numbers?page=&limit=&q=type:SMS,country:NL&excluding_number_type=tollfree
 

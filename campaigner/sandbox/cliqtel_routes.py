@@ -6,11 +6,12 @@ Routes (relative to /api/v1):
   GET  /sms/messages/{id}     one message
   GET  /sms/numbers           SMS-enabled numbers
   POST /portal/sms/send       send, portal shape (201 {"success": true, "message": message})
-  GET  /portal/sms            list, always Laravel pagination (document 000: "List endpoints ... Laravel")
+  GET  /portal/sms            list, always Laravel pagination ("API Reference": "List endpoints ... Laravel")
   GET  /portal/sms/numbers    SMS-enabled numbers
 
-Errors use {"error": {"code", "message"}} (error_style="nested", document 001) or
-{"error": code, "message": ...} (error_style="flat", document 000); validation errors add "errors".
+Errors use {"error": {"code", "message"}} (error_style="nested", Cliqtel's "SMS API Reference") or
+{"error": code, "message": ...} (error_style="flat", Cliqtel's "API Reference"); validation errors
+add "errors".
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def _admit(request: web.Request, route: str, write: bool) -> tuple[SandboxState,
 
 
 def message_json(message: Message, currency: str) -> dict[str, Any]:
-    """A message as /api/v1/sms shows it (document 001)."""
+    """A message as /api/v1/sms shows it (Cliqtel's "SMS API Reference")."""
     return {
         "id": message.id,
         "from": message.from_,
@@ -118,7 +119,7 @@ def message_json(message: Message, currency: str) -> dict[str, Any]:
 
 
 def portal_json(message: Message) -> dict[str, Any]:
-    """A message as the portal endpoints show it (document 002)."""
+    """A message as the portal endpoints show it (the guide "How to Send & Receive SMS with Cliqtel")."""
     return {
         "id": message.id,
         "direction": message.direction,

@@ -1,7 +1,7 @@
 -- campaigner schema, version 1: campaigns, jobs (the checkpoint), per-state counters, suppressions,
 -- workers. Every hot query is scoped to one campaign id so the schema can shard by campaign_id.
 
--- Campaign states (DESIGN.md, "Campaign lifecycle" in README):
+-- Campaign states (ARCHITECTURE.md):
 --   draft      loaded, waiting for `resume`/`send`          -> scheduled, running, cancelled
 --   scheduled  waits for send_at                              -> running, paused, cancelled, draft
 --   running    dispatchers claim its jobs                     -> paused, completed, cancelled, failed
@@ -164,7 +164,7 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Every UPDATE of jobs, once per statement: refuse any job state change outside DESIGN.md's state
+-- Every UPDATE of jobs, once per statement: refuse any job state change outside ARCHITECTURE.md's state
 -- machine (so a bug cannot move a submitted job back to pending), then add the statement's net
 -- change to the counters. Set-based over the transition tables: a per-row trigger cost more than the
 -- claim itself (about 12 us a row here).

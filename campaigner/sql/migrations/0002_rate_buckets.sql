@@ -1,5 +1,5 @@
 -- Shared rate limits: one token bucket per provider account, so that several daemons sending on
--- the same account together stay under its limits (DESIGN.md, "Throttling").
+-- the same account together stay under its limits (ARCHITECTURE.md, "Throttling").
 CREATE TABLE rate_buckets (
     account text PRIMARY KEY,
     -- May go negative: a caller reserves tokens ahead and waits until its share is due.

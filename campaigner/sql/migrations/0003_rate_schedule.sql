@@ -1,4 +1,4 @@
--- Shared rate limits (DESIGN.md, "Throttling"): several daemons on one provider account hold its
+-- Shared rate limits (ARCHITECTURE.md, "Throttling"): several daemons on one provider account hold its
 -- limits together. Each limit of each account is one row holding its theoretical arrival time (GCRA
 -- with no burst): a request may start at greatest(tat, now()), and moves tat on by its cost in
 -- seconds. Every daemon takes its start times from here, so together they are paced by one clock.

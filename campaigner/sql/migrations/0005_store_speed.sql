@@ -10,7 +10,7 @@ ALTER TABLE job_counts ADD COLUMN shard smallint NOT NULL DEFAULT 0;
 ALTER TABLE job_counts DROP CONSTRAINT job_counts_pkey;
 ALTER TABLE job_counts ADD PRIMARY KEY (campaign_id, state, shard);
 
--- The job state machine (DESIGN.md), as the trigger below checks it for every group of changed rows:
+-- The job state machine (ARCHITECTURE.md), as the trigger below checks it for every group of changed rows:
 --   pending   -> sending | skipped | cancelled
 --   sending   -> submitted | pending | rejected
 --   submitted -> delivered | undelivered
