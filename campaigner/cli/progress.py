@@ -18,10 +18,11 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from campaigner.model.states import SENT_STATES, JobState
+
 # Job states that count as "done" for the bar; `sending` and `pending` are still to do.
-SENT_STATES = ("submitted", "delivered", "undelivered")
-FAILED_STATES = ("rejected",)
-DONE_STATES = (*SENT_STATES, *FAILED_STATES, "skipped", "cancelled")
+FAILED_STATES = frozenset({JobState.REJECTED})
+DONE_STATES = SENT_STATES | FAILED_STATES | {JobState.SKIPPED, JobState.CANCELLED}
 
 
 @dataclass(frozen=True, slots=True)

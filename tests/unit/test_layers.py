@@ -153,6 +153,22 @@ def test_no_import_cycles() -> None:
     assert cycles == []
 
 
+# Programs of their own, whose output is their interface: the command line, the sandbox, the
+# example generator. Everything else reports through return values, exceptions and logging.
+MAY_PRINT = ("cli", "sandbox", "examples")
+
+
+def test_nothing_below_the_command_line_prints() -> None:
+    found = []
+    for name, path in modules():
+        if part_of(name) in MAY_PRINT or name.endswith("__main__"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert found == []
+
+
 IMPORT_EACH = """
 import os, sys
 names = sys.argv[1:]

@@ -25,7 +25,7 @@ from campaigner.cli.commands.preview import neutralise
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.source_options import campaign_source_options, source_from_options
 from campaigner.errors import UserError
-from campaigner.model.states import SENT_STATES, JobState
+from campaigner.model.states import SENT_STATES, CampaignState, JobState
 from campaigner.store.store import Store, run_with_store
 
 _FORMAT = click.option(
@@ -54,7 +54,7 @@ def create_command(app: AppContext, output_format: str, **options: Any) -> None:
 
             render_preview(exc.preview)  # it says why every row was set aside
         raise
-    state = "scheduled" if source.send_at else "draft"
+    state = CampaignState.SCHEDULED if source.send_at else CampaignState.DRAFT
     if output_format == "json":
         click.echo(
             json.dumps({"id": campaign_id, "state": state, "preview": preview.model_dump(mode="json")})
@@ -127,6 +127,7 @@ async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:
         rate = done / elapsed if elapsed > 0 else 0.0
     left = counts["pending"] + counts["sending"]
     errors = await store.last_errors(campaign_id)
+    running = campaign.state == CampaignState.RUNNING
     return {
         "id": campaign.id,
         "name": campaign.name,
@@ -140,7 +141,7 @@ async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:
         "currency": campaign.currency,
         "rate": round(rate, 3),
         # Only a running campaign is getting anywhere: a paused one has no time left, it has none.
-        "eta_seconds": round(left / rate, 1) if rate > 0 and left and campaign.state == "running" else None,
+        "eta_seconds": round(left / rate, 1) if rate > 0 and left and running else None,
         "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
         "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
         "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,

@@ -22,6 +22,7 @@ from campaigner.cli.source_options import campaign_source_options, source_from_o
 from campaigner.config import Config
 from campaigner.dispatch.runner import RunReport
 from campaigner.errors import UserError
+from campaigner.model.states import ENDED_CAMPAIGN_STATES, CampaignState
 from campaigner.planning.pricing import format_money
 from campaigner.store.store import Store, run_with_store
 
@@ -94,7 +95,7 @@ def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, 
         try:
             await _run_and_summarise(store, config, campaign_id, allow_partial)
         except UserError as exc:
-            if (await store.get_campaign(campaign_id)).state != "draft":
+            if (await store.get_campaign(campaign_id)).state != CampaignState.DRAFT:
                 raise
             # Refused before the first message (sender, balance): say where the campaign is.
             raise UserError(
@@ -142,7 +143,7 @@ def retry_command(app: AppContext, campaign_id: int, reasons: str, allow_partial
         campaign = await store.get_campaign(campaign_id)  # a clear error for an unknown id
         count = await store.retry_rejected(campaign_id, wanted)
         click.echo(f"campaign {campaign_id}: {count:,} jobs put back to pending", err=True)
-        if count == 0 and campaign.state in ("completed", "failed", "cancelled"):
+        if count == 0 and campaign.state in ENDED_CAMPAIGN_STATES:
             return  # nothing to retry is not an error: the campaign stays as it was
         await _run_and_summarise(store, config, campaign_id, allow_partial, reopen=count > 0)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib.util
+import logging
 import os
 import pwd
 import shlex
@@ -17,7 +18,6 @@ import shutil
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,6 +27,8 @@ from typing import Any
 
 from campaigner.config import Config
 from campaigner.errors import DatabaseError
+
+log = logging.getLogger(__name__)
 
 SERVER_USER = "campaigner"
 ROOT_DATA_DIR = Path("/var/lib/campaigner/pg")
@@ -154,10 +156,8 @@ def _create_system_user() -> pwd.struct_passwd:
             f"PostgreSQL cannot run as root and creating the system user {SERVER_USER!r} failed ({detail}): "
             "create it, run campaigner as a normal user, or set database.url"
         ) from None
-    print(
-        f"campaigner: created system user {SERVER_USER!r} to run the embedded PostgreSQL (not as root)",
-        file=sys.stderr,
-    )
+    # A warning, so that a command with no logging set up still shows it (logging's last resort).
+    log.warning("campaigner: created system user %r to run the embedded PostgreSQL", SERVER_USER)
     return pwd.getpwnam(SERVER_USER)
 
 
@@ -316,7 +316,7 @@ def initdb(layout: Layout, account: Account, binaries: Path) -> None:
     if result.returncode != 0:
         raise EmbeddedError(f"embedded PostgreSQL: initdb in {staging} failed: {_tail(result.stdout)}")
     staging.rename(layout.pgdata)
-    print(f"campaigner: initialised the embedded PostgreSQL in {layout.pgdata}", file=sys.stderr)
+    log.warning("campaigner: initialised the embedded PostgreSQL in %s", layout.pgdata)
 
 
 def check_version(layout: Layout, binaries: Path) -> None:
