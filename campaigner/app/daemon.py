@@ -36,6 +36,8 @@ CAMPAIGNS_CHANNEL = "campaigner_campaigns"
 RECEIPTS_EVERY = 1.0
 # A campaign whose runner failed (say, the database went away) is not restarted sooner than this.
 RESTART_AFTER = 5.0
+# A campaign that is not running but still has jobs in `sending` is settled this often at most.
+SWEEP_EVERY = 30.0
 
 
 class Daemon:
@@ -48,6 +50,7 @@ class Daemon:
         self._wake = asyncio.Event()
         self._runners: dict[int, tuple[CampaignRunner, asyncio.Task[RunReport]]] = {}
         self._failed_at: dict[int, float] = {}
+        self._swept_at: dict[int, float] = {}
         self.reports: list[RunReport] = []
         self.port: int | None = None  # the HTTP port once listening (0 in config: any free one)
         self.started = asyncio.Event()
@@ -142,6 +145,15 @@ class Daemon:
             campaign = await store.get_campaign(campaign_id)
             if campaign.provider_account != account:
                 continue
+            self._start_runner(wiring, campaign_id)
+        # Jobs a cancel or pause caught in `sending` (or a runner that died) are settled whatever
+        # the campaign's state: a runner of a campaign that is not running only reconciles.
+        for campaign_id in await store.unsettled_campaign_ids(account):
+            if campaign_id in self._runners:
+                continue
+            if time.monotonic() - self._swept_at.get(campaign_id, float("-inf")) < SWEEP_EVERY:
+                continue
+            self._swept_at[campaign_id] = time.monotonic()
             self._start_runner(wiring, campaign_id)
 
     def _database_lost(self, error: DatabaseError) -> None:

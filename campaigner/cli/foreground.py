@@ -19,7 +19,7 @@ from campaigner.cli.progress import ProgressReporter
 from campaigner.config import Config
 from campaigner.dispatch.runner import RunReport
 from campaigner.errors import CampaignStopped, StateError
-from campaigner.model.states import ENDED_CAMPAIGN_STATES, CampaignState
+from campaigner.model.states import ENDED_CAMPAIGN_STATES, SENT_STATES, CampaignState, JobState
 from campaigner.store.store import Store
 
 
@@ -72,6 +72,14 @@ async def run_in_foreground(
         await wiring.close()
     if report.state == CampaignState.PAUSED:
         raise CampaignStopped(f"campaign {campaign_id} paused: {report.reason or 'by hand'}")
+    if report.state == CampaignState.CANCELLED:
+        counts = await store.job_counts(campaign_id)
+        sent = sum(counts.get(state, 0) for state in SENT_STATES)
+        raise CampaignStopped(
+            f"campaign {campaign_id} was cancelled while it ran: {sent:,} messages were with the "
+            f"provider, {counts.get(JobState.CANCELLED, 0):,} jobs cancelled"
+            + (f", {counts[JobState.SENDING]:,} still unsure" if counts.get(JobState.SENDING) else "")
+        )
     if report.state == CampaignState.RUNNING:
         raise CampaignStopped(
             f"campaign {campaign_id} stopped by a signal; `campaigner run {campaign_id}` continues it"

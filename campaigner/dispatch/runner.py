@@ -46,6 +46,8 @@ T = TypeVar("T")
 
 # How often the campaign's state is read, so pause and cancel from elsewhere apply within a second.
 STATE_POLL_SECONDS = 0.5
+# Rounds of stale lookups (up to 100 jobs each) when settling a campaign that is not running.
+SETTLE_PASSES = 20
 
 
 @dataclass
@@ -115,9 +117,10 @@ class CampaignRunner:
         """Run until the campaign is complete, not running any more, or `stop()` is called."""
         campaign = await self._store.get_campaign(self._campaign_id)
         if campaign.state != CampaignState.RUNNING:
-            self.report.state = campaign.state
-            self.report.reason = campaign.reason
-            return self.report
+            # Nothing to send, but jobs a cancel or a pause caught in `sending` are settled all the
+            # same: their cost, provider id and receipts are real.
+            await self._settle_unsure()
+            return await self._report_end()
         log.info("campaign %s: dispatching as worker %s", self._campaign_id, self._worker.id)
         if campaign.quiet_start is not None and campaign.quiet_end is not None:
             self._window = (campaign.quiet_start, campaign.quiet_end)
@@ -149,10 +152,30 @@ class CampaignRunner:
             await self._recorder.stop()
         if self._failure is not None:
             raise self._failure
+        campaign = await self._store.get_campaign(self._campaign_id)
+        if campaign.state != CampaignState.RUNNING:
+            # Stopped by a cancel or a pause, not a signal: settle now what is still unsure (the
+            # lookups of ambiguous sends were cut short), rather than leave it for a later run.
+            await self._settle_unsure()
+        return await self._report_end()
+
+    async def _settle_unsure(self) -> None:
+        """Settle the campaign's jobs left in `sending`: ours at once, others' once stale.
+
+        A lookup that fails leaves its job where it is, for the daemon's sweep of campaigns that
+        are not running (`Store.unsettled_campaign_ids`): never a blind resend.
+        """
+        await self._store.expire_leases(self._campaign_id, self._worker.id)
+        for _ in range(SETTLE_PASSES):
+            if await self._reconciler.reconcile_stale() == 0:
+                break
+
+    async def _report_end(self) -> RunReport:
         self.report.reconciled = dict(self._reconciler.outcomes)
         campaign = await self._store.get_campaign(self._campaign_id)
         if campaign.state == CampaignState.CANCELLED:
-            # Jobs released after the cancel went back to pending; they are not to be sent either.
+            # Jobs released after the cancel, or found unsent by a lookup, went back to pending;
+            # they are not to be sent either.
             await self._store.cancel_pending_jobs(self._campaign_id)
         self.report.state = campaign.state
         self.report.reason = self.report.reason or campaign.reason

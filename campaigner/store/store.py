@@ -165,6 +165,10 @@ class Store(JobStore):
         """Campaigns whose jobs may be claimed now."""
         return [r["id"] for r in await self.db.all("running-campaign-ids")]
 
+    async def unsettled_campaign_ids(self, account: str) -> list[int]:
+        """Campaigns of `account` that are not running but still have jobs in `sending`."""
+        return [r["id"] for r in await self.db.all("unsettled-campaign-ids", account)]
+
     async def due_scheduled_campaigns(self) -> list[int]:
         """Scheduled campaigns whose `send_at` has come."""
         return [r["id"] for r in await self.db.all("due-scheduled-campaigns")]

@@ -139,6 +139,26 @@ async def test_daemon_carries_a_campaign_and_its_receipts_then_burst_mode_exits(
     await asyncio.wait_for(Daemon(config, burst=True).run(), 20)
 
 
+async def test_daemon_settles_jobs_left_sending_in_a_cancelled_campaign(
+    store: Store, database_url: str, make_sandbox: MakeSandbox
+) -> None:
+    os.environ[API_KEY_ENV], os.environ[WEBHOOK_SECRET_ENV] = KEY, SECRET
+    sandbox = await make_sandbox(requests_per_minute=600, request_window=6.0, messages_per_second=100)
+    config = config_from_mapping(daemon_settings(sandbox, database_url, free_port()), source="<test>")
+    campaign_id = await create_running_campaign(store, numbers(10))
+    # A dispatcher that died mid-send holds three jobs; then the campaign is cancelled.
+    left = await store.claim_jobs(campaign_id, "gone:1:dead", 3, 60.0)
+    await store.cancel_campaign(campaign_id)
+    assert (await store.job_counts(campaign_id)) == {"sending": 3, "cancelled": 7}
+
+    # A burst daemon carries nothing running, but settles them (the sandbox has none: cancelled).
+    daemon = Daemon(config, burst=True)
+    await asyncio.wait_for(daemon.run(), 30)
+    assert (await store.job_counts(campaign_id)) == {"cancelled": 10}
+    assert [r.state for r in daemon.reports] == ["cancelled"]
+    assert sandbox.state.snapshot()["accepted_messages"] == 0 and len(left) == 3
+
+
 async def test_daemon_outlives_a_database_outage_and_finishes_the_campaign_after_it(
     store: Store, database_url: str, make_sandbox: MakeSandbox
 ) -> None:

@@ -338,3 +338,26 @@ async def _waits_on_a_lock(conn: asyncpg.Connection) -> bool:
         " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
     )
     return bool(waiting)
+
+
+async def test_cancel_during_a_run_reports_what_was_sent_and_the_run_says_so(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox(requests_per_minute=600, request_window=6.0, messages_per_second=5)
+    config = write_config(tmp_path, sandbox, rpm=600, mps=5)
+    await campaigner(
+        config, database_url, "create", str(write_recipients(tmp_path, 100)), "-m", "Hi", "--region", "NL"
+    )
+    run = asyncio.create_task(campaigner(config, database_url, "run", "1", expect=3))
+
+    async def some_sent() -> bool:
+        return (await counts(database_url)).get("submitted", 0) >= 3
+
+    await wait_for(some_sent, 60, "the first sends")
+    output = await campaigner(config, database_url, "cancel", "1")
+    assert "pending jobs cancelled" in output and "already with the provider" in output
+    ran = await asyncio.wait_for(run, 30)
+    assert "was cancelled while it ran" in ran
+    final = await counts(database_url)
+    assert "sending" not in final
+    assert final.get("submitted", 0) == sandbox.state.snapshot()["accepted_messages"]

@@ -185,6 +185,37 @@ async def test_pause_and_cancel_from_elsewhere_stop_within_a_second(
     assert stats(sandbox)["accepted_messages"] == sent_at_pause
 
 
+async def test_a_cancel_during_sends_leaves_nothing_sending_and_records_what_was_sent(
+    store: Store, make_sandbox: MakeSandbox
+) -> None:
+    # Replies lost after the message was stored, and slow replies: at the cancel, requests are in
+    # flight and ambiguous sends wait for their lookups. None of them may be left `sending`.
+    sandbox = await make_sandbox(
+        requests_per_minute=600, request_window=6.0, messages_per_second=100,
+        reply_lost_rate=0.3, slow_rate=0.3, slow_seconds=0.5,
+    )  # fmt: skip
+    config = sandbox_config(sandbox)
+    campaign_id = await create_running_campaign(store, numbers(300))
+    async with runner_for(store, config, campaign_id) as runner:
+        task = asyncio.create_task(runner.run())
+
+        async def some_unsure() -> bool:
+            counts = await store.job_counts(campaign_id)
+            lost = stats(sandbox)["faults"].get("reply_lost", 0)
+            return counts.get("submitted", 0) >= 10 and lost >= 1
+
+        await wait_for(some_unsure, 30, "sends and at least one lost reply")
+        await store.cancel_campaign(campaign_id)
+        report = await asyncio.wait_for(task, 30)
+    assert report.state == "cancelled"
+    counts = await store.job_counts(campaign_id)
+    assert counts.get("sending", 0) == 0
+    accepted = stats(sandbox)["accepted_messages"]
+    assert counts.get("submitted", 0) == accepted  # every message the provider has is recorded
+    assert counts.get("submitted", 0) + counts.get("cancelled", 0) == 300
+    assert stats(sandbox)["duplicates"] == {}
+
+
 async def test_lower_real_limit_settles_below_it(store: Store, make_sandbox: MakeSandbox) -> None:
     # The provider allows 10 requests/s; we were told 20.
     sandbox = await make_sandbox(requests_per_minute=60, request_window=6.0, messages_per_second=100)

@@ -7,6 +7,7 @@ over HTTP are in tests/integration/test_dispatcher.py.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from campaigner.config import Config, config_from_mapping
 from campaigner.dispatch.runner import CampaignRunner, RunReport
@@ -122,3 +123,35 @@ async def test_a_batching_provider_gets_one_request_per_text() -> None:
     await run(store, provider, fast_config(batch_size=40))
     assert store.states() == {"submitted": 40}
     assert provider.requests == 2
+
+
+async def test_a_cancel_during_an_unsure_send_still_settles_it() -> None:
+    store = MemoryStore(numbers(30))
+
+    def script(message: OutboundMessage, nth: int) -> Outcome | str:
+        if message.ref == 1:
+            # The reply to the first send is lost, and the campaign is cancelled meanwhile.
+            store.campaign = replace(store.campaign, state=CampaignState.CANCELLED)
+            return "lost"
+        return Outcome.ACCEPTED
+
+    provider = MemoryProvider(script)
+    report = await run(store, provider, fast_config(concurrency=1, batch_size=1))
+    assert report.state == CampaignState.CANCELLED
+    assert store.jobs[1].state == JobState.SUBMITTED  # looked up after the stop, not left sending
+    assert store.jobs[1].provider_id == provider.stored[1]
+    assert JobState.SENDING not in {job.state for job in store.jobs.values()}
+    sent = {ref for ref in provider.stored}
+    assert {i for i, job in store.jobs.items() if job.state == JobState.SUBMITTED} == sent
+
+
+async def test_a_runner_of_a_campaign_that_is_not_running_settles_what_was_left_sending() -> None:
+    store, provider = MemoryStore(numbers(5)), MemoryProvider()
+    left = await store.claim_jobs(1, "gone", 2, 60)  # a worker that died mid-send
+    provider.stored[left[0].id] = "m-1"
+    store.campaign = replace(store.campaign, state=CampaignState.CANCELLED)
+    report = await run(store, provider)
+    assert report.state == CampaignState.CANCELLED and not provider.tries  # nothing sent
+    assert store.jobs[left[0].id].state == JobState.SUBMITTED
+    assert store.jobs[left[1].id].state == JobState.CANCELLED  # not found: pending, then cancelled
+    assert store.states() == {"submitted": 1, "cancelled": 4}

@@ -207,10 +207,21 @@ def resume_command(app: AppContext, campaign_id: int) -> None:
 @pass_app
 def cancel_command(app: AppContext, campaign_id: int) -> None:
     """Cancel CAMPAIGN_ID: every job not yet sent becomes cancelled; the rest is left as it is."""
-    cancelled = run_with_store(app.config, lambda store: store.cancel_campaign(campaign_id))
-    # Jobs a running dispatcher has claimed are cancelled as it stops (or sent, if already on
-    # their way): `status` shows the final count.
-    click.echo(f"campaign {campaign_id}: cancelled ({cancelled} pending jobs cancelled)")
+
+    async def cancel(store: Store) -> tuple[int, dict[str, int]]:
+        cancelled = await store.cancel_campaign(campaign_id)
+        return cancelled, await store.job_counts(campaign_id)
+
+    cancelled, counts = run_with_store(app.config, cancel)
+    click.echo(f"campaign {campaign_id}: cancelled; {cancelled:,} pending jobs cancelled", nl=False)
+    with_provider = sum(counts.get(state, 0) for state in SENT_STATES)
+    if with_provider:
+        click.echo(f"; {with_provider:,} already with the provider (they stay sent)", nl=False)
+    if sending := counts.get(JobState.SENDING, 0):
+        # A dispatcher has their requests in flight: each is recorded as sent or settled by a
+        # lookup as it stops, never sent again.
+        click.echo(f"; {sending:,} being sent, settled as their dispatcher stops", nl=False)
+    click.echo("")
 
 
 EXPORT_COLUMNS = (

@@ -67,3 +67,13 @@ FROM jobs WHERE campaign_id = $1 ORDER BY id;
 -- name: campaign-send-at-due
 -- resume of a paused campaign that has a send_at: running if due, back to scheduled otherwise.
 SELECT send_at <= now() FROM campaigns WHERE id = $1;
+
+-- name: unsettled-campaign-ids
+-- The daemon's sweep: campaigns of account $1 that are not running but still count jobs in sending
+-- (a cancel or pause during a send, a runner that died): their jobs must be settled all the same.
+-- From the counters, so no query walks jobs across campaigns.
+SELECT c.id FROM campaigns c
+WHERE c.provider_account = $1 AND c.state <> 'running'
+  AND (SELECT coalesce(sum(jc.jobs), 0) FROM job_counts jc
+       WHERE jc.campaign_id = c.id AND jc.state = 'sending') > 0
+ORDER BY c.id;
