@@ -2,9 +2,12 @@
 
 A standalone sandbox (scaled limits; 5xx, 503, slow replies and replies lost after processing) and a
 daemon receiving its signed receipts. A new campaign is handed to the daemon every `--every` seconds
-(`create` + `resume`, as a user would with `send --detach`). At the end it waits for every campaign
-to finish, stops the daemon with SIGTERM and prints: daemon memory at start and end, messages
-accepted, duplicates, lost (recipients never accepted), window violations, jobs not final.
+(`create` + `resume`, as a user would with `send --detach`); every `--cancel-every`-th campaign is
+cancelled `--cancel-after` seconds later, while its sends are in flight. At the end it waits for
+every campaign to finish, stops the daemon with SIGTERM and prints: daemon memory at start and end,
+messages accepted, duplicates, lost (recipients of campaigns not cancelled that were never
+accepted), unrecorded (messages the provider has that no job records as sent), jobs left sending,
+window violations, jobs not final.
 
     python benchmarks/soak.py --minutes 10
 
@@ -83,6 +86,17 @@ grace_period = 10.0
     return config
 
 
+async def sent_numbers(database_url: str) -> set[str]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT e164 FROM jobs WHERE state IN ('submitted', 'delivered', 'undelivered')"
+        )
+    finally:
+        await conn.close()
+    return {r[0] for r in rows}
+
+
 async def job_states(database_url: str) -> dict[str, int]:
     conn = await asyncpg.connect(database_url)
     try:
@@ -99,11 +113,14 @@ def main() -> int:
     parser.add_argument("--recipients", type=int, default=600, help="recipients per campaign")
     parser.add_argument("--rpm", type=int, default=300, help="requests per 10 s window")
     parser.add_argument("--mps", type=int, default=30)
+    parser.add_argument("--cancel-every", type=int, default=4, help="cancel every Nth campaign (0: none)")
+    parser.add_argument("--cancel-after", type=float, default=5.0, help="seconds after its start")
     args = parser.parse_args()
 
     name, database_url = asyncio.run(create_database("campaigner_soak"))
     sandbox_port, daemon_port = free_port(), free_port()
     expected: set[str] = set()
+    cancelled_numbers: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="campaigner-soak-") as tmp:
         folder = Path(tmp)
         config = write_config(folder, database_url, sandbox_port, daemon_port, args.rpm, args.mps)
@@ -136,7 +153,8 @@ def main() -> int:
             while time.monotonic() - began < args.minutes * 60:
                 numbers = [f"+316{(campaigns * args.recipients + i) % 90_000_000 + 10_000_000:08d}"
                            for i in range(args.recipients)]  # fmt: skip
-                expected.update(numbers)
+                cancel = args.cancel_every > 0 and campaigns % args.cancel_every == args.cancel_every - 1
+                (cancelled_numbers if cancel else expected).update(numbers)
                 csv_file = folder / f"c{campaigns}.csv"
                 csv_file.write_text("phone,name\n" + "".join(f"{n},N{i}\n" for i, n in enumerate(numbers)))
                 created = subprocess.run(
@@ -154,7 +172,14 @@ def main() -> int:
                     f"{time.monotonic() - began:6.0f} s  campaign {campaign_id} started  jobs {states}",
                     flush=True,
                 )
-                time.sleep(args.every)
+                if cancel:
+                    time.sleep(args.cancel_after)
+                    done = subprocess.run(
+                        [*CAMPAIGNER, "cancel", str(campaign_id)], env=env, check=True, capture_output=True,
+                        text=True,
+                    )  # fmt: skip
+                    print(f"{time.monotonic() - began:6.0f} s  {done.stdout.strip()}", flush=True)
+                time.sleep(max(0.0, args.every - (args.cancel_after if cancel else 0.0)))
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
                 states = asyncio.run(job_states(database_url))
@@ -167,6 +192,7 @@ def main() -> int:
             exit_code = daemon.wait(timeout=60)
             stats = sandbox_stats(sandbox_port)
             states = asyncio.run(job_states(database_url))
+            recorded = asyncio.run(sent_numbers(database_url))
         finally:
             if daemon is not None and daemon.poll() is None:
                 daemon.kill()
@@ -176,15 +202,26 @@ def main() -> int:
     accepted = set(stats.get("per_recipient", {}) or {})
     per_recipient = stats.get("per_recipient")
     lost = len(expected - accepted) if per_recipient is not None else "?"
+    unrecorded = len(accepted - recorded) if per_recipient is not None else "?"
+    sending_left = states.get("sending", 0)
     violations = sum(int(limit["violations"]) for limit in stats["rate_limits"].values())
     not_final = sum(n for state, n in states.items() if state in ("pending", "sending", "submitted"))
     print(
         f"minutes {args.minutes:g}  campaigns {campaigns}  recipients {len(expected)}  "
         f"accepted {stats['accepted_messages']}  duplicates {len(stats['duplicates'])}  lost {lost}  "
+        f"cancelled campaigns' recipients {len(cancelled_numbers)}  unrecorded {unrecorded}  "
+        f"left sending {sending_left}  "
         f"window violations {violations}  faults {stats['faults']}  jobs {states} (not final {not_final})  "
         f"daemon RSS {memory_start:.0f} MB -> {memory_end:.0f} MB  exit {exit_code}"
     )
-    ok = not stats["duplicates"] and lost == 0 and violations == 0 and exit_code == 0
+    ok = (
+        not stats["duplicates"]
+        and lost == 0
+        and unrecorded == 0
+        and sending_left == 0
+        and violations == 0
+        and exit_code == 0
+    )
     return 0 if ok else 1
 
 
