@@ -48,6 +48,8 @@ class SendResult:
     message: str | None = None  # the provider's human-readable reason
     retry_after: float | None = None  # seconds, for THROTTLED
     opt_out: bool = False  # RECIPIENT because the recipient opted out / is blocked
+    # For AMBIGUOUS: what the job becomes when a lookup finds no such message (None: sent again).
+    if_absent: Outcome | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,15 @@ class ProviderUnavailable(ProviderError):
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """An outcome and whether it means the recipient opted out or is blocked (suppression list)."""
+    """An outcome and whether it means the recipient opted out or is blocked (suppression list).
+
+    `if_absent` is for an AMBIGUOUS error that may also mean "refused": when the lookup finds no
+    such message, the job takes that outcome instead of being sent again.
+    """
 
     outcome: Outcome
     opt_out: bool = False
+    if_absent: Outcome | None = None
 
 
 def by_status(status: int) -> Verdict:
@@ -63,8 +68,11 @@ CLIQTEL_CODES: dict[str, Verdict] = {
     "insufficient_funds": Verdict(Outcome.FUNDS),
     "rate_limited": Verdict(Outcome.THROTTLED),
     "too_many_requests": Verdict(Outcome.THROTTLED),
-    "send_failed": Verdict(Outcome.TRANSIENT),
-    "server_error": Verdict(Outcome.TRANSIENT),
+    # 500 "Carrier rejected the message": the guide ties it to an invalid or unsupported destination,
+    # and a server error may come after the message was stored. Look it up; absent, the job is
+    # rejected (never sent again blind).
+    "send_failed": Verdict(Outcome.AMBIGUOUS, if_absent=Outcome.RECIPIENT),
+    "server_error": Verdict(Outcome.AMBIGUOUS),
     "service_unavailable": Verdict(Outcome.TRANSIENT),
     # Not in the reference, but the usual spellings of an opt-out or a block: never retried.
     "opted_out": Verdict(Outcome.RECIPIENT, opt_out=True),
@@ -75,23 +83,67 @@ CLIQTEL_CODES: dict[str, Verdict] = {
     "invalid_recipient": Verdict(Outcome.RECIPIENT),
 }
 
-# Fields of a Cliqtel validation error that name the sender (the account's problem, not the job's).
-CLIQTEL_SENDER_FIELDS = ("from", "from_number_id")
+# The fields of a Cliqtel validation error that are about one job's message; any other field (the
+# sender, status_callback_url, …) is shared by every job, so the error is the account's.
+CLIQTEL_MESSAGE_FIELDS = ("to", "body")
+
+# The portal envelope (`{"success": false, "message": …}`) has no code: read its text. Phrases from
+# the guide's troubleshooting table; anything else pauses the campaign for a human.
+CLIQTEL_PORTAL_TEXTS: tuple[tuple[str, Verdict], ...] = (
+    ("insufficient wallet balance", Verdict(Outcome.FUNDS)),
+    ("insufficient balance", Verdict(Outcome.FUNDS)),
+    ("failed to send sms", Verdict(Outcome.AMBIGUOUS, if_absent=Outcome.RECIPIENT)),
+)
 
 
-def cliqtel_verdict(status: int, code: str | None, fields: tuple[str, ...] = ()) -> Verdict:
-    """Map a Cliqtel error (HTTP status, envelope code, fields named by a validation error)."""
+def _cliqtel_validation(fields: tuple[str, ...]) -> Verdict:
+    """A 422: the job's own fault only when every field it names is the job's."""
+    if fields and all(field in CLIQTEL_MESSAGE_FIELDS for field in fields):
+        return Verdict(Outcome.RECIPIENT)
+    return Verdict(Outcome.ACCOUNT)
+
+
+def _cliqtel_status(status: int) -> Verdict:
+    """A Cliqtel status without a code we know."""
+    if status == 429:
+        return Verdict(Outcome.THROTTLED)
+    if status == 402:
+        return Verdict(Outcome.FUNDS)
+    if status in (500, 502, 504):
+        # Nothing proves the message was not stored (an error after the insert, a proxy that gave
+        # up on the origin): look it up before anything is sent again.
+        return Verdict(Outcome.AMBIGUOUS)
+    if status >= 500:
+        return Verdict(Outcome.TRANSIENT)  # 503 and the like: refused before any work
+    if status == 422:
+        return Verdict(Outcome.ACCOUNT)  # a validation error that names no field of the job
+    return Verdict(Outcome.ACCOUNT)  # 401, 403, 404, any other 4xx: systemic
+
+
+def cliqtel_verdict(
+    status: int, code: str | None, fields: tuple[str, ...] = (), text: str | None = None
+) -> Verdict:
+    """Map a Cliqtel error (HTTP status, envelope code, fields named by a validation error, and the
+    human-readable text where the envelope has no code).
+
+    Only an error about the job's own message (`to`, `body`) or its destination rejects the job;
+    an unknown code or a field every job shares pauses the campaign with the reason.
+    """
     if code:
         key = code.strip().lower().replace(" ", "_").replace("-", "_")
-        if key == "validation_error" or (status == 422 and key not in CLIQTEL_CODES):
-            if any(field in CLIQTEL_SENDER_FIELDS for field in fields):
-                return Verdict(Outcome.ACCOUNT)
-            return Verdict(Outcome.RECIPIENT)
+        if key == "validation_error":
+            return _cliqtel_validation(fields)
         if key in CLIQTEL_CODES:
             return CLIQTEL_CODES[key]
-    if status == 422 and any(field in CLIQTEL_SENDER_FIELDS for field in fields):
-        return Verdict(Outcome.ACCOUNT)
-    return by_status(status)
+        return _cliqtel_status(status) if status >= 500 or status == 429 else Verdict(Outcome.ACCOUNT)
+    if text:
+        lowered = text.lower()
+        for phrase, verdict in CLIQTEL_PORTAL_TEXTS:
+            if phrase in lowered:
+                return verdict
+    if status == 422:
+        return _cliqtel_validation(fields)
+    return _cliqtel_status(status)
 
 
 # --- Clickatell: numeric codes (SMS REST API v2.0, section 10) ---------------------------------------------

@@ -46,7 +46,9 @@ UNAUTHENTICATED = ApiError(401, "unauthenticated", "Missing or invalid API key")
 FORBIDDEN = ApiError(403, "insufficient_scope", "This API key does not have the sms:write scope")
 RATE_LIMITED = ApiError(429, "rate_limited", "Too many requests")
 FAULTS = {
-    Fault.ERROR_500: ApiError(500, "send_failed", "Carrier rejected the message"),
+    # Sandbox extension: a server error before anything is stored. The reference's only 500 is
+    # `send_failed` (a carrier refusal), which is not a fault to retry.
+    Fault.ERROR_500: ApiError(500, "server_error", "Server Error"),
     Fault.ERROR_503: ApiError(503, "service_unavailable", "Service temporarily unavailable"),
 }
 

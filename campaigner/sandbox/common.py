@@ -136,7 +136,8 @@ def parse_since(value: str) -> float:
 
 
 async def after_faults(state: SandboxState, route: str) -> None:
-    """Faults after processing: the reply lost (DropConnection), or a slow reply (sleeps)."""
+    """Faults after processing: the reply lost (DropConnection), a slow reply (sleeps), a 500 or a
+    502 (the message is stored all the same)."""
     fault = after_processing(state, route)
     if fault is Fault.REPLY_LOST:
         state.stats.faults["reply_lost"] += 1
@@ -144,3 +145,11 @@ async def after_faults(state: SandboxState, route: str) -> None:
     if fault is Fault.SLOW:
         state.stats.faults["slow"] += 1
         await asyncio.sleep(state.settings.slow_seconds)
+    if fault is Fault.ERROR_500_AFTER:
+        # Sandbox extension: a framework's bare server error, after the message was stored.
+        state.stats.faults["500_after"] += 1
+        raise web.HTTPInternalServerError(text='{"message": "Server Error"}', content_type="application/json")
+    if fault is Fault.ERROR_502_AFTER:
+        # Sandbox extension: a proxy's page, the origin having stored the message.
+        state.stats.faults["502_after"] += 1
+        raise web.HTTPBadGateway(text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")

@@ -1,7 +1,8 @@
 """Fault injection: the failures a real provider shows, drawn with a seedable RNG.
 
 Before processing a request (nothing stored, nothing debited): a 500, a 503, or a connection reset.
-After processing (the message is stored and debited): a slow reply, or the reply lost — the
+After processing (the message is stored and debited): a slow reply, a 500 or a 502, or the reply
+lost — the
 connection is closed without an answer, which the client sees as `ServerDisconnectedError` (or a
 payload error) and cannot tell apart from a reset before processing. That case is what separates
 exactly-once from at-least-once, so it is counted in `stats.faults["reply_lost"]`.
@@ -26,6 +27,8 @@ class Fault(enum.StrEnum):
     RESET = "reset"
     SLOW = "slow"
     REPLY_LOST = "reply_lost"
+    ERROR_500_AFTER = "500_after"
+    ERROR_502_AFTER = "502_after"
 
 
 def before_processing(state: SandboxState, route: str) -> Fault | None:
@@ -51,13 +54,19 @@ def before_processing(state: SandboxState, route: str) -> Fault | None:
 def after_processing(state: SandboxState, route: str) -> Fault | None:
     """The fault to inject once `route` has stored its work (reply lost, or a slow reply), or None."""
     s = state.settings
-    if route not in s.fault_routes or (s.reply_lost_rate <= 0 and s.slow_rate <= 0):
+    rates = (
+        (Fault.REPLY_LOST, s.reply_lost_rate),
+        (Fault.SLOW, s.slow_rate),
+        (Fault.ERROR_500_AFTER, s.error_after_rate),
+        (Fault.ERROR_502_AFTER, s.bad_gateway_after_rate),
+    )
+    if route not in s.fault_routes or all(rate <= 0 for _, rate in rates):
         return None
     draw = state.rng.random()
-    if draw < s.reply_lost_rate:
-        return Fault.REPLY_LOST
-    if draw < s.reply_lost_rate + s.slow_rate:
-        return Fault.SLOW
+    for fault, rate in rates:
+        if draw < rate:
+            return fault
+        draw -= rate
     return None
 
 

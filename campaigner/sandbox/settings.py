@@ -133,6 +133,11 @@ class SandboxSettings:
     slow_rate: float = 0.0
     slow_seconds: float = 2.0
     reply_lost_rate: float = 0.0
+    # Stored, then answered 500 (an error after the insert) or 502 (a proxy that gave up on the
+    # origin): the documents show neither reply, but any web API gives them; the client must not
+    # send such a message twice.
+    error_after_rate: float = 0.0
+    bad_gateway_after_rate: float = 0.0
     fault_routes: set[str] = field(default_factory=lambda: set(SEND_ROUTES))
 
     def update(self, changes: dict[str, Any]) -> list[str]:

@@ -114,6 +114,24 @@ async def test_lost_replies_are_reconciled_not_resent(store: Store, make_sandbox
     assert await store.job_counts(campaign_id) == {"submitted": 80}
 
 
+async def test_server_errors_after_the_message_was_stored_send_nothing_twice(
+    store: Store, make_sandbox: MakeSandbox
+) -> None:
+    # 10 % answered 502 and 5 % answered 500 after storing the message: a retry would be a duplicate.
+    sandbox = await make_sandbox(
+        requests_per_minute=600, request_window=6.0, messages_per_second=100,
+        bad_gateway_after_rate=0.10, error_after_rate=0.05,
+    )  # fmt: skip
+    config = sandbox_config(sandbox)
+    campaign_id = await create_running_campaign(store, numbers(120))
+    report = await run_campaign(store, config, campaign_id)
+    assert report.state == "completed"
+    assert await store.job_counts(campaign_id) == {"submitted": 120}
+    snapshot = stats(sandbox)
+    assert snapshot["duplicates"] == {} and snapshot["accepted_messages"] == 120
+    assert snapshot["faults"].get("502_after", 0) > 0 and report.reconciled.get("found", 0) > 0
+
+
 async def test_transient_errors_are_retried(store: Store, make_sandbox: MakeSandbox) -> None:
     sandbox = await make_sandbox(
         requests_per_minute=600, request_window=6.0, messages_per_second=100, fault_503_rate=0.3

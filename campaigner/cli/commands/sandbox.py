@@ -37,6 +37,16 @@ def _rate(value: float, name: str) -> float:
 @_option(
     "--reply-lost-rate", "REPLY_LOST_RATE", type=float, default=0.0, help="Share stored, then reply dropped."
 )
+@_option(
+    "--error-after-rate", "ERROR_AFTER_RATE", type=float, default=0.0, help="Share stored, then answered 500."
+)
+@_option(
+    "--bad-gateway-after-rate",
+    "BAD_GATEWAY_AFTER_RATE",
+    type=float,
+    default=0.0,
+    help="Share stored, then answered 502.",
+)
 @_option("--slow-rate", "SLOW_RATE", type=float, default=0.0, help="Share answered after --slow-seconds.")
 @_option("--slow-seconds", "SLOW_SECONDS", type=float, default=2.0, help="Delay of a slow reply.")
 @_option("--seed", "SEED", type=int, default=None, help="Seed of the fault RNG (reproducible runs).")
@@ -74,6 +84,8 @@ def sandbox_command(**options: Any) -> None:
         reset_rate=_rate(options["reset_rate"], "reset-rate"),
         reply_lost_rate=_rate(options["reply_lost_rate"], "reply-lost-rate"),
         slow_rate=_rate(options["slow_rate"], "slow-rate"),
+        error_after_rate=_rate(options["error_after_rate"], "error-after-rate"),
+        bad_gateway_after_rate=_rate(options["bad_gateway_after_rate"], "bad-gateway-after-rate"),
         slow_seconds=options["slow_seconds"],
         seed=options["seed"],
         sent_delay=options["sent_delay"],
