@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +21,7 @@ from campaigner.dispatch.ports import ReconcileStore, Sender
 from campaigner.dispatch.throttle import Throttle
 from campaigner.errors import CampaignerError
 from campaigner.model.jobs import ClaimedJob, JobResult, Settlement
-from campaigner.model.provider import LookupResult, OutboundMessage
+from campaigner.model.provider import LookupResult, OutboundMessage, Outcome, SendResult
 from campaigner.model.states import JobState
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,10 @@ AMBIGUOUS_SETTLE_SECONDS = 1.0
 LOOKUPS_AT_ONCE = 8
 # Lookups of one job that may fail before it is left for stale reconciliation.
 LOOKUP_TRIES = 3
+# After a stale pass whose lookups failed, the next waits this long, doubling up to the cap: the
+# provider asks pollers to back off, and every lookup costs a request of the account's budget.
+STALE_BACKOFF_FIRST = 1.0
+STALE_BACKOFF_CAP = 60.0
 
 
 class Reconciler:
@@ -57,6 +62,8 @@ class Reconciler:
         # longest request it may still have had in flight.
         self._dead_after = config.dispatcher.worker_timeout + config.provider.request_bound()
         self._settling: set[asyncio.Task[None]] = set()
+        self._stale_backoff = 0.0
+        self._stale_not_before = float("-inf")
         self._lookups = asyncio.Semaphore(LOOKUPS_AT_ONCE)
         self.outcomes: Counter[str] = metrics.ReconcileOutcomes()  # also counted in /metrics
 
@@ -74,10 +81,14 @@ class Reconciler:
         """True when no ambiguous job of ours waits for a lookup."""
         return not self._settling
 
-    async def submit(self, job: ClaimedJob) -> None:
-        """Settle one of our jobs whose send was ambiguous, a moment from now, beside the others."""
+    async def submit(self, job: ClaimedJob, result: SendResult | None = None) -> None:
+        """Settle one of our jobs whose send was ambiguous, a moment from now, beside the others.
+
+        `result` is the ambiguous result: its `if_absent` says what the job becomes when the
+        provider has no such message (a refusal it could not prove), instead of sending it again.
+        """
         self.outcomes["ambiguous"] += 1
-        task = asyncio.create_task(self._settle_later(job), name=f"reconcile job {job.id}")
+        task = asyncio.create_task(self._settle_later(job, result), name=f"reconcile job {job.id}")
         self._settling.add(task)
         task.add_done_callback(self._settled)
 
@@ -90,17 +101,28 @@ class Reconciler:
             )
 
     async def reconcile_stale(self, limit: int = 100) -> int:
-        """Settle up to `limit` jobs that other (dead or overdue) workers left in `sending`."""
+        """Settle up to `limit` jobs that other (dead or overdue) workers left in `sending`.
+
+        When a lookup fails the pass stops there (the provider cannot answer now: the rest would
+        fail the same way), and later passes back off, 1 s doubling to 60 s, returning 0 at once.
+        """
+        if time.monotonic() < self._stale_not_before:
+            return 0
         jobs = await self._store.stale_sending_jobs(self._campaign_id, limit, self._dead_after)
         settlements: list[Settlement] = []
         for job in jobs:
             found = await self._lookup(job)
             if found is None:
-                continue
+                backoff = max(STALE_BACKOFF_FIRST, 2 * self._stale_backoff)
+                self._stale_backoff = min(STALE_BACKOFF_CAP, backoff)
+                self._stale_not_before = time.monotonic() + self._stale_backoff
+                break
             settlements.append(
                 Settlement(job.id, int(job.attempts), found.found, found.provider_id, job.sending_at)
             )
             self.outcomes["stale_found" if found.found else "stale_not_found"] += 1
+        else:
+            self._stale_backoff = 0.0
         if settlements:
             settled = await self._store.settle_reconciled(settlements)
             log.info(
@@ -111,12 +133,12 @@ class Reconciler:
             )
         return len(settlements)
 
-    async def _settle_later(self, job: ClaimedJob) -> None:
+    async def _settle_later(self, job: ClaimedJob, result: SendResult | None) -> None:
         await asyncio.sleep(AMBIGUOUS_SETTLE_SECONDS)
         async with self._lookups:
-            await self._settle_own(job)
+            await self._settle_own(job, result)
 
-    async def _settle_own(self, job: ClaimedJob) -> None:
+    async def _settle_own(self, job: ClaimedJob, sent: SendResult | None = None) -> None:
         for _ in range(LOOKUP_TRIES):
             found = await self._lookup(job)
             if found is not None:
@@ -130,6 +152,16 @@ class Reconciler:
         if found.found:
             self.outcomes["found"] += 1
             result = JobResult(job.id, JobState.SUBMITTED, provider_id=found.provider_id)
+        elif sent is not None and sent.if_absent is Outcome.RECIPIENT:
+            # The provider said it could not send this one, and indeed has no such message.
+            self.outcomes["not_found"] += 1
+            result = JobResult(
+                job.id,
+                JobState.REJECTED,
+                error_code=sent.code or "recipient",
+                error_class="recipient",
+                error_message=sent.message or "refused by the provider",
+            )
         elif int(job.attempts) >= self._max_attempts:
             self.outcomes["not_found"] += 1
             result = JobResult(

@@ -364,7 +364,7 @@ class CampaignRunner:
             self._throttle.on_success()
         if decision.result is None:
             if job is not None:  # a result for a job we did not send is the client's bug: ignored
-                await self._reconciler.submit(job)
+                await self._reconciler.submit(job, result)
             return
         state = decision.result.state
         if state == JobState.SUBMITTED:

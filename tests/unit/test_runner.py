@@ -7,14 +7,18 @@ over HTTP are in tests/integration/test_dispatcher.py.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from campaigner.config import Config, config_from_mapping
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.throttle import Limits, Throttle
 from campaigner.dispatch.worker import Worker
-from campaigner.model.provider import OutboundMessage, Outcome
+from campaigner.model.provider import LookupResult, OutboundMessage, Outcome, SendResult
 from campaigner.model.states import CampaignState, JobState
+from campaigner.providers.errors import ProviderUnavailable
 from tests.builders import numbers
 from tests.unit.memory_ports import MemoryProvider, MemoryStore
 
@@ -155,3 +159,54 @@ async def test_a_runner_of_a_campaign_that_is_not_running_settles_what_was_left_
     assert store.jobs[left[0].id].state == JobState.SUBMITTED
     assert store.jobs[left[1].id].state == JobState.CANCELLED  # not found: pending, then cancelled
     assert store.states() == {"submitted": 1, "cancelled": 4}
+
+
+async def test_a_refusal_that_may_have_been_stored_is_looked_up_then_rejected_if_absent() -> None:
+    refused = SendResult(0, Outcome.AMBIGUOUS, code="send_failed", if_absent=Outcome.RECIPIENT)
+
+    class Refusing(MemoryProvider):
+        async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
+            results = await super().send(batch)
+            out = []
+            for message, result in zip(batch, results, strict=True):
+                if message.ref in (2, 3):
+                    if message.ref == 2:
+                        del self.stored[message.ref]  # refused: nothing stored
+                    out.append(replace(refused, ref=message.ref))  # 3: stored despite the error
+                else:
+                    out.append(result)
+            return out
+
+    store, provider = MemoryStore(numbers(4)), Refusing()
+    await run(store, provider)
+    assert store.jobs[2].state == JobState.REJECTED and store.jobs[2].error_code == "send_failed"
+    assert store.jobs[3].state == JobState.SUBMITTED and store.jobs[3].provider_id == provider.stored[3]
+    assert provider.tries[2] == provider.tries[3] == 1  # neither is sent again
+
+
+async def test_stale_lookups_back_off_while_the_provider_cannot_answer() -> None:
+    times: list[float] = []
+    third = asyncio.Event()
+
+    class Unanswering(MemoryProvider):
+        async def lookup(self, message: OutboundMessage, since: datetime) -> LookupResult:
+            times.append(time.monotonic())
+            if len(times) == 3:
+                third.set()
+            raise ProviderUnavailable("cliqtel: GET /messages: HTTP 503")
+
+    store, provider = MemoryStore(numbers(3)), Unanswering()
+    await store.claim_jobs(1, "gone", 1, 60)  # left sending by a worker that died
+    config = fast_config()
+    worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
+    await worker.start()
+    runner = CampaignRunner(store, provider, Throttle(Limits.of(config.provider)), config, 1, worker)
+    task = asyncio.create_task(runner.run())
+    try:
+        await asyncio.wait_for(third.wait(), 10)
+    finally:
+        runner.stop()
+        await task
+        await worker.stop()
+    # Idle, the runner tries stale jobs every 0.02 s here; failing lookups wait 1 s, then 2 s.
+    assert times[1] - times[0] >= 0.9 and times[2] - times[1] >= 1.9
