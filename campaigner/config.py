@@ -133,6 +133,10 @@ class ProviderConfig(_Section):
     sender: str = ""
     sender_number_id: int | None = None
     use_portal_endpoint: bool = False
+    # Cliqtel: where the wallet balance is read, relative to the API root (…/api/v1). The documents
+    # name billing endpoints (billing:read) but not this path: check it on a real account. A 403
+    # or 404 there leaves the balance unknown (a warning), never a refusal to send.
+    balance_path: str = "/billing/balance"
     requests_per_minute: float = Field(default=60, gt=0)
     # Length of the provider's rolling request window in seconds (Cliqtel: 60). X-RateLimit-Limit
     # counts requests in this window; scaled-down sandboxes use shorter ones.

@@ -48,11 +48,16 @@ async def check_sender(provider: Provider, config: ProviderConfig) -> SenderNumb
     return found
 
 
-async def check_balance(provider: Provider, store: Store, campaign_id: int, allow_partial: bool) -> None:
-    """Refuse to start when the estimate of what is left to send is above the account's balance."""
+async def check_balance(
+    provider: Provider, store: Store, campaign_id: int, allow_partial: bool
+) -> str | None:
+    """Refuse to start when the estimate of what is left to send is above the account's balance.
+
+    Returns a note for the user when the balance cannot be known (then nothing is refused).
+    """
     balance = await provider.balance()
     if balance is None:
-        return
+        return "the account's balance is unknown (see provider.balance_path): not checked"
     campaign = await store.get_campaign(campaign_id)
     left = campaign.estimated_cost - await store.cost_so_far(campaign_id)
     if balance.amount < left and not allow_partial:
@@ -61,6 +66,7 @@ async def check_balance(provider: Provider, store: Store, campaign_id: int, allo
             f"balance is {format_money(balance.amount, balance.currency)}; top up, or pass --allow-partial "
             "to send until it runs out (the campaign then pauses)"
         )
+    return None
 
 
 __all__ = ["check_balance", "check_sender"]

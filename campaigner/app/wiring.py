@@ -77,10 +77,11 @@ class RunWiring:
         await _saying_if_slow(self.throttle.acquire(0), on_slow, message)
         await check_sender(self.provider, self.config.provider)
 
-    async def check_balance(self, campaign_id: int, allow_partial: bool) -> None:
-        """Refuse to start a campaign the balance does not cover (one paced read)."""
+    async def check_balance(self, campaign_id: int, allow_partial: bool) -> str | None:
+        """Refuse to start a campaign the balance does not cover (one paced read); a note when the
+        balance cannot be known."""
         await self.throttle.acquire(0)
-        await check_balance(self.provider, self.store, campaign_id, allow_partial)
+        return await check_balance(self.provider, self.store, campaign_id, allow_partial)
 
     def runner(self, campaign_id: int) -> CampaignRunner:
         """A runner for one campaign over these parts."""

@@ -52,7 +52,8 @@ async def run_in_foreground(
         # The schedule may be well ahead (the requests of a run killed a moment ago, other
         # processes on the account): the wiring says so through the console.
         await wiring.preflight(on_slow=lambda message: console.print(message, highlight=False))
-        await wiring.check_balance(campaign_id, allow_partial)
+        if note := await wiring.check_balance(campaign_id, allow_partial):
+            console.print(f"warning: {note}", highlight=False)
         await _wait_until_due(store, campaign_id, console)
         await start_running(store, campaign_id, reopen=reopen)
         campaign = await store.get_campaign(campaign_id)

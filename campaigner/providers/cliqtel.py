@@ -197,8 +197,9 @@ class CliqtelProvider:
             text = f"HTTP {reply.status} without a message id"
             return SendResult(ref, Outcome.AMBIGUOUS, code=str(reply.status), message=text)
         code, reason, fields = error_of(payload)
+        # A 2xx with `success: false` (the portal) is an error without a status of its own.
         status = reply.status if reply.status >= 300 else 422
-        verdict = cliqtel_verdict(status, code, fields)
+        verdict = cliqtel_verdict(status, code, fields, reason)
         retry_after = None
         if verdict.outcome is Outcome.THROTTLED:
             retry_after = parse_retry_after(reply.headers.get("Retry-After"))
@@ -211,6 +212,7 @@ class CliqtelProvider:
             message=detail,
             retry_after=retry_after,
             opt_out=verdict.opt_out,
+            if_absent=verdict.if_absent,
         )
 
     # --- reading -----------------------------------------------------------------------------------------
@@ -244,6 +246,10 @@ class CliqtelProvider:
             "since": start.astimezone(UTC).isoformat(),
             "per_page": str(PER_PAGE),
         }
+        if self._config.sender:
+            # Another campaign's identical text to the same number, from another of the account's
+            # numbers, is not ours (the reference's `from` filter).
+            params["from"] = self._config.sender
         async for item in pages.walk(self._get, f"{self._base}/messages", params):
             if self._matches(item, message, start):
                 status = STATUSES.get(str(item.get("status", "")).lower())
@@ -281,14 +287,17 @@ class CliqtelProvider:
         return result
 
     async def balance(self) -> Balance | None:
-        """The wallet balance (`GET …/api/v1/billing/balance`), or None where the server has no such route."""
+        """The wallet balance (`GET …/api/v1` + `provider.balance_path`), or None when it cannot be
+        known: no such route (404), or a least-privilege key without billing:read (403)."""
         root = self._base[: -len("/sms")] if self._base.endswith("/sms") else self._base
+        path = "/" + self._config.balance_path.lstrip("/")
         try:
-            payload = await self._get(f"{root}/billing/balance")
+            payload = await self._get(f"{root}{path}")
         except ProviderUnavailable:
             raise
         except ProviderError as exc:
-            if "HTTP 404" in str(exc):
+            if "HTTP 404" in str(exc) or "HTTP 403" in str(exc):
+                log.warning("cliqtel: balance unknown (%s); it is not checked", exc)
                 return None
             raise
         data = payload.get("data", payload) if isinstance(payload, dict) else None
