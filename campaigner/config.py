@@ -197,6 +197,10 @@ class DaemonConfig(_Section):
     public_url: str = ""
     grace_period: float = Field(default=30.0, ge=0)
     max_body_bytes: int = Field(default=65536, ge=1024)
+    # A job submitted this many seconds without a receipt is asked about (`campaigner sync` asks
+    # about every submitted job at once); the daemon does so every receipt_catch_up_every seconds.
+    receipt_catch_up_after: float = Field(default=600.0, ge=0)
+    receipt_catch_up_every: float = Field(default=60.0, gt=0)
 
 
 class Config(_Section):

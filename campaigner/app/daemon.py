@@ -26,6 +26,7 @@ from campaigner.app.wiring import RunWiring
 from campaigner.config import Config
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.errors import ConfigError, DatabaseError
+from campaigner.inbound.catch_up import catch_up
 from campaigner.model.states import CampaignState
 from campaigner.store.store import Store
 
@@ -38,6 +39,8 @@ RECEIPTS_EVERY = 1.0
 RESTART_AFTER = 5.0
 # A campaign that is not running but still has jobs in `sending` is settled this often at most.
 SWEEP_EVERY = 30.0
+# Jobs of one campaign asked about in one catch-up round.
+CATCH_UP_BATCH = 100
 
 
 class Daemon:
@@ -97,7 +100,10 @@ class Daemon:
         log.info(
             "daemon listening on %s:%s as worker %s", self.config.daemon.host, self.port, wiring.worker.id
         )
-        side = [asyncio.create_task(self._housekeeping(store), name="housekeeping")]
+        side = [
+            asyncio.create_task(self._housekeeping(store), name="housekeeping"),
+            asyncio.create_task(self._catch_up_receipts(store, wiring), name="receipt catch-up"),
+        ]
         self.started.set()
         try:
             async with store.db.listening(CAMPAIGNS_CHANNEL, lambda _payload: self._wake.set()):
@@ -232,6 +238,27 @@ class Daemon:
                 shown = carried
             except Exception as exc:  # the database may be down for a moment; try again next round
                 log.warning("daemon housekeeping failed: %s", exc)
+
+
+    async def _catch_up_receipts(self, store: Store, wiring: RunWiring) -> None:
+        """Every receipt_catch_up_every seconds: ask about jobs waiting too long for a receipt."""
+        if not wiring.provider.capabilities.fetches_receipts:
+            await asyncio.Event().wait()  # nothing to ask; a side task that ends stops the daemon
+        daemon = self.config.daemon
+        while True:
+            await asyncio.sleep(daemon.receipt_catch_up_every)
+            try:
+                for campaign_id in await store.campaigns_awaiting_receipts(self.config.provider.account):
+                    await catch_up(
+                        store,
+                        wiring.provider,
+                        campaign_id,
+                        older_than=daemon.receipt_catch_up_after,
+                        limit=CATCH_UP_BATCH,
+                        pace=lambda: wiring.throttle.acquire(0),
+                    )
+            except Exception as exc:  # the database may be down for a moment; try again next round
+                log.warning("receipt catch-up failed: %s", exc)
 
 
 def _bound_port(runner: web.AppRunner) -> int | None:

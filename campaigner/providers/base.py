@@ -44,6 +44,8 @@ class Capabilities:
     webhooks: tuple[WebhookKind, ...] = ()
     # It takes a status-callback URL with each message (else it is set on the provider's side).
     callback_per_message: bool = False
+    # It can say where one sent message is (`receipt`): receipts missed are caught up by asking.
+    fetches_receipts: bool = False
 
 
 def webhook_path(provider_type: str, kind: WebhookKind) -> str:
@@ -76,6 +78,11 @@ class Provider(Protocol):
 
     async def numbers(self) -> list[SenderNumber]:
         """The sender numbers of the account."""
+        ...
+
+    async def receipt(self, provider_id: str) -> StatusEvent | None:
+        """Where message `provider_id` is now, as a receipt would say (None: the provider cannot
+        tell). Raises ProviderError (ProviderUnavailable when it cannot answer now)."""
         ...
 
     def parse_status_webhook(self, request: WebhookRequest) -> list[StatusEvent]:

@@ -139,6 +139,7 @@ class ClickatellProvider:
         lists_numbers=False,
         looks_up_messages=True,
         webhooks=("status", "inbound"),
+        fetches_receipts=True,
     )
 
     def __init__(
@@ -333,6 +334,11 @@ class ClickatellProvider:
         payload = await self._call("GET", f"{self._base}/rest/message/{api_message_id}")
         data = payload.get("data", {})
         return status_of(data.get("messageStatus") if isinstance(data, dict) else None)
+
+    async def receipt(self, provider_id: str) -> StatusEvent | None:
+        """Where one message is (`GET /message/{apiMessageId}`, "Message status")."""
+        status = await self.message_status(provider_id)
+        return None if status is None else StatusEvent(provider_id=provider_id, status=status)
 
     async def stop(self, api_message_id: str) -> DeliveryStatus | None:
         """Stop a scheduled or still queued message (`DELETE /message/{id}`); its status afterwards."""

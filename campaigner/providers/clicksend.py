@@ -142,6 +142,10 @@ class ClickSendProvider:
         """Nothing is ever sent through ClickSend, so nothing can be found."""
         return LookupResult(False)
 
+    async def receipt(self, provider_id: str) -> StatusEvent | None:
+        """ClickSend is used for numbers only: it has no messages of ours to ask about."""
+        return None
+
     async def balance(self) -> Balance | None:
         """Not implemented for ClickSend."""
         return None

@@ -98,7 +98,9 @@ class CliqtelProvider:
 
     name = "cliqtel"
     # One number a request; each message names its status callback URL; numbers are listed.
-    capabilities = Capabilities(webhooks=("status", "inbound"), callback_per_message=True)
+    capabilities = Capabilities(
+        webhooks=("status", "inbound"), callback_per_message=True, fetches_receipts=True
+    )
     max_recipients_per_request = 1
 
     def __init__(self, config: ProviderConfig, *, status_callback_url: str | None = None) -> None:
@@ -268,6 +270,21 @@ class CliqtelProvider:
         # A server that ignores `since` must not make an older identical message count; created_at
         # may be shown in whole seconds, so compare at that precision.
         return created is None or created >= start.replace(microsecond=0)
+
+    async def receipt(self, provider_id: str) -> StatusEvent | None:
+        """Where one message is (`GET /messages/{id}`, the reference's "Get Message")."""
+        payload = await self._get(f"{self._base}/messages/{provider_id}")
+        record = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(record, dict):
+            raise ProviderError(f"cliqtel: GET /messages/{provider_id}: no message in the reply")
+        status = STATUSES.get(str(record.get("status", "")).lower())
+        if status is None:
+            return None
+        return StatusEvent(
+            provider_id=str(provider_id),
+            status=status,
+            occurred_at=parse_time(record.get("updated_at") or record.get("created_at")),
+        )
 
     async def numbers(self) -> list[SenderNumber]:
         """The account's SMS-capable numbers (`GET /numbers`); ProviderError when refused."""

@@ -165,6 +165,17 @@ class Store(JobStore):
         """Campaigns whose jobs may be claimed now."""
         return [r["id"] for r in await self.db.all("running-campaign-ids")]
 
+    async def campaigns_awaiting_receipts(self, account: str) -> list[int]:
+        """Campaigns of `account` with jobs submitted and no final receipt yet."""
+        return [r["id"] for r in await self.db.all("campaigns-awaiting-receipts", account)]
+
+    async def awaiting_receipt(
+        self, campaign_id: int, older_than: float, limit: int
+    ) -> list[tuple[int, str]]:
+        """(job id, provider id) of submitted jobs waiting `older_than` seconds for a receipt."""
+        rows = await self.db.all("awaiting-receipt-jobs", campaign_id, float(older_than), limit)
+        return [(r["id"], r["provider_id"]) for r in rows]
+
     async def unsettled_campaign_ids(self, account: str) -> list[int]:
         """Campaigns of `account` that are not running but still have jobs in `sending`."""
         return [r["id"] for r in await self.db.all("unsettled-campaign-ids", account)]

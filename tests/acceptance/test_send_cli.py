@@ -361,3 +361,26 @@ async def test_cancel_during_a_run_reports_what_was_sent_and_the_run_says_so(
     final = await counts(database_url)
     assert "sending" not in final
     assert final.get("submitted", 0) == sandbox.state.snapshot()["accepted_messages"]
+
+
+async def test_sync_settles_receipts_that_never_came(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox(requests_per_minute=600, request_window=6.0, messages_per_second=100)
+    config = write_config(tmp_path, sandbox, rpm=600, mps=100)  # no public_url: no receipts pushed
+    await campaigner(
+        config, database_url, "send", str(write_recipients(tmp_path, 12)), "-m", "Hi", "--region", "NL", "-y"
+    )
+    assert await counts(database_url) == {"submitted": 12}
+
+    async def delivered_at_the_provider() -> bool:
+        return all(m.status in ("delivered", "failed") for m in sandbox.state.store.messages)
+
+    await wait_for(delivered_at_the_provider, 30, "the sandbox to deliver")
+    output = await campaigner(config, database_url, "sync", "1")
+    assert "12 messages looked up" in output and "delivered 12" in output
+    assert await counts(database_url) == {"delivered": 12}
+    again = await campaigner(config, database_url, "sync", "1")
+    assert "0 messages looked up" in again
+    missing = await campaigner(config, database_url, "sync", "99", expect=2)
+    assert "99" in missing and "Traceback" not in missing

@@ -43,3 +43,6 @@ def register_all(group: click.Group) -> None:
     from campaigner.cli.commands import config
 
     config.register(group)
+    from campaigner.cli.commands import sync
+
+    sync.register(group)
