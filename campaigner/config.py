@@ -137,6 +137,9 @@ class ProviderConfig(_Section):
     # name billing endpoints (billing:read) but not this path: check it on a real account. A 403
     # or 404 there leaves the balance unknown (a warning), never a refusal to send.
     balance_path: str = "/billing/balance"
+    # Seconds between reads of the inbound list, for a provider whose replies are polled (Cliqtel:
+    # its documents offer no inbound webhook yet). A STOP stops sends within one interval. 0: off.
+    inbound_poll_interval: float = Field(default=15.0, ge=0)
     requests_per_minute: float = Field(default=60, gt=0)
     # Length of the provider's rolling request window in seconds (Cliqtel: 60). X-RateLimit-Limit
     # counts requests in this window; scaled-down sandboxes use shorter ones.

@@ -27,6 +27,8 @@ from campaigner.config import Config
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.errors import ConfigError, DatabaseError
 from campaigner.inbound.catch_up import catch_up
+from campaigner.inbound.poller import poll_once
+from campaigner.inbound.replies import handle_inbound
 from campaigner.model.states import CampaignState
 from campaigner.store.store import Store
 
@@ -103,6 +105,7 @@ class Daemon:
         side = [
             asyncio.create_task(self._housekeeping(store), name="housekeeping"),
             asyncio.create_task(self._catch_up_receipts(store, wiring), name="receipt catch-up"),
+            asyncio.create_task(self._poll_inbound(store, wiring), name="inbound polling"),
         ]
         self.started.set()
         try:
@@ -259,6 +262,26 @@ class Daemon:
                     )
             except Exception as exc:  # the database may be down for a moment; try again next round
                 log.warning("receipt catch-up failed: %s", exc)
+
+
+    async def _poll_inbound(self, store: Store, wiring: RunWiring) -> None:
+        """Every provider.inbound_poll_interval seconds: the replies of a provider that is polled."""
+        interval = self.config.provider.inbound_poll_interval
+        if not wiring.provider.capabilities.polls_inbound or interval <= 0:
+            await asyncio.Event().wait()  # nothing to poll; a side task that ends stops the daemon
+        account = self.config.provider.account
+        while True:
+            try:
+                await poll_once(
+                    store,
+                    wiring.provider,
+                    account,
+                    lambda event: handle_inbound(store, event),
+                    lambda: wiring.throttle.acquire(0),
+                )
+            except Exception as exc:  # the provider or the database may be away; next round
+                log.warning("polling inbound replies failed: %s", exc)
+            await asyncio.sleep(interval)
 
 
 def _bound_port(runner: web.AppRunner) -> int | None:

@@ -46,6 +46,9 @@ class Capabilities:
     callback_per_message: bool = False
     # It can say where one sent message is (`receipt`): receipts missed are caught up by asking.
     fetches_receipts: bool = False
+    # Replies are read by polling its list of inbound messages (`inbound_since`), because its
+    # documents offer no inbound webhook yet.
+    polls_inbound: bool = False
 
 
 def webhook_path(provider_type: str, kind: WebhookKind) -> str:
@@ -78,6 +81,11 @@ class Provider(Protocol):
 
     async def numbers(self) -> list[SenderNumber]:
         """The sender numbers of the account."""
+        ...
+
+    async def inbound_since(self, since: datetime) -> list[InboundEvent]:
+        """Messages sent to the account's numbers at or after `since`, oldest first (polling
+        clients only). Raises ProviderError (ProviderUnavailable when it cannot answer now)."""
         ...
 
     async def receipt(self, provider_id: str) -> StatusEvent | None:

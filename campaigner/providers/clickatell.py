@@ -335,6 +335,10 @@ class ClickatellProvider:
         data = payload.get("data", {})
         return status_of(data.get("messageStatus") if isinstance(data, dict) else None)
 
+    async def inbound_since(self, since: datetime) -> list[InboundEvent]:
+        """Replies reach us by callback only (capabilities.polls_inbound is false)."""
+        return []
+
     async def receipt(self, provider_id: str) -> StatusEvent | None:
         """Where one message is (`GET /message/{apiMessageId}`, "Message status")."""
         status = await self.message_status(provider_id)

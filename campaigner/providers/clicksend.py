@@ -142,6 +142,10 @@ class ClickSendProvider:
         """Nothing is ever sent through ClickSend, so nothing can be found."""
         return LookupResult(False)
 
+    async def inbound_since(self, since: datetime) -> list[InboundEvent]:
+        """Replies reach us by callback only (capabilities.polls_inbound is false)."""
+        return []
+
     async def receipt(self, provider_id: str) -> StatusEvent | None:
         """ClickSend is used for numbers only: it has no messages of ours to ask about."""
         return None

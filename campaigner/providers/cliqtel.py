@@ -93,13 +93,23 @@ def message_record(payload: Any) -> dict[str, Any] | None:
     return None
 
 
+def _inbound_order(event: InboundEvent) -> tuple[int, str]:
+    # Cliqtel's ids are integers that grow with time; anything else sorts after, as text.
+    return (int(event.provider_id), "") if event.provider_id.isdigit() else (1 << 62, event.provider_id)
+
+
 class CliqtelProvider:
     """A Cliqtel account. Implements `campaigner.providers.base.Provider`."""
 
     name = "cliqtel"
     # One number a request; each message names its status callback URL; numbers are listed.
+    # Replies are polled: the guide says inbound webhooks are "coming soon" (the inbound route
+    # stays, for when they ship).
     capabilities = Capabilities(
-        webhooks=("status", "inbound"), callback_per_message=True, fetches_receipts=True
+        webhooks=("status", "inbound"),
+        callback_per_message=True,
+        fetches_receipts=True,
+        polls_inbound=True,
     )
     max_recipients_per_request = 1
 
@@ -270,6 +280,29 @@ class CliqtelProvider:
         # A server that ignores `since` must not make an older identical message count; created_at
         # may be shown in whole seconds, so compare at that precision.
         return created is None or created >= start.replace(microsecond=0)
+
+    async def inbound_since(self, since: datetime) -> list[InboundEvent]:
+        """Replies to our numbers at or after `since` (`GET /messages?direction=inbound&since=…`,
+        every page), oldest first."""
+        start = since if since.tzinfo else since.replace(tzinfo=UTC)
+        since_text = start.astimezone(UTC).isoformat()
+        params = {"direction": "inbound", "since": since_text, "per_page": str(PER_PAGE)}
+        events = []
+        async for item in pages.walk(self._get, f"{self._base}/messages", params):
+            if item.get("id") is None or not item.get("from"):
+                continue
+            if item.get("direction", "inbound") != "inbound":
+                continue  # a server that ignores the filter
+            events.append(
+                InboundEvent(
+                    provider_id=str(item["id"]),
+                    from_number=str(item["from"]),
+                    to_number=str(item.get("to", "")),
+                    body=str(item.get("body", "")),
+                    received_at=parse_time(item.get("received_at") or item.get("created_at")),
+                )
+            )
+        return sorted(events, key=_inbound_order)
 
     async def receipt(self, provider_id: str) -> StatusEvent | None:
         """Where one message is (`GET /messages/{id}`, the reference's "Get Message")."""

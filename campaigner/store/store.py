@@ -165,6 +165,15 @@ class Store(JobStore):
         """Campaigns whose jobs may be claimed now."""
         return [r["id"] for r in await self.db.all("running-campaign-ids")]
 
+    async def inbound_cursor(self, account: str) -> tuple[int, datetime] | None:
+        """The newest polled inbound message id of `account` already applied, and its time."""
+        row = await self.db.one("inbound-cursor", account)
+        return None if row is None else (int(row["last_id"]), row["last_at"])
+
+    async def save_inbound_cursor(self, account: str, last_id: int, last_at: datetime) -> None:
+        """Inbound message `last_id` of `account` is applied (the cursor never moves back)."""
+        await self.db.execute("save-inbound-cursor", account, last_id, last_at)
+
     async def campaigns_awaiting_receipts(self, account: str) -> list[int]:
         """Campaigns of `account` with jobs submitted and no final receipt yet."""
         return [r["id"] for r in await self.db.all("campaigns-awaiting-receipts", account)]

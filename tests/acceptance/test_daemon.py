@@ -198,6 +198,61 @@ async def test_receipts_missed_while_no_daemon_was_up_are_caught_up_without_webh
         await asyncio.wait_for(task, 20)
 
 
+async def test_a_stop_read_by_polling_stops_the_sending_even_across_a_daemon_restart(
+    store: Store, database_url: str, make_sandbox: MakeSandbox
+) -> None:
+    os.environ[API_KEY_ENV], os.environ[WEBHOOK_SECRET_ENV] = KEY, SECRET
+    sandbox = await make_sandbox(requests_per_minute=600, request_window=6.0, messages_per_second=10)
+    settings = daemon_settings(sandbox, database_url, free_port())
+    settings["provider"] = {**settings["provider"], "inbound_poll_interval": 0.5}  # type: ignore[dict-item]
+    config = config_from_mapping(settings, source="<test>")
+    targets = numbers(100)
+    campaign_id = await create_running_campaign(store, targets)
+
+    async def texts(sender: str, body: str) -> None:  # stored and listed by the sandbox: no webhook
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{sandbox.url}/_sandbox/inbound", json={"from": sender, "body": body}):
+                pass
+
+    async def suppressed(e164: str) -> bool:
+        return e164 in {s.e164 for s in await store.list_suppressions()}
+
+    daemon = Daemon(config)
+    task = asyncio.create_task(daemon.run())
+    try:
+        await wait_for(lambda: _some_submitted(store, campaign_id), 30, "the first sends")
+        await texts(targets[-1], "STOP")
+        await wait_for(lambda: suppressed(targets[-1]), 10, "the STOP to be polled")
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, 20)
+    await texts(targets[-2], "stop")  # while no daemon is up
+    daemon = Daemon(config)
+    task = asyncio.create_task(daemon.run())
+    try:
+        async def completed() -> bool:
+            return (await store.get_campaign(campaign_id)).state == "completed"
+
+        await wait_for(completed, 60, "the campaign to complete")
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, 20)
+    sent_to = set(sandbox.state.snapshot(per_recipient=True)["per_recipient"])
+    assert targets[-1] not in sent_to and targets[-2] not in sent_to
+    assert sent_to == set(targets[:-2]) and sandbox.state.snapshot()["duplicates"] == {}
+    counts = await store.job_counts(campaign_id)
+    assert counts.get("skipped") == 2
+    assert {(s.e164, s.reason, s.source) for s in await store.list_suppressions()} == {
+        (targets[-1], "stop_reply", "inbound"),
+        (targets[-2], "stop_reply", "inbound"),
+    }
+
+
+async def _some_submitted(store: Store, campaign_id: int) -> bool:
+    counts = await store.job_counts(campaign_id)
+    return counts.get("submitted", 0) + counts.get("delivered", 0) >= 5
+
+
 async def test_daemon_outlives_a_database_outage_and_finishes_the_campaign_after_it(
     store: Store, database_url: str, make_sandbox: MakeSandbox
 ) -> None:
