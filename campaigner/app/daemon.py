@@ -94,6 +94,8 @@ class Daemon:
             raise ConfigError(f"daemon: cannot listen on {where} (daemon.host, daemon.port): {exc}") from None
         try:
             await wiring.preflight()
+            for note in wiring.receipt_notes():
+                log.warning("%s", note)
             await wiring.worker.start()
         except BaseException:
             await runner.cleanup()

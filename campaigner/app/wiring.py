@@ -83,6 +83,23 @@ class RunWiring:
         await self.throttle.acquire(0)
         return await check_balance(self.provider, self.store, campaign_id, allow_partial)
 
+    def receipt_notes(self) -> list[str]:
+        """Why delivery receipts will not be pushed to us, if they will not (they are then caught up
+        by asking: the daemon's catch-up, or `campaigner sync`)."""
+        provider = self.config.provider
+        if provider.type == "cliqtel" and provider.use_portal_endpoint:
+            return [
+                "provider.use_portal_endpoint: the portal's send takes no status_callback_url, so no "
+                "receipt is pushed; they are caught up by asking (daemon.receipt_catch_up_after, "
+                "`campaigner sync`)"
+            ]
+        if status_callback_url(self.config) is None and self.provider.capabilities.callback_per_message:
+            return [
+                "no daemon.public_url: no receipt is pushed; they are caught up by asking "
+                "(daemon.receipt_catch_up_after, `campaigner sync`)"
+            ]
+        return []
+
     def runner(self, campaign_id: int) -> CampaignRunner:
         """A runner for one campaign over these parts."""
         return CampaignRunner(self.store, self.provider, self.throttle, self.config, campaign_id, self.worker)

@@ -54,6 +54,8 @@ async def run_in_foreground(
         await wiring.preflight(on_slow=lambda message: console.print(message, highlight=False))
         if note := await wiring.check_balance(campaign_id, allow_partial):
             console.print(f"warning: {note}", highlight=False)
+        for note in wiring.receipt_notes():
+            console.print(f"note: {note}", highlight=False)
         await _wait_until_due(store, campaign_id, console)
         await start_running(store, campaign_id, reopen=reopen)
         campaign = await store.get_campaign(campaign_id)

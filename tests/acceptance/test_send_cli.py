@@ -368,9 +368,10 @@ async def test_sync_settles_receipts_that_never_came(
 ) -> None:
     sandbox = await make_sandbox(requests_per_minute=600, request_window=6.0, messages_per_second=100)
     config = write_config(tmp_path, sandbox, rpm=600, mps=100)  # no public_url: no receipts pushed
-    await campaigner(
+    sent = await campaigner(
         config, database_url, "send", str(write_recipients(tmp_path, 12)), "-m", "Hi", "--region", "NL", "-y"
     )
+    assert "no daemon.public_url: no receipt is pushed" in sent  # and the user is told so
     assert await counts(database_url) == {"submitted": 12}
 
     async def delivered_at_the_provider() -> bool:

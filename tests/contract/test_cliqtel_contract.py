@@ -331,3 +331,42 @@ def test_the_documented_status_webhook_is_read(client: CliqtelProvider) -> None:
     [event] = client.parse_status_webhook(WebhookRequest(body, {"X-Cliqtel-Signature": signature}))
     assert (event.provider_id, event.status) == ("42", DeliveryStatus.DELIVERED)
     assert event.occurred_at == datetime(2026, 4, 3, 10, 15, 33, tzinfo=UTC)
+
+
+async def test_receipt_reads_get_message(stub: Stub, client: CliqtelProvider) -> None:
+    delivered = {**SENT_42["data"], "status": "delivered", "updated_at": "2026-04-03T10:15:33+00:00"}
+    stub.reply = (200, {"data": delivered}, {})
+    event = await client.receipt("42")
+    assert event is not None and (event.provider_id, event.status) == ("42", DeliveryStatus.DELIVERED)
+    assert (stub.requests[0]["method"], stub.requests[0]["path"]) == ("GET", "/api/v1/sms/messages/42")
+    stub.reply = (200, {"data": {**SENT_42["data"], "status": "sending"}}, {})  # the guide's lifecycle
+    sending = await client.receipt("42")
+    assert sending is not None and sending.status is DeliveryStatus.QUEUED
+
+
+async def test_inbound_replies_are_read_from_the_inbound_list(stub: Stub, client: CliqtelProvider) -> None:
+    # The guide's sms.received data, as the list shows an inbound message.
+    received = {
+        "id": 157,
+        "from": "+31612345678",
+        "to": "+31201234567",
+        "body": "Thanks, got the tracking!",
+        "direction": "inbound",
+        "segments": 1,
+        "created_at": "2026-04-03T10:16:45+00:00",
+    }
+    stub.reply = (
+        200,
+        {"data": [received], "meta": {"total": 1, "page": 1, "per_page": 100, "total_pages": 1}},
+        {},
+    )
+    since = datetime(2026, 4, 3, 10, 0, tzinfo=UTC)
+    [event] = await client.inbound_since(since)
+    assert (event.provider_id, event.from_number, event.body) == (
+        "157",
+        "+31612345678",
+        "Thanks, got the tracking!",
+    )
+    query = stub.requests[0]["query"]
+    assert stub.requests[0]["path"] == "/api/v1/sms/messages"
+    assert query["direction"] == "inbound" and datetime.fromisoformat(query["since"]) == since
