@@ -149,7 +149,8 @@ class Progression:
     def schedule(self, message: Message, start_at: float | None = None) -> None:
         """Plan `message`'s move to `sent` after `sent_delay` from `start_at` (Unix time, default now)."""
         base = time.time() if start_at is None else start_at
-        heapq.heappush(self._heap, (base + self.state.settings.sent_delay, message.id, "sent"))
+        # `sending` half way to `sent`, so their callbacks leave in order.
+        heapq.heappush(self._heap, (base + self.state.settings.sent_delay / 2, message.id, "sending"))
         self._wake.set()
 
     async def _run(self) -> None:
@@ -175,7 +176,11 @@ class Progression:
         message = state.store.get(message_id)
         if message is None or message.status in ("cancelled", "delivered", "failed"):
             return
-        if status == "sent":
+        if status == "sending" and message.api != "clickatell":
+            # The guide's lifecycle: queued → sending → sent → delivered / failed.
+            message.status = "sending"
+            heapq.heappush(self._heap, (now + state.settings.sent_delay / 2, message_id, "sent"))
+        elif status in ("sent", "sending"):
             message.status = "sent"
             heapq.heappush(self._heap, (now + state.settings.delivered_delay, message_id, "final"))
         else:
@@ -185,7 +190,8 @@ class Progression:
             else:
                 message.status = "delivered"
         message.updated_at = now
-        if message.status_callback_url:
+        drop = state.settings.receipt_drop_rate
+        if message.status_callback_url and not (drop > 0 and state.rng.random() < drop):
             if message.api == "clickatell":
                 body = dumps(clickatell_status_event(message)).encode()
             else:

@@ -138,6 +138,8 @@ class SandboxSettings:
     # send such a message twice.
     error_after_rate: float = 0.0
     bad_gateway_after_rate: float = 0.0
+    # Share of status callbacks never sent (nothing in the documents says a provider retries them).
+    receipt_drop_rate: float = 0.0
     fault_routes: set[str] = field(default_factory=lambda: set(SEND_ROUTES))
 
     def update(self, changes: dict[str, Any]) -> list[str]:

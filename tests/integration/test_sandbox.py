@@ -377,7 +377,7 @@ async def test_status_progresses_to_delivered_or_failed_with_signed_callbacks(
     sb = await make_sandbox(unreachable=["+31699999999"])
     assert (await send(http, sb, to="+31612345678", status_callback_url=receiver.url)).status == 201
     assert (await send(http, sb, to="+31699999999", status_callback_url=receiver.url)).status == 201
-    await poll(lambda: len(receiver.received) == 4)
+    await poll(lambda: len(receiver.received) == 6)
     by_to: dict[str, list[str]] = {}
     for raw, headers in receiver.received:
         expected = hmac.new(sb.settings.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
@@ -385,7 +385,11 @@ async def test_status_progresses_to_delivered_or_failed_with_signed_callbacks(
         event = json.loads(raw)
         assert event["event"] == "sms.status_updated"
         by_to.setdefault(event["data"]["to"], []).append(event["data"]["status"])
-    assert by_to == {"+31612345678": ["sent", "delivered"], "+31699999999": ["sent", "failed"]}
+    # The guide's lifecycle: queued → sending → sent → delivered / failed.
+    assert by_to == {
+        "+31612345678": ["sending", "sent", "delivered"],
+        "+31699999999": ["sending", "sent", "failed"],
+    }
     async with http.get(f"{sb.cliqtel_url}/messages", params={"status": "failed"}, headers=auth(sb)) as resp:
         assert [m["to"] for m in (await resp.json())["data"]] == ["+31699999999"]
 
