@@ -57,7 +57,15 @@ def decide(result: SendResult, attempts: int, policy: RetryPolicy) -> Decision:
     job_id = result.ref
     match result.outcome:
         case Outcome.ACCEPTED:
-            return Decision(JobResult(job_id, JobState.SUBMITTED, provider_id=result.provider_id))
+            return Decision(
+                JobResult(
+                    job_id,
+                    JobState.SUBMITTED,
+                    provider_id=result.provider_id,
+                    reported_segments=result.reported_segments,
+                    reported_cost=result.reported_cost,
+                )
+            )
         case Outcome.THROTTLED:
             wait = result.retry_after if result.retry_after is not None else 1.0
             back = JobResult(job_id, JobState.PENDING, retry_in=wait, attempts_delta=-1)

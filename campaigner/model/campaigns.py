@@ -83,6 +83,16 @@ class CampaignTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportedCosts:
+    """What the provider reported for a campaign's messages, beside what the preview estimated."""
+
+    messages: int  # messages with a reported cost
+    reported: Decimal
+    estimated: Decimal  # the estimate of those same messages
+    more_segments: int  # messages the provider counted more segments for than the preview
+
+
+@dataclass(frozen=True, slots=True)
 class StateTotal:
     """Jobs of one campaign in one state, and their estimated cost."""
 

@@ -56,6 +56,9 @@ class JobResult:
     error_class: str | None = None
     retry_in: float = 0.0  # seconds until a pending job may be claimed again
     attempts_delta: int = 0  # -1: this claim does not count as an attempt
+    # What the provider reported on accepting it (None: it did not say).
+    reported_segments: int | None = None
+    reported_cost: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

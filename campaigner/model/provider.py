@@ -50,6 +50,9 @@ class SendResult:
     opt_out: bool = False  # RECIPIENT because the recipient opted out / is blocked
     # For AMBIGUOUS: what the job becomes when a lookup finds no such message (None: sent again).
     if_absent: Outcome | None = None
+    # For ACCEPTED, where the provider says: the segments it counted and what they cost.
+    reported_segments: int | None = None
+    reported_cost: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from campaigner.config import ProviderConfig, Secret
@@ -91,6 +92,25 @@ def message_record(payload: Any) -> dict[str, Any] | None:
         if isinstance(record, dict) and record.get("id") is not None:
             return record
     return None
+
+
+def _reported(record: dict[str, Any]) -> tuple[int | None, Decimal | None]:
+    """The segments and cost a 201 reply reports (the reference shows both); None where absent or
+    unreadable: what the provider tells us is kept, never made up."""
+    segments = record.get("segments")
+    cost = record.get("cost")
+    counted = None
+    if isinstance(segments, int) and not isinstance(segments, bool) and 0 < segments < 1000:
+        counted = segments
+    amount = None
+    if isinstance(cost, int | float | str) and not isinstance(cost, bool):
+        try:
+            amount = Decimal(str(cost))
+        except ArithmeticError:
+            amount = None
+    if amount is not None and (not amount.is_finite() or not 0 <= amount < 1_000_000):
+        amount = None
+    return counted, amount.quantize(Decimal("0.000001")) if amount is not None else None
 
 
 def _inbound_order(event: InboundEvent) -> tuple[int, str]:
@@ -204,7 +224,14 @@ class CliqtelProvider:
         if 200 <= reply.status < 300 and not (isinstance(payload, dict) and payload.get("success") is False):
             record = message_record(payload)
             if record is not None:
-                return SendResult(ref, Outcome.ACCEPTED, provider_id=str(record["id"]))
+                segments, cost = _reported(record)
+                return SendResult(
+                    ref,
+                    Outcome.ACCEPTED,
+                    provider_id=str(record["id"]),
+                    reported_segments=segments,
+                    reported_cost=cost,
+                )
             # The provider answered success but we cannot read which message it made.
             text = f"HTTP {reply.status} without a message id"
             return SendResult(ref, Outcome.AMBIGUOUS, code=str(reply.status), message=text)

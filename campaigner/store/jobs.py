@@ -135,6 +135,8 @@ class JobStore:
             [r.error_message for r in results],
             [float(r.retry_in) for r in results],
             [int(r.attempts_delta) for r in results],
+            [r.reported_segments for r in results],
+            [r.reported_cost for r in results],
         )
         return _rows_changed(status)
 

@@ -30,6 +30,7 @@ from campaigner.model.campaigns import (
     CampaignTotals,
     ErrorSummary,
     NewCampaign,
+    ReportedCosts,
     StateTotal,
 )
 from campaigner.model.jobs import PlannedMessage, Suppression, WorkerInfo
@@ -173,6 +174,12 @@ class Store(JobStore):
     async def save_inbound_cursor(self, account: str, last_id: int, last_at: datetime) -> None:
         """Inbound message `last_id` of `account` is applied (the cursor never moves back)."""
         await self.db.execute("save-inbound-cursor", account, last_id, last_at)
+
+    async def reported_costs(self, campaign_id: int) -> ReportedCosts:
+        """What the provider reported for the campaign's messages, beside the estimate."""
+        row = await self.db.one("reported-costs", campaign_id)
+        assert row is not None  # an aggregate always has its row
+        return ReportedCosts(row["messages"], row["reported"], row["estimated"], row["more_segments"])
 
     async def campaigns_awaiting_receipts(self, account: str) -> list[int]:
         """Campaigns of `account` with jobs submitted and no final receipt yet."""

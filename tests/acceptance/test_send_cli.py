@@ -4,6 +4,7 @@ the real sandbox (served by this test's event loop) and a database of the test's
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -383,5 +384,10 @@ async def test_sync_settles_receipts_that_never_came(
     assert await counts(database_url) == {"delivered": 12}
     again = await campaigner(config, database_url, "sync", "1")
     assert "0 messages looked up" in again
+    # What Cliqtel reported on accepting each message (segments, cost) is kept beside the estimate.
+    status = json.loads(await campaigner(config, database_url, "status", "1", "--format", "json"))
+    assert status["reported"] == {
+        "messages": 12, "cost": 0.096, "estimated_cost": 0.096, "more_segments_than_estimated": 0
+    }
     missing = await campaigner(config, database_url, "sync", "99", expect=2)
     assert "99" in missing and "Traceback" not in missing

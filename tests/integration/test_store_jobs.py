@@ -223,12 +223,32 @@ async def test_a_long_run_of_suppressed_jobs_is_skipped_over_several_calls(store
 
 
 async def test_the_loaded_cost_counters_equal_the_sum_of_the_stored_costs(store: Store) -> None:
-    rows = [
-        message(i + 2, f"+316{30_000_000 + i:08d}", "Hi", cost=Decimal("0.0012345")) for i in range(1000)
-    ]
+    rows = [message(i + 2, f"+316{30_000_000 + i:08d}", "Hi", cost=Decimal("0.0012345")) for i in range(1000)]
     campaign_id = await store.create_campaign(
         NewCampaign(name="odd price", message="Hi"), [rows], lambda: CampaignTotals(1000, Decimal(0), {})
     )
     stored = sum((row["cost"] for row in await jobs_of(store, campaign_id)), Decimal(0))
     assert stored == Decimal("1.235000")  # each 0.0012345 stored as 0.001235
     assert (await store.job_totals(campaign_id))["pending"].cost == stored
+
+
+async def test_what_the_provider_reports_is_kept_beside_the_estimate(store: Store) -> None:
+    campaign_id = await make_campaign(store, 3)  # segments 1, 2, 1 at 0.008 each
+    jobs = await store.claim_jobs(campaign_id, "w", 3, 60)
+    results = [
+        JobResult(jobs[0].id, JobState.SUBMITTED, "p1", reported_segments=1, reported_cost=Decimal("0.008")),
+        JobResult(jobs[1].id, JobState.SUBMITTED, "p2", reported_segments=3, reported_cost=Decimal("0.024")),
+        JobResult(jobs[2].id, JobState.SUBMITTED, "p3"),  # the provider did not say
+    ]
+    assert await store.record_results("w", results) == 3
+    reported = await store.reported_costs(campaign_id)
+    assert (reported.messages, reported.reported, reported.estimated, reported.more_segments) == (
+        2,
+        Decimal("0.032"),
+        Decimal("0.024"),
+        1,
+    )
+    exported = {
+        r["id"]: (r["reported_segments"], r["reported_cost"]) for r in await jobs_of(store, campaign_id)
+    }
+    assert exported[jobs[1].id] == (3, Decimal("0.024")) and exported[jobs[2].id] == (None, None)

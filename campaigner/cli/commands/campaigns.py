@@ -128,6 +128,7 @@ async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:
     left = counts["pending"] + counts["sending"]
     errors = await store.last_errors(campaign_id)
     running = campaign.state == CampaignState.RUNNING
+    reported = await store.reported_costs(campaign_id)
     return {
         "id": campaign.id,
         "name": campaign.name,
@@ -139,6 +140,13 @@ async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:
         "cost_so_far": float(cost),
         "estimated_cost": float(campaign.estimated_cost),
         "currency": campaign.currency,
+        # The provider's own figures, for the messages it reported them for.
+        "reported": {
+            "messages": reported.messages,
+            "cost": float(reported.reported),
+            "estimated_cost": float(reported.estimated),
+            "more_segments_than_estimated": reported.more_segments,
+        },
         "rate": round(rate, 3),
         # Only a running campaign is getting anywhere: a paused one has no time left, it has none.
         "eta_seconds": round(left / rate, 1) if rate > 0 and left and running else None,
@@ -177,6 +185,13 @@ def status_command(app: AppContext, campaign_id: int, output_format: str) -> Non
     click.echo(
         f"  cost so far {report['cost_so_far']:.2f} of {report['estimated_cost']:.2f} {report['currency']}"
     )
+    if (reported := report["reported"])["messages"]:
+        more = reported["more_segments_than_estimated"]
+        click.echo(
+            f"  reported by the provider for {reported['messages']} messages: {reported['cost']:.2f} "
+            f"(estimated {reported['estimated_cost']:.2f})"
+            + (f"; {more} counted more segments than the preview" if more else "")
+        )
     eta = f", about {report['eta_seconds']:.0f} s left" if report["eta_seconds"] else ""
     click.echo(f"  rate {report['rate']:.2f} jobs/s{eta}")
     for error in report["last_errors"]:
@@ -240,6 +255,8 @@ EXPORT_COLUMNS = (
     "error_message",
     "submitted_at",
     "finished_at",
+    "reported_segments",
+    "reported_cost",
 )
 
 
@@ -288,6 +305,8 @@ def export_command(app: AppContext, campaign_id: int, out: Path | None) -> None:
                     neutralise(r["error_message"] or ""),
                     r["submitted_at"].isoformat() if r["submitted_at"] else "",
                     r["finished_at"].isoformat() if r["finished_at"] else "",
+                    "" if r["reported_segments"] is None else r["reported_segments"],
+                    "" if r["reported_cost"] is None else r["reported_cost"],
                 ]
             )
             count += 1

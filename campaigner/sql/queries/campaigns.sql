@@ -61,8 +61,15 @@ GROUP BY state, error_class, error_code ORDER BY count(*) DESC LIMIT $2;
 -- name: export-jobs
 -- campaigner export: every job of a campaign with its final state (streamed with a cursor).
 SELECT id, line, e164, country, state, attempts, segments, encoding, cost, provider_id, error_code,
-       error_class, error_message, submitted_at, finished_at
+       error_class, error_message, submitted_at, finished_at, reported_segments, reported_cost
 FROM jobs WHERE campaign_id = $1 ORDER BY id;
+
+-- name: reported-costs
+-- campaigner status: what the provider reported for campaign $1's messages, beside our estimate.
+SELECT count(reported_cost) AS messages, coalesce(sum(reported_cost), 0) AS reported,
+       coalesce(sum(cost) FILTER (WHERE reported_cost IS NOT NULL), 0) AS estimated,
+       count(*) FILTER (WHERE reported_segments > segments) AS more_segments
+FROM jobs WHERE campaign_id = $1 AND reported_cost IS NOT NULL;
 
 -- name: campaign-send-at-due
 -- resume of a paused campaign that has a send_at: running if due, back to scheduled otherwise.

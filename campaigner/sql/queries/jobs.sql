@@ -52,10 +52,13 @@ SET state = r.state,
     lease_expires_at = NULL,
     submitted_at = CASE WHEN r.state = 'submitted' THEN now() ELSE j.submitted_at END,
     finished_at = CASE WHEN r.state = 'rejected' THEN now() ELSE j.finished_at END,
+    reported_segments = coalesce(r.reported_segments, j.reported_segments),
+    reported_cost = coalesce(r.reported_cost, j.reported_cost),
     updated_at = now()
 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::double precision[], $9::integer[])
-    AS r (id, state, provider_id, error_code, error_class, error_message, retry_in, attempts_delta)
+            $8::double precision[], $9::integer[], $10::integer[], $11::numeric[])
+    AS r (id, state, provider_id, error_code, error_class, error_message, retry_in, attempts_delta,
+          reported_segments, reported_cost)
 WHERE j.id = r.id AND j.state = 'sending' AND j.worker_id = $1;
 
 -- name: release-jobs
