@@ -371,8 +371,13 @@ async def list_numbers(request: web.Request) -> web.Response:
 
 
 async def balance(request: web.Request) -> web.Response:
-    """GET /billing/balance: the wallet (the documents name balance data but not its path)."""
+    """GET /billing/balance: the wallet. A sandbox extension, served only with `serve_balance`:
+    the documents name balance data (billing:read) but not its path."""
     state, admitted = _admit(request, "cliqtel.balance", write=False)
+    if not state.settings.serve_balance:
+        raise ApiError(404, "not_found", "Not found", admitted.headers)
+    if admitted.key == state.settings.send_key:
+        raise ApiError(403, "insufficient_scope", "This API key does not have the billing:read scope")
     body = {"data": {"balance": round(state.balance, 6), "currency": state.settings.currency}}
     return json_response(body, 200, admitted.headers)
 

@@ -71,7 +71,7 @@ def bearer_key(request: web.Request, state: SandboxState) -> str | None:
         return None
     token = token.strip()
     s = state.settings
-    if token and token in (s.full_key, s.read_key):
+    if token and token in (s.full_key, s.read_key, s.send_key):
         return token
     return None
 
@@ -106,7 +106,7 @@ def admit(
             raise ApiError(
                 429, rate_limited.code, rate_limited.message, headers={**headers, "Retry-After": retry}
             )
-    if write and key != s.full_key:
+    if write and key not in (s.full_key, s.send_key):
         state.reject("403")
         assert forbidden is not None
         raise ApiError(forbidden.status, forbidden.code, forbidden.message, headers=headers)

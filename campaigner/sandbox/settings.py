@@ -78,6 +78,12 @@ class SandboxSettings:
     # Keys: Cliqtel "id|secret" tokens; also accepted as Clickatell bearer tokens.
     full_key: str = "17|sandbox-full-access-key"
     read_key: str = "18|sandbox-read-only-key"
+    # A least-privilege key, as Cliqtel's API Reference recommends: sms:read and sms:write only, so
+    # billing answers it 403 insufficient_scope.
+    send_key: str = "19|sandbox-send-only-key"
+    # Sandbox extension: GET /billing/balance. Cliqtel's documents name billing data (billing:read)
+    # but no balance path, so by default the sandbox serves none (404) and the client must cope.
+    serve_balance: bool = False
     clicksend_username: str = "sandbox"
     clicksend_key: str = "sandbox-clicksend-key"
     # HMAC-SHA256 key of X-Cliqtel-Signature on status and inbound callbacks.

@@ -48,12 +48,15 @@ def write_recipients(tmp_path: Path, count: int) -> Path:
     return path
 
 
-async def start(config: Path, url: str, *args: str) -> asyncio.subprocess.Process:
+async def start(
+    config: Path, url: str, *args: str, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
         "CAMPAIGNER_DATABASE_URL": url,
         "CAMPAIGNER_CONFIG": str(config),
         "CLIQTEL_API_KEY": KEY,
+        **(env or {}),
     }
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "campaigner", *args, cwd=ROOT, env=env,
@@ -168,7 +171,7 @@ async def test_funds_pause_then_retry_after_top_up(
 async def test_balance_below_the_estimate_refuses_to_start(
     database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
-    sandbox = await make_sandbox(balance=0.01)
+    sandbox = await make_sandbox(balance=0.01, serve_balance=True)
     config = write_config(tmp_path, sandbox, rpm=60, mps=10)
     output = await campaigner(
         config, database_url, "send", str(write_recipients(tmp_path, 10)), "-m", "Hi", "--region", "NL", "-y",
@@ -211,7 +214,7 @@ async def test_numbers_suppressed_after_create_are_skipped_not_sent(
 async def test_send_refusals_before_the_first_message_change_nothing_or_say_what_is_kept(
     database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
-    sandbox = await make_sandbox(balance=0.01)
+    sandbox = await make_sandbox(balance=0.01, serve_balance=True)
     config = write_config(tmp_path, sandbox, rpm=60, mps=10)
     recipients = str(write_recipients(tmp_path, 3))
     send = ("send", recipients, "-m", "Hi", "--region", "NL")
@@ -391,3 +394,20 @@ async def test_sync_settles_receipts_that_never_came(
     }
     missing = await campaigner(config, database_url, "sync", "99", expect=2)
     assert "99" in missing and "Traceback" not in missing
+
+
+async def test_a_key_without_billing_scope_sends_with_a_warning(
+    database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = await make_sandbox(
+        requests_per_minute=600, request_window=6.0, messages_per_second=100, serve_balance=True
+    )
+    config = write_config(tmp_path, sandbox, rpm=600, mps=100)
+    env_key = {"CLIQTEL_API_KEY": sandbox.settings.send_key}  # sms:read and sms:write only
+    proc = await start(config, database_url, "send", str(write_recipients(tmp_path, 5)), "-m", "Hi", "-y",
+                       "--region", "NL", env=env_key)  # fmt: skip
+    out, err = await proc.communicate()
+    output = out.decode() + err.decode()
+    assert proc.returncode == 0, output
+    assert "balance is unknown" in output and "completed" in output
+    assert sandbox.state.snapshot()["accepted_messages"] == 5
