@@ -40,8 +40,6 @@ SIGNATURE_HEADER = "X-Cliqtel-Signature"
 # a few hundred bytes with a handful of objects).
 COMPACT_MAX_BYTES = 8192
 COMPACT_MAX_BRACKETS = 64
-# JSON nested deeper than this after authentication is a 400 (the decoder would recurse).
-MAX_DEPTH_BRACKETS = 256
 
 
 def sign(body: bytes, secret: Secret) -> str:
@@ -67,12 +65,13 @@ def _brackets(body: bytes) -> int:
 
 
 def decode_json(body: bytes) -> Any:
-    """The parsed body; WebhookRejected(400) when it is not JSON (or nested too deep to parse)."""
-    if _brackets(body) > MAX_DEPTH_BRACKETS:
-        raise WebhookRejected("body is not valid JSON for a callback (nested too deep)", status=400)
+    """The parsed body; WebhookRejected(400) when it is not JSON (or nested too deep to parse:
+    the C decoder stops with a RecursionError before the stack is at risk)."""
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    except RecursionError:
+        raise WebhookRejected("body is not valid JSON (nested too deep)", status=400) from None
+    except (ValueError, UnicodeDecodeError):
         raise WebhookRejected("body is not valid JSON", status=400) from None
 
 
