@@ -11,7 +11,8 @@ which then starves the database pool and the provider's connections too. A Liste
 - a connection that has not sent a whole request head within `header_timeout` is closed; between
   requests an idle keep-alive connection is closed after `keepalive_timeout`;
 - at most `max_connections` are open: a new one beyond that closes the longest-idle one (one
-  not handling a request), or, when every one is busy, is answered 503 and closed;
+  not handling a request) of the client holding the most connections, or, when every one is busy,
+  is answered 503 and closed;
 - request lines and header fields are bounded, bodies are not decompressed (the webhook routes
   refuse a Content-Encoding), and malformed HTTP is a 400 with one log line per interval, never a
   traceback; no response names the server software.
@@ -57,28 +58,37 @@ class Limits:
 
 
 class _Guard:
-    """The open connections of one listener, the idle ones in the order they became idle."""
+    """The open connections of one listener, by peer, the idle ones in the order they became idle.
+
+    Room is made at the expense of the peer holding the most connections (its longest-idle one):
+    a client that opens hundreds evicts its own, not the provider's callback or the health probe.
+    """
 
     def __init__(self, limits: Limits, floods: FloodLog, name: str) -> None:
         self.limits = limits
         self.floods = floods
         self.name = name
         self.open: set[_GuardedHandler] = set()
-        self.idle: OrderedDict[_GuardedHandler, None] = OrderedDict()
+        self._per_peer: dict[str, int] = {}
+        self._idle: dict[str, OrderedDict[_GuardedHandler, None]] = {}
 
     def admit(self, handler: _GuardedHandler) -> bool:
         """Count a new connection; make room for it, or refuse it (False) when all are busy."""
         self.open.add(handler)
+        self._per_peer[handler.peer] = self._per_peer.get(handler.peer, 0) + 1
+        self.set_idle(handler)
         if len(self.open) <= self.limits.max_connections:
             return True
-        victim = next((h for h in self.idle if h is not handler), None)
+        victim = self._victim(handler)
         if victim is not None:
             self.floods.event(
                 f"{self.name}:evicted",
                 logging.WARNING,
-                "%s: %d connections open (daemon.max_connections): closing the longest idle",
+                "%s: %d connections open (daemon.max_connections): closing the longest idle of the "
+                "client holding the most (%d)",
                 self.name,
                 len(self.open),
+                self._per_peer.get(victim.peer, 0),
             )
             victim.shut()
             return True
@@ -91,27 +101,63 @@ class _Guard:
         )
         return False
 
+    def _victim(self, newcomer: _GuardedHandler) -> _GuardedHandler | None:
+        # Heaviest peer first; the scan is over peers (a few, or at most max_connections).
+        for peer in sorted(self._per_peer, key=self._per_peer.__getitem__, reverse=True):
+            for handler in self._idle.get(peer, ()):
+                if handler is not newcomer:
+                    return handler
+        return None
+
+    def peers(self) -> dict[str, int]:
+        """Open connections by client address."""
+        return dict(self._per_peer)
+
+    def set_idle(self, handler: _GuardedHandler) -> None:
+        """`handler` waits for a request head (new, or between requests): it may be evicted."""
+        if handler in self.open:
+            idle = self._idle.setdefault(handler.peer, OrderedDict())
+            idle[handler] = None
+            idle.move_to_end(handler)
+
+    def set_busy(self, handler: _GuardedHandler) -> None:
+        """`handler` has a request in hand: it is not evicted."""
+        idle = self._idle.get(handler.peer)
+        if idle is not None:
+            idle.pop(handler, None)
+
     def gone(self, handler: _GuardedHandler) -> None:
+        if handler not in self.open:
+            return
         self.open.discard(handler)
-        self.idle.pop(handler, None)
+        self.set_busy(handler)
+        left = self._per_peer[handler.peer] - 1
+        if left:
+            self._per_peer[handler.peer] = left
+        else:
+            del self._per_peer[handler.peer]
+            self._idle.pop(handler.peer, None)
 
 
 class _GuardedHandler(RequestHandler):
     """aiohttp's connection protocol, with a deadline for the request head and a place in the guard."""
 
-    __slots__ = ("_guard", "_head_timer")
+    __slots__ = ("_guard", "_head_timer", "peer")
 
     def __init__(self, manager: Server, *, guard: _Guard, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._guard = guard
         self._head_timer: asyncio.TimerHandle | None = None
+        self.peer = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._guard.idle[self] = None
+        peername = transport.get_extra_info("peername")
+        self.peer = str(peername[0]) if isinstance(peername, tuple) and peername else ""
         if not self._guard.admit(self):
             transport.write(_BUSY)  # type: ignore[attr-defined]
-            self.shut()
+            self._guard.gone(self)
+            self.force_close()  # a graceful close: the 503 goes out first
             return
         if self.transport is not None:
             self._head_timer = self._loop.call_later(self._guard.limits.header_timeout, self._head_late)
@@ -120,7 +166,7 @@ class _GuardedHandler(RequestHandler):
         before = self._request_count
         super().data_received(data)
         if self._request_count != before:  # a whole request head arrived: busy until answered
-            self._guard.idle.pop(self, None)
+            self._guard.set_busy(self)
             if self._head_timer is not None:
                 self._head_timer.cancel()
                 self._head_timer = None
@@ -133,8 +179,7 @@ class _GuardedHandler(RequestHandler):
         finally:
             if self.transport is not None and not self._messages:
                 # Idle again: the keep-alive timeout (aiohttp's) bounds the wait for the next head.
-                self._guard.idle[self] = None
-                self._guard.idle.move_to_end(self)
+                self._guard.set_idle(self)
 
     def _head_late(self) -> None:
         self._head_timer = None
@@ -154,6 +199,8 @@ class _GuardedHandler(RequestHandler):
             self._head_timer.cancel()
             self._head_timer = None
         self._guard.gone(self)
+        if self.transport is not None:
+            self.transport.abort()  # no FIN handshake and no TIME_WAIT for a connection we drop
         self.force_close()
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -262,7 +309,9 @@ class Listener:
             shutdown_timeout=5.0,
         )
         await runner.setup()
-        site = web.TCPSite(runner, host, port, backlog=512)
+        # asyncio accepts up to `backlog` connections in one go: a smaller batch under a connection
+        # flood is a shorter stall of everything else on the loop.
+        site = web.TCPSite(runner, host, port, backlog=128)
         try:
             await site.start()
         except BaseException:
@@ -284,6 +333,10 @@ class Listener:
     def open_connections(self) -> int:
         """Connections open now."""
         return len(self._guard.open)
+
+    def peers(self) -> dict[str, int]:
+        """Connections open now, by client address."""
+        return self._guard.peers()
 
     async def close(self) -> None:
         """Stop listening and close every connection."""

@@ -59,9 +59,11 @@ async def _close_raw_connections() -> AsyncIterator[None]:
             await writer.wait_closed()
 
 
-async def raw(port: int, data: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A plain TCP connection that sends `data` (closed at the end of the test)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def raw(
+    port: int, data: bytes, local: str = "127.0.0.1"
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A plain TCP connection from `local` that sends `data` (closed at the end of the test)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(local, 0))
     _opened.append(writer)
     writer.write(data)
     await writer.drain()
@@ -112,6 +114,25 @@ async def test_idle_connections_are_bounded_and_closed_and_healthz_keeps_answeri
     lines = [r for r in caplog.records if r.name.startswith("campaigner.app")]
     assert 0 < len(lines) <= 6, [r.getMessage() for r in lines]
     no_tracebacks(caplog)
+
+
+async def test_a_flooding_client_evicts_its_own_connections_not_another_clients(
+    store: Store, sandbox: RunningSandbox
+) -> None:
+    limits = Limits(header_timeout=30.0, keepalive_timeout=30.0, max_connections=10)
+    async with serving(store, sandbox_config(sandbox), limits=limits) as client:
+        assert (await client.get("/healthz")).status == 200  # a keep-alive connection, idle now
+        assert client.listener.peers() == {"127.0.0.1": 1}
+        port = client.listener.port
+        for _ in range(3 * limits.max_connections):  # another client (127.0.0.2) floods
+            await raw(port, b"", local="127.0.0.2")
+
+        async def flooded() -> bool:
+            return client.listener.peers().get("127.0.0.2", 0) == limits.max_connections - 1
+
+        await wait_for(flooded, 5, "the flood to fill the listener")
+        assert client.listener.peers()["127.0.0.1"] == 1  # still open: the flooder lost its own
+        assert (await client.get("/healthz")).status == 200
 
 
 async def _true(value: bool) -> bool:
