@@ -155,6 +155,10 @@ class ProviderConfig(_Section):
     read_timeout: float = Field(default=15.0, gt=0)
     webhook_secret_env: str = "CLIQTEL_WEBHOOK_SECRET"
     max_body_chars: int = Field(default=1600, ge=1)
+    # HTTP Basic auth of Clickatell callbacks: their own user and password, never the HMAC secret
+    # (one secret, one purpose). Both empty: Basic auth is not accepted, only signatures.
+    callback_username: str = ""
+    callback_password_env: str = ""
 
     def api_key(self) -> Secret:
         """The account's API key from the environment; a clear error when it is not set."""
@@ -163,6 +167,12 @@ class ProviderConfig(_Section):
     def webhook_secret(self) -> Secret:
         """The webhook signing secret from the environment."""
         return _secret_from_env(self.webhook_secret_env, "provider.webhook_secret_env")
+
+    def callback_password(self) -> Secret | None:
+        """The Basic-auth password of Clickatell callbacks, or None when none is configured."""
+        if not self.callback_password_env:
+            return None
+        return _secret_from_env(self.callback_password_env, "provider.callback_password_env")
 
     def request_bound(self) -> float:
         """The longest one provider call may take, from waiting for a pooled connection to the last
@@ -204,6 +214,18 @@ class DaemonConfig(_Section):
     # about every submitted job at once); the daemon does so every receipt_catch_up_every seconds.
     receipt_catch_up_after: float = Field(default=600.0, ge=0)
     receipt_catch_up_every: float = Field(default=60.0, gt=0)
+    # /readyz and /metrics are served only here, not on host:port (which the provider reaches).
+    admin_host: str = "127.0.0.1"
+    admin_port: int = Field(default=8081, ge=0, le=65535)
+    # A connection that has not sent a whole request head within this many seconds is closed.
+    header_timeout: float = Field(default=10.0, gt=0)
+    # A request whose body has not arrived within this many seconds is answered 408.
+    body_timeout: float = Field(default=10.0, gt=0)
+    # An idle keep-alive connection is closed after this many seconds.
+    keepalive_timeout: float = Field(default=15.0, gt=0)
+    # Open connections per listener; beyond it the longest-idle one is closed, or the new one
+    # answered 503 when none is idle. Kept well under the process's descriptor limit.
+    max_connections: int = Field(default=256, ge=1)
 
 
 class Config(_Section):

@@ -11,6 +11,7 @@ nothing twice, and `/metrics` shows exactly campaigner's families:
                                                         configured and effective (lowered after 429s)
     campaigner_queue_depth{campaign_id}                 pending jobs, set by the daemon
     campaigner_webhook_events_total{type,verdict}       status / inbound callbacks and what became of them
+    campaigner_webhook_ignored_total{type,reason}       records answered 200 but unusable, by reason
     campaigner_reconciliations_total{outcome}           lookups of unsure jobs (found, not_found, ...)
     campaigner_dispatch_latency_seconds{account}        duration of send requests (histogram)
     campaigner_parked_receipts_total{fate}              early receipts later applied, or expired
@@ -59,6 +60,12 @@ QUEUE_DEPTH = Gauge(
 )
 WEBHOOK_EVENTS = Counter(
     "campaigner_webhook_events", "Webhook events by type and verdict.", ["type", "verdict"], registry=REGISTRY
+)
+WEBHOOK_IGNORED = Counter(
+    "campaigner_webhook_ignored",
+    "Authenticated webhook records answered 200 but not used, by type and reason.",
+    ["type", "reason"],
+    registry=REGISTRY,
 )
 RECONCILIATIONS = Counter(
     "campaigner_reconciliations", "Reconciliation lookups by outcome.", ["outcome"], registry=REGISTRY
@@ -234,6 +241,11 @@ def webhook_event(kind: str, verdict: str, n: int = 1) -> None:
     if child is None:
         child = _webhook_children[(kind, verdict)] = WEBHOOK_EVENTS.labels(kind, verdict)
     child.inc(n)
+
+
+def webhook_ignored(kind: str, reason: str, n: int = 1) -> None:
+    """Count `n` webhook records of `kind` ignored for `reason` (bad_id, bad_time, unknown_status, ...)."""
+    WEBHOOK_IGNORED.labels(kind, reason).inc(n)
 
 
 class ReconcileOutcomes(_Counter[str]):

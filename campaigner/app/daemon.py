@@ -17,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import time
 
 from aiohttp import web
 
+from campaigner.app.connections import Limits, Listener
+from campaigner.app.floods import FloodLog, quiet_loop_errors
 from campaigner.app.signals import graceful_signals
 from campaigner.app.wiring import RunWiring
 from campaigner.config import Config
@@ -58,6 +61,7 @@ class Daemon:
         self._swept_at: dict[int, float] = {}
         self.reports: list[RunReport] = []
         self.port: int | None = None  # the HTTP port once listening (0 in config: any free one)
+        self.admin_port: int | None = None  # the admin listener's port (/readyz, /metrics)
         self.started = asyncio.Event()
         self._database_lost_at: float | None = None  # while the poll cannot reach the database
 
@@ -79,30 +83,53 @@ class Daemon:
             await store.close()
 
     async def _serve(self, store: Store, wiring: RunWiring) -> None:
+        from campaigner.app.admin import build_admin_app
         from campaigner.app.http import build_http_app
 
-        app = build_http_app(store, wiring.provider, self.config, ready=self._ready)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.config.daemon.host, self.config.daemon.port)
-        try:
+        daemon = self.config.daemon
+        floods = FloodLog(logging.getLogger("campaigner.app.http"))
+        limits = Limits.of(daemon, _connection_budget(self.config))
+        public = build_http_app(store, wiring.provider, self.config, floods=floods)
+        admin = build_admin_app(store, self.config, ready=self._ready, floods=floods)
+        with quiet_loop_errors(asyncio.get_running_loop(), floods):
             # Before anything is asked of the provider: a taken port is the commonest start-up error.
-            await site.start()
-        except OSError as exc:  # in use, an address not of this machine, a name that does not resolve
-            await runner.cleanup()
-            where = f"{self.config.daemon.host}:{self.config.daemon.port}"
-            raise ConfigError(f"daemon: cannot listen on {where} (daemon.host, daemon.port): {exc}") from None
-        try:
-            await wiring.preflight()
-            for note in wiring.receipt_notes():
-                log.warning("%s", note)
-            await wiring.worker.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self.port = _bound_port(runner)
+            listener = await _listen(public, daemon.host, daemon.port, limits, floods, "http", "host, port")
+            try:
+                admin_listener = await _listen(
+                    admin,
+                    daemon.admin_host,
+                    daemon.admin_port,
+                    limits,
+                    floods,
+                    "admin",
+                    "admin_host, admin_port",
+                )
+            except BaseException:
+                await listener.close()
+                raise
+            try:
+                await self._carry_while_listening(store, wiring, listener, admin_listener)
+            finally:
+                await admin_listener.close()
+                await listener.close()
+                floods.close()
+
+    async def _carry_while_listening(
+        self, store: Store, wiring: RunWiring, listener: Listener, admin: Listener
+    ) -> None:
+        await wiring.preflight()
+        for note in wiring.receipt_notes():
+            log.warning("%s", note)
+        await wiring.worker.start()
+        self.port = listener.port
+        self.admin_port = admin.port
         log.info(
-            "daemon listening on %s:%s as worker %s", self.config.daemon.host, self.port, wiring.worker.id
+            "daemon listening on %s:%s (admin %s:%s) as worker %s",
+            self.config.daemon.host,
+            self.port,
+            self.config.daemon.admin_host,
+            self.admin_port,
+            wiring.worker.id,
         )
         side = [
             asyncio.create_task(self._housekeeping(store), name="housekeeping"),
@@ -118,7 +145,6 @@ class Daemon:
             for task in side:
                 task.cancel()
             await asyncio.gather(*side, return_exceptions=True)
-            await runner.cleanup()
 
     async def _ready(self) -> bool:
         return not self._stop.is_set()
@@ -286,8 +312,38 @@ class Daemon:
             await asyncio.sleep(interval)
 
 
-def _bound_port(runner: web.AppRunner) -> int | None:
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            return int(address[1])
-    return None
+async def _listen(
+    app: web.Application, host: str, port: int, limits: Limits, floods: FloodLog, name: str, keys: str
+) -> Listener:
+    try:
+        return await Listener.start(app, host, port, limits, floods, name)
+    except OSError as exc:  # in use, an address not of this machine, a name that does not resolve
+        raise ConfigError(f"daemon: cannot listen on {host}:{port} (daemon.{keys}): {exc}") from None
+
+
+# Descriptors kept for everything but HTTP connections: the database pool, the provider's
+# connections, the NOTIFY listener, logs and the listening sockets themselves, with room to spare.
+_RESERVED_FDS = 64
+
+
+def _connection_budget(config: Config) -> int:
+    """daemon.max_connections, lowered if the two listeners could otherwise take the descriptors the
+    database pool and the provider need (systemd gives a service 1,024)."""
+    wanted = config.daemon.max_connections
+    try:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):
+        return wanted
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    others = _RESERVED_FDS + config.database.pool_max_size + 2 * config.dispatcher.concurrency
+    budget = max(8, (soft - others) // 2)
+    if wanted > budget:
+        log.warning(
+            "daemon.max_connections %d lowered to %d per listener: the process may open %d files",
+            wanted,
+            budget,
+            soft,
+        )
+        return budget
+    return wanted

@@ -1,18 +1,17 @@
-"""The daemon's HTTP surface: webhooks, health, readiness and metrics, as one aiohttp application.
+"""The daemon's public HTTP surface, the one the provider reaches: webhooks and health.
 
-    app = build_http_app(store, provider, config, ready=daemon_is_ready)
+    app = build_http_app(store, provider, config)
 
 Routes:
     POST /webhooks/<type>/status    delivery receipts   (<type> = the configured provider.type; the
     POST /webhooks/<type>/inbound   inbound messages     routes its client declares, others are 404)
     GET  /healthz                   200 while the process serves HTTP
-    GET  /readyz                    200 when the database answers, no migration is pending and
-                                    `ready()` says so; else 503 with the reasons
-    GET  /metrics                   Prometheus text format (campaigner.metrics.REGISTRY)
 
-Every request body is limited to `daemon.max_body_bytes` (413). No request gets a traceback: an
-unexpected exception is logged with it and answered 500 `{"error": "internal error"}`; an unreachable
-database is 503 (the provider retries); errors are JSON.
+/readyz and /metrics are not here: they are on the admin listener (`app/admin.py`), which is on
+loopback unless configured otherwise. Every request body is limited to `daemon.max_body_bytes`
+(413). No request gets a traceback: an unexpected exception is logged with it and answered 500
+`{"error": "internal error"}`; an unreachable database is 503 (the provider retries); errors are
+JSON; no response names the server software.
 """
 
 from __future__ import annotations
@@ -22,41 +21,43 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from campaigner import metrics
-from campaigner.app.webhook_routes import PROVIDER, STORE, inbound_webhook, status_webhook
+from campaigner.app.connections import anonymous
+from campaigner.app.floods import FloodLog
+from campaigner.app.webhook_routes import (
+    BODY_TIMEOUT,
+    FLOODS,
+    PROVIDER,
+    STORE,
+    inbound_webhook,
+    status_webhook,
+)
 from campaigner.config import Config
-from campaigner.errors import CampaignerError, DatabaseError
+from campaigner.errors import DatabaseError
 from campaigner.providers.base import Provider, webhook_path
-from campaigner.store import migrations
 from campaigner.store.store import Store
 
 log = logging.getLogger(__name__)
 
-ReadyCheck = Callable[[], Awaitable[bool]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-READY: web.AppKey[ReadyCheck | None] = web.AppKey("campaigner_ready", object)  # type: ignore[arg-type]
 MAX_BODY: web.AppKey[int] = web.AppKey("campaigner_max_body", int)
-# /readyz gives the database this long to answer.
-READY_TIMEOUT = 5.0
 
 
 def build_http_app(
-    store: Store, provider: Provider, config: Config, *, ready: ReadyCheck | None = None
+    store: Store, provider: Provider, config: Config, *, floods: FloodLog | None = None
 ) -> web.Application:
-    """The application the daemon serves; nothing is started here (run it with an AppRunner)."""
+    """The application the provider reaches; nothing is started here (serve it with a Listener)."""
     metrics.set_account(config.provider.account)
     max_body = config.daemon.max_body_bytes
-    app = web.Application(client_max_size=max_body, middlewares=[_errors, _body_limit])
+    app = anonymous(web.Application(client_max_size=max_body, middlewares=[_errors, _body_limit]))
     app[STORE] = store
     app[PROVIDER] = provider
-    app[READY] = ready
     app[MAX_BODY] = max_body
+    app[BODY_TIMEOUT] = config.daemon.body_timeout
+    app[FLOODS] = floods or FloodLog(logging.getLogger("campaigner.app.webhook_routes"))
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics_route)
     # The routes the configured client declares, and no others (ClickSend declares none).
     handlers = {"status": status_webhook, "inbound": inbound_webhook}
     for kind in provider.capabilities.webhooks:
@@ -85,7 +86,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         }
         return web.json_response({"error": exc.reason}, status=exc.status, headers=headers)
     except DatabaseError as exc:
-        log.warning("%s %s: database unavailable: %s", request.method, request.path, exc)
+        request.app[FLOODS].event(
+            "database", logging.WARNING, "%s %s: database unavailable: %s", request.method, request.path, exc
+        )
         return web.json_response({"error": "database unavailable; try again"}, status=503)
     except asyncio.CancelledError:
         raise
@@ -106,29 +109,3 @@ async def _body_limit(request: web.Request, handler: Handler) -> web.StreamRespo
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz: the process is up and serving."""
     return web.json_response({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    """GET /readyz: database reachable, migrations current, and the daemon's own condition."""
-    reasons: list[str] = []
-    store = request.app[STORE]
-    try:
-        status = await asyncio.wait_for(migrations.status(store.db), READY_TIMEOUT)
-        if status.pending:
-            names = ", ".join(f"{m.version:04d}_{m.name}" for m in status.pending)
-            reasons.append(f"migrations pending: {names}")
-    except TimeoutError:
-        reasons.append(f"database did not answer within {READY_TIMEOUT:g} s")
-    except CampaignerError as exc:
-        reasons.append(f"database unreachable: {exc}")
-    ready = request.app[READY]
-    if ready is not None and not await ready():
-        reasons.append("daemon not ready (starting or shutting down)")
-    if reasons:
-        return web.json_response({"status": "not ready", "reasons": reasons}, status=503)
-    return web.json_response({"status": "ready"})
-
-
-async def metrics_route(request: web.Request) -> web.Response:
-    """GET /metrics: every campaigner metric in Prometheus text format."""
-    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,17 +1,25 @@
 """The webhook routes: HTTP in, the `inbound/` handlers out.
 
 Authentication and parsing belong to the provider client (`parse_status_webhook`,
-`parse_inbound_webhook`: HMAC-SHA256 `X-Cliqtel-Signature` over the raw body, constant-time); a
-request they reject is answered 401 (signature) or 400 (body) and changes nothing. Every event is
-answered 200 once authenticated, so the provider does not retry forever; a database failure is
-answered 503 (retry).
+`parse_inbound_webhook`: HMAC-SHA256 `X-Cliqtel-Signature` over the raw body, constant-time, before
+anything is parsed); a request they reject is answered 401 (signature) or 400 (body) and changes
+nothing. Before them, this module reads the body within `daemon.body_timeout` (408), refuses a
+`Content-Encoding` (415: bodies are authenticated as sent, never inflated) and treats a client that
+goes away mid-body as a 400 nobody hears. Every event is answered 200 once authenticated, so the
+provider does not retry forever; a record the client could not use (`IgnoredEvent`) is answered 200
+"ignored" and counted by its reason; a database failure is answered 503 (retry).
+
+Rejections are logged through a FloodLog: one line per verdict per interval, with a count.
 
 Rejection verdicts (campaigner_webhook_events_total): rejected_signature, bad_json, bad_payload,
-too_large.
+too_large, slow_body, bad_encoding, incomplete_body. Ignored records are verdict `ignored`, and
+campaigner_webhook_ignored_total counts their reasons (bad_id, bad_time, bad_ref, bad_text,
+unknown_status).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,9 +28,10 @@ from typing import Any
 from aiohttp import web
 
 from campaigner import metrics
+from campaigner.app.floods import FloodLog
 from campaigner.inbound.receipts import handle_status
 from campaigner.inbound.replies import handle_inbound
-from campaigner.model.provider import WebhookRejected, WebhookRequest
+from campaigner.model.provider import IgnoredEvent, WebhookRejected, WebhookRequest
 from campaigner.providers.base import Provider
 from campaigner.store.store import Store
 
@@ -30,31 +39,57 @@ log = logging.getLogger(__name__)
 
 STORE: web.AppKey[Store] = web.AppKey("campaigner_store", Store)
 PROVIDER: web.AppKey[Provider] = web.AppKey("campaigner_provider", Provider)
+BODY_TIMEOUT: web.AppKey[float] = web.AppKey("campaigner_body_timeout", float)
+FLOODS: web.AppKey[FloodLog] = web.AppKey("campaigner_floods", FloodLog)
+
+_VERDICTS = {401: "rejected_signature", 408: "slow_body", 415: "bad_encoding"}
 
 
-def _rejection(kind: str, exc: WebhookRejected, request: web.Request) -> web.Response:
-    if exc.status == 401:
-        verdict = "rejected_signature"
-    elif "not valid JSON" in exc.reason:
-        verdict = "bad_json"
-    else:
-        verdict = "bad_payload"
+def _rejection(kind: str, exc: WebhookRejected, request: web.Request, verdict: str = "") -> web.Response:
+    if not verdict:
+        verdict = _VERDICTS.get(exc.status, "bad_json" if "not valid JSON" in exc.reason else "bad_payload")
     metrics.webhook_event(kind, verdict)
-    log.warning(
+    request.app[FLOODS].event(
+        f"{kind}:{verdict}",
+        logging.WARNING,
         "%s webhook from %s rejected (%d): %s",
         kind,
         request.remote,
         exc.status,
         exc.reason,
-        extra={"verdict": verdict},
     )
-    return web.json_response({"error": exc.reason}, status=exc.status)
+    resp = web.json_response({"error": exc.reason}, status=exc.status)
+    if exc.status in (408, 415) or verdict == "incomplete_body":
+        resp.force_close()  # the body was not read: the connection carries nothing more we want
+    return resp
 
 
-def _answer(kind: str, verdicts: Mapping[str, int]) -> web.Response:
+def _answer(kind: str, verdicts: Mapping[str, int], ignored: Mapping[str, int]) -> web.Response:
     for verdict, n in verdicts.items():
         metrics.webhook_event(kind, verdict, n)
-    return web.json_response({"events": sum(verdicts.values()), "verdicts": dict(verdicts)})
+    for reason, n in ignored.items():
+        metrics.webhook_ignored(kind, reason, n)
+    answer: dict[str, Any] = {"events": sum(verdicts.values()), "verdicts": dict(verdicts)}
+    if ignored:
+        answer["ignored"] = dict(ignored)
+    return web.json_response(answer)
+
+
+async def _body(request: web.Request) -> bytes:
+    """The raw body as sent, within the body timeout; WebhookRejected when it cannot be had."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise WebhookRejected(
+            f"Content-Encoding {encoding[:20]!r} is not accepted: send the body uncompressed", status=415
+        )
+    timeout = request.app[BODY_TIMEOUT]
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.read()
+    except TimeoutError:
+        raise WebhookRejected(f"the body did not arrive within {timeout:g} s", status=408) from None
+    except (ConnectionError, web.RequestPayloadError):
+        raise WebhookRejected("the client went away before the body was complete", status=400) from None
 
 
 async def status_webhook(request: web.Request) -> web.Response:
@@ -70,18 +105,34 @@ async def _handle(
     handle: Callable[[Store, Any], Awaitable[str]],
 ) -> web.Response:
     """Authenticate and parse with the provider, apply each event, answer with the verdicts."""
-    body = await request.read()
+    try:
+        body = await _body(request)
+    except WebhookRejected as exc:
+        return _rejection(kind, exc, request, "incomplete_body" if exc.status == 400 else "")
     try:
         events = parse(WebhookRequest(body, request.headers))
     except WebhookRejected as exc:
         return _rejection(kind, exc, request)
     store = request.app[STORE]
     verdicts: Counter[str] = Counter()
+    ignored: Counter[str] = Counter()
     for event in events:
+        if isinstance(event, IgnoredEvent):
+            verdicts["ignored"] += 1
+            ignored[event.reason] += 1
+            request.app[FLOODS].event(
+                f"{kind}:ignored:{event.reason}",
+                logging.WARNING,
+                "%s webhook: a record ignored (%s): %s",
+                kind,
+                event.reason,
+                event.detail,
+            )
+            continue
         verdicts[await handle(store, event)] += 1
     if not events:
         verdicts["ignored"] += 1  # another event type, signed: nothing for us
-    return _answer(kind, verdicts)
+    return _answer(kind, verdicts, ignored)
 
 
 async def inbound_webhook(request: web.Request) -> web.Response:

@@ -123,6 +123,16 @@ class InboundEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class IgnoredEvent:
+    """An authenticated webhook record that cannot be used: a field out of range, or text the
+    database cannot store. Answered 200 (a retry would bring the same) and counted by `reason`
+    (bad_id, bad_time, bad_ref, bad_text); `detail` says which field, never its value."""
+
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookRequest:
     """What a webhook parser needs of an HTTP request: raw body (signatures cover it) and headers."""
 

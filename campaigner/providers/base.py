@@ -14,6 +14,7 @@ from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 from campaigner.model.provider import (
     Balance,
+    IgnoredEvent,
     InboundEvent,
     LookupResult,
     OutboundMessage,
@@ -93,12 +94,13 @@ class Provider(Protocol):
         tell). Raises ProviderError (ProviderUnavailable when it cannot answer now)."""
         ...
 
-    def parse_status_webhook(self, request: WebhookRequest) -> list[StatusEvent]:
-        """Verify and parse a delivery-receipt callback; raises WebhookRejected."""
+    def parse_status_webhook(self, request: WebhookRequest) -> list[StatusEvent | IgnoredEvent]:
+        """Verify and parse a delivery-receipt callback; raises WebhookRejected. A record whose
+        fields cannot be used is an IgnoredEvent, never an exception."""
         ...
 
-    def parse_inbound_webhook(self, request: WebhookRequest) -> list[InboundEvent]:
-        """Verify and parse an inbound-message callback; raises WebhookRejected."""
+    def parse_inbound_webhook(self, request: WebhookRequest) -> list[InboundEvent | IgnoredEvent]:
+        """Verify and parse an inbound-message callback; raises WebhookRejected (IgnoredEvent: as above)."""
         ...
 
     @property

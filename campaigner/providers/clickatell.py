@@ -25,6 +25,7 @@ from campaigner.errors import ProviderError
 from campaigner.model.provider import (
     Balance,
     DeliveryStatus,
+    IgnoredEvent,
     InboundEvent,
     LookupResult,
     OutboundMessage,
@@ -40,11 +41,19 @@ from campaigner.providers.base import Capabilities
 from campaigner.providers.errors import ProviderUnavailable, clickatell_verdict
 from campaigner.providers.http import HttpReply, HttpSession, NetworkFailure, parse_retry_after
 from campaigner.providers.webhooks import (
+    MAX_INBOUND_CHARS,
+    MAX_NUMBER_CHARS,
+    Unusable,
     basic_auth_valid,
+    clean_text,
     decimal_amount,
     decode_json,
+    event_time,
+    ident,
+    job_ref,
     parse_time,
     signature_valid,
+    stored_text,
 )
 from campaigner.text.segments import is_gsm7
 
@@ -164,6 +173,7 @@ class ClickatellProvider:
             secrets=(self._key,),
         )
         self._webhook_secret: Secret | None = None
+        self._callback_secret: Secret | None = None
 
     def __repr__(self) -> str:
         return f"ClickatellProvider(base_url={self._base!r}, batch={self.max_recipients_per_request})"
@@ -384,11 +394,16 @@ class ClickatellProvider:
             self._webhook_secret = self._config.webhook_secret()
         return self._webhook_secret
 
+    def _callback_password(self) -> Secret | None:
+        if self._callback_secret is None and self._config.callback_password_env:
+            self._callback_secret = self._config.callback_password()
+        return self._callback_secret
+
     def _records(self, request: WebhookRequest) -> list[dict[str, Any]]:
-        secret = self._secret()
+        # The raw bytes are authenticated before anything is parsed.
         if not (
-            signature_valid(request.body, request.headers, secret)
-            or basic_auth_valid(request.headers, secret)
+            basic_auth_valid(request.headers, self._config.callback_username, self._callback_password())
+            or signature_valid(request.body, request.headers, self._secret())
         ):
             raise WebhookRejected("callback without a valid signature or credentials", status=401)
         payload = decode_json(request.body)
@@ -398,50 +413,61 @@ class ClickatellProvider:
             raise WebhookRejected("callback data is not an object", status=400)
         return records
 
-    def parse_status_webhook(self, request: WebhookRequest) -> list[StatusEvent]:
-        """A message status callback (`apiMessageId`, `clientMessageId`, `messageStatus`, `timestamp`)."""
-        events = []
+    def parse_status_webhook(self, request: WebhookRequest) -> list[StatusEvent | IgnoredEvent]:
+        """A message status callback (`apiMessageId`, `clientMessageId`, `messageStatus`, `timestamp`);
+        a record with a field we cannot use is an IgnoredEvent."""
+        events: list[StatusEvent | IgnoredEvent] = []
         for record in self._records(request):
             if not record.get("apiMessageId"):
                 raise WebhookRejected("callback without apiMessageId", status=400)
-            status = status_of(record.get("messageStatus", record.get("status")))
-            if status is None:  # a status this client does not know: answered 200 and logged
-                log.warning(
-                    "callback for %s with an unknown status %r: ignored",
-                    record["apiMessageId"],
-                    record.get("messageStatus", record.get("status")),
-                )
+            try:
+                provider_id = ident(record["apiMessageId"], "apiMessageId")
+                raw_status = record.get("messageStatus", record.get("status"))
+                status = status_of(raw_status) if isinstance(raw_status, str | int) else None
+                if status is None:  # a status this client does not know: answered 200 and counted
+                    raise Unusable("unknown_status", "messageStatus is not one this client knows")
+                ref = job_ref(record.get("clientMessageId"))
+                occurred = event_time(record.get("timestamp"), "timestamp")
+            except Unusable as exc:
+                events.append(IgnoredEvent(exc.reason, exc.detail))
                 continue
-            client_id = str(record.get("clientMessageId") or "")
+            error = (
+                clean_text(record.get("statusDescription")) if status is DeliveryStatus.UNDELIVERED else None
+            )
             events.append(
                 StatusEvent(
-                    provider_id=str(record["apiMessageId"]),
-                    status=status,
-                    occurred_at=parse_time(record.get("timestamp")),
-                    error=record.get("statusDescription") if status is DeliveryStatus.UNDELIVERED else None,
-                    ref=int(client_id) if client_id.isdigit() else None,
+                    provider_id=provider_id, status=status, occurred_at=occurred, error=error, ref=ref
                 )
             )
         return events
 
-    def parse_inbound_webhook(self, request: WebhookRequest) -> list[InboundEvent]:
-        """A two-way (MO) callback: `moMessageId`, `from`, `to`, `text`, `timestamp`."""
-        events = []
+    def parse_inbound_webhook(self, request: WebhookRequest) -> list[InboundEvent | IgnoredEvent]:
+        """A two-way (MO) callback: `moMessageId`, `from`, `to`, `text`, `timestamp`; a record with a
+        field we cannot use is an IgnoredEvent."""
+        events: list[InboundEvent | IgnoredEvent] = []
         for record in self._records(request):
-            ident = record.get("moMessageId") or record.get("messageId") or record.get("apiMessageId")
-            if not ident or not record.get("from"):
+            ident_value = record.get("moMessageId") or record.get("messageId") or record.get("apiMessageId")
+            if not ident_value or not record.get("from"):
                 missing = " and ".join(
-                    name for name, value in (("id", ident), ("from", record.get("from"))) if not value
+                    name for name, value in (("id", ident_value), ("from", record.get("from"))) if not value
                 )
                 raise WebhookRejected(f"inbound callback without {missing}", status=400)
-            sender, to = str(record["from"]), str(record.get("to", ""))
+            try:
+                provider_id = ident(ident_value, "moMessageId")
+                sender = stored_text(record["from"], "from", MAX_NUMBER_CHARS)
+                to = stored_text(record.get("to"), "to", MAX_NUMBER_CHARS)
+                body = stored_text(record.get("text", record.get("body")), "text", MAX_INBOUND_CHARS)
+                received = event_time(record.get("timestamp"), "timestamp")
+            except Unusable as exc:
+                events.append(IgnoredEvent(exc.reason, exc.detail))
+                continue
             events.append(
                 InboundEvent(
-                    provider_id=str(ident),
+                    provider_id=provider_id,
                     from_number=sender if sender.startswith("+") else "+" + sender,
                     to_number=to if to.startswith("+") or not to.isdigit() else "+" + to,
-                    body=str(record.get("text", record.get("body", ""))),
-                    received_at=parse_time(record.get("timestamp")),
+                    body=body,
+                    received_at=received,
                 )
             )
         return events

@@ -22,6 +22,7 @@ from campaigner.errors import ProviderError
 from campaigner.model.provider import (
     Balance,
     DeliveryStatus,
+    IgnoredEvent,
     InboundEvent,
     LookupResult,
     OutboundMessage,
@@ -37,7 +38,18 @@ from campaigner.providers import pages
 from campaigner.providers.base import Capabilities
 from campaigner.providers.errors import ProviderUnavailable, cliqtel_verdict
 from campaigner.providers.http import HttpReply, HttpSession, NetworkFailure, parse_retry_after
-from campaigner.providers.webhooks import decimal_amount, parse_time, verify_signed
+from campaigner.providers.webhooks import (
+    MAX_INBOUND_CHARS,
+    MAX_NUMBER_CHARS,
+    Unusable,
+    clean_text,
+    decimal_amount,
+    event_time,
+    ident,
+    parse_time,
+    stored_text,
+    verify_signed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -380,9 +392,7 @@ class CliqtelProvider:
         data = payload.get("data", payload) if isinstance(payload, dict) else None
         if not isinstance(data, dict) or data.get("balance") is None:
             raise ProviderError("cliqtel: balance reply without a balance")
-        return Balance(
-            decimal_amount(data["balance"], "cliqtel: balance"), str(data.get("currency", "EUR"))
-        )
+        return Balance(decimal_amount(data["balance"], "cliqtel: balance"), str(data.get("currency", "EUR")))
 
     # --- webhooks ----------------------------------------------------------------------------------------
 
@@ -403,51 +413,56 @@ class CliqtelProvider:
             raise WebhookRejected("webhook `data` is not an object", status=400)
         return [record for record in records if isinstance(record, dict)]
 
-    def parse_status_webhook(self, request: WebhookRequest) -> list[StatusEvent]:
-        """A signed `sms.status_updated` callback as StatusEvents (other events: empty list)."""
-        events = []
+    def parse_status_webhook(self, request: WebhookRequest) -> list[StatusEvent | IgnoredEvent]:
+        """A signed `sms.status_updated` callback as StatusEvents (other events: empty list); a
+        record with a field we cannot use is an IgnoredEvent."""
+        events: list[StatusEvent | IgnoredEvent] = []
         for record in self._events(request, "sms.status_updated"):
             if record.get("id") is None:
                 raise WebhookRejected("status webhook without a message id", status=400)
-            status = STATUSES.get(str(record.get("status", "")).lower())
-            if status is None:
-                # A status this client does not know (a new one of the provider's): not worth a
-                # retry storm; answered 200 and logged.
-                log.warning(
-                    "status webhook for %s with an unknown status %r: ignored",
-                    record["id"],
-                    record.get("status"),
-                )
+            try:
+                provider_id = ident(record["id"], "id")
+                status = STATUSES.get(str(record.get("status", ""))[:40].lower())
+                if status is None:
+                    # A status this client does not know (a new one of the provider's): not worth a
+                    # retry storm; answered 200 and counted.
+                    raise Unusable("unknown_status", "status is not one this client knows")
+                error = record.get("error") or record.get("error_message") or record.get("failure_reason")
+                if isinstance(error, dict):
+                    error = error.get("message") or error.get("code")
+                occurred = event_time(record.get("updated_at") or record.get("created_at"), "updated_at")
+            except Unusable as exc:
+                events.append(IgnoredEvent(exc.reason, exc.detail))
                 continue
-            error = record.get("error") or record.get("error_message") or record.get("failure_reason")
-            if isinstance(error, dict):
-                error = error.get("message") or error.get("code")
             events.append(
                 StatusEvent(
-                    provider_id=str(record["id"]),
-                    status=status,
-                    occurred_at=parse_time(record.get("updated_at") or record.get("created_at")),
-                    error=str(error) if error else None,
+                    provider_id=provider_id, status=status, occurred_at=occurred, error=clean_text(error)
                 )
             )
         return events
 
-    def parse_inbound_webhook(self, request: WebhookRequest) -> list[InboundEvent]:
-        """A signed `sms.received` callback as InboundEvents (other events: empty list)."""
-        events = []
+    def parse_inbound_webhook(self, request: WebhookRequest) -> list[InboundEvent | IgnoredEvent]:
+        """A signed `sms.received` callback as InboundEvents (other events: empty list); a record
+        with a field we cannot use is an IgnoredEvent."""
+        events: list[InboundEvent | IgnoredEvent] = []
         for record in self._events(request, "sms.received"):
             if record.get("id") is None or not record.get("from"):
                 missing = " and ".join(k for k in ("id", "from") if record.get(k) in (None, ""))
                 raise WebhookRejected(f"inbound webhook without {missing}", status=400)
-            events.append(
-                InboundEvent(
-                    provider_id=str(record["id"]),
-                    from_number=str(record["from"]),
-                    to_number=str(record.get("to", "")),
-                    body=str(record.get("body", "")),
-                    received_at=parse_time(record.get("received_at") or record.get("created_at")),
+            try:
+                event = InboundEvent(
+                    provider_id=ident(record["id"], "id"),
+                    from_number=stored_text(record["from"], "from", MAX_NUMBER_CHARS),
+                    to_number=stored_text(record.get("to"), "to", MAX_NUMBER_CHARS),
+                    body=stored_text(record.get("body"), "body", MAX_INBOUND_CHARS),
+                    received_at=event_time(
+                        record.get("received_at") or record.get("created_at"), "received_at"
+                    ),
                 )
-            )
+            except Unusable as exc:
+                events.append(IgnoredEvent(exc.reason, exc.detail))
+                continue
+            events.append(event)
         return events
 
     async def close(self) -> None:

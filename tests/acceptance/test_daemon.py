@@ -66,8 +66,19 @@ def daemon_settings(
             "port": port,
             "public_url": f"http://127.0.0.1:{port}",
             "grace_period": 5.0,
+            "admin_port": admin_port(port),
         },
     }
+
+
+_ADMIN_PORTS: dict[int, int] = {}
+
+
+def admin_port(port: int) -> int:
+    """The admin listener's port (/readyz, /metrics) of the daemon serving webhooks on `port`."""
+    if port not in _ADMIN_PORTS:
+        _ADMIN_PORTS[port] = free_port()
+    return _ADMIN_PORTS[port]
 
 
 def write_toml(path: Path, settings: dict[str, object]) -> Path:
@@ -271,7 +282,7 @@ async def test_daemon_outlives_a_database_outage_and_finishes_the_campaign_after
                 return (await store.job_counts(campaign_id)).get("submitted", 0) >= 10
 
             async def not_ready() -> bool:
-                return (await get(f"http://127.0.0.1:{port}/readyz"))[0] == 503
+                return (await get(f"http://127.0.0.1:{admin_port(port)}/readyz"))[0] == 503
 
             await wait_for(some_sent, 20, "the first sends")
             await role.refuse()
@@ -284,7 +295,7 @@ async def test_daemon_outlives_a_database_outage_and_finishes_the_campaign_after
                 return done.get("pending", 0) == 0 and done.get("sending", 0) == 0
 
             await wait_for(finished, 60, "the campaign to finish once the database is back")
-            assert (await get(f"http://127.0.0.1:{port}/readyz"))[0] == 200
+            assert (await get(f"http://127.0.0.1:{admin_port(port)}/readyz"))[0] == 200
         finally:
             daemon.stop()
             await asyncio.wait_for(task, 20)
@@ -369,7 +380,9 @@ async def test_daemon_picks_up_new_campaigns_serves_health_and_stops_on_sigterm(
     daemon = await start_daemon(write_toml(tmp_path / "d.toml", daemon_settings(sandbox, database_url, port)))
     try:
         await until_up(port)
-        assert (await get(f"http://127.0.0.1:{port}/readyz"))[0] == 200
+        assert (await get(f"http://127.0.0.1:{admin_port(port)}/readyz"))[0] == 200
+        for private in ("/readyz", "/metrics"):  # not on the listener the provider reaches
+            assert (await get(f"http://127.0.0.1:{port}{private}"))[0] == 404
         campaign_id = await create_running_campaign(store, numbers(40))  # NOTIFY wakes the daemon
 
         async def some_sent() -> bool:
@@ -377,7 +390,7 @@ async def test_daemon_picks_up_new_campaigns_serves_health_and_stops_on_sigterm(
             return done.get("submitted", 0) + done.get("delivered", 0) >= 5
 
         await wait_for(some_sent, 20, "the daemon to carry the new campaign")
-        status, text = await get(f"http://127.0.0.1:{port}/metrics")
+        status, text = await get(f"http://127.0.0.1:{admin_port(port)}/metrics")
         assert status == 200
         families = {family.name for family in text_string_to_metric_families(text)}
         assert any("messages" in name for name in families), families

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from campaigner import metrics
@@ -19,6 +18,7 @@ from campaigner.providers.webhooks import sign
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
 from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, sandbox_config
+from tests.http_helpers import Client, serving
 
 SECRET = "metrics-test-secret"
 
@@ -38,7 +38,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return found
 
 
-async def scrape(client: TestClient[Any, Any]) -> tuple[str, dict[Any, float]]:
+async def scrape(client: Client) -> tuple[str, dict[Any, float]]:
     resp = await client.get("/metrics")
     assert resp.status == 200
     assert resp.headers["Content-Type"].startswith("text/plain")
@@ -53,10 +53,9 @@ def value(found: dict[Any, float], name: str, **labels: str) -> float:
 async def test_metrics_families_and_values_after_some_events(store: Store, sandbox: RunningSandbox) -> None:
     config = sandbox_config(sandbox, provider={"account": "metrics-acct"})
     provider = make_provider(config.provider)
-    app = build_http_app(store, provider, config)
     try:
-        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            _, before = await scrape(client)
+        async with serving(store, config, provider) as client:
+            _, before = await scrape(client.admin)
 
             # Webhooks: one unknown non-final receipt, one forged, one bad JSON.
             body = json.dumps(
@@ -89,7 +88,7 @@ async def test_metrics_families_and_values_after_some_events(store: Store, sandb
             outcomes["found"] += 1
             outcomes["not_found"] += 1
 
-            text, after = await scrape(client)
+            text, after = await scrape(client.admin)
     finally:
         await provider.close()
 

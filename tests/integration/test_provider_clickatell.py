@@ -20,8 +20,10 @@ from campaigner.config import ProviderConfig
 from campaigner.errors import ProviderError
 from campaigner.model.provider import (
     DeliveryStatus,
+    InboundEvent,
     OutboundMessage,
     Outcome,
+    StatusEvent,
     WebhookRejected,
     WebhookRequest,
 )
@@ -241,20 +243,33 @@ def _callback(apid: str = "a55b8f8d56f33440e993aa614c68bf8b", status: str = "004
     return json.dumps({"data": {**data, "timestamp": 1760000000}}).encode()
 
 
-async def test_callbacks_need_signature_or_basic_auth(make: Make) -> None:
-    provider = make()
+async def test_callbacks_need_signature_or_basic_auth(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLICKATELL_CALLBACK_PASSWORD", "callback-password")
+    provider = make(callback_username="clickatell", callback_password_env="CLICKATELL_CALLBACK_PASSWORD")
     body = _callback()
     signed = {"X-Cliqtel-Signature": hmac.new(b"hook-secret", body, hashlib.sha256).hexdigest()}
-    basic = {"Authorization": "Basic " + base64.b64encode(b"clickatell:hook-secret").decode()}
+    basic = {"Authorization": "Basic " + base64.b64encode(b"clickatell:callback-password").decode()}
     for headers in (signed, basic):
         [event] = provider.parse_status_webhook(WebhookRequest(body, headers))
+        assert isinstance(event, StatusEvent)
         assert (event.provider_id, event.status, event.ref) == (
             "a55b8f8d56f33440e993aa614c68bf8b",
             DeliveryStatus.DELIVERED,
             42,
         )
-    wrong = {"Authorization": "Basic " + base64.b64encode(b"clickatell:guess").decode()}
-    for headers in ({}, wrong, {"X-Cliqtel-Signature": "0" * 64}):
+
+    def basic_auth(credentials: bytes) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(credentials).decode()}
+
+    refused = (
+        {},
+        basic_auth(b"clickatell:guess"),
+        basic_auth(b"clickatell:hook-secret"),  # the HMAC secret is no password (one secret, one use)
+        basic_auth(b"anyone:callback-password"),  # the user name counts too
+        {"X-Cliqtel-Signature": "0" * 64},
+        {"Authorization": "Basic !!!not-base64"},
+    )
+    for headers in refused:
         with pytest.raises(WebhookRejected) as caught:
             provider.parse_status_webhook(WebhookRequest(body, headers))
         assert caught.value.status == 401
@@ -263,7 +278,18 @@ async def test_callbacks_need_signature_or_basic_auth(make: Make) -> None:
     assert malformed.value.status == 400
     inbound = json.dumps({"moMessageId": "m1", "from": "27831234567", "to": "3197010203040", "text": "STOP"})
     [mo] = provider.parse_inbound_webhook(WebhookRequest(inbound.encode(), basic))
+    assert isinstance(mo, InboundEvent)
     assert (mo.from_number, mo.to_number, mo.body) == ("+27831234567", "+3197010203040", "STOP")
+
+
+async def test_without_callback_credentials_basic_auth_is_refused(make: Make) -> None:
+    provider = make()  # no callback_username / callback_password_env: signatures only
+    body = _callback()
+    for credentials in (b"clickatell:hook-secret", b":", b"clickatell:"):
+        headers = {"Authorization": "Basic " + base64.b64encode(credentials).decode()}
+        with pytest.raises(WebhookRejected) as caught:
+            provider.parse_status_webhook(WebhookRequest(body, headers))
+        assert caught.value.status == 401
 
 
 async def test_key_not_in_repr_or_errors(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:

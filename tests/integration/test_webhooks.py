@@ -11,14 +11,11 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from campaigner.app.http import build_http_app
 from campaigner.app.wiring import status_callback_url
 from campaigner.config import Config, Secret
 from campaigner.dispatch.runner import CampaignRunner, RunReport
@@ -33,6 +30,7 @@ from campaigner.store.store import Store
 from tests.builders import create_running_campaign, numbers
 from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, sandbox_config, wait_for
 from tests.fixtures.sandbox import MakeSandbox
+from tests.http_helpers import Client, serving
 
 SECRET = "test-webhook-secret-123"
 STATUS = "/webhooks/cliqtel/status"
@@ -45,23 +43,7 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(WEBHOOK_SECRET_ENV, SECRET)
 
 
-@asynccontextmanager
-async def serving(
-    store: Store, config: Config, provider: Provider | None = None, **kwargs: Any
-) -> AsyncIterator[TestClient[Any, Any]]:
-    """The app on a free port of 127.0.0.1 (real HTTP), with a client for it."""
-    own = provider is None
-    provider = provider or make_provider(config.provider)
-    app = build_http_app(store, provider, config, **kwargs)
-    try:
-        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            yield client
-    finally:
-        if own:
-            await provider.close()
-
-
-def base_url(client: TestClient[Any, Any]) -> str:
+def base_url(client: Client) -> str:
     return str(client.make_url("")).rstrip("/")
 
 
@@ -81,9 +63,7 @@ def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
     return {"X-Cliqtel-Signature": sign(body, Secret(secret)), "Content-Type": "application/json"}
 
 
-async def post(
-    client: TestClient[Any, Any], path: str, body: bytes, headers: dict[str, str]
-) -> tuple[int, Any]:
+async def post(client: Client, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
     resp = await client.post(path, data=body, headers=headers)
     return resp.status, await resp.json()
 
@@ -249,7 +229,7 @@ async def test_unknown_ids_are_answered_200(store: Store, sandbox: RunningSandbo
         strange = status_payload("known-1", "exploded")
         assert await post(client, STATUS, strange, signed(strange)) == (
             200,
-            {"events": 1, "verdicts": {"ignored": 1}},
+            {"events": 1, "verdicts": {"ignored": 1}, "ignored": {"unknown_status": 1}},
         )
         assert await job_state(store, job_id) == "submitted"
 
@@ -334,17 +314,20 @@ async def test_healthz_and_readyz(store: Store, sandbox: RunningSandbox, empty_d
 
     async with serving(store, config, ready=ready) as client:
         assert (await client.get("/healthz")).status == 200
-        resp = await client.get("/readyz")
+        assert (await client.admin.get("/healthz")).status == 200
+        assert (await client.get("/readyz")).status == 404  # not on the listener the provider reaches
+        assert (await client.get("/metrics")).status == 404
+        resp = await client.admin.get("/readyz")
         assert resp.status == 200 and (await resp.json())["status"] == "ready"
         accepting = False
-        resp = await client.get("/readyz")
+        resp = await client.admin.get("/readyz")
         assert resp.status == 503
         assert any("not ready" in r for r in (await resp.json())["reasons"])
 
     unmigrated = await Store.open_url(empty_database_url, migrate=False)
     try:
         async with serving(unmigrated, config) as client:
-            resp = await client.get("/readyz")
+            resp = await client.admin.get("/readyz")
             reasons = (await resp.json())["reasons"]
             assert resp.status == 503 and "migrations pending" in reasons[0]
             assert (await client.get("/healthz")).status == 200
