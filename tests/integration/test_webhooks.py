@@ -22,6 +22,8 @@ from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.throttle import Limits, Throttle
 from campaigner.dispatch.worker import Worker
 from campaigner.inbound.receipts import apply_pending_receipts
+from campaigner.model.jobs import JobResult
+from campaigner.model.states import JobState
 from campaigner.providers.base import Capabilities, Provider
 from campaigner.providers.registry import make_provider
 from campaigner.providers.webhooks import sign
@@ -84,17 +86,8 @@ async def submitted_job(store: Store, e164: str, provider_id: str) -> int:
     """A campaign with one job, claimed and recorded as submitted with `provider_id`; its job id."""
     campaign_id = await create_running_campaign(store, [e164])
     [job] = await store.claim_jobs(campaign_id, "w-test", 1, 60)
-    await store.record_results("w-test", [_Result(job.id, "submitted", provider_id)])
+    await store.record_results("w-test", [JobResult(job.id, JobState.SUBMITTED, provider_id)])
     return job.id
-
-
-class _Result:
-    """A write-back in the shape store.record_results takes."""
-
-    def __init__(self, job_id: int, state: str, provider_id: str | None) -> None:
-        self.job_id, self.state, self.provider_id = job_id, state, provider_id
-        self.error_code = self.error_class = self.error_message = None
-        self.retry_in, self.attempts_delta = 0.0, 0
 
 
 async def job_state(store: Store, job_id: int) -> str:
@@ -150,7 +143,7 @@ async def test_receipt_before_the_submit_is_written_is_applied_once_the_job_is_s
         assert await apply_pending_receipts(store) == 0  # not submitted yet: stays parked
         assert await store.count_pending_receipts() == 1
 
-        await store.record_results("w-race", [_Result(job.id, "submitted", "race-1")])
+        await store.record_results("w-race", [JobResult(job.id, JobState.SUBMITTED, "race-1")])
         assert await apply_pending_receipts(store) == 1
         assert await job_state(store, job.id) == "delivered"
         assert await store.count_pending_receipts() == 0
