@@ -28,7 +28,13 @@ def parse_send_at(value: str | None) -> datetime | None:
         raise UserError(
             f"--send-at: {value!r} is not an ISO 8601 time (e.g. 2026-05-01T09:00+02:00)"
         ) from None
-    parsed = parsed if parsed.tzinfo else parsed.astimezone()
+    try:
+        # In UTC, as it is stored: a time near year 1 or 9999 may not exist there (9999-12-31T23:00
+        # at -05:00 is in year 10000), which Python and PostgreSQL would each refuse their own way.
+        parsed = parsed if parsed.tzinfo else parsed.astimezone()
+        parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise UserError(f"--send-at: {value!r} is out of range (years 1 to 9999, in UTC)") from None
     if parsed < datetime.now(UTC) - SEND_AT_PAST_GRACE:
         # Most likely a typo (a year, a month): a scheduled campaign would start at once.
         raise UserError(f"--send-at: {value!r} is in the past; leave it out to send now")

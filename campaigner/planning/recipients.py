@@ -22,6 +22,7 @@ from typing import Final
 from campaigner.config import RecipientsConfig
 from campaigner.errors import InputFileError
 from campaigner.planning.phones import INVALID, NOT_SMS_CAPABLE, OK, PhoneClassifier
+from campaigner.text.listing import clip, short_list
 
 DUPLICATE: Final = "duplicate"
 SUPPRESSED: Final = "suppressed"
@@ -30,6 +31,9 @@ MALFORMED: Final = "malformed"
 # A recipients file legitimately has long free-text columns; a multi-megabyte cell is a broken
 # quote, which csv reports as an error we turn into a clear message.
 csv.field_size_limit(min(sys.maxsize, 1 << 24))
+# No recipients file has this many columns; a wider header is a broken or hostile file, and every
+# planned row would carry a dict of that many fields.
+MAX_COLUMNS: Final = 10_000
 
 
 @dataclass(slots=True)
@@ -56,10 +60,17 @@ class Recipient:
 def resolve_encoding(encoding: str | None, source: str) -> str:
     """The codec to read with: UTF-8 (with or without BOM) by default, else the named one."""
     name = (encoding or "utf-8").strip()
+    where = "(--encoding or recipients.encoding)"
     try:
         info = codecs.lookup(name)
     except LookupError:
-        raise InputFileError(f"{source}: unknown encoding {name!r}") from None
+        raise InputFileError(f"{source}: unknown encoding {clip(name)!r} {where}") from None
+    try:
+        # Some codecs are not text encodings (rot13, base64, zlib): open() would refuse them with
+        # a LookupError of its own; str.encode makes the same check here, before the file.
+        "".encode(info.name)
+    except LookupError:
+        raise InputFileError(f"{source}: {clip(name)!r} is not a text encoding {where}") from None
     # utf-8-sig reads UTF-8 with or without a BOM and drops the BOM from the first header.
     return "utf-8-sig" if info.name in ("utf-8", "utf-8-sig") else info.name
 
@@ -90,6 +101,7 @@ class RecipientsFile:
         self._file: io.TextIOWrapper | None = None
         self._reader: Iterator[list[str]] | None = None
         self._pending_error: InputFileError | None = None
+        self._nul_seen = False
 
     def __enter__(self) -> RecipientsFile:
         try:
@@ -138,17 +150,26 @@ class RecipientsFile:
         self.delimiter = _guess_delimiter(first)
         if self._pending_error is None:
             self._file.seek(0)  # also re-arms utf-8-sig's BOM check
-            self._reader = csv.reader(self._file, delimiter=self.delimiter, strict=False)
+            self._reader = csv.reader(self._watched(self._file), delimiter=self.delimiter, strict=False)
         else:
-            self._reader = csv.reader([first], delimiter=self.delimiter, strict=False)
+            self._reader = csv.reader(self._watched([first]), delimiter=self.delimiter, strict=False)
         header = self._next_record()
         if header is None:
             raise InputFileError(f"{self.path}: file is empty (expected a header line)")
+        if self._nul_seen:
+            raise InputFileError(f"{self.path}: line 1: the header holds a NUL character; {_NUL_HINT}")
+        if len(header) > MAX_COLUMNS:
+            raise InputFileError(
+                f"{self.path}: line 1: the header has {len(header):,} columns; at most {MAX_COLUMNS:,} "
+                "are supported"
+            )
         self.headers = [h.strip() for h in header]
         seen: set[str] = set()
         for name in self.headers:
             if name and name in seen:
-                raise InputFileError(f"{self.path}: line 1: column {name!r} appears twice in the header")
+                raise InputFileError(
+                    f"{self.path}: line 1: column {clip(name)!r} appears twice in the header"
+                )
             seen.add(name)
         self.phone_index = self._find_phone_column()
 
@@ -159,15 +180,15 @@ class RecipientsFile:
             if wanted in lowered:
                 return lowered.index(wanted)
             raise InputFileError(
-                f"{self.path}: no column {self.requested_column!r} (--phone-column); "
-                f"headers seen: {', '.join(self.headers)}"
+                f"{self.path}: no column {clip(self.requested_column)!r} (--phone-column); "
+                f"headers seen: {short_list(self.headers)}"
             )
         for candidate in self.phone_columns:
             if candidate.lower() in lowered:
                 return lowered.index(candidate.lower())
         raise InputFileError(
-            f"{self.path}: no phone column (looked for {', '.join(self.phone_columns)}; "
-            f"headers seen: {', '.join(self.headers) or '(none)'}); name it with --phone-column"
+            f"{self.path}: no phone column (looked for {short_list(self.phone_columns)}; "
+            f"headers seen: {short_list(self.headers)}); name it with --phone-column"
         )
 
     def _next_record(self) -> list[str] | None:
@@ -202,8 +223,26 @@ class RecipientsFile:
                 raise InputFileError(f"{self.path}: line {line_num + 1}: malformed CSV ({exc})") from None
             start = line_num + 1
             line_num = reader.line_num  # type: ignore[attr-defined]
+            if self._nul_seen:
+                raise self._nul_error(start, row)
             if row and (len(row) > 1 or row[0].strip()):
                 yield start, row
+
+    def _watched(self, lines: Iterable[str]) -> Iterator[str]:
+        """`lines` as they are, noting a NUL: csv reads it as an ordinary character, but no text
+        column in PostgreSQL can hold one, and a NUL is most often a sign of a binary or UTF-16 file.
+        The reader takes only the lines of one record at a time, so the flag names that record."""
+        for line in lines:
+            if "\x00" in line:
+                self._nul_seen = True
+            yield line
+
+    def _nul_error(self, line: int, cells: list[str]) -> InputFileError:
+        column = next((i for i, cell in enumerate(cells) if "\x00" in cell), 0)
+        name = self.headers[column] if column < len(self.headers) else f"#{column + 1}"
+        return InputFileError(
+            f"{self.path}: line {line}, column {clip(name)!r}: holds a NUL character; {_NUL_HINT}"
+        )
 
     def _first_line_only(self) -> str:
         with open(self.path, "rb") as raw:
@@ -232,6 +271,9 @@ class RecipientsFile:
                         f"{self.path}: not {_label(decoder_name)}: {exc}; pass the file's --encoding"
                     )
         return InputFileError(f"{self.path}: line {line_no}: not valid {_label(decoder_name)}")
+
+
+_NUL_HINT = "a NUL cannot be stored (is the file binary, or UTF-16? pass its --encoding)"
 
 
 def _label(encoding: str) -> str:

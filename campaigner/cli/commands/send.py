@@ -18,6 +18,7 @@ from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.foreground import run_in_foreground
 from campaigner.cli.preview_table import human_duration, render_preview
+from campaigner.cli.safe import CAMPAIGN_ID
 from campaigner.cli.source_options import campaign_source_options, source_from_options
 from campaigner.config import Config
 from campaigner.dispatch.runner import RunReport
@@ -106,7 +107,7 @@ def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, 
 
 
 @click.command("run")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @click.option(
     "--allow-partial", is_flag=True, help="Start even when the balance does not cover the estimate."
 )
@@ -118,7 +119,7 @@ def run_command(app: AppContext, campaign_id: int, allow_partial: bool) -> None:
 
 
 @click.command("retry")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @click.option(
     "--reasons",
     default=",".join(RETRYABLE),
