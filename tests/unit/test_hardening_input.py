@@ -34,7 +34,7 @@ def test_an_encoding_that_is_not_a_text_encoding_is_a_clear_error(tmp_path: Path
     [
         (b"name,phone\nA\x00b,+31612345678\n", "line 2, column 'name'"),
         (b"name,phone\nA,+3161234\x005678\n", "line 2, column 'phone'"),
-        (b"name,phone\nA,+31612345678\n\"B\nC\x00\",+31612345679\n", "line 3, column 'name'"),
+        (b'name,phone\nA,+31612345678\n"B\nC\x00",+31612345679\n', "line 3, column 'name'"),
         (b"na\x00me,phone\nA,+31612345678\n", "line 1: the header"),
     ],
 )
@@ -69,9 +69,7 @@ def test_an_error_listing_headers_lists_a_few(tmp_path: Path) -> None:
     assert short_list([]) == "(none)" and short_list(["a", "b"]) == "a, b"
 
 
-@pytest.mark.parametrize(
-    "value", ["0001-01-01T00:00", "0001-01-01T00:30+01:00", "9999-12-31T23:00-05:00"]
-)
+@pytest.mark.parametrize("value", ["0001-01-01T00:00", "0001-01-01T00:30+01:00", "9999-12-31T23:00-05:00"])
 def test_send_at_out_of_range_is_a_clear_error(value: str) -> None:
     with pytest.raises(UserError, match=r"--send-at: .* is out of range"):
         parse_send_at(value)
