@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from campaigner.app.logs import redact_config_secrets
 from campaigner.app.preflight import check_balance, check_sender
 from campaigner.config import Config
 from campaigner.dispatch.runner import CampaignRunner
@@ -59,7 +60,9 @@ class RunWiring:
 
     @classmethod
     def build(cls, store: Store, config: Config) -> RunWiring:
-        """Build the parts; nothing touches the network or the database yet."""
+        """Build the parts; nothing touches the network or the database yet. The secrets they
+        use are registered with the log redaction first, so no log line can show them."""
+        redact_config_secrets(config)
         provider = make_provider(config.provider, status_callback_url=status_callback_url(config))
         worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
         # Shared through the database: other processes on this account, and the run a crash or a
