@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 
 from campaigner.app.loading import NothingToSend, load_campaign
+from campaigner.app.wiring import ensure_own_account
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.foreground import run_in_foreground
 from campaigner.cli.preview_table import human_duration, render_preview
@@ -142,6 +143,7 @@ def retry_command(app: AppContext, campaign_id: int, reasons: str, allow_partial
 
     async def work(store: Store) -> None:
         campaign = await store.get_campaign(campaign_id)  # a clear error for an unknown id
+        ensure_own_account(campaign, config)  # before any job is put back
         count = await store.retry_rejected(campaign_id, wanted)
         click.echo(f"campaign {campaign_id}: {count:,} jobs put back to pending", err=True)
         if count == 0 and campaign.state in ENDED_CAMPAIGN_STATES:
