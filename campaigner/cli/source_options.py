@@ -75,6 +75,14 @@ def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--smart-encoding/--no-smart-encoding", default=False, envvar="CAMPAIGNER_SMART_ENCODING"
         ),
         click.option(
+            "--strict/--no-strict",
+            default=False,
+            envvar="CAMPAIGNER_STRICT",
+            show_envvar=True,
+            help="A row that spans lines and looks like a stray quote merged the next recipients into "
+            "it is an error (exit 2) instead of a warning in the preview.",
+        ),
+        click.option(
             "--send-at",
             help="Schedule: ISO 8601 time (the campaign waits until then); without an offset, this "
             "machine's local time.",
@@ -104,4 +112,5 @@ def source_from_options(**options: Any) -> CampaignSource:
         send_at=parse_send_at(options["send_at"]),
         quiet_start=quiet_start,
         quiet_end=quiet_end,
+        strict=options["strict"],
     )

@@ -21,6 +21,7 @@ from typing import Final
 
 from campaigner.config import RecipientsConfig
 from campaigner.errors import InputFileError
+from campaigner.planning.merged_lines import MergedLines, suspect_merge
 from campaigner.planning.phones import INVALID, NOT_SMS_CAPABLE, OK, PhoneClassifier
 from campaigner.text.listing import clip, short_list
 
@@ -34,6 +35,8 @@ csv.field_size_limit(min(sys.maxsize, 1 << 24))
 # No recipients file has this many columns; a wider header is a broken or hostile file, and every
 # planned row would carry a dict of that many fields.
 MAX_COLUMNS: Final = 10_000
+# Suspected merges kept for the preview (all are counted).
+MERGED_KEPT: Final = 20
 
 
 @dataclass(slots=True)
@@ -80,7 +83,9 @@ class RecipientsFile:
 
     Use as a context manager. The header is read and checked on `__enter__`, so every problem
     with the file's shape is raised before any row is processed. `line` is the physical line
-    where the row starts (1 is the header); blank lines are skipped.
+    where the row starts (1 is the header); blank lines are skipped. A row that spans lines and
+    looks like a stray quote merged the next rows into it is noted in `merged` (an InputFileError
+    when `strict`). A NUL anywhere is an InputFileError naming its line and column.
     """
 
     def __init__(
@@ -90,6 +95,7 @@ class RecipientsFile:
         encoding: str | None = None,
         phone_column: str | None = None,
         phone_columns: Iterable[str] = RecipientsConfig().phone_columns,
+        strict: bool = False,
     ) -> None:
         self.path = Path(path)
         self.encoding = resolve_encoding(encoding, str(self.path))
@@ -102,6 +108,11 @@ class RecipientsFile:
         self._reader: Iterator[list[str]] | None = None
         self._pending_error: InputFileError | None = None
         self._nul_seen = False
+        # Rows that span lines and look like a stray quote merged others into them (see
+        # merged_lines): kept for the preview, or an error at the first one when `strict`.
+        self.strict = strict
+        self.merged: list[MergedLines] = []
+        self.merged_total = 0
 
     def __enter__(self) -> RecipientsFile:
         try:
@@ -225,8 +236,20 @@ class RecipientsFile:
             line_num = reader.line_num  # type: ignore[attr-defined]
             if self._nul_seen:
                 raise self._nul_error(start, row)
+            if line_num > start:
+                self._check_merge(start, line_num, row)
             if row and (len(row) > 1 or row[0].strip()):
                 yield start, row
+
+    def _check_merge(self, first: int, last: int, cells: list[str]) -> None:
+        suspect = suspect_merge(first, last, cells, self.headers, self.delimiter)
+        if suspect is None:
+            return
+        if self.strict:
+            raise InputFileError(f"{self.path}: {suspect.describe()} (an error with --strict)")
+        self.merged_total += 1
+        if len(self.merged) < MERGED_KEPT:
+            self.merged.append(suspect)
 
     def _watched(self, lines: Iterable[str]) -> Iterator[str]:
         """`lines` as they are, noting a NUL: csv reads it as an ordinary character, but no text

@@ -4,6 +4,7 @@ escape sequences in names instead of running them; ids beyond a bigint and NULs 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -78,6 +79,29 @@ async def test_ids_beyond_a_bigint_and_nuls_are_clear_errors(database_url: str, 
     for command in ("preview", "create"):
         code, _, err = await campaigner(database_url, command, str(nul), "-m", "Hi {name}")
         assert code == 2 and "nul.csv: line 2, column 'name'" in err and "NUL" in err, err
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM campaigns") == 0
+    finally:
+        await conn.close()
+
+
+async def test_a_stray_quote_is_a_preview_warning_and_an_error_with_strict(
+    database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "quote.csv"
+    path.write_text('name,phone\n"abc\n+31632000001,d",+31612345678\nX,+31612345671\n', encoding="utf-8")
+    code, out, err = await campaigner(
+        database_url, "preview", str(path), "-m", "Hi {name}", "--format", "json"
+    )
+    assert code == 0, err
+    (warning,) = json.loads(out)["warnings"]
+    assert (warning["first_line"], warning["last_line"], warning["column"]) == (2, 3, "name")
+    code, out, err = await campaigner(database_url, "preview", str(path), "-m", "Hi {name}")
+    assert "Warnings" in out and "lines 2-3" in out
+    for command in ("preview", "create"):
+        code, out, err = await campaigner(database_url, command, str(path), "-m", "Hi {name}", "--strict")
+        assert code == 2 and "quote.csv: lines 2-3: column 'name'" in err, err
     conn = await asyncpg.connect(database_url)
     try:
         assert await conn.fetchval("SELECT count(*) FROM campaigns") == 0

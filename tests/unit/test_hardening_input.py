@@ -85,3 +85,37 @@ def test_campaign_ids_beyond_a_bigint_are_refused_by_the_argument() -> None:
 def test_printable_escapes_terminal_controls() -> None:
     assert printable("spring sale") == "spring sale"
     assert printable("a\x1b[2Jb\x07\r\u202e") == "a\\x1b[2Jb\\x07\\r\\u202e"
+
+
+STRAY_QUOTE = 'name,phone\n"abc\n+31632000001,d",+31612345678\nX,+31612345671\n'
+
+
+def test_a_stray_quote_merging_the_next_recipient_is_noted_with_its_lines(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(STRAY_QUOTE, encoding="utf-8")
+    with RecipientsFile(path) as source:
+        rows = list(source.rows())
+    assert rows[0] == (2, ["abc\n+31632000001,d", "+31612345678"])  # read as the file says
+    (merged,) = source.merged
+    assert (merged.first_line, merged.last_line, merged.column) == (2, 3, "name")
+    assert "'+31632000001,d'" in merged.detail and "stray quote" in merged.detail
+    with pytest.raises(InputFileError, match=r"r.csv: lines 2-3: column 'name' holds a line break"):
+        with RecipientsFile(path, strict=True) as strict:
+            list(strict.rows())
+
+
+@pytest.mark.parametrize(
+    ("cells", "headers", "suspect"),
+    [
+        (["Main St 12\n3511 AB Utrecht", "+31612345678"], ["address", "phone"], False),
+        (["Utrecht,\nNL", "+31612345678"], ["address", "phone"], False),
+        (["x\nB,C,D", "+31612345678", "y"], ["a", "phone", "c"], True),
+        (["x\n06 3200 0001", "+31612345678"], ["a", "phone"], True),
+    ],
+)
+def test_only_line_breaks_followed_by_a_row_or_a_number_are_suspect(
+    cells: list[str], headers: list[str], suspect: bool
+) -> None:
+    from campaigner.planning.merged_lines import suspect_merge
+
+    assert (suspect_merge(2, 3, cells, headers, ",") is not None) == suspect
