@@ -159,6 +159,9 @@ class RecipientsFile:
         if not first.strip():
             raise InputFileError(f"{self.path}: file is empty (expected a header line)")
         self.delimiter = _guess_delimiter(first)
+        if first.count(self.delimiter) >= MAX_COLUMNS:
+            # Refused before the CSV reader makes a string of every one (a million columns: 80 MB).
+            raise self._too_wide(first.count(self.delimiter) + 1)
         if self._pending_error is None:
             self._file.seek(0)  # also re-arms utf-8-sig's BOM check
             self._reader = csv.reader(self._watched(self._file), delimiter=self.delimiter, strict=False)
@@ -170,10 +173,7 @@ class RecipientsFile:
         if self._nul_seen:
             raise InputFileError(f"{self.path}: line 1: the header holds a NUL character; {_NUL_HINT}")
         if len(header) > MAX_COLUMNS:
-            raise InputFileError(
-                f"{self.path}: line 1: the header has {len(header):,} columns; at most {MAX_COLUMNS:,} "
-                "are supported"
-            )
+            raise self._too_wide(len(header))
         self.headers = [h.strip() for h in header]
         seen: set[str] = set()
         for name in self.headers:
@@ -183,6 +183,11 @@ class RecipientsFile:
                 )
             seen.add(name)
         self.phone_index = self._find_phone_column()
+
+    def _too_wide(self, columns: int) -> InputFileError:
+        return InputFileError(
+            f"{self.path}: line 1: the header has {columns:,} columns; at most {MAX_COLUMNS:,} are supported"
+        )
 
     def _find_phone_column(self) -> int:
         lowered = [h.lower() for h in self.headers]
