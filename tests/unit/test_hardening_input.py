@@ -126,3 +126,12 @@ def test_only_line_breaks_followed_by_a_row_or_a_number_are_suspect(
     from campaigner.planning.merged_lines import suspect_merge
 
     assert (suspect_merge(2, 3, cells, headers, ",") is not None) == suspect
+
+
+def test_a_nul_far_into_a_large_file_names_its_own_row(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    rows = [f"Name {i},+316{30_000_000 + i:08d}" for i in range(20_000)]
+    rows[12_345] = "Na\x00me,+31612345678"  # far past the first block of lines read
+    path.write_text("name,phone\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"r.csv: line 12347, column 'name': holds a NUL"):
+        _rows(path)
