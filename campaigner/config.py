@@ -326,18 +326,22 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 def config_from_mapping(raw: dict[str, Any], source: str = "<mapping>") -> Config:
     """Validate an already parsed mapping; errors name `source` and the dotted key, all at once."""
+    problems = []
     if "source" in raw:
         # Not a setting (it says where the settings came from), so the file may not set it.
-        raise ConfigError(f"{source}: source: unknown setting (sections: {', '.join(_SECTIONS)})")
+        problems.append(f"source: unknown setting (sections: {', '.join(_sections())})")
+        raw = {k: v for k, v in raw.items() if k != "source"}
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        problems = [_problem(error) for error in exc.errors()]
-        raise ConfigError(f"{source}: " + "; ".join(problems)) from None
+        problems += [_problem(error) for error in exc.errors()]
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
     return config.model_copy(update={"source": source})
 
 
-_SECTIONS = ("database", "recipients", "pricing", "provider", "dispatcher", "daemon")
+def _sections() -> list[str]:
+    return [name for name in Config.model_fields if name != "source"]
 
 
 def _problem(error: Any) -> str:
@@ -347,7 +351,7 @@ def _problem(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         message = "unknown setting"
         if len(error["loc"]) == 1:
-            message += f" (sections: {', '.join(_SECTIONS)})"
+            message += f" (sections: {', '.join(_sections())})"
     elif error["type"] == "finite_number":
         message = "must be a finite number (not inf or nan)"
     return f"{key}: {message}"

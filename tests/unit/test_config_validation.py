@@ -56,3 +56,10 @@ def test_every_mistake_is_reported_at_once() -> None:
 
 def test_the_source_is_still_recorded() -> None:
     assert config_from_mapping({}, source="x.toml").source == "x.toml"
+
+
+def test_a_source_key_is_reported_with_the_other_mistakes() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping({"source": "x", "provider": {"requests_per_minute": float("nan")}}, "c.toml")
+    assert "source: unknown setting" in str(caught.value)
+    assert "provider.requests_per_minute: must be a finite number" in str(caught.value)
