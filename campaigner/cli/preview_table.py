@@ -124,7 +124,12 @@ def render_preview(
         left = preview.warnings_total - len(preview.warnings)
         if left > 0:
             out.print(f"[dim]  … and {left:,} more such rows[/]")
-        out.print("[dim]  check the quoting on those lines; --strict makes this an error[/]")
+        rows = "1 row was" if preview.multiline_rows == 1 else f"{preview.multiline_rows:,} rows were"
+        out.print(
+            f"[dim]  {rows} read from more than one line, so the file's "
+            f"row count is {preview.extra_lines:,} lower than its line count; check the quoting on "
+            "those lines (--strict makes this an error)[/]"
+        )
 
     if preview.first_rejects:
         rejects = Table(title="First rejected rows", box=box.SIMPLE_HEAD, title_justify="left")

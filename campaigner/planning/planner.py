@@ -157,6 +157,9 @@ class Preview(BaseModel):
     # Rows a stray quote may have merged (the first few; `warnings_total` counts them all).
     warnings: list[MergeWarning] = Field(default_factory=list)
     warnings_total: int = 0
+    # Rows read from several lines (a cell with a line break), and the lines beyond one they took.
+    multiline_rows: int = 0
+    extra_lines: int = 0
 
     @property
     def rejected(self) -> int:
@@ -233,6 +236,7 @@ class Planner:
                 for m in source.merged
             ]
             preview.warnings_total = source.merged_total
+            preview.multiline_rows, preview.extra_lines = source.multiline_rows, source.extra_lines
         if preview.rows == 0:
             raise InputFileError(f"{opts.csv_path}: no recipient rows after the header")
 

@@ -114,6 +114,10 @@ class RecipientsFile:
         self.strict = strict
         self.merged: list[MergedLines] = []
         self.merged_total = 0
+        # Rows read from more than one line, and the lines they took beyond one each: with a stray
+        # quote the file's row count drops by that many.
+        self.multiline_rows = 0
+        self.extra_lines = 0
 
     def __enter__(self) -> RecipientsFile:
         try:
@@ -243,6 +247,8 @@ class RecipientsFile:
             if self._nul_seen and self._nul_in(row):
                 raise self._nul_error(start, row)
             if line_num > start:
+                self.multiline_rows += 1
+                self.extra_lines += line_num - start
                 self._check_merge(start, line_num, row)
             if row and (len(row) > 1 or row[0].strip()):
                 yield start, row

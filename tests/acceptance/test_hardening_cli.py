@@ -95,7 +95,9 @@ async def test_a_stray_quote_is_a_preview_warning_and_an_error_with_strict(
         database_url, "preview", str(path), "-m", "Hi {name}", "--format", "json"
     )
     assert code == 0, err
-    (warning,) = json.loads(out)["warnings"]
+    data = json.loads(out)
+    assert (data["rows"], data["multiline_rows"], data["extra_lines"]) == (2, 1, 1)
+    (warning,) = data["warnings"]
     assert (warning["first_line"], warning["last_line"], warning["column"]) == (2, 3, "name")
     code, out, err = await campaigner(database_url, "preview", str(path), "-m", "Hi {name}")
     assert "Warnings" in out and "lines 2-3" in out
