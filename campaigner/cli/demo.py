@@ -25,6 +25,7 @@ from aiohttp import web
 from rich.console import Console
 
 from campaigner.app.loading import CampaignSource, load_campaign
+from campaigner.app.signals import sigterm_interrupts
 from campaigner.cli.foreground import run_in_foreground
 from campaigner.cli.preview_table import render_preview
 from campaigner.config import DEMO_ACCOUNT, Config
@@ -149,9 +150,10 @@ async def run_demo(base: Config, console: Console | None = None) -> dict[str, in
                 )
                 campaign_id, preview = await load_campaign(store, config, source)
                 try:
-                    render_preview(preview, console)
-                    console.print(f"[bold]sending[/] campaign {campaign_id}: {preview.sendable} messages")
-                    report = await run_in_foreground(store, config, campaign_id, console=console)
+                    with sigterm_interrupts():
+                        render_preview(preview, console)
+                        console.print(f"[bold]sending[/] campaign {campaign_id}: {preview.sendable} messages")
+                        report = await run_in_foreground(store, config, campaign_id, console=console)
                 except BaseException as exc:  # a signal (CampaignStopped, CancelledError) or an error
                     await _cancel(store, campaign_id)
                     if isinstance(exc, CampaignStopped):

@@ -109,3 +109,41 @@ async def test_a_stray_quote_is_a_preview_warning_and_an_error_with_strict(
         assert await conn.fetchval("SELECT count(*) FROM campaigns") == 0
     finally:
         await conn.close()
+
+
+async def test_send_says_it_kept_the_draft_when_terminated_before_the_first_message(
+    database_url: str, tmp_path: Path
+) -> None:
+    connected = asyncio.Event()
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connected.set()  # the run's pre-flight is asking the provider: the draft is loaded
+        await reader.read()  # until the client goes away
+        writer.close()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = tmp_path / "campaigner.toml"
+    config.write_text(
+        f'[provider]\nbase_url = "http://127.0.0.1:{port}/api/v1/sms"\nsender = "+3197010203040"\n'
+        "read_timeout = 60\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGNER_")}
+    env |= {
+        "CAMPAIGNER_DATABASE_URL": database_url,
+        "CAMPAIGNER_CONFIG": str(config),
+        "CLIQTEL_API_KEY": "17|k",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "campaigner", "send", str(recipients(tmp_path)), "-m", "Hi", "-y",
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await asyncio.wait_for(connected.wait(), 60)
+        proc.terminate()
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        server.close()
+    assert proc.returncode != 0 and "Traceback" not in err.decode()
+    assert re.search(r"campaign (\d+) is kept as a draft \(`campaigner run \1`\)", err.decode()), err.decode()

@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 
 from campaigner.app.loading import NothingToSend, load_campaign
+from campaigner.app.signals import sigterm_interrupts
 from campaigner.app.wiring import ensure_own_account
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.foreground import run_in_foreground
@@ -119,7 +120,8 @@ def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, 
             raise
         render_preview(preview, quiet_hours=source.quiet_hours)
         try:
-            await _confirm_and_send(store, config, campaign_id, preview, yes, detach, allow_partial)
+            with sigterm_interrupts():
+                await _confirm_and_send(store, config, campaign_id, preview, yes, detach, allow_partial)
         except BaseException as exc:
             note = await _draft_note(store, campaign_id)
             if note is None:
@@ -128,7 +130,7 @@ def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, 
                 # Refused before the first message (sender, balance, the provider unreachable):
                 # the error says where the campaign is, so a retry does not pile up drafts.
                 exc.args = (f"{exc}; {note}",)
-            else:  # interrupted (Ctrl-C at the question, a signal before the run took over)
+            else:  # interrupted (Ctrl-C at the question, SIGINT/SIGTERM before the run took over)
                 click.echo(note, err=True)
             raise
 
