@@ -8,19 +8,27 @@ the value out of every repr, log line and error message.
 
 from __future__ import annotations
 
+import codecs
 import os
+import re
 import tomllib
+from collections.abc import Iterator
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from campaigner.errors import ConfigError
 
 CONFIG_ENV = "CAMPAIGNER_CONFIG"
 DATABASE_URL_ENV = "CAMPAIGNER_DATABASE_URL"
+# The provider account of `campaigner demo`'s campaigns and rate schedule. No config may name it,
+# so no daemon or run of a real account ever carries a demo campaign (they skip other accounts').
+DEMO_ACCOUNT = "demo"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Secret:
@@ -48,8 +56,31 @@ class Secret:
 
 
 class _Section(BaseModel):
-    # Unknown keys are mistakes (a typo silently ignored is a limit silently not applied).
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown keys are mistakes (a typo silently ignored is a limit silently not applied). So are
+    # inf and nan: no limit, timeout or margin means either (inf would overflow int(), nan passes
+    # no comparison, so every check it meets is silently false).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _env_name(value: str) -> str:
+    """An environment variable's name, checked: an empty one could never hold the secret."""
+    if not _ENV_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not an environment variable name (letters, digits and _)")
+    return value
+
+
+def _masked_url(url: str) -> str:
+    """`url` with its password (if any) replaced by ***, for reprs and messages."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "***" if "@" in url else url  # unparseable: show nothing that might be a secret
+    if not password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
 
 
 class DatabaseConfig(_Section):
@@ -60,6 +91,19 @@ class DatabaseConfig(_Section):
     pool_min_size: int = Field(default=1, ge=1)
     pool_max_size: int = Field(default=10, ge=1)
     connect_timeout: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _pool_sizes(self) -> DatabaseConfig:
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError(
+                f"pool_min_size ({self.pool_min_size}) is larger than pool_max_size ({self.pool_max_size})"
+            )
+        return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The URL may carry the database password: repr(config) is printed and logged.
+        for name, value in super().__repr_args__():
+            yield name, _masked_url(value) if name == "url" else value
 
 
 ExcludableType = Literal[
@@ -104,6 +148,15 @@ class RecipientsConfig(_Section):
             raise ValueError(problem)
         return value.strip().upper()
 
+    @field_validator("encoding")
+    @classmethod
+    def _text_encoding(cls, value: str) -> str:
+        try:
+            "".encode(codecs.lookup(value.strip()).name)  # rot13 and base64 are codecs, not text
+        except LookupError:
+            raise ValueError(f"{value!r} is not a text encoding Python knows (e.g. utf-8, cp1252)") from None
+        return value
+
 
 class PricingConfig(_Section):
     """Cost per segment by destination country (ISO 3166 alpha-2), with a default."""
@@ -111,7 +164,7 @@ class PricingConfig(_Section):
     currency: str = "EUR"
     # Decimal from the TOML's text (0.008 stays 0.008): money is never a float in campaigner.
     default_per_segment: Decimal = Field(default=Decimal("0.008"), ge=0)
-    countries: dict[str, Decimal] = {}
+    countries: dict[str, Annotated[Decimal, Field(ge=0)]] = {}
 
     def per_segment(self, country: str | None) -> Decimal:
         """Price of one segment to `country`, or the default when it has no price of its own."""
@@ -159,6 +212,17 @@ class ProviderConfig(_Section):
     # (one secret, one purpose). Both empty: Basic auth is not accepted, only signatures.
     callback_username: str = ""
     callback_password_env: str = ""
+
+    _check_env_names = field_validator("api_key_env", "username_env", "webhook_secret_env")(_env_name)
+
+    @field_validator("account")
+    @classmethod
+    def _not_the_demo(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the account needs a name (its campaigns and limits are kept under it)")
+        if value == DEMO_ACCOUNT:
+            raise ValueError(f"{DEMO_ACCOUNT!r} is reserved for the campaigns of `campaigner demo`")
+        return value
 
     def api_key(self) -> Secret:
         """The account's API key from the environment; a clear error when it is not set."""
@@ -294,13 +358,33 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 
 def config_from_mapping(raw: dict[str, Any], source: str = "<mapping>") -> Config:
-    """Validate an already parsed mapping; errors name `source` and the dotted key."""
+    """Validate an already parsed mapping; errors name `source` and the dotted key, all at once."""
+    problems = []
+    if "source" in raw:
+        # Not a setting (it says where the settings came from), so the file may not set it.
+        problems.append(f"source: unknown setting (sections: {', '.join(_sections())})")
+        raw = {k: v for k, v in raw.items() if k != "source"}
     try:
-        return Config.model_validate({**raw, "source": source})
+        config = Config.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown setting"
-        raise ConfigError(f"{source}: {key}: {message}") from None
+        problems += [_problem(error) for error in exc.errors()]
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
+    return config.model_copy(update={"source": source})
+
+
+def _sections() -> list[str]:
+    return [name for name in Config.model_fields if name != "source"]
+
+
+def _problem(error: Any) -> str:
+    """One pydantic error as `key: message`, in our words where pydantic's would puzzle."""
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown setting"
+        if len(error["loc"]) == 1:
+            message += f" (sections: {', '.join(_sections())})"
+    elif error["type"] == "finite_number":
+        message = "must be a finite number (not inf or nan)"
+    return f"{key}: {message}"

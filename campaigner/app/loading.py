@@ -50,6 +50,7 @@ class CampaignSource:
     send_at: datetime | None = None
     quiet_start: time | None = None
     quiet_end: time | None = None
+    strict: bool = False  # a row a stray quote may have merged is an error, not a warning
 
     @property
     def quiet_hours(self) -> tuple[time, time] | None:
@@ -72,6 +73,7 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
         phone_column=source.phone_column,
         encoding=source.encoding,
         smart_encoding=source.smart_encoding,
+        strict=source.strict,
     )
     region = source.region if source.region is not None else config.recipients.default_region
     spec = NewCampaign(

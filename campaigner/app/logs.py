@@ -12,11 +12,15 @@ line of defence for values registered with it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from campaigner.config import Config
 
 # Record attributes copied into the JSON object when a call sets them with `extra=`.
 CONTEXT_FIELDS = ("campaign_id", "job_id", "worker_id", "provider_id", "account", "verdict", "event")
@@ -26,15 +30,53 @@ _secrets: set[str] = set()
 
 
 def redact_secrets(*values: str) -> None:
-    """Register secret values that must never reach a log line; they are replaced by ***."""
-    _secrets.update(v for v in values if v and len(v) >= 4)
+    """Register secret values that must never reach a log line; they are replaced by ***.
+
+    The secret half of an `id|secret` token is registered too (a reply may echo only that part).
+    Besides our own handlers, Python's last-resort handler (what a command that set up no logging
+    prints its warnings with) scrubs them as well.
+    """
+    for value in values:
+        for part in (value, value.partition("|")[2]):
+            if part and len(part) >= 4:
+                _secrets.add(part)
+    if _secrets and logging.lastResort is not None and _SCRUB not in logging.lastResort.filters:
+        logging.lastResort.addFilter(_SCRUB)
+
+
+def redact_config_secrets(config: Config) -> None:
+    """Register every secret `config` leads to that is set: the provider's API key, its webhook
+    secret and the database password. Called wherever a run is wired (`RunWiring.build`)."""
+    from urllib.parse import urlsplit
+
+    for variable in (config.provider.api_key_env, config.provider.webhook_secret_env):
+        redact_secrets(os.environ.get(variable, ""))
+    with contextlib.suppress(ValueError):
+        redact_secrets(urlsplit(config.database_url()).password or "")
 
 
 def _scrub(text: str) -> str:
-    for secret in _secrets:
+    # Longest first, so a whole token is masked before its secret half would leave the id showing.
+    for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+class _ScrubFilter(logging.Filter):
+    """Rewrites a record's message (and traceback text) with the registered secrets masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _secrets:
+            record.msg, record.args = _scrub(record.getMessage()), None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = _scrub(record.exc_text)
+        return True
+
+
+_SCRUB = _ScrubFilter()
 
 
 class JsonFormatter(logging.Formatter):

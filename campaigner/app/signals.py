@@ -50,3 +50,19 @@ def graceful_signals(
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt as SIGINT does, instead of ending the
+    process on the spot: a command can then say what it leaves behind (a kept draft, a cancelled
+    demo). A `graceful_signals` block inside takes over both signals while it lasts."""
+    try:
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -19,13 +19,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from campaigner.app.logs import redact_config_secrets
 from campaigner.app.preflight import check_balance, check_sender
-from campaigner.config import Config
+from campaigner.config import DEMO_ACCOUNT, Config
 from campaigner.dispatch.runner import CampaignRunner
 from campaigner.dispatch.shared_throttle import SharedThrottle
 from campaigner.dispatch.throttle import Limits
 from campaigner.dispatch.worker import Worker
 from campaigner.errors import StateError
+from campaigner.model.campaigns import Campaign
 from campaigner.model.states import CampaignState
 from campaigner.providers.base import Provider, webhook_path
 from campaigner.providers.registry import capabilities_of, make_provider
@@ -59,7 +61,9 @@ class RunWiring:
 
     @classmethod
     def build(cls, store: Store, config: Config) -> RunWiring:
-        """Build the parts; nothing touches the network or the database yet."""
+        """Build the parts; nothing touches the network or the database yet. The secrets they
+        use are registered with the log redaction first, so no log line can show them."""
+        redact_config_secrets(config)
         provider = make_provider(config.provider, status_callback_url=status_callback_url(config))
         worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
         # Shared through the database: other processes on this account, and the run a crash or a
@@ -118,6 +122,19 @@ async def _saying_if_slow(
     if not done and on_slow is not None:
         on_slow(message)
     return await task
+
+
+def ensure_own_account(campaign: Campaign, config: Config) -> None:
+    """Refuse to carry a campaign of another provider account than the configured one: it was
+    planned, priced and rate-booked for that account (a demo campaign for the demo's sandbox)."""
+    if campaign.provider_account == config.provider.account:
+        return
+    demo = campaign.provider_account == DEMO_ACCOUNT
+    what = " (made by `campaigner demo`, sent only by it)" if demo else ""
+    raise StateError(
+        f"campaign {campaign.id} belongs to provider account {campaign.provider_account!r}{what}, "
+        f"not to the configured account {config.provider.account!r}; it is not sent through this one"
+    )
 
 
 async def start_running(store: Store, campaign_id: int, *, reopen: bool = False) -> None:

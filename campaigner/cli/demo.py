@@ -4,6 +4,11 @@ It starts the sandbox provider and the webhook server in this process, uses the 
 (or the embedded one), loads the bundled example CSV (messy numbers in nine countries, a personalised
 message, some UCS-2), shows the preview, sends at the sandbox's limits with the progress bar, waits
 for the delivery receipts the sandbox calls back with, and ends with the campaign's summary.
+
+It never touches real work, even on a configured database: its campaign and rate schedule belong to
+the provider account `demo` (config.DEMO_ACCOUNT, which no config may name), so no daemon carries
+it and no `run`, `send` or `retry` sends it through a real provider; and a demo that does not finish
+(a signal, an error) cancels its campaign, which the sandbox it was meant for no longer serves.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from aiohttp import web
 from rich.console import Console
 
 from campaigner.app.loading import CampaignSource, load_campaign
+from campaigner.app.signals import sigterm_interrupts
 from campaigner.cli.foreground import run_in_foreground
 from campaigner.cli.preview_table import render_preview
-from campaigner.config import Config
+from campaigner.config import DEMO_ACCOUNT, Config
+from campaigner.errors import CampaignStopped, StateError
 from campaigner.providers.registry import make_provider
 from campaigner.sandbox import RunningSandbox, SandboxSettings, run_sandbox
 from campaigner.store.store import Store
@@ -50,6 +57,8 @@ def demo_config(base: Config, sandbox: RunningSandbox, public_url: str) -> Confi
     provider = base.provider.model_copy(
         update={
             "type": "cliqtel",
+            # Its own account: its own rate schedule rows, and campaigns no real daemon or run takes.
+            "account": DEMO_ACCOUNT,
             "base_url": sandbox.cliqtel_url,
             "api_key_env": DEMO_KEY_ENV,
             "webhook_secret_env": DEMO_SECRET_ENV,
@@ -105,6 +114,12 @@ async def wait_for_receipts(store: Store, campaign_id: int, console: Console) ->
         await asyncio.sleep(0.5)
 
 
+async def _cancel(store: Store, campaign_id: int) -> None:
+    """Cancel the demo's campaign unless it already ended (completed while the signal came)."""
+    with contextlib.suppress(StateError):
+        await store.cancel_campaign(campaign_id)
+
+
 async def run_demo(base: Config, console: Console | None = None) -> dict[str, int]:
     """Run the whole demo; returns the final count of jobs per state."""
     console = console or Console(stderr=True)
@@ -134,9 +149,19 @@ async def run_demo(base: Config, console: Console | None = None) -> dict[str, in
                     region="NL",
                 )
                 campaign_id, preview = await load_campaign(store, config, source)
-                render_preview(preview, console)
-                console.print(f"[bold]sending[/] campaign {campaign_id}: {preview.sendable} messages")
-                report = await run_in_foreground(store, config, campaign_id, console=console)
+                try:
+                    with sigterm_interrupts():
+                        render_preview(preview, console)
+                        console.print(f"[bold]sending[/] campaign {campaign_id}: {preview.sendable} messages")
+                        report = await run_in_foreground(store, config, campaign_id, console=console)
+                except BaseException as exc:  # a signal (CampaignStopped, CancelledError) or an error
+                    await _cancel(store, campaign_id)
+                    if isinstance(exc, CampaignStopped):
+                        # Not run_in_foreground's "`campaigner run N` continues it": nothing may.
+                        raise CampaignStopped(
+                            f"demo stopped before the end; its campaign {campaign_id} is cancelled"
+                        ) from None
+                    raise
                 counts = await wait_for_receipts(store, campaign_id, console)
                 spent = await store.cost_so_far(campaign_id)
                 console.print(

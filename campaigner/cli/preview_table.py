@@ -116,6 +116,21 @@ def render_preview(
             f"({format_money(smart.cost, preview.currency)}) on {smart.messages:,} messages"
         )
 
+    if preview.warnings:
+        out.print(Text("Warnings", style="bold yellow"))
+        for warning in preview.warnings:
+            lines = f"lines {warning.first_line}-{warning.last_line}"
+            out.print(Text.assemble(("  ", ""), (lines, "yellow"), f": {warning.detail}"))
+        left = preview.warnings_total - len(preview.warnings)
+        if left > 0:
+            out.print(f"[dim]  … and {left:,} more such rows[/]")
+        rows = "1 row was" if preview.multiline_rows == 1 else f"{preview.multiline_rows:,} rows were"
+        out.print(
+            f"[dim]  {rows} read from more than one line, so the file's "
+            f"row count is {preview.extra_lines:,} lower than its line count; check the quoting on "
+            "those lines (--strict makes this an error)[/]"
+        )
+
     if preview.first_rejects:
         rejects = Table(title="First rejected rows", box=box.SIMPLE_HEAD, title_justify="left")
         rejects.add_column("line", justify="right")

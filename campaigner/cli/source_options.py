@@ -28,7 +28,13 @@ def parse_send_at(value: str | None) -> datetime | None:
         raise UserError(
             f"--send-at: {value!r} is not an ISO 8601 time (e.g. 2026-05-01T09:00+02:00)"
         ) from None
-    parsed = parsed if parsed.tzinfo else parsed.astimezone()
+    try:
+        # In UTC, as it is stored: a time near year 1 or 9999 may not exist there (9999-12-31T23:00
+        # at -05:00 is in year 10000), which Python and PostgreSQL would each refuse their own way.
+        parsed = parsed if parsed.tzinfo else parsed.astimezone()
+        parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise UserError(f"--send-at: {value!r} is out of range (years 1 to 9999, in UTC)") from None
     if parsed < datetime.now(UTC) - SEND_AT_PAST_GRACE:
         # Most likely a typo (a year, a month): a scheduled campaign would start at once.
         raise UserError(f"--send-at: {value!r} is in the past; leave it out to send now")
@@ -69,6 +75,14 @@ def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--smart-encoding/--no-smart-encoding", default=False, envvar="CAMPAIGNER_SMART_ENCODING"
         ),
         click.option(
+            "--strict/--no-strict",
+            default=False,
+            envvar="CAMPAIGNER_STRICT",
+            show_envvar=True,
+            help="A row that spans lines and looks like a stray quote merged the next recipients into "
+            "it is an error (exit 2) instead of a warning in the preview.",
+        ),
+        click.option(
             "--send-at",
             help="Schedule: ISO 8601 time (the campaign waits until then); without an offset, this "
             "machine's local time.",
@@ -98,4 +112,5 @@ def source_from_options(**options: Any) -> CampaignSource:
         send_at=parse_send_at(options["send_at"]),
         quiet_start=quiet_start,
         quiet_end=quiet_end,
+        strict=options["strict"],
     )

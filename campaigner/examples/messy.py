@@ -10,6 +10,12 @@ UCS-2) and curly apostrophes (which smart encoding fixes).
 
 The bundled `recipients.csv` is `python -m campaigner.examples.messy 300 7` (national numbers
 are Dutch: preview it with `--region NL`).
+
+Where a country reserves numbers for fiction and libphonenumber still takes them as valid, the
+numbers come from there: US mobiles are 555-0100 to 555-0199 (NANPA), UK landlines 020 7946 0xxx
+(Ofcom's drama range). Ofcom's mobile drama range (07700 900000-900999) is not valid to
+libphonenumber, so UK mobiles, like those of the other countries, are random numbers of real
+mobile ranges: the demo sends them only to its in-process sandbox, never to a provider.
 """
 
 from __future__ import annotations
@@ -133,9 +139,9 @@ def _mobile(rng: random.Random, country: str) -> tuple[str, str]:
     if country == "GB":
         return "44", "74" + rng.choice("0123456") + d(rng, 7)
     if country == "US":
-        return "1", rng.choice(["212", "415", "646", "312", "512", "617"]) + rng.choice("23456789") + d(
-            rng, 6
-        )
+        area = rng.choice(["212", "415", "646", "312", "512", "617"])
+        drawn = rng.choice("23456789") + d(rng, 6)  # drawn as before, so the other rows stay the same
+        return "1", area + "55501" + drawn[-2:]  # 555-0100..0199: reserved for fiction (NANPA)
     if country == "FR":
         return "33", rng.choice("67") + rng.choice("12345") + d(rng, 7)
     if country == "BE":
@@ -155,7 +161,8 @@ def _not_mobile(rng: random.Random, country: str) -> tuple[str, str]:
     choices = {
         "NL": [("31", "20" + rng.choice("3456") + d(rng, 6)), ("31", "800" + d(rng, 4))],
         "DE": [("49", "30" + rng.choice("2345678") + d(rng, 7))],
-        "GB": [("44", "207946" + d(rng, 4)), ("44", "800" + rng.choice("2345") + d(rng, 6))],
+        # 020 7946 0000..0999: Ofcom's range for drama (drawn as before: the other rows stay the same).
+        "GB": [("44", "2079460" + d(rng, 4)[1:]), ("44", "800" + rng.choice("2345") + d(rng, 6))],
         "FR": [("33", "1" + rng.choice("2345") + d(rng, 7)), ("33", "80" + rng.choice("05") + d(rng, 6))],
         "BE": [("32", "2" + rng.choice("2345") + d(rng, 6))],
         "ES": [("34", "91" + rng.choice("2345") + d(rng, 6))],

@@ -56,6 +56,7 @@ from campaigner.text.templates import Template
 
 __all__ = [
     "CountryLine",
+    "MergeWarning",
     "PlanOptions",
     "Planner",
     "Preview",
@@ -88,6 +89,8 @@ class PlanOptions(BaseModel):
     smart_encoding: bool = False
     empty_value: Literal["reject", "empty"] | None = None
     workers: int | None = None  # None: automatic (all CPUs for large files), 0: in this process
+    # A row that looks like a stray quote merged others into it is an error, not a warning.
+    strict: bool = False
     first_rejects: int = Field(default=20, ge=0)
 
 
@@ -106,6 +109,15 @@ class RejectLine(BaseModel):
     line: int
     raw: str
     reason: str
+    detail: str
+
+
+class MergeWarning(BaseModel):
+    """A row read from several lines that looks like it swallowed the next recipients."""
+
+    first_line: int
+    last_line: int
+    column: str
     detail: str
 
 
@@ -142,6 +154,12 @@ class Preview(BaseModel):
     segments_histogram: dict[int, int] = Field(default_factory=dict)
     smart_encoding: SmartSavings = Field(default_factory=SmartSavings)
     first_rejects: list[RejectLine] = Field(default_factory=list)
+    # Rows a stray quote may have merged (the first few; `warnings_total` counts them all).
+    warnings: list[MergeWarning] = Field(default_factory=list)
+    warnings_total: int = 0
+    # Rows read from several lines (a cell with a line break), and the lines beyond one they took.
+    multiline_rows: int = 0
+    extra_lines: int = 0
 
     @property
     def rejected(self) -> int:
@@ -192,6 +210,7 @@ class Planner:
             encoding=opts.encoding or cfg.recipients.encoding,
             phone_column=opts.phone_column,
             phone_columns=cfg.recipients.phone_columns,
+            strict=opts.strict,
         ) as source:
             template.check_columns(source.headers, str(opts.csv_path))
             self.headers = headers = source.headers
@@ -212,6 +231,12 @@ class Planner:
                 spec.region,
             )
             yield from self._merge(source, spec, batch_size)
+            preview.warnings = [
+                MergeWarning(first_line=m.first_line, last_line=m.last_line, column=m.column, detail=m.detail)
+                for m in source.merged
+            ]
+            preview.warnings_total = source.merged_total
+            preview.multiline_rows, preview.extra_lines = source.multiline_rows, source.extra_lines
         if preview.rows == 0:
             raise InputFileError(f"{opts.csv_path}: no recipient rows after the header")
 

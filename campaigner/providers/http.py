@@ -136,11 +136,16 @@ class HttpSession:
         return f"HttpSession(name={self.name!r})"
 
     def redact(self, text: str) -> str:
-        """`text` with every secret of this session replaced by ***."""
+        """`text` with every secret of this session replaced by ***, and the secret half of an
+        `id|secret` token (Cliqtel's keys look like `17|...`) too, when a reply echoes only that."""
         for secret in self._secrets:
             value = secret.reveal()
             if value and value in text:
                 text = text.replace(value, "***")
+            _, bar, half = value.partition("|")
+            # A short tail could match ordinary words of the reply; no real key has one.
+            if bar and len(half) >= 4 and half in text:
+                text = text.replace(half, "***")
         return text
 
     def _ensure_session(self) -> aiohttp.ClientSession:

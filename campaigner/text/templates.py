@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from campaigner.errors import UserError
+from campaigner.text.listing import short_list
 
 __all__ = ["EmptyPolicy", "EmptyValue", "Template"]
 
@@ -110,12 +111,12 @@ class Template:
             if len(found) == 1:
                 indexes.append(found[0])
             elif not found:
-                listed = ", ".join(headers)
+                listed = short_list(headers)
                 raise UserError(
                     f"message placeholder {{{name}}} has no column in {source} (columns: {listed})"
                 )
             else:
-                spelled = ", ".join(headers[i] for i in found)
+                spelled = short_list([headers[i] for i in found])
                 raise UserError(
                     f"message placeholder {{{name}}} matches several columns in {source}: {spelled}"
                 )

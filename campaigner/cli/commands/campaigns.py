@@ -23,6 +23,7 @@ import click
 from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.cli.commands.preview import neutralise
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.safe import CAMPAIGN_ID, printable
 from campaigner.cli.source_options import campaign_source_options, source_from_options
 from campaigner.errors import UserError
 from campaigner.model.states import SENT_STATES, CampaignState, JobState
@@ -104,7 +105,7 @@ def campaigns_command(app: AppContext, output_format: str) -> None:
     for row in rows:
         table.add_row(
             str(row["id"]),
-            str(row["name"]),
+            printable(str(row["name"])),  # a name may hold escape sequences: show them, never run them
             str(row["state"]),
             f"{float(row['progress']):.1%}",  # type: ignore[arg-type]
             f"{row['cost_so_far']:.2f} / {row['estimated_cost']:.2f} {row['currency']}",
@@ -167,7 +168,7 @@ async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:
 
 
 @click.command("status")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @_FORMAT
 @pass_app
 def status_command(app: AppContext, campaign_id: int, output_format: str) -> None:
@@ -176,7 +177,7 @@ def status_command(app: AppContext, campaign_id: int, output_format: str) -> Non
     if output_format == "json":
         click.echo(json.dumps(report))
         return
-    reason = f" ({report['reason']})" if report["reason"] else ""
+    reason = f" ({printable(report['reason'])})" if report["reason"] else ""
     click.echo(f"campaign {report['id']} {report['name']!r}: {report['state']}{reason}")
     click.echo(
         f"  {report['done']} of {report['total']} done; "
@@ -195,11 +196,12 @@ def status_command(app: AppContext, campaign_id: int, output_format: str) -> Non
     eta = f", about {report['eta_seconds']:.0f} s left" if report["eta_seconds"] else ""
     click.echo(f"  rate {report['rate']:.2f} jobs/s{eta}")
     for error in report["last_errors"]:
-        click.echo(f"  {error['jobs']} {error['state']}: {error['code']} {error['message'] or ''}".rstrip())
+        message = printable(f"{error['code']} {error['message'] or ''}".rstrip())  # the provider's words
+        click.echo(f"  {error['jobs']} {error['state']}: {message}")
 
 
 @click.command("pause")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @click.option("--reason", default="paused by hand", show_default=True)
 @pass_app
 def pause_command(app: AppContext, campaign_id: int, reason: str) -> None:
@@ -209,7 +211,7 @@ def pause_command(app: AppContext, campaign_id: int, reason: str) -> None:
 
 
 @click.command("resume")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @pass_app
 def resume_command(app: AppContext, campaign_id: int) -> None:
     """Paused or draft → running (a scheduled campaign stays scheduled until its time)."""
@@ -218,7 +220,7 @@ def resume_command(app: AppContext, campaign_id: int) -> None:
 
 
 @click.command("cancel")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @pass_app
 def cancel_command(app: AppContext, campaign_id: int) -> None:
     """Cancel CAMPAIGN_ID: every job not yet sent becomes cancelled; the rest is left as it is."""
@@ -261,7 +263,7 @@ EXPORT_COLUMNS = (
 
 
 @click.command("export")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout).")
 @pass_app
 def export_command(app: AppContext, campaign_id: int, out: Path | None) -> None:

@@ -51,6 +51,11 @@ def read_message(message: str | None, message_file: str | None) -> tuple[str, st
             raise InputFileError(f"{path}: cannot read message file ({exc.strerror})") from None
         # Editors end files with a newline; it is not part of the message (and would cost a septet).
         text, source = text.rstrip("\r\n"), str(path)
+    if "\x00" in text:
+        # PostgreSQL text cannot hold a NUL; say where it is rather than let the database refuse it.
+        before = text[: text.index("\x00")]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        raise InputFileError(f"{source}: line {line}, column {column}: the message holds a NUL character")
     if not text.strip():
         raise UserError(f"{source}: the message is empty")
     return text, source
@@ -165,6 +170,14 @@ def _outputs(sendable: str | None, rejects: str | None) -> Iterator[_Outputs]:
     help="Replace look-alike characters (curly quotes, long dashes, …) with GSM-7 ones.",
 )
 @click.option(
+    "--strict/--no-strict",
+    default=False,
+    envvar="CAMPAIGNER_STRICT",
+    show_envvar=True,
+    help="A row that spans lines and looks like a stray quote merged the next recipients into it "
+    "is an error (exit 2) instead of a warning.",
+)
+@click.option(
     "--empty-value",
     type=click.Choice(["reject", "empty"]),
     envvar="CAMPAIGNER_EMPTY_VALUE",
@@ -202,6 +215,7 @@ def preview_command(
     phone_column: str | None,
     encoding: str | None,
     smart_encoding: bool,
+    strict: bool,
     empty_value: str | None,
     output_format: str,
     sendable_out: str | None,
@@ -221,6 +235,7 @@ def preview_command(
         smart_encoding=smart_encoding,
         empty_value=empty_value,  # type: ignore[arg-type]  # click.Choice checked it
         workers=workers,
+        strict=strict,
     )
     with _outputs(sendable_out, rejects_out) as outputs:
         on_reject = outputs.rejected if outputs.rejects is not None else None

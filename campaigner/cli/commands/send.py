@@ -15,14 +15,18 @@ import click
 from rich.console import Console
 
 from campaigner.app.loading import NothingToSend, load_campaign
+from campaigner.app.signals import sigterm_interrupts
+from campaigner.app.wiring import ensure_own_account
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.foreground import run_in_foreground
 from campaigner.cli.preview_table import human_duration, render_preview
+from campaigner.cli.safe import CAMPAIGN_ID
 from campaigner.cli.source_options import campaign_source_options, source_from_options
 from campaigner.config import Config
 from campaigner.dispatch.runner import RunReport
-from campaigner.errors import UserError
+from campaigner.errors import CampaignerError, UserError
 from campaigner.model.states import ENDED_CAMPAIGN_STATES, CampaignState
+from campaigner.planning.planner import Preview
 from campaigner.planning.pricing import format_money
 from campaigner.store.store import Store, run_with_store
 
@@ -46,6 +50,46 @@ async def _run_and_summarise(
         store, config, campaign_id, allow_partial=allow_partial, reopen=reopen, console=console
     )
     print_summary(report, await store.job_counts(campaign_id), console)
+
+
+async def _confirm_and_send(
+    store: Store,
+    config: Config,
+    campaign_id: int,
+    preview: Preview,
+    yes: bool,
+    detach: bool,
+    allow_partial: bool,
+) -> None:
+    cost = format_money(preview.cost_total, preview.currency)
+    question = (
+        f"Send {preview.sendable:,} messages ({preview.segments_total:,} segments, {cost}, "
+        f"about {human_duration(preview.eta_seconds)}) as campaign {campaign_id}?"
+    )
+    if not yes and not click.confirm(question, default=False, err=True):
+        click.echo(f"not sent; {_kept(campaign_id)}")
+        return
+    if detach:
+        campaign = await store.resume_campaign(campaign_id)
+        click.echo(
+            f"campaign {campaign_id} is {campaign.state}: a `campaigner daemon` on this database "
+            "carries it (start one if none is running)"
+        )
+        return
+    await _run_and_summarise(store, config, campaign_id, allow_partial)
+
+
+def _kept(campaign_id: int) -> str:
+    return f"campaign {campaign_id} is kept as a draft (`campaigner run {campaign_id}`)"
+
+
+async def _draft_note(store: Store, campaign_id: int) -> str | None:
+    """What to tell the user when `send` ends with its campaign still a draft (else None)."""
+    try:
+        campaign = await store.get_campaign(campaign_id)
+    except Exception:  # the database went away too: the original error is the one to show
+        return None
+    return _kept(campaign_id) if campaign.state == CampaignState.DRAFT else None
 
 
 @click.command("send")
@@ -75,38 +119,26 @@ def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, 
             render_preview(exc.preview, quiet_hours=source.quiet_hours)
             raise
         render_preview(preview, quiet_hours=source.quiet_hours)
-        cost = format_money(preview.cost_total, preview.currency)
-        question = (
-            f"Send {preview.sendable:,} messages ({preview.segments_total:,} segments, {cost}, "
-            f"about {human_duration(preview.eta_seconds)}) as campaign {campaign_id}?"
-        )
-        if not yes and not click.confirm(question, default=False, err=True):
-            click.echo(
-                f"not sent; campaign {campaign_id} is kept as a draft (`campaigner run {campaign_id}`)"
-            )
-            return
-        if detach:
-            campaign = await store.resume_campaign(campaign_id)
-            click.echo(
-                f"campaign {campaign_id} is {campaign.state}: a `campaigner daemon` on this database "
-                "carries it (start one if none is running)"
-            )
-            return
         try:
-            await _run_and_summarise(store, config, campaign_id, allow_partial)
-        except UserError as exc:
-            if (await store.get_campaign(campaign_id)).state != CampaignState.DRAFT:
+            with sigterm_interrupts():
+                await _confirm_and_send(store, config, campaign_id, preview, yes, detach, allow_partial)
+        except BaseException as exc:
+            note = await _draft_note(store, campaign_id)
+            if note is None:
                 raise
-            # Refused before the first message (sender, balance): say where the campaign is.
-            raise UserError(
-                f"{exc}; campaign {campaign_id} is kept as a draft (`campaigner run {campaign_id}`)"
-            ) from None
+            if isinstance(exc, CampaignerError):
+                # Refused before the first message (sender, balance, the provider unreachable):
+                # the error says where the campaign is, so a retry does not pile up drafts.
+                exc.args = (f"{exc}; {note}",)
+            else:  # interrupted (Ctrl-C at the question, SIGINT/SIGTERM before the run took over)
+                click.echo(note, err=True)
+            raise
 
     run_with_store(config, work)
 
 
 @click.command("run")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @click.option(
     "--allow-partial", is_flag=True, help="Start even when the balance does not cover the estimate."
 )
@@ -118,7 +150,7 @@ def run_command(app: AppContext, campaign_id: int, allow_partial: bool) -> None:
 
 
 @click.command("retry")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @click.option(
     "--reasons",
     default=",".join(RETRYABLE),
@@ -141,6 +173,7 @@ def retry_command(app: AppContext, campaign_id: int, reasons: str, allow_partial
 
     async def work(store: Store) -> None:
         campaign = await store.get_campaign(campaign_id)  # a clear error for an unknown id
+        ensure_own_account(campaign, config)  # before any job is put back
         count = await store.retry_rejected(campaign_id, wanted)
         click.echo(f"campaign {campaign_id}: {count:,} jobs put back to pending", err=True)
         if count == 0 and campaign.state in ENDED_CAMPAIGN_STATES:
