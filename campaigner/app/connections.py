@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections import OrderedDict
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -279,6 +281,24 @@ def anonymous(app: web.Application) -> web.Application:
     return app
 
 
+# Connections asyncio accepts in one go (it uses the listen backlog for this too).
+ACCEPT_BATCH = 128
+# The kernel's queue of connections waiting to be accepted. asyncio sets it to ACCEPT_BATCH; under a
+# flood of new connections a queue that short overflows, and the kernel drops the SYNs of everyone,
+# the provider's and the health probe's too, whose clients retry only after a second.
+LISTEN_QUEUE = 4096
+
+
+def _deepen_listen_queue(site: web.TCPSite) -> None:
+    """Give the listening sockets a long kernel queue, keeping asyncio's short accept batches."""
+    server = getattr(site, "_server", None)
+    for transport_socket in getattr(server, "sockets", ()) or ():
+        # listen() again on the same socket (a duplicate of its descriptor) only resizes its queue.
+        # Closing the duplicate closes only its own descriptor.
+        with socket.socket(fileno=os.dup(transport_socket.fileno())) as duplicate:
+            duplicate.listen(LISTEN_QUEUE)
+
+
 class Listener:
     """One guarded aiohttp listener on host:port."""
 
@@ -311,12 +331,13 @@ class Listener:
         await runner.setup()
         # asyncio accepts up to `backlog` connections in one go: a smaller batch under a connection
         # flood is a shorter stall of everything else on the loop.
-        site = web.TCPSite(runner, host, port, backlog=128)
+        site = web.TCPSite(runner, host, port, backlog=ACCEPT_BATCH)
         try:
             await site.start()
         except BaseException:
             await runner.cleanup()
             raise
+        _deepen_listen_queue(site)
         return cls(runner, site, guard)
 
     @property

@@ -302,3 +302,44 @@ async def test_readyz_and_metrics_are_admin_only_cached_and_discreet(
         finally:
             await role.allow()
             await refusing.close()
+
+
+async def test_a_burst_of_connections_waits_in_the_kernel_queue_rather_than_being_dropped(
+    store: Store, sandbox: RunningSandbox
+) -> None:
+    # While the loop is busy (here: blocked on purpose), new connections queue in the kernel. With
+    # asyncio's queue of 128 the rest would be dropped, and their clients (the provider's, the
+    # probe's) retry only a second later.
+    import socket
+
+    async with serving(store, sandbox_config(sandbox)) as client:
+        port = client.listener.port
+        sockets = []
+        try:
+            for _ in range(250):  # more than asyncio queues, fewer than max_connections (256)
+                sock = socket.socket()
+                sock.setblocking(False)
+                sock.connect_ex(("127.0.0.1", port))
+                sockets.append(sock)
+            connected = 0
+            for sock in sockets:
+                sock.settimeout(0.5)
+                try:
+                    sock.getpeername()  # raises until the handshake completed
+                    connected += 1
+                except OSError:
+                    pass
+            assert connected == 250
+
+            async def all_accepted() -> bool:
+                return client.listener.open_connections == 250
+
+            await wait_for(all_accepted, 10, "the queued connections to be accepted")
+        finally:
+            for sock in sockets:
+                sock.close()
+
+        async def all_gone() -> bool:
+            return client.listener.open_connections == 0
+
+        await wait_for(all_gone, 10, "the closed connections to be let go")
