@@ -210,7 +210,7 @@ class Daemon:
         while True:
             await asyncio.sleep(RECEIPTS_EVERY)
             try:
-                await apply_pending_receipts(store)
+                await apply_pending_receipts(store, self.config.provider.account)
                 carried = set(self._runners)
                 for campaign_id in carried:
                     counts = await store.job_counts(campaign_id)

@@ -25,9 +25,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from campaigner import metrics
-from campaigner.app.webhook_routes import PROVIDER, STORE, inbound_webhook, status_webhook
+from campaigner.app.webhook_routes import INBOUND, PROVIDER, STORE, inbound_webhook, status_webhook
 from campaigner.config import Config
 from campaigner.errors import CampaignerError, DatabaseError
+from campaigner.inbound.policy import InboundPolicy
 from campaigner.providers.base import Provider, webhook_path
 from campaigner.store import migrations
 from campaigner.store.store import Store
@@ -52,6 +53,7 @@ def build_http_app(
     app = web.Application(client_max_size=max_body, middlewares=[_errors, _body_limit])
     app[STORE] = store
     app[PROVIDER] = provider
+    app[INBOUND] = InboundPolicy.from_config(config)
     app[READY] = ready
     app[MAX_BODY] = max_body
     app.router.add_get("/healthz", healthz)

@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from campaigner import metrics
+from campaigner.inbound.policy import InboundPolicy
 from campaigner.inbound.receipts import handle_status
 from campaigner.inbound.replies import handle_inbound
 from campaigner.model.provider import WebhookRejected, WebhookRequest
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 STORE: web.AppKey[Store] = web.AppKey("campaigner_store", Store)
 PROVIDER: web.AppKey[Provider] = web.AppKey("campaigner_provider", Provider)
+INBOUND: web.AppKey[InboundPolicy] = web.AppKey("campaigner_inbound", InboundPolicy)
 
 
 def _rejection(kind: str, exc: WebhookRejected, request: web.Request) -> web.Response:
@@ -60,14 +63,15 @@ def _answer(kind: str, verdicts: Mapping[str, int]) -> web.Response:
 async def status_webhook(request: web.Request) -> web.Response:
     """POST /webhooks/<provider>/status: delivery receipts."""
     provider = request.app[PROVIDER]
-    return await _handle(request, "status", provider.parse_status_webhook, handle_status)
+    handle = partial(handle_status, policy=request.app[INBOUND])
+    return await _handle(request, "status", provider.parse_status_webhook, handle)
 
 
 async def _handle(
     request: web.Request,
     kind: str,
     parse: Callable[[WebhookRequest], Sequence[Any]],
-    handle: Callable[[Store, Any], Awaitable[str]],
+    handle: Callable[[Store, Sequence[Any]], Awaitable[Mapping[str, int]]],
 ) -> web.Response:
     """Authenticate and parse with the provider, apply each event, answer with the verdicts."""
     body = await request.read()
@@ -76,9 +80,9 @@ async def _handle(
     except WebhookRejected as exc:
         return _rejection(kind, exc, request)
     store = request.app[STORE]
+    # The whole request at once: its receipts are one statement, its replies one transaction.
     verdicts: Counter[str] = Counter()
-    for event in events:
-        verdicts[await handle(store, event)] += 1
+    verdicts.update(await handle(store, events))
     if not events:
         verdicts["ignored"] += 1  # another event type, signed: nothing for us
     return _answer(kind, verdicts)
@@ -87,4 +91,5 @@ async def _handle(
 async def inbound_webhook(request: web.Request) -> web.Response:
     """POST /webhooks/<provider>/inbound: messages from recipients (STOP replies)."""
     provider = request.app[PROVIDER]
-    return await _handle(request, "inbound", provider.parse_inbound_webhook, handle_inbound)
+    handle = partial(handle_inbound, policy=request.app[INBOUND])
+    return await _handle(request, "inbound", provider.parse_inbound_webhook, handle)
