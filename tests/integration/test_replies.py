@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from campaigner.config import Config, config_from_mapping
+from campaigner.providers.registry import make_provider
 from campaigner.store.store import Store
 from tests.builders import create_running_campaign
-from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV
-from tests.integration.test_webhooks import INBOUND, SECRET, post, serving, signed
+from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, sandbox_config
+from tests.fixtures.sandbox import MakeSandbox
+from tests.integration.test_webhooks import INBOUND, SECRET, post, run_campaign, serving, signed
 
 PERSON = "+31612345678"
 OUR_NUMBER = "+3197010203040"
@@ -79,6 +81,29 @@ async def test_a_stop_however_written_suppresses_the_number_its_jobs_were_loaded
     claimed = await store.claim_jobs(campaign_id, "w", 10, 30)
     assert [job.e164 for job in claimed] == ["+31612345679"]
     assert (await store.job_counts(campaign_id))["skipped"] == 1
+
+
+async def test_after_a_stop_written_with_0_in_brackets_the_sandbox_never_gets_a_message_for_the_number(
+    store: Store, make_sandbox: MakeSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Observed on main: the STOP suppressed +310612345678, and the real number was sent to and
+    # delivered afterwards.
+    monkeypatch.setenv(API_KEY_ENV, "17|sandbox-full-access-key")
+    sandbox = await make_sandbox(webhook_secret=SECRET)
+    others = ["+31612340001", "+31612340002"]
+    config = sandbox_config(sandbox)
+    campaign_id = await create_running_campaign(store, [others[0], PERSON, others[1]])
+    async with serving(store, config) as client:
+        assert await send(client, reply("in-1", "+31 (0)6 1234 5678", "STOP")) == {"opt_out": 1}
+    provider = make_provider(config.provider)
+    try:
+        report = await run_campaign(store, config, campaign_id, provider)
+    finally:
+        await provider.close()
+    assert report.state == "completed"
+    assert await store.job_counts(campaign_id) == {"submitted": 2, "skipped": 1}
+    sent_to = sandbox.state.snapshot(per_recipient=True)["per_recipient"]
+    assert PERSON not in sent_to and set(others) <= set(sent_to)
 
 
 async def test_a_national_number_is_read_with_the_default_region_when_the_receiving_one_has_none(
