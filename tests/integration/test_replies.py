@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from campaigner.config import Config, config_from_mapping
+from campaigner.model.inbound import Reply, ReplyOutcome
 from campaigner.providers.registry import make_provider
 from campaigner.store.store import Store
 from tests.builders import create_running_campaign
-from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, sandbox_config
+from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, sandbox_config, wait_for
 from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.test_webhooks import INBOUND, SECRET, post, run_campaign, serving, signed
 
@@ -202,6 +203,41 @@ async def test_replies_arriving_at_once_in_any_order_leave_the_newest_ones_word(
         answers = await asyncio.gather(*(send(client, body) for body in bodies))
     assert sum(sum(a.values()) for a in answers) == 24
     assert await store.suppressed_numbers() == {PERSON}
+
+
+async def test_a_start_decided_while_an_older_stop_is_being_decided_waits_for_it(
+    store: Store, database_url: str
+) -> None:
+    # Another daemon's request (a STOP sent two minutes ago) is half way: kept, decided, not yet
+    # committed. A START sent a minute ago must not decide before it commits: it would not see the
+    # STOP, lift nothing, and the STOP would then win although the person's last word was START.
+    other = await Store.open_url(database_url, migrate=False)
+    start_reply = Reply("in-2", PERSON, PERSON, OUR_NUMBER, "opt_in", NOW - timedelta(minutes=1))
+    try:
+        async with other.db.transaction() as tx:
+            sent = [NOW - timedelta(minutes=2)]
+            [kept] = await tx.all(
+                "record-inbound", "default", ["in-1"], [PERSON], [PERSON], [OUR_NUMBER], ["opt_out"], sent,
+                [None], [None],
+            )  # fmt: skip
+            await tx.value("lock-reply-numbers", [PERSON])
+            [stop] = await tx.all("apply-opt-replies", [kept["id"]])
+            assert stop["applied"] and stop["changed"]
+            start = asyncio.create_task(store.record_replies("default", [start_reply]))
+
+            async def waiting() -> bool:
+                return start.done() or bool(
+                    await store.db.pool.fetchval(  # test-only look at the lock table
+                        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)"
+                    )
+                )
+
+            await wait_for(waiting, 10, "the START to wait for the number")
+            assert not start.done(), "the START was decided while the STOP was not committed"
+        assert await start == [ReplyOutcome(applied=True, changed=True)]  # it lifted the STOP's entry
+    finally:
+        await other.close()
+    assert await store.suppressed_numbers() == set()
 
 
 async def test_a_manual_suppression_is_never_lifted_by_a_start(store: Store) -> None:
