@@ -7,7 +7,7 @@ and replies only ever touch that account's campaigns and parked receipts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -28,6 +28,9 @@ class InboundPolicy:
     park_per_request: int = 500
     park_max: int = 100_000
     numbers: ReplyNumbers = field(default_factory=lambda: ReplyNumbers(None))
+    # False for events we asked the provider for (a receipt looked up, a reply read from its list):
+    # nobody can replay those at us, and a late answer about an old message is still the truth.
+    check_dates: bool = True
 
     @classmethod
     def from_config(cls, config: Config) -> InboundPolicy:
@@ -42,10 +45,15 @@ class InboundPolicy:
             numbers=ReplyNumbers(config.recipients.default_region),
         )
 
+    def for_lookups(self) -> InboundPolicy:
+        """The same policy for events we asked the provider for: their dates are not checked."""
+        return replace(self, check_dates=False)
+
     def window_problem(self, at: datetime | None, now: datetime | None = None) -> WindowProblem | None:
         """Why an event dated `at` is not applied: older than max_age (stale), or more than
-        max_skew ahead of our clock (future_dated); None when it is in the window or has no date."""
-        if at is None:
+        max_skew ahead of our clock (future_dated); None when it is in the window, has no date, or
+        dates are not checked."""
+        if at is None or not self.check_dates:
             return None
         now = now or datetime.now(UTC)
         if at.tzinfo is None:  # the parsers give aware times; a naive one is read as UTC

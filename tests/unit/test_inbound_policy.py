@@ -40,3 +40,12 @@ def test_an_event_far_from_now_is_out_of_the_window() -> None:
     assert policy.window_problem(now + timedelta(seconds=61), now) == "future_dated"
     assert policy.window_problem(None, now) is None  # no date: nothing to check
     assert policy.window_problem(datetime(2099, 1, 1), now) == "future_dated"  # naive: UTC
+
+
+def test_the_answers_we_asked_for_are_not_dated_out() -> None:
+    # A receipt looked up (catch-up) or a reply read from the provider's list cannot be replayed
+    # at us: a late answer about a week-old message still counts.
+    policy = InboundPolicy(max_age=3600, max_skew=60).for_lookups()
+    assert policy.window_problem(datetime(2001, 1, 1, tzinfo=UTC)) is None
+    assert policy.window_problem(datetime(2099, 1, 1, tzinfo=UTC)) is None
+    assert (policy.max_age, policy.check_dates) == (3600, False)
