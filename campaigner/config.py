@@ -290,6 +290,16 @@ class DaemonConfig(_Section):
     # Open connections per listener; beyond it the longest-idle one is closed, or the new one
     # answered 503 when none is idle. Kept well under the process's descriptor limit.
     max_connections: int = Field(default=256, ge=1)
+    # Webhook events dated more than event_max_age seconds ago, or more than event_max_skew seconds
+    # ahead of our clock, are answered 200 and not applied (a replayed or forged callback). Events
+    # without a date are not checked.
+    event_max_age: float = Field(default=259_200.0, gt=0)
+    event_max_skew: float = Field(default=300.0, ge=0)
+    # Receipts that match no job yet are parked (inbound/receipts.py): at most this many from one
+    # request, and at most parked_receipts_max waiting per provider account; the rest are dropped
+    # and counted.
+    parked_receipts_per_request: int = Field(default=500, ge=0)
+    parked_receipts_max: int = Field(default=100_000, ge=0)
 
 
 class Config(_Section):

@@ -30,8 +30,10 @@ from campaigner.config import Config
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.errors import ConfigError, DatabaseError
 from campaigner.inbound.catch_up import catch_up
+from campaigner.inbound.policy import InboundPolicy
 from campaigner.inbound.poller import poll_once
 from campaigner.inbound.replies import handle_inbound
+from campaigner.model.provider import InboundEvent
 from campaigner.model.states import CampaignState
 from campaigner.store.store import Store
 
@@ -259,7 +261,7 @@ class Daemon:
         while True:
             await asyncio.sleep(RECEIPTS_EVERY)
             try:
-                await apply_pending_receipts(store)
+                await apply_pending_receipts(store, self.config.provider.account)
                 carried = set(self._runners)
                 for campaign_id in carried:
                     counts = await store.job_counts(campaign_id)
@@ -287,6 +289,7 @@ class Daemon:
                         older_than=daemon.receipt_catch_up_after,
                         limit=CATCH_UP_BATCH,
                         pace=lambda: wiring.throttle.acquire(0),
+                        policy=InboundPolicy.from_config(self.config),
                     )
             except Exception as exc:  # the database may be down for a moment; try again next round
                 log.warning("receipt catch-up failed: %s", exc)
@@ -298,13 +301,18 @@ class Daemon:
         if not wiring.provider.capabilities.polls_inbound or interval <= 0:
             await asyncio.Event().wait()  # nothing to poll; a side task that ends stops the daemon
         account = self.config.provider.account
+        policy = InboundPolicy.from_config(self.config).for_lookups()
+
+        async def apply(event: InboundEvent) -> str:
+            return next(iter(await handle_inbound(store, [event], policy)))
+
         while True:
             try:
                 await poll_once(
                     store,
                     wiring.provider,
                     account,
-                    lambda event: handle_inbound(store, event),
+                    apply,
                     lambda: wiring.throttle.acquire(0),
                 )
             except Exception as exc:  # the provider or the database may be away; next round

@@ -28,6 +28,7 @@ from campaigner.app.floods import FloodLog
 from campaigner.app.webhook_routes import (
     BODY_TIMEOUT,
     FLOODS,
+    INBOUND,
     PROVIDER,
     STORE,
     inbound_webhook,
@@ -35,6 +36,7 @@ from campaigner.app.webhook_routes import (
 )
 from campaigner.config import Config
 from campaigner.errors import DatabaseError
+from campaigner.inbound.policy import InboundPolicy
 from campaigner.providers.base import Provider, webhook_path
 from campaigner.store.store import Store
 
@@ -54,6 +56,7 @@ def build_http_app(
     app = anonymous(web.Application(client_max_size=max_body, middlewares=[_errors, _body_limit]))
     app[STORE] = store
     app[PROVIDER] = provider
+    app[INBOUND] = InboundPolicy.from_config(config)
     app[MAX_BODY] = max_body
     app[BODY_TIMEOUT] = config.daemon.body_timeout
     app[FLOODS] = floods or FloodLog(logging.getLogger("campaigner.app.webhook_routes"))

@@ -23,12 +23,14 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from campaigner import metrics
 from campaigner.app.floods import FloodLog
+from campaigner.inbound.policy import InboundPolicy
 from campaigner.inbound.receipts import handle_status
 from campaigner.inbound.replies import handle_inbound
 from campaigner.model.provider import IgnoredEvent, WebhookRejected, WebhookRequest
@@ -41,6 +43,7 @@ STORE: web.AppKey[Store] = web.AppKey("campaigner_store", Store)
 PROVIDER: web.AppKey[Provider] = web.AppKey("campaigner_provider", Provider)
 BODY_TIMEOUT: web.AppKey[float] = web.AppKey("campaigner_body_timeout", float)
 FLOODS: web.AppKey[FloodLog] = web.AppKey("campaigner_floods", FloodLog)
+INBOUND: web.AppKey[InboundPolicy] = web.AppKey("campaigner_inbound", InboundPolicy)
 
 _VERDICTS = {401: "rejected_signature", 408: "slow_body", 415: "bad_encoding"}
 
@@ -95,14 +98,15 @@ async def _body(request: web.Request) -> bytes:
 async def status_webhook(request: web.Request) -> web.Response:
     """POST /webhooks/<provider>/status: delivery receipts."""
     provider = request.app[PROVIDER]
-    return await _handle(request, "status", provider.parse_status_webhook, handle_status)
+    handle = partial(handle_status, policy=request.app[INBOUND])
+    return await _handle(request, "status", provider.parse_status_webhook, handle)
 
 
 async def _handle(
     request: web.Request,
     kind: str,
     parse: Callable[[WebhookRequest], Sequence[Any]],
-    handle: Callable[[Store, Any], Awaitable[str]],
+    handle: Callable[[Store, Sequence[Any]], Awaitable[Mapping[str, int]]],
 ) -> web.Response:
     """Authenticate and parse with the provider, apply each event, answer with the verdicts."""
     try:
@@ -116,6 +120,7 @@ async def _handle(
     store = request.app[STORE]
     verdicts: Counter[str] = Counter()
     ignored: Counter[str] = Counter()
+    usable: list[Any] = []
     for event in events:
         if isinstance(event, IgnoredEvent):
             verdicts["ignored"] += 1
@@ -129,7 +134,9 @@ async def _handle(
                 event.detail,
             )
             continue
-        verdicts[await handle(store, event)] += 1
+        usable.append(event)
+    # The whole request at once: its receipts are one statement, its replies one transaction.
+    verdicts.update(await handle(store, usable))
     if not events:
         verdicts["ignored"] += 1  # another event type, signed: nothing for us
     return _answer(kind, verdicts, ignored)
@@ -138,4 +145,5 @@ async def _handle(
 async def inbound_webhook(request: web.Request) -> web.Response:
     """POST /webhooks/<provider>/inbound: messages from recipients (STOP replies)."""
     provider = request.app[PROVIDER]
-    return await _handle(request, "inbound", provider.parse_inbound_webhook, handle_inbound)
+    handle = partial(handle_inbound, policy=request.app[INBOUND])
+    return await _handle(request, "inbound", provider.parse_inbound_webhook, handle)

@@ -98,8 +98,9 @@ async def wait_for_receipts(store: Store, campaign_id: int, console: Console) ->
 
     deadline = time.monotonic() + RECEIPTS_WAIT
     shown = None
+    account = (await store.get_campaign(campaign_id)).provider_account
     while True:
-        await apply_pending_receipts(store)
+        await apply_pending_receipts(store, account)
         counts = await store.job_counts(campaign_id)
         delivered, undelivered = counts.get("delivered", 0), counts.get("undelivered", 0)
         line = (

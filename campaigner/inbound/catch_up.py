@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from campaigner.errors import CampaignerError
+from campaigner.inbound.policy import InboundPolicy
 from campaigner.inbound.receipts import handle_status
 from campaigner.model.provider import DeliveryStatus, StatusEvent
 from campaigner.store.store import Store
@@ -38,6 +39,7 @@ async def catch_up(
     older_than: float,
     limit: int,
     pace: Callable[[], Awaitable[object]],
+    policy: InboundPolicy,
 ) -> Counter[str]:
     """Ask about up to `limit` jobs of `campaign_id` waiting `older_than` seconds for a receipt.
 
@@ -58,7 +60,7 @@ async def catch_up(
         elif event.status not in FINAL:
             outcome["in_flight"] += 1
         else:
-            await handle_status(store, event)
+            await handle_status(store, [event], policy.for_lookups())
             outcome[str(event.status)] += 1
     if outcome:
         log.info("campaign %s: receipts caught up: %s", campaign_id, dict(outcome))

@@ -6,32 +6,40 @@ marks it `skipped`, `campaigner/sql/queries/jobs.sql` claim-jobs), and a dispatc
 holds some of its jobs puts them back unsent (`CampaignRunner._hold_back_stopped`, which watches
 `suppressed_since`). START/UNSTOP lifts a suppression that a STOP reply made.
 
-Verdicts (campaigner_webhook_events_total{type="inbound"}): opt_out, opt_in, other, bad_number.
+What this module promises:
+
+* The sender is read as the loader reads a recipient (`campaigner.inbound.numbers`), so a STOP
+  suppresses the very number its jobs carry, however the provider wrote it.
+* Every reply is kept once in `inbound_messages` (by the account and the provider's message id):
+  a retried or replayed callback is a duplicate and changes nothing.
+* STOPs and STARTs of a number are applied in the order the person sent them (the provider's
+  date), not the order they arrive: a START older than the latest STOP does nothing, and so does
+  a STOP older than the latest START.
+* A reply that cannot be applied is kept with its text and reported (a WARNING and its verdict),
+  never dropped: a number that does not parse (bad_number), a date older than
+  `daemon.event_max_age` (stale) or more than `daemon.event_max_skew` ahead (future_dated).
+
+Verdicts (campaigner_webhook_events_total{type="inbound"}): opt_out, opt_in, other, superseded (a
+newer STOP/START of the number decides), duplicate, bad_number, stale, future_dated.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
-from campaigner.inbound.stopwords import Reply, classify
+from campaigner.inbound.policy import InboundPolicy
+from campaigner.inbound.stopwords import Reply as ReplyKind
+from campaigner.inbound.stopwords import classify
+from campaigner.model.inbound import Reply, ReplyOutcome
 from campaigner.model.provider import InboundEvent
 from campaigner.store.store import Store
 
 log = logging.getLogger(__name__)
 
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_SEPARATORS = re.compile(r"[\s\-().]")
-
-
-def e164_of(number: str) -> str | None:
-    """`number` as E.164 ('+' and digits; '00' or no prefix accepted), or None if it is not one."""
-    text = _SEPARATORS.sub("", number or "")
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    elif text.isdigit():
-        text = "+" + text
-    return text if _E164.match(text) else None
+_KEYWORD = {ReplyKind.OPT_OUT: "STOP", ReplyKind.OPT_IN: "START", ReplyKind.OTHER: "message"}
 
 
 def masked(e164: str) -> str:
@@ -39,32 +47,103 @@ def masked(e164: str) -> str:
     return e164[:4] + "*" * max(0, len(e164) - 6) + e164[-2:] if len(e164) > 6 else "***"
 
 
-async def handle_inbound(store: Store, event: InboundEvent) -> str:
-    """Act on one inbound message; returns its verdict."""
-    e164 = e164_of(event.from_number)
-    if e164 is None:
-        log.warning("inbound message %s from a number that is not E.164; ignored", event.provider_id)
-        return "bad_number"
-    reply = classify(event.body)
-    if reply is Reply.OPT_OUT:
+def _masked_raw(number: str) -> str:
+    """A number that did not parse, for log lines: its length and last two characters only."""
+    text = number.strip()
+    return f"{len(text)} characters ending {text[-2:]!r}" if len(text) > 4 else "(short)"
+
+
+async def handle_inbound(store: Store, events: Sequence[InboundEvent], policy: InboundPolicy) -> Counter[str]:
+    """Keep one request's inbound messages and act on their STOPs and STARTs; returns how many got
+    each verdict."""
+    verdicts: Counter[str] = Counter()
+    now = datetime.now(UTC)
+    replies: list[Reply] = []
+    problems: list[str | None] = []
+    seen: set[str] = set()
+    for event in events:
+        if event.provider_id in seen:
+            verdicts["duplicate"] += 1
+            continue
+        seen.add(event.provider_id)
+        kind = classify(event.body)
+        sender = policy.numbers.sender(event.from_number, event.to_number)
+        problem: str | None = None
+        detail = ""
+        if sender.e164 is None:
+            problem, detail = "bad_number", sender.problem
+        else:
+            problem = policy.window_problem(event.received_at, now)
+            if problem is not None and event.received_at is not None:
+                detail = f"dated {event.received_at.isoformat()}"
+        replies.append(
+            Reply(
+                provider_id=event.provider_id,
+                from_number=event.from_number,
+                e164=sender.e164,
+                to_number=event.to_number,
+                reply=str(kind),
+                sent_at=event.received_at or now,
+                problem=f"{problem}: {detail}" if problem and detail else problem,
+                # The text is the recipient's: kept only when a person has to act on it.
+                body=event.body if problem else None,
+            )
+        )
+        problems.append(problem)
+    outcomes = await store.record_replies(policy.account, replies)
+    for reply, problem, outcome in zip(replies, problems, outcomes, strict=True):
+        verdicts[_report(reply, problem, outcome)] += 1
+    return verdicts
+
+
+def _report(reply: Reply, problem: str | None, outcome: ReplyOutcome | None) -> str:
+    """Log what became of one reply; returns its verdict."""
+    kind = ReplyKind(reply.reply)
+    extra = {"provider_id": reply.provider_id}
+    if outcome is None:
+        log.debug("inbound message %s already received: nothing done", reply.provider_id, extra=extra)
+        return "duplicate"
+    if problem is not None:
+        if reply.e164:
+            who = masked(reply.e164)
+        else:
+            who = f"a number that does not parse ({_masked_raw(reply.from_number)})"
+        log.warning(
+            "inbound %s %s from %s not applied (%s): kept in inbound_messages",
+            _KEYWORD[kind],
+            reply.provider_id,
+            who,
+            reply.problem,
+            extra={**extra, "verdict": problem},
+        )
+        return problem
+    assert reply.e164 is not None
+    if kind is ReplyKind.OTHER:
+        # The text is the recipient's: never at INFO.
+        log.debug("inbound message %s from %s", reply.provider_id, masked(reply.e164), extra=extra)
+        return "other"
+    if not outcome.applied:
+        log.info(
+            "%s reply from %s sent %s: a newer STOP/START of the number decides, nothing done",
+            _KEYWORD[kind],
+            masked(reply.e164),
+            reply.sent_at.isoformat(),
+            extra=extra,
+        )
+        return "superseded"
+    if kind is ReplyKind.OPT_OUT:
         # Its pending jobs are skipped when claimed; dispatchers holding some see the new entry.
-        added = await store.add_suppressions([e164], "stop_reply", "inbound")
         log.info(
             "opt-out reply from %s: %s",
-            masked(e164),
-            "suppressed" if added else "already suppressed",
-            extra={"provider_id": event.provider_id},
+            masked(reply.e164),
+            "suppressed" if outcome.changed else "already suppressed",
+            extra=extra,
         )
         return "opt_out"
-    if reply is Reply.OPT_IN:
-        lifted = await store.remove_stop_reply_suppression(e164)
-        log.info(
-            "opt-in reply from %s: %s",
-            masked(e164),
-            "suppression lifted" if lifted else "no STOP-reply suppression to lift",
-            extra={"provider_id": event.provider_id},
-        )
-        return "opt_in"
-    # The text is the recipient's: never at INFO.
-    log.debug("inbound message %s from %s: %r", event.provider_id, masked(e164), event.body)
-    return "other"
+    log.info(
+        "opt-in reply from %s: %s",
+        masked(reply.e164),
+        "suppression lifted" if outcome.changed else "no STOP-reply suppression to lift",
+        extra=extra,
+    )
+    return "opt_in"

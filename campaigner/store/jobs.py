@@ -1,4 +1,4 @@
-"""The job half of the store: claims, results, reconciliation, receipts, suppression of jobs.
+"""The job half of the store: claims, results, reconciliation, suppression of jobs.
 
 Every method is one named statement from `sql/queries/jobs.sql`. The hot ones (claim-jobs,
 record-results) take arrays instead of one row per round trip, and each is scoped to one campaign
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from campaigner.model.jobs import ClaimedJob, Delivery, Job, JobResult, Settlement
+from campaigner.model.jobs import ClaimedJob, Job, JobResult, Settlement
 from campaigner.model.states import JobState
 from campaigner.store.database import Database
 from campaigner.store.rows import from_record
@@ -178,24 +178,6 @@ class JobStore:
         )
         return _rows_changed(status)
 
-    async def mark_delivery(
-        self,
-        provider_id: str,
-        status: str,
-        error_code: str | None = None,
-        error_message: str | None = None,
-        occurred_at: datetime | None = None,
-    ) -> Delivery | None:
-        """A delivery receipt: `submitted` → `delivered` | `undelivered`.
-
-        Idempotent and never backwards: None when no submitted job has that provider id (already
-        final, unknown, or its submit not yet written).
-        """
-        if status not in ("delivered", "undelivered"):
-            raise ValueError(f"mark_delivery: status must be delivered or undelivered, not {status!r}")
-        row = await self.db.one("mark-delivery", provider_id, status, error_code, error_message, occurred_at)
-        return Delivery(row["id"], row["campaign_id"]) if row else None
-
     async def retry_rejected(self, campaign_id: int, reasons: Sequence[str]) -> int:
         """Rejected jobs of a campaign whose error class is in `reasons` → `pending` now.
 
@@ -205,33 +187,6 @@ class JobStore:
         if not wanted:
             return 0
         return _rows_changed(await self.db.execute("retry-rejected", campaign_id, wanted))
-
-    # -- early receipts and inbound opt-outs (sql/queries/receipts.sql) -----------------------------
-
-    async def park_receipt(
-        self, provider_id: str, status: str, error: str | None, occurred_at: datetime | None
-    ) -> tuple[str | None, bool]:
-        """Keep a final receipt that moved no job; (state of the job if already final, parked now)."""
-        row = await self.db.one("park-receipt", provider_id, status, error, occurred_at)
-        assert row is not None
-        return row["final_state"], bool(row["parked"])
-
-    async def apply_pending_receipts(self, max_age: float) -> tuple[int, int]:
-        """Apply parked receipts whose job is now submitted; drop those older than `max_age` s.
-
-        Returns (applied, expired).
-        """
-        row = await self.db.one("apply-pending-receipts", float(max_age))
-        assert row is not None
-        return int(row["applied"]), int(row["expired"])
-
-    async def count_pending_receipts(self) -> int:
-        """Receipts waiting for their job."""
-        return int(await self.db.value("count-pending-receipts"))
-
-    async def remove_stop_reply_suppression(self, e164: str) -> bool:
-        """Lift `e164`'s suppression if a STOP reply put it there; True if it was lifted."""
-        return _rows_changed(await self.db.execute("remove-stop-reply-suppression", e164)) > 0
 
     async def get_job(self, job_id: int) -> Job | None:
         """One whole job row."""

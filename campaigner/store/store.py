@@ -1,8 +1,9 @@
 """The store: campaigns, jobs, suppressions, workers and shared rate buckets in PostgreSQL.
 
 One method per named query in `sql/queries/`, returning the typed rows of `store_models`. The job
-methods the dispatcher uses live in `store_jobs.JobStore`; this class adds campaigns (creation by
-COPY, the guarded state machine), counters, suppressions, workers and rate buckets.
+methods the dispatcher uses live in `store_jobs.JobStore`, receipts and replies in
+`store.inbound.InboundStore`; this class adds campaigns (creation by COPY, the guarded state
+machine), counters, suppressions, workers and rate buckets.
 
     store = await Store.open(config)          # pool + pending migrations applied
     ...
@@ -37,6 +38,7 @@ from campaigner.model.jobs import PlannedMessage, Suppression, WorkerInfo
 from campaigner.model.states import SENT_STATES, CampaignState, states_leading_to
 from campaigner.store import migrations
 from campaigner.store.database import Database
+from campaigner.store.inbound import InboundStore
 from campaigner.store.jobs import JobStore, _rows_changed
 from campaigner.store.rows import from_record
 
@@ -57,7 +59,7 @@ class _Price:
     rows: int = 0
 
 
-class Store(JobStore):
+class Store(JobStore, InboundStore):
     """Every database operation campaigner performs, over one `Database` pool."""
 
     def __init__(self, db: Database) -> None:

@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from campaigner.inbound.policy import InboundPolicy
 from campaigner.inbound.poller import poll_once
 from campaigner.inbound.replies import handle_inbound
+from campaigner.model.provider import InboundEvent
 from campaigner.providers.base import Provider
 from campaigner.providers.registry import make_provider
 from campaigner.sandbox import RunningSandbox
@@ -53,7 +55,10 @@ async def poll(store: Store, provider: Provider) -> dict[str, int]:
     async def no_pace() -> None:
         return None
 
-    return dict(await poll_once(store, provider, "default", lambda e: handle_inbound(store, e), no_pace))
+    async def apply(event: InboundEvent) -> str:
+        return next(iter(await handle_inbound(store, [event], InboundPolicy().for_lookups())))
+
+    return dict(await poll_once(store, provider, "default", apply, no_pace))
 
 
 async def test_replies_are_polled_and_applied_once_in_order(

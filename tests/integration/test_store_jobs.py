@@ -9,6 +9,7 @@ import pytest
 
 from campaigner.errors import StateError
 from campaigner.model.campaigns import CampaignTotals, NewCampaign
+from campaigner.model.inbound import FinalReceipt
 from campaigner.model.jobs import JobResult, Settlement
 from campaigner.model.states import JobState
 from campaigner.store.jobs import CLAIM_PASSES
@@ -128,17 +129,24 @@ async def test_settle_reconciled_is_guarded_against_a_second_reconciler(store: S
     assert await store.settle_reconciled([Settlement(lost.id, 1, False, None)]) == 0
 
 
-async def test_mark_delivery_is_idempotent_and_never_goes_backwards(store: Store) -> None:
+async def test_a_receipt_is_applied_once_and_never_goes_backwards(store: Store) -> None:
     campaign_id = await make_campaign(store, 1)
     job = (await store.claim_jobs(campaign_id, "w1", 1, 30))[0]
-    assert await store.mark_delivery("p-9", "delivered") is None  # not submitted yet
+
+    async def apply(status: str) -> str:
+        [result] = await store.apply_receipts(
+            "default", [FinalReceipt("p-9", status)], park_limit=10, park_max=10
+        )
+        return result.verdict
+
+    assert await apply("delivered") == "parked"  # not submitted yet
     await store.record_results("w1", [JobResult(job.id, JobState.SUBMITTED, provider_id="p-9")])
-    delivery = await store.mark_delivery("p-9", "delivered")
-    assert delivery is not None and delivery.job_id == job.id and delivery.campaign_id == campaign_id
-    assert await store.mark_delivery("p-9", "delivered") is None
-    assert await store.mark_delivery("p-9", "undelivered") is None
+    assert await store.apply_pending_receipts("default", 86_400) == (1, 0)
+    assert await apply("delivered") == "duplicate"
+    assert await apply("undelivered") == "duplicate"
     final = await store.get_job(job.id)
     assert final and final.state == "delivered" and final.finished_at is not None
+    assert await store.count_pending_receipts() == 0
 
 
 @pytest.mark.parametrize(

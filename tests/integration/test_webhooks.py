@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -53,10 +54,12 @@ def with_public_url(config: Config, url: str) -> Config:
     return config.model_copy(update={"daemon": config.daemon.model_copy(update={"public_url": url})})
 
 
-def status_payload(provider_id: str, status: str, updated_at: str = "2025-01-01T10:00:00Z") -> bytes:
+def status_payload(provider_id: str, status: str, updated_at: str | None = None) -> bytes:
+    """A Cliqtel status callback, dated now unless `updated_at` says otherwise."""
+    when = updated_at or datetime.now(UTC).isoformat()
     event = {
         "event": "sms.status_updated",
-        "data": {"id": provider_id, "status": status, "updated_at": updated_at},
+        "data": {"id": provider_id, "status": status, "updated_at": when},
     }
     return json.dumps(event).encode()
 
@@ -118,7 +121,7 @@ async def test_sandbox_receipts_move_sent_jobs_to_delivered_and_undelivered(
         assert report.state == "completed"
 
         async def all_receipts_in() -> bool:
-            await apply_pending_receipts(store)
+            await apply_pending_receipts(store, "default")
             return await store.job_counts(campaign_id) == {"delivered": 11, "undelivered": 1}
 
         await wait_for(all_receipts_in, 15, "every job delivered or undelivered")
@@ -140,11 +143,11 @@ async def test_receipt_before_the_submit_is_written_is_applied_once_the_job_is_s
             {"events": 1, "verdicts": {"parked": 1}},
         )
         assert await job_state(store, job.id) == "sending"
-        assert await apply_pending_receipts(store) == 0  # not submitted yet: stays parked
+        assert await apply_pending_receipts(store, "default") == 0  # not submitted yet: stays parked
         assert await store.count_pending_receipts() == 1
 
         await store.record_results("w-race", [JobResult(job.id, JobState.SUBMITTED, "race-1")])
-        assert await apply_pending_receipts(store) == 1
+        assert await apply_pending_receipts(store, "default") == 1
         assert await job_state(store, job.id) == "delivered"
         assert await store.count_pending_receipts() == 0
 
@@ -163,7 +166,7 @@ async def test_parked_receipts_expire_after_a_day(store: Store, sandbox: Running
     await store.db.pool.execute(
         "UPDATE pending_receipts SET received_at = now() - interval '25 hours'"  # test-only ageing
     )
-    assert await store.apply_pending_receipts(86_400) == (0, 1)
+    assert await store.apply_pending_receipts("default", 86_400) == (0, 1)
     assert await store.count_pending_receipts() == 0
 
 
@@ -442,7 +445,7 @@ async def test_clickatell_callbacks_on_their_own_route(store: Store, make_sandbo
             await provider.close()
 
         async def delivered() -> bool:
-            await apply_pending_receipts(store)
+            await apply_pending_receipts(store, "default")
             return await store.job_counts(campaign_id) == {"delivered": 5}
 
         await wait_for(delivered, 15, "Clickatell receipts")

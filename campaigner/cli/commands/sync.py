@@ -15,6 +15,7 @@ from campaigner.app.wiring import RunWiring
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.errors import UserError
 from campaigner.inbound.catch_up import catch_up
+from campaigner.inbound.policy import InboundPolicy
 from campaigner.store.store import Store, run_with_store
 
 # Jobs asked about per round; rounds go on until a round settles nothing more.
@@ -46,7 +47,7 @@ def sync_command(app: AppContext, campaign_id: int, older_than: float) -> None:
             while True:
                 outcome = await catch_up(
                     store, wiring.provider, campaign_id, older_than=older_than, limit=ROUND,
-                    pace=lambda: wiring.throttle.acquire(0),
+                    pace=lambda: wiring.throttle.acquire(0), policy=InboundPolicy.from_config(config),
                 )  # fmt: skip
                 total.update(outcome)
                 settled = outcome["delivered"] + outcome["undelivered"]

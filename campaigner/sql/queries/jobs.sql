@@ -102,15 +102,6 @@ FROM unnest($1::bigint[], $2::integer[], $3::boolean[], $4::text[], $5::timestam
 WHERE j.id = r.id AND j.state = 'sending' AND j.attempts = r.attempts
   AND (r.sending_at IS NULL OR j.sending_at = r.sending_at);
 
--- name: mark-delivery
--- Delivery receipts: submitted -> delivered | undelivered, once; a repeated or late receipt changes
--- nothing (never backwards).
-UPDATE jobs
-SET state = $2, error_code = coalesce($3, error_code), error_message = coalesce($4, error_message),
-    finished_at = coalesce($5, now()), updated_at = now()
-WHERE provider_id = $1 AND state = 'submitted'
-RETURNING id, campaign_id;
-
 -- name: cancel-campaign-jobs
 -- campaigner cancel: every not-yet-sent job of the campaign -> cancelled (in flight and done untouched).
 UPDATE jobs SET state = 'cancelled', finished_at = now(), updated_at = now()

@@ -1,24 +1,61 @@
--- Delivery receipts that arrive early, and inbound opt-outs (campaigner/inbound/receipts.py, replies.py).
+-- Delivery receipts, scoped to the provider account whose webhook received them
+-- (campaigner/inbound/receipts.py). A provider id names a message within one account only.
 
--- name: park-receipt
--- A final receipt that moved no submitted job: kept for later unless a job with that provider id is
--- already final (then it is a duplicate). final_state: the job's state if final; parked: kept now.
-WITH final AS (
-    SELECT state FROM jobs
-    WHERE provider_id = $1 AND state IN ('delivered', 'undelivered')
-    LIMIT 1
+-- name: apply-receipts
+-- One webhook request's final receipts, in one statement: $1 the account; $2..$6 one array entry a
+-- receipt (provider id, delivered|undelivered, error code, error text, when), ids distinct.
+-- A submitted job of the account with that id -> delivered | undelivered (once, never backwards);
+-- an id whose job is already final, or already parked, is a duplicate; any other is parked for
+-- apply-pending-receipts, in request order, at most $7 of them and only while the account has
+-- fewer than $8 parked (two requests at once may each fill the room that was left). One row a
+-- receipt: verdict accepted | duplicate | parked | park_refused, and the job moved if any.
+WITH r AS (
+    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+        WITH ORDINALITY AS r (provider_id, status, error_code, error, occurred_at, n)
+), moved AS (
+    UPDATE jobs j
+    SET state = r.status, error_code = coalesce(r.error_code, j.error_code),
+        error_message = coalesce(r.error, j.error_message),
+        finished_at = coalesce(r.occurred_at, now()), updated_at = now()
+    FROM r, campaigns c
+    WHERE j.provider_id = r.provider_id AND j.state = 'submitted'
+      AND c.id = j.campaign_id AND c.provider_account = $1
+    RETURNING r.provider_id, j.id AS job_id, j.campaign_id
+), known AS (
+    -- Seen before: its job already final (this statement's snapshot: before `moved`), or parked.
+    SELECT r.provider_id FROM r
+    WHERE EXISTS (SELECT 1 FROM jobs j JOIN campaigns c ON c.id = j.campaign_id
+                  WHERE j.provider_id = r.provider_id AND j.state IN ('delivered', 'undelivered')
+                    AND c.provider_account = $1)
+       OR EXISTS (SELECT 1 FROM pending_receipts p
+                  WHERE p.provider_account = $1 AND p.provider_id = r.provider_id)
+), parkable AS (
+    SELECT r.* FROM r
+    WHERE r.provider_id NOT IN (SELECT provider_id FROM moved)
+      AND r.provider_id NOT IN (SELECT provider_id FROM known)
+    ORDER BY r.n
+    LIMIT greatest(0, least($7::bigint,
+                            $8::bigint - (SELECT count(*) FROM pending_receipts WHERE provider_account = $1)))
 ), parked AS (
-    INSERT INTO pending_receipts (provider_id, status, error, occurred_at)
-    SELECT $1, $2, $3, $4
-    WHERE NOT EXISTS (SELECT 1 FROM final)
-    ON CONFLICT (provider_id) DO NOTHING
-    RETURNING 1
+    INSERT INTO pending_receipts (provider_account, provider_id, status, error, occurred_at)
+    SELECT $1, provider_id, status, error, occurred_at FROM parkable
+    ON CONFLICT (provider_account, provider_id) DO NOTHING
+    RETURNING provider_id
 )
-SELECT (SELECT state FROM final) AS final_state, EXISTS (SELECT 1 FROM parked) AS parked;
+SELECT r.provider_id,
+       CASE WHEN m.provider_id IS NOT NULL THEN 'accepted'
+            WHEN r.provider_id IN (SELECT provider_id FROM parked) THEN 'parked'
+            WHEN r.provider_id IN (SELECT provider_id FROM known)
+              OR r.provider_id IN (SELECT provider_id FROM parkable) THEN 'duplicate'
+            ELSE 'park_refused' END AS verdict,
+       m.job_id, m.campaign_id
+FROM r LEFT JOIN moved m ON m.provider_id = r.provider_id
+ORDER BY r.n;
 
 -- name: apply-pending-receipts
--- The daemon, every second: submitted jobs with a parked receipt -> delivered | undelivered; the
--- receipts applied, those whose job is already final, and those older than $1 seconds are deleted.
+-- The daemon, every second, for its account $2: its submitted jobs with a parked receipt ->
+-- delivered | undelivered; the receipts applied and those whose job is already final are deleted,
+-- and so is every parked receipt older than $1 seconds, whichever account it waited for.
 WITH moved AS (
     UPDATE jobs j
     SET state = p.status,
@@ -27,16 +64,19 @@ WITH moved AS (
         error_message = coalesce(p.error, j.error_message),
         finished_at = coalesce(p.occurred_at, now()),
         updated_at = now()
-    FROM pending_receipts p
-    WHERE j.provider_id = p.provider_id AND j.state = 'submitted'
+    FROM pending_receipts p, campaigns c
+    WHERE p.provider_account = $2 AND j.provider_id = p.provider_id AND j.state = 'submitted'
+      AND c.id = j.campaign_id AND c.provider_account = $2
     RETURNING p.provider_id
 ), gone AS (
     DELETE FROM pending_receipts p
-    WHERE p.provider_id IN (SELECT provider_id FROM moved)
+    WHERE (p.provider_account = $2 AND p.provider_id IN (SELECT provider_id FROM moved))
        OR p.received_at < now() - make_interval(secs => $1)
-       OR EXISTS (SELECT 1 FROM jobs j
-                  WHERE j.provider_id = p.provider_id AND j.state IN ('delivered', 'undelivered'))
-    RETURNING p.provider_id IN (SELECT provider_id FROM moved) AS applied,
+       OR (p.provider_account = $2
+           AND EXISTS (SELECT 1 FROM jobs j JOIN campaigns c ON c.id = j.campaign_id
+                       WHERE j.provider_id = p.provider_id AND j.state IN ('delivered', 'undelivered')
+                         AND c.provider_account = $2))
+    RETURNING p.provider_account = $2 AND p.provider_id IN (SELECT provider_id FROM moved) AS applied,
               p.received_at < now() - make_interval(secs => $1) AS expired
 )
 SELECT (SELECT count(*) FROM moved) AS applied,
@@ -44,10 +84,5 @@ SELECT (SELECT count(*) FROM moved) AS applied,
 FROM gone;
 
 -- name: count-pending-receipts
--- Tests and status: receipts waiting for their job.
-SELECT count(*) FROM pending_receipts;
-
--- name: remove-stop-reply-suppression
--- An inbound START/UNSTOP: lift the number's suppression only if a STOP reply put it there (a manual
--- or provider suppression is never lifted by a text). Its skipped jobs stay skipped.
-DELETE FROM suppressions WHERE e164 = $1 AND reason = 'stop_reply';
+-- Tests and status: receipts waiting for their job, of account $1 (NULL: of every account).
+SELECT count(*) FROM pending_receipts WHERE $1::text IS NULL OR provider_account = $1;

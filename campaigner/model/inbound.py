@@ -1,0 +1,55 @@
+"""What the inbound handlers hand the store and get back: receipts to apply, replies to keep.
+
+A webhook request is applied as a whole (one statement for its receipts, one transaction for its
+replies), so these carry one event each and the store answers one verdict each, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FinalReceipt:
+    """A receipt that ends a message: `status` is delivered or undelivered."""
+
+    provider_id: str
+    status: str
+    error_code: str | None = None
+    error: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptVerdict:
+    """What became of one FinalReceipt: accepted (its job moved), duplicate, parked or park_refused."""
+
+    provider_id: str
+    verdict: str
+    job_id: int | None = None
+    campaign_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message a recipient sent, as it is kept: `e164` None when its number did not parse,
+    `problem` set when it is kept but not applied (then `body` is kept too, for a person to read)."""
+
+    provider_id: str
+    from_number: str
+    e164: str | None
+    to_number: str
+    reply: str  # opt_out | opt_in | other
+    sent_at: datetime
+    problem: str | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyOutcome:
+    """What the store did with a new Reply: `applied` False when a newer STOP/START of the same
+    number decides instead; `changed` whether the suppression list changed."""
+
+    applied: bool
+    changed: bool

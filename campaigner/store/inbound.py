@@ -1,0 +1,111 @@
+"""The inbound half of the store: delivery receipts and replies, scoped to one provider account.
+
+Every method takes the account whose webhook received the events (`campaigns.provider_account`;
+a daemon's is `provider.account`): a provider id names a message within one account only, so a
+receipt never touches another account's jobs. One webhook request is one statement (receipts,
+`sql/queries/receipts.sql`) or one transaction (replies, `sql/queries/inbound.sql`), with arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from campaigner.model.inbound import FinalReceipt, ReceiptVerdict, Reply, ReplyOutcome
+from campaigner.store.database import Database
+
+
+class InboundStore:
+    """Receipts and replies; mixed into `campaigner.store.store.Store`."""
+
+    db: Database
+
+    async def apply_receipts(
+        self, account: str, receipts: Sequence[FinalReceipt], *, park_limit: int, park_max: int
+    ) -> list[ReceiptVerdict]:
+        """Apply one request's final receipts (distinct provider ids) to `account`'s jobs, once each.
+
+        A submitted job → delivered | undelivered (accepted); an id whose job is final, or that is
+        parked already, is a duplicate; any other is parked for `apply_pending_receipts` (parked),
+        up to `park_limit` of this request while `account` has fewer than `park_max` waiting, and
+        refused beyond (park_refused). One verdict a receipt, in order.
+        """
+        if not receipts:
+            return []
+        rows = await self.db.all(
+            "apply-receipts",
+            account,
+            [r.provider_id for r in receipts],
+            [r.status for r in receipts],
+            [r.error_code for r in receipts],
+            [r.error for r in receipts],
+            [r.occurred_at for r in receipts],
+            int(park_limit),
+            int(park_max),
+        )
+        return [ReceiptVerdict(r["provider_id"], r["verdict"], r["job_id"], r["campaign_id"]) for r in rows]
+
+    async def apply_pending_receipts(self, account: str, max_age: float) -> tuple[int, int]:
+        """Apply `account`'s parked receipts whose job is now submitted; drop every parked receipt
+        older than `max_age` s. Returns (applied, expired)."""
+        row = await self.db.one("apply-pending-receipts", float(max_age), account)
+        assert row is not None
+        return int(row["applied"]), int(row["expired"])
+
+    async def count_pending_receipts(self, account: str | None = None) -> int:
+        """Receipts waiting for their job (of `account`, or of every account)."""
+        return int(await self.db.value("count-pending-receipts", account))
+
+    async def record_replies(self, account: str, replies: Sequence[Reply]) -> list[ReplyOutcome | None]:
+        """Keep one request's replies (distinct provider ids) and apply their STOPs and STARTs.
+
+        One transaction: a provider id `account` sent before is a duplicate (None) and changes
+        nothing; a new STOP or START without a `problem` is applied unless its number sent a newer
+        one (by `sent_at`), whenever that arrived; anything else is only kept.
+        """
+        if not replies:
+            return []
+        async with self.db.transaction() as tx:
+            kept = await tx.all(
+                "record-inbound",
+                account,
+                [r.provider_id for r in replies],
+                [r.from_number for r in replies],
+                [r.e164 for r in replies],
+                [r.to_number for r in replies],
+                [r.reply for r in replies],
+                [r.sent_at for r in replies],
+                [r.problem for r in replies],
+                [r.body for r in replies],
+            )
+            ids = {row["provider_id"]: row["id"] for row in kept}
+            opts = [r for r in replies if r.provider_id in ids and _is_opt(r)]
+            applied: dict[int, Any] = {}
+            if opts:
+                await tx.value("lock-reply-numbers", [r.e164 for r in opts])
+                found: list[asyncpg.Record] = await tx.all(
+                    "apply-opt-replies", [ids[r.provider_id] for r in opts]
+                )
+                applied = {row["id"]: row for row in found}
+        outcomes: list[ReplyOutcome | None] = []
+        for r in replies:
+            row_id = ids.get(r.provider_id)
+            if row_id is None:
+                outcomes.append(None)
+            elif row_id in applied:
+                outcomes.append(
+                    ReplyOutcome(bool(applied[row_id]["applied"]), bool(applied[row_id]["changed"]))
+                )
+            else:
+                outcomes.append(ReplyOutcome(applied=False, changed=False))
+        return outcomes
+
+    async def inbound_problems(self, limit: int = 100) -> list[asyncpg.Record]:
+        """The replies kept but not applied (a number that did not parse, a date out of the window)."""
+        return await self.db.all("inbound-problems", int(limit))
+
+
+def _is_opt(reply: Reply) -> bool:
+    return reply.problem is None and reply.e164 is not None and reply.reply in ("opt_out", "opt_in")
