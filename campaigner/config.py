@@ -207,6 +207,9 @@ class ProviderConfig(_Section):
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=15.0, gt=0)
     webhook_secret_env: str = "CLIQTEL_WEBHOOK_SECRET"
+    # Which key signs the X-Cliqtel-Signature: the reference says "your application key", which may
+    # be a signing secret of its own (webhook_secret_env) or the API key. Check on your account.
+    webhook_signing_key: Literal["webhook_secret", "api_key"] = "webhook_secret"
     max_body_chars: int = Field(default=1600, ge=1)
     # HTTP Basic auth of Clickatell callbacks: their own user and password, never the HMAC secret
     # (one secret, one purpose). Both empty: Basic auth is not accepted, only signatures.
@@ -229,7 +232,10 @@ class ProviderConfig(_Section):
         return _secret_from_env(self.api_key_env, "provider.api_key_env")
 
     def webhook_secret(self) -> Secret:
-        """The webhook signing secret from the environment."""
+        """The key webhooks are signed with: the secret in `webhook_secret_env`, or the API key
+        itself when `webhook_signing_key = "api_key"`."""
+        if self.webhook_signing_key == "api_key":
+            return self.api_key()
         return _secret_from_env(self.webhook_secret_env, "provider.webhook_secret_env")
 
     def callback_password(self) -> Secret | None:

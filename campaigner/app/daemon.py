@@ -29,7 +29,7 @@ from campaigner.app.wiring import RunWiring
 from campaigner.config import Config
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.errors import ConfigError, DatabaseError
-from campaigner.inbound.catch_up import catch_up
+from campaigner.inbound.catch_up import catch_up_all
 from campaigner.inbound.policy import InboundPolicy
 from campaigner.inbound.poller import poll_once
 from campaigner.inbound.replies import handle_inbound
@@ -282,12 +282,12 @@ class Daemon:
             await asyncio.sleep(daemon.receipt_catch_up_every)
             try:
                 for campaign_id in await store.campaigns_awaiting_receipts(self.config.provider.account):
-                    await catch_up(
+                    await catch_up_all(
                         store,
                         wiring.provider,
                         campaign_id,
                         older_than=daemon.receipt_catch_up_after,
-                        limit=CATCH_UP_BATCH,
+                        batch=CATCH_UP_BATCH,
                         pace=lambda: wiring.throttle.acquire(0),
                         policy=InboundPolicy.from_config(self.config),
                     )

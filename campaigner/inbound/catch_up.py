@@ -65,3 +65,26 @@ async def catch_up(
     if outcome:
         log.info("campaign %s: receipts caught up: %s", campaign_id, dict(outcome))
     return outcome
+
+
+async def catch_up_all(
+    store: Store,
+    source: ReceiptSource,
+    campaign_id: int,
+    *,
+    older_than: float,
+    batch: int,
+    pace: Callable[[], Awaitable[object]],
+    policy: InboundPolicy,
+) -> Counter[str]:
+    """`catch_up` in batches until every waiting job was asked about once: a batch that leaves
+    jobs in flight, unknown or unreadable ends it (the next round asks about them again)."""
+    total: Counter[str] = Counter()
+    while True:
+        outcome = await catch_up(
+            store, source, campaign_id, older_than=older_than, limit=batch, pace=pace, policy=policy
+        )
+        total.update(outcome)
+        settled = outcome["delivered"] + outcome["undelivered"]
+        if not outcome or settled < sum(outcome.values()):
+            return total

@@ -26,6 +26,7 @@ from campaigner.model.provider import (
     DeliveryStatus,
     OutboundMessage,
     Outcome,
+    WebhookRejected,
     WebhookRequest,
 )
 from campaigner.providers.cliqtel import CliqtelProvider
@@ -370,3 +371,30 @@ async def test_inbound_replies_are_read_from_the_inbound_list(stub: Stub, client
     query = stub.requests[0]["query"]
     assert stub.requests[0]["path"] == "/api/v1/sms/messages"
     assert query["direction"] == "inbound" and datetime.fromisoformat(query["since"]) == since
+
+
+@pytest.mark.parametrize("signing_key", ["webhook_secret", "api_key"])
+def test_webhooks_signed_with_the_configured_key(
+    stub: Stub, monkeypatch: pytest.MonkeyPatch, signing_key: str
+) -> None:
+    # "signed with your application key": a signing secret of its own, or the API key.
+    monkeypatch.setenv("CONTRACT_CLIQTEL_KEY", KEY)
+    monkeypatch.setenv("CONTRACT_CLIQTEL_SECRET", SECRET)
+    client = CliqtelProvider(
+        ProviderConfig(
+            type="cliqtel",
+            base_url=f"{stub.url}/api/v1/sms",
+            api_key_env="CONTRACT_CLIQTEL_KEY",
+            webhook_secret_env="CONTRACT_CLIQTEL_SECRET",
+            webhook_signing_key=signing_key,  # type: ignore[arg-type]
+            sender=SENDER,
+        )
+    )
+    body = json.dumps({"event": "sms.status_updated", "data": {"id": 42, "status": "delivered"}}).encode()
+    right, wrong = (SECRET, KEY) if signing_key == "webhook_secret" else (KEY, SECRET)
+    signed = hmac.new(right.encode(), body, hashlib.sha256).hexdigest()
+    [event] = client.parse_status_webhook(WebhookRequest(body, {"X-Cliqtel-Signature": signed}))
+    assert event.provider_id == "42"  # type: ignore[union-attr]
+    forged = hmac.new(wrong.encode(), body, hashlib.sha256).hexdigest()
+    with pytest.raises(WebhookRejected):
+        client.parse_status_webhook(WebhookRequest(body, {"X-Cliqtel-Signature": forged}))

@@ -14,7 +14,7 @@ import click
 from campaigner.app.wiring import RunWiring
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.errors import UserError
-from campaigner.inbound.catch_up import catch_up
+from campaigner.inbound.catch_up import catch_up_all
 from campaigner.inbound.policy import InboundPolicy
 from campaigner.store.store import Store, run_with_store
 
@@ -42,17 +42,12 @@ def sync_command(app: AppContext, campaign_id: int, older_than: float) -> None:
         if not wiring.provider.capabilities.fetches_receipts:
             await wiring.provider.close()
             raise UserError(f"provider {config.provider.type} cannot be asked about a message's status")
-        total: Counter[str] = Counter()
         try:
-            while True:
-                outcome = await catch_up(
-                    store, wiring.provider, campaign_id, older_than=older_than, limit=ROUND,
-                    pace=lambda: wiring.throttle.acquire(0), policy=InboundPolicy.from_config(config),
-                )  # fmt: skip
-                total.update(outcome)
-                settled = outcome["delivered"] + outcome["undelivered"]
-                if settled < sum(outcome.values()) or not outcome:
-                    return total  # what is left is still in flight, unknown, or unreadable now
+            # What is left after it is still in flight, unknown, or unreadable now.
+            return await catch_up_all(
+                store, wiring.provider, campaign_id, older_than=older_than, batch=ROUND,
+                pace=lambda: wiring.throttle.acquire(0), policy=InboundPolicy.from_config(config),
+            )  # fmt: skip
         finally:
             await wiring.provider.close()
 
