@@ -30,7 +30,18 @@ async def check_sender(provider: Provider, config: ProviderConfig) -> SenderNumb
         return SenderNumber(id=str(sender_id or ""), number=sender, sms_enabled=True)
     if not sender and sender_id is None:
         raise ProviderError("no sender configured: set provider.sender (E.164) or provider.sender_number_id")
-    numbers = await provider.numbers()
+    try:
+        numbers = await provider.numbers()
+    except ProviderError as exc:
+        if "insufficient_scope" in str(exc):
+            # Say what the missing scope is for, before anything is sent (the API Reference's
+            # least-privilege keys answer 403 insufficient_scope for any endpoint not covered).
+            raise ProviderError(
+                "the API key may not list the account's numbers (403 insufficient_scope), which is how "
+                "the sender is checked before anything is sent: give the key the SMS read scope (the "
+                "portal's Read-only preset has every *:read scope) besides the one to send"
+            ) from None
+        raise
     found = None
     for number in numbers:
         if (sender and number.number == sender) or (sender_id is not None and number.id == str(sender_id)):

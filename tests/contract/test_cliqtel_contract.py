@@ -398,3 +398,15 @@ def test_webhooks_signed_with_the_configured_key(
     forged = hmac.new(wrong.encode(), body, hashlib.sha256).hexdigest()
     with pytest.raises(WebhookRejected):
         client.parse_status_webhook(WebhookRequest(body, {"X-Cliqtel-Signature": forged}))
+
+
+async def test_a_key_that_may_not_list_numbers_is_told_which_scope_is_missing_for_what(
+    stub: Stub, client: CliqtelProvider
+) -> None:
+    from campaigner.app.preflight import check_sender
+    from campaigner.errors import ProviderError
+
+    stub.reply = (403, {"error": "insufficient_scope", "message": "This key may not call this endpoint"}, {})
+    config = ProviderConfig(type="cliqtel", sender=SENDER)
+    with pytest.raises(ProviderError, match="insufficient_scope.*sender is checked.*read scope"):
+        await check_sender(client, config)
