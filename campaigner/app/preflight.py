@@ -33,7 +33,7 @@ async def check_sender(provider: Provider, config: ProviderConfig) -> SenderNumb
     try:
         numbers = await provider.numbers()
     except ProviderError as exc:
-        if "insufficient_scope" in str(exc):
+        if "HTTP 403" in str(exc):
             # Say what the missing scope is for, before anything is sent (the API Reference's
             # least-privilege keys answer 403 insufficient_scope for any endpoint not covered).
             raise ProviderError(

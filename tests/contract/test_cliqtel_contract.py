@@ -408,5 +408,5 @@ async def test_a_key_that_may_not_list_numbers_is_told_which_scope_is_missing_fo
 
     stub.reply = (403, {"error": "insufficient_scope", "message": "This key may not call this endpoint"}, {})
     config = ProviderConfig(type="cliqtel", sender=SENDER)
-    with pytest.raises(ProviderError, match="insufficient_scope.*sender is checked.*read scope"):
+    with pytest.raises(ProviderError, match=r"insufficient_scope.*sender is checked.*read scope"):
         await check_sender(client, config)
