@@ -10,7 +10,7 @@ final in the database (`skipped` for the suppressed numbers).
 
     python benchmarks/crash_harness.py --kills 100
 
-The test suite runs a short version (tests/test_crash.py). Needs PostgreSQL on 127.0.0.1:5432.
+The test suite runs a short version (tests/acceptance/test_crash.py). Needs PostgreSQL on 127.0.0.1:5432.
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ def _region_and_type(number: phonenumbers.PhoneNumber) -> tuple[str | None, int]
     Both public functions find the region first; for a calling code shared by several regions
     (+1, +44, +7, …) that search itself runs the full type check, and `number_type` would then
     run it again. This does the same search once and keeps the type it found. It reads the same
-    metadata the public functions read, so its answers are theirs (tests/test_recipients.py
+    metadata the public functions read, so its answers are theirs (tests/unit/test_recipients.py
     checks that on thousands of numbers).
     """
     country_code = number.country_code or 0
