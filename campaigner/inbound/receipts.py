@@ -70,6 +70,8 @@ async def handle_status(store: Store, events: Sequence[StatusEvent], policy: Inb
             "undelivered" if undelivered else None,
             event.error,
             event.occurred_at,
+            event.reported_segments,
+            event.reported_cost,
         )
     results = await store.apply_receipts(
         policy.account,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,8 @@ class FinalReceipt:
     error_code: str | None = None
     error: str | None = None
     occurred_at: datetime | None = None
+    reported_segments: int | None = None
+    reported_cost: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,9 @@ class StatusEvent:
     occurred_at: datetime | None = None
     error: str | None = None
     ref: int | None = None  # our job id when the provider echoes it (Clickatell clientMessageId)
+    # What the provider says the message counted and cost, where the receipt carries it (Cliqtel).
+    reported_segments: int | None = None
+    reported_cost: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

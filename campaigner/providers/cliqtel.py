@@ -352,10 +352,13 @@ class CliqtelProvider:
         status = STATUSES.get(str(record.get("status", "")).lower())
         if status is None:
             return None
+        segments, cost = _reported(record)
         return StatusEvent(
             provider_id=str(provider_id),
             status=status,
             occurred_at=parse_time(record.get("updated_at") or record.get("created_at")),
+            reported_segments=segments,
+            reported_cost=cost,
         )
 
     async def numbers(self) -> list[SenderNumber]:
@@ -434,9 +437,15 @@ class CliqtelProvider:
             except Unusable as exc:
                 events.append(IgnoredEvent(exc.reason, exc.detail))
                 continue
+            segments, cost = _reported(record)
             events.append(
                 StatusEvent(
-                    provider_id=provider_id, status=status, occurred_at=occurred, error=clean_text(error)
+                    provider_id=provider_id,
+                    status=status,
+                    occurred_at=occurred,
+                    error=clean_text(error),
+                    reported_segments=segments,
+                    reported_cost=cost,
                 )
             )
         return events

@@ -44,6 +44,8 @@ class InboundStore:
             [r.occurred_at for r in receipts],
             int(park_limit),
             int(park_max),
+            [r.reported_segments for r in receipts],
+            [r.reported_cost for r in receipts],
         )
         return [ReceiptVerdict(r["provider_id"], r["verdict"], r["job_id"], r["campaign_id"]) for r in rows]
 

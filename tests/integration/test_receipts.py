@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -156,3 +157,16 @@ async def test_a_request_of_non_final_statuses_asks_the_database_nothing(store: 
         with statements() as run:
             assert await send(client, many(["a", "b"], status="sent")) == {"ignored": 2}
         assert run == []
+
+
+async def test_the_segments_and_cost_a_receipt_reports_are_kept(store: Store) -> None:
+    # The reference's sms.status_updated carries "segments" and "cost", as the 201 reply does.
+    job_id = await submitted_job(store, "a", "+31612340003", "9")
+    data = {"id": 9, "status": "delivered", "segments": 2, "cost": 0.016}
+    body = json.dumps({"event": "sms.status_updated", "data": data}, separators=(",", ":")).encode()
+    async with serving(store, webhook_config(provider={"account": "a"})) as client:
+        assert await send(client, body) == {"accepted": 1}
+    job = await store.get_job(job_id)
+    assert job is not None and job.state == "delivered"
+    [reported] = [r async for r in store.export_jobs(job.campaign_id)]
+    assert (reported["reported_segments"], reported["reported_cost"]) == (2, Decimal("0.016"))

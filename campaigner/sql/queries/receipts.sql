@@ -3,19 +3,24 @@
 
 -- name: apply-receipts
 -- One webhook request's final receipts, in one statement: $1 the account; $2..$6 one array entry a
--- receipt (provider id, delivered|undelivered, error code, error text, when), ids distinct.
+-- receipt (provider id, delivered|undelivered, error code, error text, when; $9, $10 the segments
+-- and cost the provider reports, or NULL), ids distinct.
 -- A submitted job of the account with that id -> delivered | undelivered (once, never backwards);
 -- an id whose job is already final, or already parked, is a duplicate; any other is parked for
 -- apply-pending-receipts, in request order, at most $7 of them and only while the account has
 -- fewer than $8 parked (two requests at once may each fill the room that was left). One row a
 -- receipt: verdict accepted | duplicate | parked | park_refused, and the job moved if any.
 WITH r AS (
-    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-        WITH ORDINALITY AS r (provider_id, status, error_code, error, occurred_at, n)
+    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                         $9::integer[], $10::numeric[])
+        WITH ORDINALITY AS r (provider_id, status, error_code, error, occurred_at,
+                              reported_segments, reported_cost, n)
 ), moved AS (
     UPDATE jobs j
     SET state = r.status, error_code = coalesce(r.error_code, j.error_code),
         error_message = coalesce(r.error, j.error_message),
+        reported_segments = coalesce(r.reported_segments, j.reported_segments),
+        reported_cost = coalesce(r.reported_cost, j.reported_cost),
         finished_at = coalesce(r.occurred_at, now()), updated_at = now()
     FROM r, campaigns c
     WHERE j.provider_id = r.provider_id AND j.state = 'submitted'
