@@ -47,7 +47,7 @@ async def catch_up(
     provider could not say), failed (the lookup failed; the rest of the round is left for later).
     """
     outcome: Counter[str] = Counter()
-    for _job_id, provider_id in await store.awaiting_receipt(campaign_id, older_than, limit):
+    for provider_id in await store.awaiting_receipt(campaign_id, older_than, limit):
         await pace()
         try:
             event = await source.receipt(provider_id)

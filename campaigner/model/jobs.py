@@ -102,14 +102,6 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
-    """The job a delivery receipt moved on."""
-
-    job_id: int
-    campaign_id: int
-
-
-@dataclass(frozen=True, slots=True)
 class Suppression:
     """A number never to be sent to."""
 

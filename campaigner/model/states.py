@@ -65,8 +65,6 @@ CAMPAIGN_TRANSITIONS: dict[CampaignState, frozenset[CampaignState]] = {
 
 # Job states in which a message reached the provider and costs money.
 SENT_STATES = frozenset({J.SUBMITTED, J.DELIVERED, J.UNDELIVERED})
-# Job states after which nothing more happens to it.
-FINAL_STATES = frozenset({J.DELIVERED, J.UNDELIVERED, J.REJECTED, J.SKIPPED, J.CANCELLED})
 # Campaign states in which nothing is sent any more (a retry may reopen completed and failed).
 ENDED_CAMPAIGN_STATES = frozenset({C.COMPLETED, C.CANCELLED, C.FAILED})
 

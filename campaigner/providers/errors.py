@@ -115,9 +115,7 @@ def _cliqtel_status(status: int) -> Verdict:
         return Verdict(Outcome.AMBIGUOUS)
     if status >= 500:
         return Verdict(Outcome.TRANSIENT)  # 503 and the like: refused before any work
-    if status == 422:
-        return Verdict(Outcome.ACCOUNT)  # a validation error that names no field of the job
-    return Verdict(Outcome.ACCOUNT)  # 401, 403, 404, any other 4xx: systemic
+    return Verdict(Outcome.ACCOUNT)  # 401, 403, 404, a 422 naming no field, any other 4xx: systemic
 
 
 def cliqtel_verdict(

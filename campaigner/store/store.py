@@ -189,10 +189,10 @@ class Store(JobStore, InboundStore):
 
     async def awaiting_receipt(
         self, campaign_id: int, older_than: float, limit: int
-    ) -> list[tuple[int, str]]:
-        """(job id, provider id) of submitted jobs waiting `older_than` seconds for a receipt."""
+    ) -> list[str]:
+        """Provider ids of submitted jobs waiting `older_than` seconds for a receipt, oldest first."""
         rows = await self.db.all("awaiting-receipt-jobs", campaign_id, float(older_than), limit)
-        return [(r["id"], r["provider_id"]) for r in rows]
+        return [r["provider_id"] for r in rows]
 
     async def unsettled_campaign_ids(self, account: str) -> list[int]:
         """Campaigns of `account` that are not running but still have jobs in `sending`."""

@@ -388,7 +388,11 @@ async def test_sync_settles_receipts_that_never_came(
     again = await campaigner(config, database_url, "sync", "1")
     assert "0 messages looked up" in again
     # What Cliqtel reported on accepting each message (segments, cost) is kept beside the estimate.
-    status = json.loads(await campaigner(config, database_url, "status", "1", "--format", "json"))
+    plain = json.loads(await campaigner(config, database_url, "status", "1", "--format", "json"))
+    assert plain["reported"] is None  # plain status reads only the counters
+    status = json.loads(
+        await campaigner(config, database_url, "status", "1", "--format", "json", "--reported")
+    )
     assert status["reported"] == {
         "messages": 12, "cost": 0.096, "estimated_cost": 0.096, "more_segments_than_estimated": 0
     }

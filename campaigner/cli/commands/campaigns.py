@@ -113,7 +113,9 @@ def campaigns_command(app: AppContext, output_format: str) -> None:
     Console(markup=False).print(table)  # names are the user's: never rich markup
 
 
-async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:
+async def campaign_status(
+    store: Store, campaign_id: int, *, reported: bool = False
+) -> dict[str, Any]:
     """What `status` shows: counts per job state, total, cost so far, rate, ETA, last errors."""
     campaign = await store.get_campaign(campaign_id)
     totals = await store.job_totals(campaign_id)
@@ -129,7 +131,6 @@ async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:
     left = counts["pending"] + counts["sending"]
     errors = await store.last_errors(campaign_id)
     running = campaign.state == CampaignState.RUNNING
-    reported = await store.reported_costs(campaign_id)
     return {
         "id": campaign.id,
         "name": campaign.name,
@@ -141,19 +142,15 @@ async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:
         "cost_so_far": float(cost),
         "estimated_cost": float(campaign.estimated_cost),
         "currency": campaign.currency,
-        # The provider's own figures, for the messages it reported them for.
-        "reported": {
-            "messages": reported.messages,
-            "cost": float(reported.reported),
-            "estimated_cost": float(reported.estimated),
-            "more_segments_than_estimated": reported.more_segments,
-        },
         "rate": round(rate, 3),
         # Only a running campaign is getting anywhere: a paused one has no time left, it has none.
         "eta_seconds": round(left / rate, 1) if rate > 0 and left and running else None,
         "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
         "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
         "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
+        # The provider's own figures (--reported): a scan of the campaign's jobs, where the rest of
+        # status reads the counters, so only on request.
+        "reported": await _reported(store, campaign_id) if reported else None,
         "last_errors": [
             {
                 "state": e.state,
@@ -167,13 +164,30 @@ async def campaign_status(store: Store, campaign_id: int) -> dict[str, Any]:
     }
 
 
+async def _reported(store: Store, campaign_id: int) -> dict[str, Any]:
+    costs = await store.reported_costs(campaign_id)
+    return {
+        "messages": costs.messages,
+        "cost": float(costs.reported),
+        "estimated_cost": float(costs.estimated),
+        "more_segments_than_estimated": costs.more_segments,
+    }
+
+
 @click.command("status")
 @click.argument("campaign_id", type=CAMPAIGN_ID)
 @_FORMAT
+@click.option(
+    "--reported",
+    is_flag=True,
+    help="Also what the provider reported (segments, cost) beside the estimate: reads every job.",
+)
 @pass_app
-def status_command(app: AppContext, campaign_id: int, output_format: str) -> None:
+def status_command(app: AppContext, campaign_id: int, output_format: str, reported: bool) -> None:
     """Counts per job state, cost so far, rate (jobs/s since start), ETA and the last errors."""
-    report = run_with_store(app.config, lambda store: campaign_status(store, campaign_id))
+    report = run_with_store(
+        app.config, lambda store: campaign_status(store, campaign_id, reported=reported)
+    )
     if output_format == "json":
         click.echo(json.dumps(report))
         return
@@ -186,11 +200,11 @@ def status_command(app: AppContext, campaign_id: int, output_format: str) -> Non
     click.echo(
         f"  cost so far {report['cost_so_far']:.2f} of {report['estimated_cost']:.2f} {report['currency']}"
     )
-    if (reported := report["reported"])["messages"]:
-        more = reported["more_segments_than_estimated"]
+    if (figures := report["reported"]) is not None:
+        more = figures["more_segments_than_estimated"]
         click.echo(
-            f"  reported by the provider for {reported['messages']} messages: {reported['cost']:.2f} "
-            f"(estimated {reported['estimated_cost']:.2f})"
+            f"  reported by the provider for {figures['messages']} messages: {figures['cost']:.2f} "
+            f"(estimated {figures['estimated_cost']:.2f})"
             + (f"; {more} counted more segments than the preview" if more else "")
         )
     eta = f", about {report['eta_seconds']:.0f} s left" if report["eta_seconds"] else ""

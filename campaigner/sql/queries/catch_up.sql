@@ -2,7 +2,7 @@
 
 -- name: awaiting-receipt-jobs
 -- Submitted jobs of campaign $1 waiting at least $2 seconds for a receipt, oldest first, up to $3.
-SELECT id, provider_id, submitted_at FROM jobs
+SELECT provider_id FROM jobs
 WHERE campaign_id = $1 AND state = 'submitted' AND provider_id IS NOT NULL
   AND submitted_at < now() - make_interval(secs => $2)
 ORDER BY submitted_at, id
