@@ -114,3 +114,16 @@ def test_no_named_queries_is_an_error_naming_the_folder(tmp_path: Path) -> None:
         queries(tmp_path)
     with pytest.raises(ConfigError, match=str(tmp_path)):
         available(tmp_path)
+
+
+def test_the_example_lists_every_setting() -> None:
+    import tomllib
+
+    from campaigner.config import Config
+
+    example = tomllib.loads(example_config_text())
+    text = example_config_text()
+    for section, field in Config.model_fields.items():
+        for key in getattr(field.annotation, "model_fields", {}):
+            # Settings without a default stand commented out ("# sender_number_id = 123").
+            assert key in example.get(section, {}) or f"# {key} =" in text, f"[{section}] {key}"
