@@ -43,6 +43,8 @@ class Capabilities:
     looks_up_messages: bool = True
     # The callbacks it parses; each is served at webhook_path(type, kind).
     webhooks: tuple[WebhookKind, ...] = ()
+    # The HTTP methods its callbacks come with (Clickatell's may be a GET with a query).
+    webhook_methods: tuple[str, ...] = ("POST",)
     # It takes a status-callback URL with each message (else it is set on the provider's side).
     callback_per_message: bool = False
     # It can say where one sent message is (`receipt`): receipts missed are caught up by asking.
@@ -64,6 +66,7 @@ class Provider(Protocol):
     name: str
     capabilities: ClassVar[Capabilities]
     max_recipients_per_request: int
+    looks_up_messages: bool  # capabilities.looks_up_messages, for the engine's Sender port
 
     async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
         """Send up to `max_recipients_per_request` messages; one result per message, same order.

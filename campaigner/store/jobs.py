@@ -159,6 +159,16 @@ class JobStore:
         rows = await self.db.all("stale-sending-jobs", campaign_id, limit, float(worker_timeout))
         return [from_record(ClaimedJob, r) for r in rows]
 
+    async def mark_unsettled(
+        self, campaign_id: int, after: float, worker_timeout: float, becomes: JobState
+    ) -> int:
+        """`sending` jobs of a campaign that nobody holds and no callback settled within `after`
+        seconds of their claim → `becomes` (unknown, or pending to send again); how many."""
+        rows = await self.db.all(
+            "mark-unsettled", campaign_id, float(after), float(worker_timeout), str(becomes)
+        )
+        return len(rows)
+
     async def settle_reconciled(self, settlements: Sequence[Settlement]) -> int:
         """Settle looked-up jobs: found → `submitted` with the provider id, not found → `pending`.
 
