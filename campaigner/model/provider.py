@@ -142,6 +142,16 @@ class IgnoredEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Coverage:
+    """Whether a number can be reached, and the lowest credit charge of one plain message part to
+    it (Clickatell's coverage command: "no guarantee that all your messages will be charged this")."""
+
+    routable: bool
+    destination: str
+    minimum_charge: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookRequest:
     """What a webhook parser needs of an HTTP request: raw body (signatures cover it) and headers."""
 

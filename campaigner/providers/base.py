@@ -43,6 +43,12 @@ class Capabilities:
     looks_up_messages: bool = True
     # The callbacks it parses; each is served at webhook_path(type, kind).
     webhooks: tuple[WebhookKind, ...] = ()
+    # It sends at most provider.max_message_parts segments of one message (Clickatell's
+    # maxMessageParts): longer ones are `too_long` in the preview.
+    limits_parts: bool = False
+    # Its account is charged in credits, not the pricing currency; `coverage(e164)` says the least
+    # one message part to a number costs (Clickatell): estimates and the balance check use it.
+    prices_in_credits: bool = False
     # The HTTP methods its callbacks come with (Clickatell's may be a GET with a query).
     webhook_methods: tuple[str, ...] = ("POST",)
     # It takes a status-callback URL with each message (else it is set on the provider's side).

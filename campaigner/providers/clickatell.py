@@ -20,7 +20,6 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +27,7 @@ from campaigner.config import ProviderConfig, Secret
 from campaigner.errors import ConfigError, ProviderError
 from campaigner.model.provider import (
     Balance,
+    Coverage,
     DeliveryStatus,
     IgnoredEvent,
     InboundEvent,
@@ -120,15 +120,6 @@ def _limit_wait(code: str | None, text: str | None) -> float | None:
     return min(MAX_LIMIT_WAIT, max(1.0, int(found.group(1)) - time.time()))
 
 
-@dataclass(frozen=True, slots=True)
-class Coverage:
-    """Whether a number can be reached, and the lowest credit charge of one plain message to it."""
-
-    routable: bool
-    destination: str
-    minimum_charge: float | None
-
-
 class ClickatellProvider:
     """A Clickatell account over REST v2.0. Implements `campaigner.providers.base.Provider`."""
 
@@ -145,6 +136,8 @@ class ClickatellProvider:
         webhooks=("status", "inbound"),
         webhook_methods=("POST", "GET"),
         fetches_receipts=True,
+        limits_parts=True,
+        prices_in_credits=True,
     )
     looks_up_messages = False
 
@@ -368,7 +361,7 @@ class ClickatellProvider:
         return Coverage(
             routable=data.get("routable") in (True, 1, "1", "true"),
             destination=str(data.get("destination", msisdn(e164))),
-            minimum_charge=float(charge) if charge is not None else None,
+            minimum_charge=None if charge is None else decimal_amount(charge, "clickatell: minimumCharge"),
         )
 
     async def numbers(self) -> list[SenderNumber]:
