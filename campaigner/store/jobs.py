@@ -198,6 +198,10 @@ class JobStore:
             return 0
         return _rows_changed(await self.db.execute("retry-rejected", campaign_id, wanted))
 
+    async def retry_unknown(self, campaign_id: int) -> int:
+        """A campaign's `unknown` jobs → `pending` now (`retry --unknown`: the operator's choice)."""
+        return _rows_changed(await self.db.execute("retry-unknown", campaign_id))
+
     async def get_job(self, job_id: int) -> Job | None:
         """One whole job row."""
         row = await self.db.one("get-job", job_id)

@@ -270,7 +270,11 @@ async def test_balance_in_credits_as_documented(stub: Stub, client: ClickatellPr
 async def test_coverage_as_documented(stub: Stub, client: ClickatellProvider) -> None:
     stub.reply = (200, {"data": {"routable": True, "destination": "27999123456", "minimumCharge": 0.8}})
     coverage = await client.coverage("+27999123456")
-    assert (coverage.routable, coverage.destination, coverage.minimum_charge) == (True, "27999123456", Decimal("0.8"))
+    assert (coverage.routable, coverage.destination, coverage.minimum_charge) == (
+        True,
+        "27999123456",
+        Decimal("0.8"),
+    )
     assert stub.requests[0]["path"] == "/rest/coverage/27999123456"
 
 

@@ -133,6 +133,13 @@ SET state = 'pending', next_attempt_at = now(), attempts = 0, finished_at = NULL
 WHERE campaign_id = $1 AND state = 'rejected' AND error_class = ANY ($2::text[])
   AND error_class NOT IN ('opt_out', 'recipient');
 
+-- name: retry-unknown
+-- campaigner retry --unknown: jobs no callback settled (the provider may have them) -> pending now,
+-- with a fresh attempt count. The operator chose to risk a duplicate rather than a message lost.
+UPDATE jobs
+SET state = 'pending', next_attempt_at = now(), attempts = 0, finished_at = NULL, updated_at = now()
+WHERE campaign_id = $1 AND state = 'unknown';
+
 -- name: get-job
 -- Tests and export tools: one job by id.
 SELECT * FROM jobs WHERE id = $1;
