@@ -3,10 +3,6 @@
 Routes (relative to /clickatell):
   POST   /rest/message                       batch send: 202 all accepted, 207 mixed, 400/410 none
   GET    /rest/message/{apiMessageId}        message status (messageStatus "002".."007", charge)
-  GET    /rest/message?clientMessageId=ID    messages sent with that clientMessageId. NOT in the real
-                                             API ("SMS REST API V2.0" has no such query): a
-                                             sandbox extension, so a client can reconcile by
-                                             clientMessageId.
   DELETE /rest/message/{apiMessageId}        stop a message still queued (e.g. scheduled): 006
   GET    /rest/account/balance               {"data": {"balance": "99.992"}} (the sandbox wallet)
   GET    /rest/coverage/{msisdn}             routable, destination, minimumCharge
@@ -292,16 +288,6 @@ async def get_message(request: web.Request) -> web.Response:
     return json_response({"data": status_json(message)}, 200, admitted.headers)
 
 
-async def find_messages(request: web.Request) -> web.Response:
-    """GET /rest/message?clientMessageId=... (sandbox extension, see the module docstring)."""
-    state, admitted = _admit(request, "clickatell.find", write=False)
-    client_id = request.query.get("clientMessageId")
-    if not client_id:
-        raise _error(400, "109", admitted.headers)
-    found = state.store.by_client_id.get(client_id, [])
-    return json_response({"data": {"message": [status_json(m) for m in found]}}, 200, admitted.headers)
-
-
 async def stop_message(request: web.Request) -> web.Response:
     """DELETE /rest/message/{apiMessageId}: only a message still queued can be stopped; it is refunded."""
     state, admitted = _admit(request, "clickatell.stop", write=True)
@@ -343,7 +329,6 @@ def clickatell_app(state: SandboxState) -> web.Application:
     del state  # reached through request.config_dict
     app = web.Application(middlewares=[_errors])
     app.router.add_post("/rest/message", send)
-    app.router.add_get("/rest/message", find_messages)
     app.router.add_get("/rest/message/{id}", get_message)
     app.router.add_delete("/rest/message/{id}", stop_message)
     app.router.add_get("/rest/account/balance", balance)

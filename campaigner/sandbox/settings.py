@@ -22,7 +22,6 @@ ALL_ROUTES = frozenset(
         "portal.list",
         "portal.numbers",
         "clickatell.get",
-        "clickatell.find",
         "clickatell.stop",
         "clickatell.balance",
         "clickatell.coverage",

@@ -2,9 +2,10 @@
 
 Everything a route does to the account goes through `SandboxState`, which every route reaches as
 `request.app[STATE]` and tests reach as `sb.state`. Per-request work is O(1): messages are kept in
-id order (ids are consecutive integers) with indexes by recipient, by Clickatell's apiMessageId and
-by clientMessageId; only the list route walks messages, and then only those of one recipient when
-it is filtered by `to`, or those after `since` (found by bisection).
+id order (ids are consecutive integers) with indexes by recipient and by Clickatell's apiMessageId
+(Clickatell offers no lookup by clientMessageId, so neither does the sandbox); only the list route
+walks messages, and then only those of one recipient when it is filtered by `to`, or those after
+`since` (found by bisection).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def iso(ts: float, *, micro: bool = False) -> str:
 
 
 class MessageStore:
-    """Messages by id, with indexes by recipient, apiMessageId and clientMessageId."""
+    """Messages by id, with indexes by recipient and apiMessageId."""
 
     def __init__(self) -> None:
         self._next_id = 1
@@ -63,7 +64,6 @@ class MessageStore:
         self._first_id = 1  # id of messages[0]
         self.by_to: dict[str, list[Message]] = {}
         self.by_api_id: dict[str, Message] = {}
-        self.by_client_id: dict[str, list[Message]] = {}
 
     def clear(self) -> None:
         """Forget every message; ids keep counting up so an old id never names a new message."""
@@ -72,7 +72,6 @@ class MessageStore:
         self._first_id = self._next_id
         self.by_to.clear()
         self.by_api_id.clear()
-        self.by_client_id.clear()
 
     def add(self, **fields: Any) -> Message:
         """Store a new message with the next id and return it."""
@@ -87,8 +86,6 @@ class MessageStore:
         self._created.append(now)
         self.by_to.setdefault(message.to, []).append(message)
         self.by_api_id[message.api_message_id] = message
-        if message.client_message_id is not None:
-            self.by_client_id.setdefault(message.client_message_id, []).append(message)
         return message
 
     def get(self, message_id: int) -> Message | None:
