@@ -44,6 +44,12 @@ class Message:
     status_callback_url: str | None = None
     client_message_id: str | None = None
     error: str | None = None
+    # Clickatell only: the `callback` bitmask, `mo` (sent for two-way replies), when a scheduled
+    # message leaves the schedule, and when a message still queued expires (Unix times).
+    callback: int = 0
+    mo: bool = False
+    scheduled_at: float | None = None
+    validity_seconds: float | None = None
 
 
 def iso(ts: float, *, micro: bool = False) -> str:
@@ -129,6 +135,7 @@ class SandboxState:
         self.settings = settings or SandboxSettings()
         self.store = MessageStore()
         self.balance = self.settings.balance
+        self.credits = self.settings.clickatell_credits
         self.stats = Stats()
         self.rng = random.Random(self.settings.seed)
         self._request_windows: dict[str, RollingWindow] = {}
@@ -146,6 +153,8 @@ class SandboxState:
         s = self.settings
         if "balance" in changed:
             self.balance = s.balance
+        if "clickatell_credits" in changed:
+            self.credits = s.clickatell_credits
         if "seed" in changed:
             self.rng.seed(s.seed)
         for window in self._request_windows.values():
@@ -157,6 +166,7 @@ class SandboxState:
         """Empty the store, refill the wallet from settings, zero stats and windows."""
         self.store.clear()
         self.balance = self.settings.balance
+        self.credits = self.settings.clickatell_credits
         self.stats = Stats()
         self.rng.seed(self.settings.seed)
         self._request_windows.clear()
@@ -189,6 +199,21 @@ class SandboxState:
         cost = round(segments * self.settings.price_per_segment, 6)
         self.balance = round(self.balance - cost, 6)
         return cost
+
+    def credits_per_part(self, msisdn: str) -> float:
+        """Clickatell credits one part to `msisdn` costs: the longest matching prefix of the table."""
+        table = self.settings.clickatell_credits_per_part
+        for length in range(min(len(msisdn), 8), 0, -1):
+            price = table.get(msisdn[:length])
+            if price is not None:
+                return price
+        return self.settings.clickatell_default_credits_per_part
+
+    def debit_credits(self, amount: float) -> float:
+        """Take `amount` Clickatell credits; returns it rounded as charged."""
+        charge = round(amount, 6)
+        self.credits = round(self.credits - charge, 6)
+        return charge
 
     # ---- accounting -----------------------------------------------------------------------------
 
@@ -228,6 +253,7 @@ class SandboxState:
             },
             "balance": round(self.balance, 6),
             "currency": s.currency,
+            "clickatell_credits": round(self.credits, 6),
             "stored_messages": len(self.store),
             "callbacks": {
                 "sent": stats.callbacks_sent,

@@ -417,9 +417,7 @@ async def test_inbound_injection_posts_signed_sms_received(
 # ---- wallet ----------------------------------------------------------------------------------------
 
 
-async def test_wallet_runs_out_with_402_insufficient_balance(
-    make_sandbox: MakeSandbox, http: Any
-) -> None:
+async def test_wallet_runs_out_with_402_insufficient_balance(make_sandbox: MakeSandbox, http: Any) -> None:
     sb = await make_sandbox(balance=0.02)
     assert (await send(http, sb)).status == 201
     resp = await send(http, sb, body="y" * 161)  # 2 segments: 0.016 > 0.012 left

@@ -18,6 +18,8 @@ from tests.integration.test_sandbox import http, poll
 
 __all__ = ["http", "poll"]  # the `http` fixture is used by name
 
+FORM = "application/x-www-form-urlencoded"
+
 
 def headers(sb: RunningSandbox) -> dict[str, str]:
     return {"Authorization": f"Bearer {sb.settings.full_key}", "X-Version": "1", "Accept": "application/json"}
@@ -72,3 +74,163 @@ async def test_header_and_auth_errors(sb: RunningSandbox, http: Any) -> None:
         assert resp.status == 401 and (await resp.json())["error"]["code"] == "001"
     async with http.get(url, headers={"Authorization": f"Bearer {sb.settings.full_key}"}) as resp:
         assert resp.status == 400 and (await resp.json())["error"]["code"] == "165"
+
+
+async def test_coverage_answers_the_documented_shape(sb: RunningSandbox, http: Any) -> None:
+    status, body = await get(http, sb, "/rest/coverage/27999123456")
+    assert status == 200
+    assert body == {"data": {"routable": True, "destination": "27999123456", "minimumCharge": 0.8}}
+
+
+async def test_refused_numbers_carry_their_own_error_and_no_top_level_one(
+    make_sandbox: MakeSandbox, http: Any
+) -> None:
+    sb = await make_sandbox(
+        invalid_destinations=["+27830000105"],
+        unroutable_prefixes=["+2783114"],
+        blocked=["+27830000121"],
+        opted_out=["+27830000122"],
+        delisted=["+27830000128"],
+        dnc=["+27830000250"],
+    )
+    numbers = ["27830000001", "27830000105", "27831140000", "27830000121", "27830000122"]
+    numbers += ["27830000128", "27830000250", "+2799"]
+    status, body = await post(http, sb, {"text": "Hi", "to": numbers})
+    assert status == 207 and set(body) == {"data"}
+    messages = body["data"]["message"]
+    assert [m.get("error", {}).get("code") for m in messages] == [
+        None, "105", "114", "121", "122", "128", "250", "105"
+    ]  # fmt: skip
+    refused = messages[1]
+    assert refused["accepted"] is False and refused["to"] == "27830000105" and "apiMessageId" not in refused
+    assert refused["error"]["description"] == "Invalid destination address"
+    # Every number refused alike: the status of their code, still without a top-level error.
+    for to, expected in (
+        (["27830000105"], 400),
+        (["27830000122"], 410),
+        (["27830000121", "27830000128"], 410),
+    ):
+        status, body = await post(http, sb, {"text": "Hi", "to": to})
+        assert (status, set(body)) == (expected, {"data"}), to
+        assert all(not m["accepted"] for m in body["data"]["message"])
+    # Refused with codes of different statuses: 207.
+    status, body = await post(http, sb, {"text": "Hi", "to": ["27830000105", "27830000121"]})
+    assert status == 207
+    assert sb.state.stats.accepted_messages == 1
+    # DNC is bypassed on request.
+    status, _ = await post(http, sb, {"text": "Hi", "to": ["27830000250"], "bypassDNCCheck": 1})
+    assert status == 202
+
+
+async def test_errors_of_the_whole_request_are_top_level(make_sandbox: MakeSandbox, http: Any) -> None:
+    sb = await make_sandbox(clickatell_max_batch=2)
+    url = f"{sb.clickatell_url}/rest/message"
+    good = {"text": "Hi", "to": ["27830000001"]}
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"text": "Hi"}, 400, "101"),
+        ({"text": "Hi", "to": ["27830000001", "27830000002", "27830000003"]}, 400, "101"),
+        ({**good, "clientMessageId": "job 7"}, 400, "120"),
+        ({**good, "from": "+441234"}, 400, "106"),
+        ({**good, "maxMessageParts": 4}, 400, "101"),
+        ({**good, "callback": 8}, 400, "101"),
+        ({**good, "scheduledDeliveryTime": "next week"}, 400, "101"),
+    ]
+    for payload, status, code in cases:
+        got_status, body = await post(http, sb, payload)
+        assert (got_status, set(body), body["error"]["code"]) == (status, {"error"}, code), payload
+        assert body["error"]["description"]
+    async with http.post(
+        url, data=b"{oops", headers={**headers(sb), "Content-Type": "application/json"}
+    ) as r:
+        assert r.status == 400 and (await r.json())["error"]["code"] == "100"
+    async with http.post(url, data=b"text=Hi", headers={**headers(sb), "Content-Type": FORM}) as r:
+        assert r.status == 400 and (await r.json())["error"]["code"] == "167"
+    assert sb.state.stats.accepted_messages == 0
+
+
+async def test_the_batch_limit_is_600_by_default(make_sandbox: MakeSandbox, http: Any) -> None:
+    sb = await make_sandbox(messages_per_second=1000)
+    numbers = [f"2783{i:07d}" for i in range(601)]
+    status, body = await post(http, sb, {"text": "Hi", "to": numbers})
+    assert (status, body["error"]["code"]) == (400, "101")
+    status, body = await post(http, sb, {"text": "Hi", "to": numbers[:600]})
+    assert status == 202 and len(body["data"]["message"]) == 600
+
+
+# ---- parts and encoding ------------------------------------------------------------------------
+
+
+async def test_max_message_parts_and_the_connection_default(make_sandbox: MakeSandbox, http: Any) -> None:
+    sb = await make_sandbox()
+    two_parts = {"text": "x" * 161, "to": ["27830000001"]}
+    status, body = await post(http, sb, {**two_parts, "maxMessageParts": 1})
+    assert (status, body["error"]["code"]) == (400, "113")
+    assert body["error"]["description"].startswith("Maximum message parts exceeded")
+    assert (await post(http, sb, {**two_parts, "maxMessageParts": 2}))[0] == 202
+    four_parts = {"text": "x" * (153 * 3 + 1), "to": ["27830000001", "27830000002"]}
+    status, body = await post(http, sb, four_parts)  # without maxMessageParts: the default, 3
+    assert (status, body["error"]["code"]) == (400, "113")
+    sb.state.configure({"clickatell_max_parts": 4})
+    assert (await post(http, sb, four_parts))[0] == 202
+    assert [m.segments for m in sb.state.store.messages] == [2, 4, 4]
+
+
+async def test_the_unicode_flag_is_checked_against_the_text(sb: RunningSandbox, http: Any) -> None:
+    status, body = await post(http, sb, {"text": "Привет", "to": ["27830000001"]})
+    assert (status, body["error"]["code"]) == (400, "116")
+    # GSM-7 text needs no flag (é, £, € and Greek capitals are GSM).
+    assert (await post(http, sb, {"text": "Only €5 for café Δ", "to": ["27830000001"]}))[0] == 202
+    assert (await post(http, sb, {"text": "П" * 71, "unicode": 1, "to": ["27830000001"]}))[0] == 202
+    # UCS-2 asked for a GSM text: counted as UCS-2 (71 characters, 2 parts of 67).
+    assert (await post(http, sb, {"text": "x" * 71, "unicode": "1", "to": ["27830000001"]}))[0] == 202
+    assert [m.segments for m in sb.state.store.messages] == [1, 2, 2]
+
+
+# ---- credits -----------------------------------------------------------------------------------
+
+
+async def test_credits_are_a_wallet_of_their_own_charged_per_part_by_prefix(
+    make_sandbox: MakeSandbox, http: Any
+) -> None:
+    sb = await make_sandbox(
+        clickatell_credits=300.5,
+        clickatell_credits_per_part={"27": 1.0, "2799": 0.5},
+        unroutable_prefixes=["999"],
+    )
+    assert await get(http, sb, "/rest/account/balance") == (200, {"data": {"balance": "300.50"}})
+    payload = {"text": "y" * 161, "to": ["27999000001", "27830000001", "447700900123"]}
+    assert (await post(http, sb, payload))[0] == 202
+    assert [m.cost for m in sb.state.store.messages] == [1.0, 2.0, 1.6]
+    assert await get(http, sb, "/rest/account/balance") == (200, {"data": {"balance": "295.90"}})
+    assert sb.state.balance == pytest.approx(100.0)  # the EUR wallet is another one
+    status, body = await get(http, sb, "/rest/coverage/27999123456")
+    assert body["data"] == {"routable": True, "destination": "27999123456", "minimumCharge": 0.5}
+    status, body = await get(http, sb, "/rest/coverage/9991234567")
+    assert body["data"]["routable"] is False
+    status, body = await post(http, sb, {"text": "Hi", "to": ["9991234567"]})
+    assert (status, body["data"]["message"][0]["error"]["code"]) == (410, "114")
+
+
+async def test_too_few_credits_is_402_with_301_and_nothing_sent(make_sandbox: MakeSandbox, http: Any) -> None:
+    sb = await make_sandbox(clickatell_credits=1.0)
+    status, body = await post(http, sb, {"text": "Hi", "to": ["27830000001", "27830000002"]})
+    assert (status, set(body), body["error"]["code"]) == (402, {"error"}, "301")
+    assert len(sb.state.store) == 0 and sb.state.credits == 1.0
+    assert (await post(http, sb, {"text": "Hi", "to": ["27830000001"]}))[0] == 202
+    assert await get(http, sb, "/rest/account/balance") == (200, {"data": {"balance": "0.20"}})
+
+
+# ---- 130 ---------------------------------------------------------------------------------------
+
+
+async def test_mt_limit_fault_names_its_end_and_stores_nothing(make_sandbox: MakeSandbox, http: Any) -> None:
+    sb = await make_sandbox(mt_limit_rate=1.0, mt_limit_until=1767225600)
+    status, body = await post(http, sb, {"text": "Hi", "to": ["27830000001"]})
+    assert (status, set(body), body["error"]["code"]) == (429, {"error"}, "130")
+    assert body["error"]["description"] == "Maximum MT limit exceeded until 1767225600"
+    assert len(sb.state.store) == 0 and sb.state.stats.faults["130"] == 1
+    # Only Clickatell knows 130: Cliqtel's send is untouched.
+    payload = {"from": "+3197010203040", "to": "+31612345678", "body": "Hi"}
+    cliqtel = {"Authorization": f"Bearer {sb.settings.full_key}"}
+    async with http.post(f"{sb.cliqtel_url}/messages", json=payload, headers=cliqtel) as resp:
+        assert resp.status == 201
