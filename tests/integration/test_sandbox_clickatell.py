@@ -6,13 +6,19 @@ says so in `campaigner/sandbox/clickatell_routes.py`); extensions are switched o
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 import aiohttp
 import pytest
+from aiohttp import web
 
-from campaigner.sandbox import RunningSandbox
+from campaigner.sandbox import RunningSandbox, sign
 from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.test_sandbox import http, poll
 
@@ -234,3 +240,293 @@ async def test_mt_limit_fault_names_its_end_and_stores_nothing(make_sandbox: Mak
     cliqtel = {"Authorization": f"Bearer {sb.settings.full_key}"}
     async with http.post(f"{sb.cliqtel_url}/messages", json=payload, headers=cliqtel) as resp:
         assert resp.status == 201
+
+
+# ---- schedule, stop, validity ------------------------------------------------------------------
+
+
+def iso_in(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
+async def status_of(http: Any, sb: RunningSandbox, api_id: str) -> str:
+    return str((await get(http, sb, f"/rest/message/{api_id}"))[1]["data"]["messageStatus"])
+
+
+async def test_stop_answers_006_for_a_scheduled_message_and_refunds(sb: RunningSandbox, http: Any) -> None:
+    payload = {"text": "Later", "to": ["27999000001"], "scheduledDeliveryTime": iso_in(3600)}
+    status, body = await post(http, sb, payload)
+    assert status == 202
+    api_id = body["data"]["message"][0]["apiMessageId"]
+    assert await status_of(http, sb, api_id) == "011"
+    assert sb.state.credits == pytest.approx(sb.settings.clickatell_credits - 0.8)
+    async with http.delete(f"{sb.clickatell_url}/rest/message/{api_id}", headers=headers(sb)) as resp:
+        assert resp.status == 200
+        assert await resp.json() == {
+            "data": {
+                "messageStatus": "006",
+                "description": "User cancelled message delivery",
+                "apiMessageId": api_id,
+            }
+        }
+    assert sb.state.credits == pytest.approx(sb.settings.clickatell_credits)
+    async with http.delete(f"{sb.clickatell_url}/rest/message/{api_id}", headers=headers(sb)) as resp:
+        assert resp.status == 400 and (await resp.json())["error"]["code"] == "101"
+    async with http.delete(f"{sb.clickatell_url}/rest/message/{'0' * 32}", headers=headers(sb)) as resp:
+        assert resp.status == 404 and (await resp.json())["error"]["code"] == "161"
+
+
+async def test_a_message_already_sent_cannot_be_stopped(sb: RunningSandbox, http: Any) -> None:
+    _, body = await post(http, sb, {"text": "Now", "to": ["27999000001"]})
+    api_id = body["data"]["message"][0]["apiMessageId"]
+
+    async def delivered() -> bool:
+        return await status_of(http, sb, api_id) == "004"
+
+    await poll(delivered)
+    async with http.delete(f"{sb.clickatell_url}/rest/message/{api_id}", headers=headers(sb)) as resp:
+        assert resp.status == 400 and (await resp.json())["error"]["code"] == "101"
+
+
+async def test_a_scheduled_message_waits_for_its_time_then_proceeds(sb: RunningSandbox, http: Any) -> None:
+    status, body = await post(
+        http, sb, {"text": "Soon", "to": ["27999000001"], "scheduledDeliveryTime": iso_in(0.5)}
+    )
+    api_id = body["data"]["message"][0]["apiMessageId"]
+    assert await status_of(http, sb, api_id) == "011"
+    sent_after = sb.state.store.messages[0].scheduled_at
+
+    async def delivered() -> bool:
+        return await status_of(http, sb, api_id) == "004"
+
+    await poll(delivered)
+    assert time.time() >= (sent_after or 0)
+    status, body = await post(
+        http, sb, {"text": "Far", "to": ["27999000001"], "scheduledDeliveryTime": iso_in(8 * 86400)}
+    )
+    assert (status, body["error"]["code"]) == (400, "101")
+
+
+async def test_a_message_still_queued_after_its_validity_expires(
+    make_sandbox: MakeSandbox, http: Any
+) -> None:
+    # validityPeriod is in minutes; here a minute lasts 50 ms, and a message waits 20 s to go out.
+    sb = await make_sandbox(clickatell_minute_seconds=0.05, sent_delay=40.0)
+    _, body = await post(http, sb, {"text": "Stale", "to": ["27999000001"], "validityPeriod": 1})
+    api_id = body["data"]["message"][0]["apiMessageId"]
+
+    async def expired() -> bool:
+        return await status_of(http, sb, api_id) == "010"
+
+    await poll(expired)
+    _, body = await post(http, sb, {"text": "Fresh", "to": ["27999000001"]})  # default: 24 hours
+    assert await status_of(http, sb, body["data"]["message"][0]["apiMessageId"]) == "002"
+
+
+# ---- status callbacks --------------------------------------------------------------------------
+
+
+class Receiver:
+    """A real HTTP server on a free port recording every request to /hook (any method)."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.requests.append(Recorded(request.method, request.query_string, dict(request.headers), body))
+        return web.Response(text="ok")
+
+    def fields(self) -> list[dict[str, str]]:
+        """Each request's form or query fields."""
+        return [r.fields() for r in self.requests]
+
+
+@dataclass
+class Recorded:
+    method: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+    def fields(self) -> dict[str, str]:
+        raw = self.query if self.method == "GET" else self.body.decode("ascii")
+        return dict(parse_qsl(raw, keep_blank_values=True))
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    rec = Receiver()
+    app = web.Application()
+    app.router.add_route("*", "/hook", rec.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    rec.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    yield rec
+    await runner.cleanup()
+
+
+async def test_callbacks_follow_the_callback_bitmask(
+    make_sandbox: MakeSandbox, http: Any, receiver: Receiver
+) -> None:
+    sb = await make_sandbox(clickatell_callback_url=receiver.url, unreachable=["+27999000009"])
+    sends = [
+        ("27999000001", None),  # absent: no callback (the document's default, 0)
+        ("27999000002", 0),
+        ("27999000003", 1),  # intermediate: 003
+        ("27999000004", 2),  # final: 004
+        ("27999000009", 4),  # errors only: 007 for an unreachable number
+        ("27999000005", 7),  # all: 003, 004
+    ]
+    for to, callback in sends:
+        extra = {} if callback is None else {"callback": callback}
+        assert (await post(http, sb, {"text": "Hi", "to": [to], **extra}))[0] == 202
+    await poll(lambda: len(receiver.requests) == 5)
+    for message in sb.state.store.messages:  # every message has settled: no callback is still due
+        assert message.status in ("delivered", "failed")
+    got = sorted((f["to"], f["status"]) for f in receiver.fields())
+    assert got == [
+        ("27999000003", "003"),
+        ("27999000004", "004"),
+        ("27999000005", "003"),
+        ("27999000005", "004"),
+        ("27999000009", "007"),
+    ]
+    assert sb.state.stats.callbacks_sent == 5
+
+
+async def test_the_default_callback_is_a_legacy_form_post_with_the_url_as_configured(
+    make_sandbox: MakeSandbox, http: Any, receiver: Receiver
+) -> None:
+    url = receiver.url.replace("http://", "http://hooks:pa%40ss@") + "?token=t0ken"
+    sb = await make_sandbox(clickatell_callback_url=url)
+    payload = {"text": "Hi", "to": ["27999000001"], "clientMessageId": "job-7", "callback": 2}
+    _, body = await post(http, sb, payload)
+    api_id = body["data"]["message"][0]["apiMessageId"]
+    await poll(lambda: len(receiver.requests) == 1)
+    [request] = receiver.requests
+    assert request.method == "POST" and request.query == "token=t0ken"
+    assert request.headers["Content-Type"] == FORM
+    assert request.headers["Authorization"] == aiohttp.encode_basic_auth("hooks", "pa@ss")
+    assert "X-Cliqtel-Signature" not in request.headers
+    fields = request.fields()
+    assert set(fields) == {"api_id", "apiMsgId", "cliMsgId", "to", "timestamp", "from", "status", "charge"}
+    assert (fields["apiMsgId"], fields["cliMsgId"], fields["to"], fields["from"]) == (
+        api_id,
+        "job-7",
+        "27999000001",
+        "3197010203040",
+    )
+    assert (fields["status"], fields["charge"], fields["api_id"]) == (
+        "004",
+        "0.800000",
+        sb.settings.clickatell_api_id,
+    )
+    assert abs(int(fields["timestamp"]) - time.time()) < 60
+
+
+async def test_get_and_json_callback_shapes(make_sandbox: MakeSandbox, http: Any, receiver: Receiver) -> None:
+    sb = await make_sandbox(
+        clickatell_callback_url=receiver.url + "?token=t0ken", clickatell_callback_shape="get"
+    )
+    _, body = await post(
+        http, sb, {"text": "Hi", "to": ["27999000001"], "clientMessageId": "7", "callback": 2}
+    )
+    await poll(lambda: len(receiver.requests) == 1)
+    [got] = receiver.requests
+    assert got.method == "GET" and got.body == b""
+    assert got.fields()["token"] == "t0ken" and got.fields()["status"] == "004"
+    assert got.fields()["cliMsgId"] == "7"
+    sb.state.configure({"clickatell_callback_shape": "json"})
+    _, body = await post(
+        http, sb, {"text": "Hi", "to": ["27999000002"], "clientMessageId": "8", "callback": 2}
+    )
+    api_id = body["data"]["message"][0]["apiMessageId"]
+    await poll(lambda: len(receiver.requests) == 2)
+    posted = receiver.requests[1]
+    assert posted.method == "POST" and posted.headers["Content-Type"] == "application/json"
+    data = json.loads(posted.body)["data"]
+    assert set(data) == {"apiMessageId", "clientMessageId", "to", "from", "timestamp"} | {
+        "messageStatus",
+        "statusDescription",
+        "charge",
+    }
+    assert (data["apiMessageId"], data["clientMessageId"], data["to"], data["messageStatus"]) == (
+        api_id,
+        "8",
+        "27999000002",
+        "004",
+    )
+    assert data["charge"] == 0.8 and abs(data["timestamp"] / 1000 - time.time()) < 60
+
+
+async def test_the_signature_is_an_extension_off_by_default(
+    make_sandbox: MakeSandbox, http: Any, receiver: Receiver
+) -> None:
+    sb = await make_sandbox(clickatell_callback_url=receiver.url, clickatell_callback_signed=True)
+    await post(http, sb, {"text": "Hi", "to": ["27999000001"], "callback": 2})
+    await poll(lambda: len(receiver.requests) == 1)
+    [got] = receiver.requests
+    assert got.headers["X-Cliqtel-Signature"] == sign(sb.settings.webhook_secret, got.body)
+
+
+# ---- two-way (MO) ------------------------------------------------------------------------------
+
+
+async def reply(http: Any, sb: RunningSandbox, sender: str, body: str, **extra: Any) -> dict[str, Any]:
+    async with http.post(f"{sb.url}/_sandbox/inbound", json={"from": sender, "body": body, **extra}) as resp:
+        assert resp.status == 200
+        result: dict[str, Any] = await resp.json()
+        return result
+
+
+async def test_a_reply_reaches_the_mo_url_only_for_a_message_sent_with_mo(
+    make_sandbox: MakeSandbox, http: Any, receiver: Receiver
+) -> None:
+    sb = await make_sandbox(clickatell_mo_url=receiver.url + "?token=t0ken")
+    assert (await post(http, sb, {"text": "Reply STOP to stop", "to": ["27999000001"], "mo": 1}))[0] == 202
+    assert (await post(http, sb, {"text": "One way", "to": ["27999000002"]}))[0] == 202
+    assert [m.mo for m in sb.state.store.messages] == [True, False]
+    answered = await reply(http, sb, "+27999000001", "STOP")
+    assert (answered["api"], answered["delivered"]) == ("clickatell", 200)
+    ignored = await reply(http, sb, "+27999000002", "STOP")
+    assert ignored["delivered"] is None and "mo=1" in ignored["reason"]
+    [got] = receiver.requests
+    assert got.method == "POST" and got.query == "token=t0ken" and got.headers["Content-Type"] == FORM
+    fields = got.fields()
+    assert set(fields) == {"api_id", "moMsgId", "from", "to", "timestamp", "text", "charset", "udh"}
+    assert (fields["from"], fields["to"], fields["text"], fields["charset"]) == (
+        "27999000001",
+        "3197010203040",
+        "STOP",
+        "ISO-8859-1",
+    )
+    assert len(fields["moMsgId"]) == 32
+    datetime.strptime(fields["timestamp"], "%Y-%m-%d %H:%M:%S")
+
+
+async def test_mo_in_json_and_a_text_outside_latin_1(
+    make_sandbox: MakeSandbox, http: Any, receiver: Receiver
+) -> None:
+    sb = await make_sandbox(clickatell_mo_url=receiver.url)
+    await post(http, sb, {"text": "Hi", "to": ["27999000001"], "mo": 1})
+    await reply(http, sb, "+27999000001", "Стоп")
+    raw = receiver.requests[0].body.decode("ascii").split("&")
+    text = next(p for p in raw if p.startswith("text=")).removeprefix("text=")
+    assert unquote_to_bytes(text).decode("utf-16-be") == "Стоп" and "charset=UTF-16BE" in raw
+    sb.state.configure({"clickatell_callback_shape": "json"})
+    await reply(http, sb, "+27999000001", "stop")
+    data = json.loads(receiver.requests[1].body)["data"]
+    assert set(data) == {"moMessageId", "from", "to", "text", "timestamp", "charset"}
+    assert (data["from"], data["to"], data["text"]) == ("27999000001", "3197010203040", "stop")
+
+
+async def test_an_explicit_url_receives_the_reply_whatever_was_sent(
+    sb: RunningSandbox, http: Any, receiver: Receiver
+) -> None:
+    # The control route's `url` names the test's receiver: no message, no mo=1 needed.
+    result = await reply(http, sb, "+27999000001", "STOP", url=receiver.url, api="clickatell")
+    assert result["delivered"] == 200 and receiver.fields()[0]["text"] == "STOP"
