@@ -141,15 +141,21 @@ class Progression:
             self._queue_clickatell(message, time.time())
 
     def _queue_clickatell(self, message: Message, now: float) -> None:
-        # Still queued when its validity ends: it expires instead of going out. Validity counts from
-        # when the message joins the queue, for a scheduled one its time (the document: "relative to
-        # the time at which the SMS was received by our gateway"; it says nothing of schedules).
-        sent_at = now + self.state.settings.sent_delay / 2
-        validity = message.validity_seconds
-        if validity is not None and now + validity < sent_at:
-            self._push(now + validity, message.id, "expire")
+        # Validity counts from when the message joins the queue, for a scheduled one its time (the
+        # document: "relative to the time at which the SMS was received by our gateway"; it says
+        # nothing of schedules).
+        if message.validity_seconds is not None:
+            message.expires_at = now + message.validity_seconds
+        self._push_or_expire(message, now + self.state.settings.sent_delay / 2, "sent")
+
+    def _push_or_expire(self, message: Message, when: float, event: str) -> None:
+        # Not delivered when its validity ends: it expires instead. The document speaks of a message
+        # "still queued on our gateway"; one sent on but not yet received expires too, as the
+        # carrier is commonly given the same validity.
+        if message.expires_at is not None and message.expires_at < when:
+            self._push(message.expires_at, message.id, "expire")
         else:
-            self._push(sent_at, message.id, "sent")
+            self._push(when, message.id, event)
 
     async def _run(self) -> None:
         heap = self._heap
@@ -206,11 +212,11 @@ class Progression:
         if event == "release" and current == "scheduled":
             message.status = "queued"
             self._queue_clickatell(message, now)
-        elif event == "expire" and current == "queued":
+        elif event == "expire" and current in ("queued", "sent"):
             message.status = "expired"
         elif event == "sent" and current == "queued":
             message.status = "sent"
-            self._push(now + self.state.settings.delivered_delay, message.id, "final")
+            self._push_or_expire(message, now + self.state.settings.delivered_delay, "final")
         elif event == "final" and current == "sent":
             self._settle(message)
         else:
@@ -269,14 +275,15 @@ class Progression:
         user:password in the URL is sent as HTTP Basic auth (and left out of the URL)."""
         assert self._session is not None
         url = URL(out.url)
-        auth = None
+        headers = out.headers
         if url.user is not None:
-            auth = aiohttp.BasicAuth(url.user, url.password or "")
+            basic = aiohttp.encode_basic_auth(url.user, url.password or "")
+            headers = {**headers, "Authorization": basic}
             url = url.with_user(None)
         timeout = aiohttp.ClientTimeout(total=self.state.settings.callback_timeout)
         try:
             async with self._session.request(
-                out.method, url, data=out.body or None, headers=out.headers, auth=auth, timeout=timeout
+                out.method, url, data=out.body or None, headers=headers, timeout=timeout
             ) as resp:
                 await resp.read()
                 return resp.status

@@ -45,11 +45,12 @@ class Message:
     client_message_id: str | None = None
     error: str | None = None
     # Clickatell only: the `callback` bitmask, `mo` (sent for two-way replies), when a scheduled
-    # message leaves the schedule, and when a message still queued expires (Unix times).
+    # message leaves the schedule, its validity, and when it expires undelivered (Unix time).
     callback: int = 0
     mo: bool = False
     scheduled_at: float | None = None
     validity_seconds: float | None = None
+    expires_at: float | None = None
 
 
 def iso(ts: float, *, micro: bool = False) -> str:

@@ -323,6 +323,30 @@ async def test_a_message_still_queued_after_its_validity_expires(
     assert await status_of(http, sb, body["data"]["message"][0]["apiMessageId"]) == "002"
 
 
+async def test_a_message_sent_on_but_not_received_within_its_validity_expires(
+    make_sandbox: MakeSandbox, http: Any, receiver: Receiver
+) -> None:
+    sb = await make_sandbox(
+        clickatell_callback_url=receiver.url, clickatell_minute_seconds=0.2, delivered_delay=40.0
+    )
+    await post(http, sb, {"text": "Late", "to": ["27999000001"], "validityPeriod": 1, "callback": 5})
+    await poll(lambda: len(receiver.requests) == 2)
+    assert [f["status"] for f in receiver.fields()] == ["003", "010"]
+
+
+async def test_a_stop_and_a_schedule_send_their_callbacks(
+    make_sandbox: MakeSandbox, http: Any, receiver: Receiver
+) -> None:
+    sb = await make_sandbox(clickatell_callback_url=receiver.url)
+    payload = {"text": "Later", "to": ["27999000001"], "scheduledDeliveryTime": iso_in(3600), "callback": 5}
+    _, body = await post(http, sb, payload)
+    api_id = body["data"]["message"][0]["apiMessageId"]
+    async with http.delete(f"{sb.clickatell_url}/rest/message/{api_id}", headers=headers(sb)) as resp:
+        assert resp.status == 200
+    await poll(lambda: len(receiver.requests) == 2)
+    assert sorted(f["status"] for f in receiver.fields()) == ["006", "011"]
+
+
 # ---- status callbacks --------------------------------------------------------------------------
 
 
