@@ -1,10 +1,14 @@
-"""Status progression and signed webhooks: queued → sent → delivered (or failed), and inbound SMS.
+"""Status progression and webhooks: queued → sent → delivered (or failed), and inbound SMS.
 
-`Progression` owns one background task and a heap of (due time, message id, next status). Each
-accepted message is pushed once (O(log n)); when its time comes its status moves on, and if it has a
-`status_callback_url` an `sms.status_updated` event is POSTed there, signed like Cliqtel signs it:
-`X-Cliqtel-Signature` = hex HMAC-SHA256 of the raw body with the webhook secret. Callbacks run as
-separate tasks (at most `MAX_IN_FLIGHT` at once) so a slow receiver never holds the progression up.
+`Progression` owns one background task and a heap of (due time, message id, next event). Each
+accepted message is pushed once (O(log n)); when its time comes its status moves on, and its
+callback is sent. Cliqtel's: an `sms.status_updated` event POSTed to the message's
+`status_callback_url`, signed like Cliqtel signs it (`X-Cliqtel-Signature` = hex HMAC-SHA256 of the
+raw body with the webhook secret). Clickatell's: scheduled (011) → queued (002) → delivered to
+gateway (003) → received (004) or error (007), or expired (010) when still queued at the end of its
+validity, or stopped (006); each sent only when the message's `callback` bitmask asks for it, in the
+shape clickatell_callbacks.py describes. Callbacks run as separate tasks (at most `MAX_IN_FLIGHT`
+at once) so a slow receiver never holds the progression up.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
-from campaigner.sandbox.common import dumps
+from campaigner.sandbox.clickatell_callbacks import mo_callback, status_callback, status_code, wanted
+from campaigner.sandbox.common import Outgoing, dumps
 from campaigner.sandbox.state import Message, SandboxState, iso
 
 log = logging.getLogger(__name__)
@@ -55,33 +61,6 @@ def status_event(message: Message, currency: str) -> dict[str, Any]:
     }
 
 
-# Clickatell's numeric message statuses (Clickatell's "SMS REST API V2.0", "Message status").
-CLICKATELL_STATUS = {
-    "queued": ("002", "Message queued"),
-    "sent": ("003", "Delivered to gateway"),
-    "delivered": ("004", "Received by recipient"),
-    "failed": ("007", "Error delivering message"),
-    "cancelled": ("006", "User cancelled message delivery"),
-}
-
-
-def clickatell_status_event(message: Message) -> dict[str, Any]:
-    """A Clickatell message status callback for `message` (the sandbox signs it like Cliqtel's)."""
-    code, description = CLICKATELL_STATUS.get(message.status, ("001", "Message unknown"))
-    return {
-        "data": {
-            "apiMessageId": message.api_message_id,
-            "clientMessageId": message.client_message_id or "",
-            "to": message.to.lstrip("+"),
-            "from": message.from_.lstrip("+"),
-            "timestamp": int(message.updated_at),
-            "charge": message.cost,
-            "messageStatus": code,
-            "statusDescription": description,
-        }
-    }
-
-
 def inbound_event(message: Message) -> dict[str, Any]:
     """The `sms.received` payload of an inbound `message`, as Cliqtel's guide "How to Send & Receive
     SMS with Cliqtel" shows it."""
@@ -95,19 +74,6 @@ def inbound_event(message: Message) -> dict[str, Any]:
             "segments": message.segments,
             "received_at": iso(message.created_at, micro=True),
         },
-    }
-
-
-def clickatell_inbound_event(message: Message) -> dict[str, Any]:
-    """A Clickatell two-way (MO) callback for an inbound `message` (numbers without '+')."""
-    return {
-        "data": {
-            "moMessageId": str(message.id),
-            "from": message.from_.lstrip("+"),
-            "to": message.to.lstrip("+"),
-            "text": message.body,
-            "timestamp": int(message.created_at),
-        }
     }
 
 
@@ -148,10 +114,48 @@ class Progression:
 
     def schedule(self, message: Message, start_at: float | None = None) -> None:
         """Plan `message`'s move to `sent` after `sent_delay` from `start_at` (Unix time, default now)."""
+        if message.api == "clickatell":
+            self._schedule_clickatell(message)
+            return
         base = time.time() if start_at is None else start_at
         # `sending` half way to `sent`, so their callbacks leave in order.
-        heapq.heappush(self._heap, (base + self.state.settings.sent_delay / 2, message.id, "sending"))
+        self._push(base + self.state.settings.sent_delay / 2, message.id, "sending")
+
+    def cancel(self, message: Message) -> None:
+        """Stop `message` now (Clickatell's stop): "cancelled", with its callback; what was planned
+        for it no longer applies."""
+        message.status = "cancelled"
+        message.updated_at = time.time()
+        self._clickatell_callback(message)
+
+    def _push(self, when: float, message_id: int, event: str) -> None:
+        heapq.heappush(self._heap, (when, message_id, event))
         self._wake.set()
+
+    def _schedule_clickatell(self, message: Message) -> None:
+        # The send reply reports the acceptance itself; a scheduled message also gets its 011.
+        if message.status == "scheduled" and message.scheduled_at is not None:
+            self._push(message.scheduled_at, message.id, "release")
+            self._clickatell_callback(message)
+        else:
+            self._queue_clickatell(message, time.time())
+
+    def _queue_clickatell(self, message: Message, now: float) -> None:
+        # Validity counts from when the message joins the queue, for a scheduled one its time (the
+        # document: "relative to the time at which the SMS was received by our gateway"; it says
+        # nothing of schedules).
+        if message.validity_seconds is not None:
+            message.expires_at = now + message.validity_seconds
+        self._push_or_expire(message, now + self.state.settings.sent_delay / 2, "sent")
+
+    def _push_or_expire(self, message: Message, when: float, event: str) -> None:
+        # Not delivered when its validity ends: it expires instead. The document speaks of a message
+        # "still queued on our gateway"; one sent on but not yet received expires too, as the
+        # carrier is commonly given the same validity.
+        if message.expires_at is not None and message.expires_at < when:
+            self._push(message.expires_at, message.id, "expire")
+        else:
+            self._push(when, message.id, event)
 
     async def _run(self) -> None:
         heap = self._heap
@@ -174,38 +178,89 @@ class Progression:
     def _advance(self, message_id: int, status: str, now: float) -> None:
         state = self.state
         message = state.store.get(message_id)
+        if message is not None and message.api == "clickatell":
+            self._advance_clickatell(message, status, now)
+            return
         if message is None or message.status in ("cancelled", "delivered", "failed"):
             return
-        if status == "sending" and message.api != "clickatell":
+        if status == "sending":
             # The guide's lifecycle: queued → sending → sent → delivered / failed.
             message.status = "sending"
             heapq.heappush(self._heap, (now + state.settings.sent_delay / 2, message_id, "sent"))
-        elif status in ("sent", "sending"):
+        elif status == "sent":
             message.status = "sent"
             heapq.heappush(self._heap, (now + state.settings.delivered_delay, message_id, "final"))
         else:
-            if message.to in state.settings.unreachable:
-                message.status = "failed"
-                message.error = "Unreachable destination"
-            else:
-                message.status = "delivered"
+            self._settle(message)
         message.updated_at = now
         drop = state.settings.receipt_drop_rate
         if message.status_callback_url and not (drop > 0 and state.rng.random() < drop):
-            if message.api == "clickatell":
-                body = dumps(clickatell_status_event(message)).encode()
-            else:
-                body = dumps(status_event(message, state.settings.currency)).encode()
-            self._spawn(message.status_callback_url, body, inbound=False)
+            body = dumps(status_event(message, state.settings.currency)).encode()
+            self._spawn(self._cliqtel(message.status_callback_url, body), inbound=False)
 
-    def _spawn(self, url: str, body: bytes, *, inbound: bool) -> None:
-        task = asyncio.create_task(self._post_counted(url, body, inbound))
+    def _settle(self, message: Message) -> None:
+        if message.to in self.state.settings.unreachable:
+            message.status = "failed"
+            message.error = "Unreachable destination"
+        else:
+            message.status = "delivered"
+
+    def _advance_clickatell(self, message: Message, event: str, now: float) -> None:
+        # Each event applies only to the state it was planned from: a stopped, expired or settled
+        # message ignores what was planned for it before.
+        current = message.status
+        if event == "release" and current == "scheduled":
+            message.status = "queued"
+            self._queue_clickatell(message, now)
+        elif event == "expire" and current in ("queued", "sent"):
+            message.status = "expired"
+        elif event == "sent" and current == "queued":
+            message.status = "sent"
+            self._push_or_expire(message, now + self.state.settings.delivered_delay, "final")
+        elif event == "final" and current == "sent":
+            self._settle(message)
+        else:
+            return
+        message.updated_at = now
+        self._clickatell_callback(message)
+
+    def _clickatell_callback(self, message: Message) -> None:
+        """Send `message`'s status callback if its `callback` bitmask asks for this status."""
+        s = self.state.settings
+        url = message.status_callback_url
+        if not url or not wanted(message.callback, status_code(message)[0]):
+            return
+        if s.receipt_drop_rate > 0 and self.state.rng.random() < s.receipt_drop_rate:
+            return
+        self._spawn(self._signed(status_callback(s, message, url)), inbound=False)
+
+    def _signed(self, out: Outgoing) -> Outgoing:
+        # Sandbox extension (off by default): Clickatell's document describes no callback signature.
+        if not self.state.settings.clickatell_callback_signed:
+            return out
+        signature = sign(self.state.settings.webhook_secret, out.body)
+        return Outgoing(out.method, out.url, out.body, {**out.headers, SIGNATURE_HEADER: signature})
+
+    def _cliqtel(self, url: str, body: bytes) -> Outgoing:
+        """A Cliqtel webhook: JSON, signed with the webhook secret."""
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(self.state.settings.webhook_secret, body),
+            "User-Agent": "Cliqtel-Webhooks/1.0 (campaigner sandbox)",
+        }
+        return Outgoing("POST", url, body, headers)
+
+    def _spawn(self, out: Outgoing, *, inbound: bool) -> None:
+        task = asyncio.create_task(self._post_counted(out, inbound))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    async def _post_counted(self, url: str, body: bytes, inbound: bool) -> None:
+    async def _post_counted(self, out: Outgoing, inbound: bool) -> None:
         async with self._limit:
-            status = await self.post(url, body)
+            status = await self.deliver(out)
+        self._count(status, inbound)
+
+    def _count(self, status: int | None, inbound: bool) -> None:
         stats = self.state.stats
         if status is not None and 200 <= status < 300:
             if inbound:
@@ -215,33 +270,36 @@ class Progression:
         else:
             stats.callbacks_failed += 1
 
-    async def post(self, url: str, body: bytes) -> int | None:
-        """POST a signed JSON `body` to `url`; the HTTP status, or None when it could not be delivered."""
+    async def deliver(self, out: Outgoing) -> int | None:
+        """Make the request `out`; its HTTP status, or None when it could not be delivered. A
+        user:password in the URL is sent as HTTP Basic auth (and left out of the URL)."""
         assert self._session is not None
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self.state.settings.webhook_secret, body),
-            "User-Agent": "Cliqtel-Webhooks/1.0 (campaigner sandbox)",
-        }
+        url = URL(out.url)
+        headers = out.headers
+        if url.user is not None:
+            basic = aiohttp.encode_basic_auth(url.user, url.password or "")
+            headers = {**headers, "Authorization": basic}
+            url = url.with_user(None)
         timeout = aiohttp.ClientTimeout(total=self.state.settings.callback_timeout)
         try:
-            async with self._session.post(url, data=body, headers=headers, timeout=timeout) as resp:
+            async with self._session.request(
+                out.method, url, data=out.body or None, headers=headers, timeout=timeout
+            ) as resp:
                 await resp.read()
                 return resp.status
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            log.debug("callback to %s failed: %s", url, exc)
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            log.debug("callback to %s failed: %s", url.with_query(None), exc)
             return None
 
     async def deliver_inbound(self, message: Message, url: str, api: str = "cliqtel") -> int | None:
-        """POST `message` to `url` now, as `api` (cliqtel: `sms.received`; clickatell: its MO
-        callback); its HTTP status (None: failed)."""
-        event = clickatell_inbound_event(message) if api == "clickatell" else inbound_event(message)
-        body = dumps(event).encode()
-        status = await self.post(url, body)
-        if status is not None and 200 <= status < 300:
-            self.state.stats.inbound_sent += 1
+        """Send inbound `message` to `url` now, as `api` (cliqtel: a signed `sms.received`;
+        clickatell: its MO callback in the callback shape); its HTTP status (None: failed)."""
+        if api == "clickatell":
+            out = self._signed(mo_callback(self.state.settings, message, url))
         else:
-            self.state.stats.callbacks_failed += 1
+            out = self._cliqtel(url, dumps(inbound_event(message)).encode())
+        status = await self.deliver(out)
+        self._count(status, inbound=True)
         return status
 
 

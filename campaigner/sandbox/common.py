@@ -47,6 +47,16 @@ class ApiError(Exception):
     errors: dict[str, list[str]] | None = None  # field errors of a validation_error
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One callback request the sandbox makes: `url` may carry user:password (sent as Basic auth)."""
+
+    method: str
+    url: str
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass(slots=True)
 class Admitted:
     """A request that passed auth, the request window and the scope check."""

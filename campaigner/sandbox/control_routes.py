@@ -6,9 +6,8 @@ No auth: this is a local test server. Routes:
   POST /_sandbox/config                    change settings, e.g. {"requests_per_minute": 600}
   POST /_sandbox/reset                     empty store, refill wallet, zero stats and windows
   POST /_sandbox/inbound                   {"from", "to"?, "body", "url"?, "api"?}: store an inbound SMS
-                                           and POST it (signed) to `url` or settings.inbound_url:
-                                           Cliqtel's `sms.received`, or Clickatell's MO callback when
-                                           `api` is "clickatell" or the URL is a /clickatell/ route
+                                           and send it on, as Cliqtel's signed `sms.received` or as
+                                           Clickatell's MO callback (see `inbound`)
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from aiohttp import web
 from campaigner.sandbox.callbacks import PROGRESSION
 from campaigner.sandbox.cliqtel_routes import E164, message_json
 from campaigner.sandbox.common import STATE, json_response
+from campaigner.sandbox.state import Message, SandboxState
 
 
 def _bad(message: str) -> web.Response:
@@ -98,15 +98,62 @@ async def inbound(request: web.Request) -> web.Response:
         number_id=number.id,
         status="received",
     )
-    url = payload.get("url") or state.settings.inbound_url
+    url, api, reason = _route_inbound(state, payload, message)
     delivered: int | None = None
     if url:
-        # A Clickatell webhook route gets Clickatell's shape, unless "api" says otherwise.
-        api = payload.get("api") or ("clickatell" if "/clickatell/" in url else "cliqtel")
-        delivered = await request.config_dict[PROGRESSION].deliver_inbound(message, url, str(api))
+        delivered = await request.config_dict[PROGRESSION].deliver_inbound(message, url, api)
     return json_response(
-        {"data": message_json(message, state.settings.currency), "url": url or None, "delivered": delivered}
+        {
+            "data": message_json(message, state.settings.currency),
+            "api": api,
+            "url": url or None,
+            "delivered": delivered,
+            "reason": reason,
+        }
     )
+
+
+def _route_inbound(
+    state: SandboxState, payload: dict[str, Any], message: Message
+) -> tuple[str, str, str | None]:
+    """(url, api, why it is not sent) of an injected inbound message.
+
+    The API is `api` if given, else Clickatell's for a URL of a /clickatell/ route, else that of the
+    last message sent to the replier. An explicit `url` is the test naming its receiver: the reply is
+    sent there. Otherwise a Cliqtel reply goes to `inbound_url`, and a Clickatell reply to
+    `clickatell_mo_url` only when the message it answers (the last one sent to the replier from
+    that number) was sent with mo=1: without it Clickatell routes the message over carriers that
+    cannot carry a reply back (the document's "Mobile Originated" feature).
+    """
+    url = str(payload.get("url") or "")
+    api = str(payload.get("api") or "")
+    if not api and url:
+        api = "clickatell" if "/clickatell/" in url else "cliqtel"
+    elif not api:
+        last = _last_sent(state, message.from_)
+        api = "clickatell" if last is not None and last.api == "clickatell" else "cliqtel"
+    if url:
+        return url, api, None
+    if api != "clickatell":
+        return state.settings.inbound_url, api, None if state.settings.inbound_url else "no inbound_url"
+    answered = _last_sent(state, message.from_, api="clickatell", from_=message.to)
+    if answered is None or not answered.mo:
+        return "", api, "not a reply to a message sent with mo=1"
+    if not state.settings.clickatell_mo_url:
+        return "", api, "no clickatell_mo_url"
+    return state.settings.clickatell_mo_url, api, None
+
+
+def _last_sent(
+    state: SandboxState, to: str, api: str | None = None, from_: str | None = None
+) -> Message | None:
+    """The newest outbound message to `to` (of `api`, from `from_`), or None."""
+    for candidate in reversed(state.store.by_to.get(to, [])):
+        if candidate.direction != "outbound":
+            continue
+        if (api is None or candidate.api == api) and (from_ is None or candidate.from_ == from_):
+            return candidate
+    return None
 
 
 def control_app() -> web.Application:

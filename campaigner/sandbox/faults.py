@@ -1,6 +1,8 @@
 """Fault injection: the failures a real provider shows, drawn with a seedable RNG.
 
-Before processing a request (nothing stored, nothing debited): a 500, a 503, or a connection reset.
+Before processing a request (nothing stored, nothing debited): a 500, a 503, a connection reset,
+or, on Clickatell's send route only, Clickatell's error 130 (the account's MT limit is reached until
+a time it names; `mt_limit_rate`, `mt_limit_until`).
 After processing (the message is stored and debited): a slow reply, a 500 or a 502, or the reply
 lost — the
 connection is closed without an answer, which the client sees as `ServerDisconnectedError` (or a
@@ -29,6 +31,11 @@ class Fault(enum.StrEnum):
     REPLY_LOST = "reply_lost"
     ERROR_500_AFTER = "500_after"
     ERROR_502_AFTER = "502_after"
+    MT_LIMIT = "130"
+
+
+# The one route the 130 fault is drawn on: the other APIs have no such error.
+MT_LIMIT_ROUTE = "clickatell.send"
 
 
 def before_processing(state: SandboxState, route: str) -> Fault | None:
@@ -36,7 +43,8 @@ def before_processing(state: SandboxState, route: str) -> Fault | None:
     s = state.settings
     if route not in s.fault_routes:
         return None
-    total = s.fault_500_rate + s.fault_503_rate + s.reset_rate
+    mt_limit = s.mt_limit_rate if route == MT_LIMIT_ROUTE else 0.0
+    total = s.fault_500_rate + s.fault_503_rate + s.reset_rate + mt_limit
     if total <= 0:
         return None
     draw = state.rng.random()
@@ -48,6 +56,9 @@ def before_processing(state: SandboxState, route: str) -> Fault | None:
     draw -= s.fault_503_rate
     if draw < s.reset_rate:
         return Fault.RESET
+    draw -= s.reset_rate
+    if draw < mt_limit:
+        return Fault.MT_LIMIT
     return None
 
 

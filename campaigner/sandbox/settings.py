@@ -22,7 +22,6 @@ ALL_ROUTES = frozenset(
         "portal.list",
         "portal.numbers",
         "clickatell.get",
-        "clickatell.find",
         "clickatell.stop",
         "clickatell.balance",
         "clickatell.coverage",
@@ -31,7 +30,11 @@ ALL_ROUTES = frozenset(
 )
 
 
-CHOICES = {"pagination": ("meta", "laravel"), "error_style": ("nested", "flat")}
+CHOICES = {
+    "pagination": ("meta", "laravel"),
+    "error_style": ("nested", "flat"),
+    "clickatell_callback_shape": ("form", "get", "json"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +93,32 @@ class SandboxSettings:
     webhook_secret: str = "sandbox-webhook-secret"
     # Where inbound `sms.received` events are POSTed (empty: stored only).
     inbound_url: str = ""
-    # Where Clickatell message status callbacks are POSTed (set on the API connection, not per message).
+    # Clickatell (see clickatell_routes.py for what the document shows and what it leaves open).
+    # Where message status callbacks go: set on the API connection, not per message. A `?token=...`
+    # in it is kept; a user:password in it is sent as HTTP Basic auth.
     clickatell_callback_url: str = ""
+    # Where two-way (MO) replies go (the connection's MO callback URL; empty: stored only).
+    clickatell_mo_url: str = ""
+    # How callbacks are sent: "form" (a form-encoded POST of the legacy fields), "get" (the same
+    # fields as a query string) or "json" (a REST-style JSON POST). The document fixes none of them.
+    clickatell_callback_shape: Literal["form", "get", "json"] = "form"
+    # Sandbox extension, off: an X-Cliqtel-Signature HMAC on Clickatell callbacks (not in the document).
+    clickatell_callback_signed: bool = False
+    # The api_id legacy callbacks carry (the connection's id).
+    clickatell_api_id: str = "3593713"
     numbers: list[SandboxNumber] = field(default_factory=default_numbers)
 
-    # Wallet (EUR for Cliqtel; Clickatell shows the same wallet as credits).
+    # Wallet in EUR (Cliqtel).
     balance: float = 100.0
     price_per_segment: float = 0.008
     currency: str = "EUR"
+    # Clickatell's wallet is credits, separate from the EUR one. Each message part costs the credits
+    # of the longest matching prefix of `clickatell_credits_per_part` (MSISDN digits, e.g. "27"),
+    # else the default (0.8, the document's coverage example). The document's test ranges (1/3 credit)
+    # are not built in: its own coverage example charges 0.8 in one of them.
+    clickatell_credits: float = 1_000_000.0
+    clickatell_credits_per_part: dict[str, float] = field(default_factory=dict)
+    clickatell_default_credits_per_part: float = 0.8
 
     # Rolling-window limits.
     requests_per_minute: int = 60
@@ -115,7 +136,12 @@ class SandboxSettings:
     error_style: Literal["nested", "flat"] = "nested"
     max_body_chars: int = 1600
     max_per_page: int = 100
+    # Numbers in one Clickatell request: the document says "up to 500", "up to 200" and "up to 600".
     clickatell_max_batch: int = 600
+    # The API connection's default of maxMessageParts (the document lists 1, 2, 3).
+    clickatell_max_parts: int = 3
+    # Seconds one minute of `validityPeriod` lasts (60; tests shrink it, as they shrink windows).
+    clickatell_minute_seconds: float = 60.0
 
     # Status progression: queued -> sent after `sent_delay`, -> delivered/failed `delivered_delay` later.
     sent_delay: float = 1.0
@@ -123,11 +149,15 @@ class SandboxSettings:
     callback_timeout: float = 5.0
     # Recipients (E.164) whose messages end `failed` (undeliverable).
     unreachable: set[str] = field(default_factory=set)
-    # Clickatell per-recipient refusals (E.164): 121 blocked, 122 opted out, 128 delisted, 250 DNC.
+    # Clickatell per-recipient refusals (E.164): 105 invalid destination, 121 blocked, 122 opted
+    # out, 128 delisted, 250 DNC; 114 "cannot route" by MSISDN prefix (digits, "+" optional), which
+    # also makes coverage answer routable false.
+    invalid_destinations: set[str] = field(default_factory=set)
     blocked: set[str] = field(default_factory=set)
     opted_out: set[str] = field(default_factory=set)
     delisted: set[str] = field(default_factory=set)
     dnc: set[str] = field(default_factory=set)
+    unroutable_prefixes: set[str] = field(default_factory=set)
     # Clickatell IP lockdown: when non-empty, other client addresses get 401 / error 007.
     allowed_ips: set[str] = field(default_factory=set)
 
@@ -147,6 +177,10 @@ class SandboxSettings:
     # Share of status callbacks never sent (nothing in the documents says a provider retries them).
     receipt_drop_rate: float = 0.0
     fault_routes: set[str] = field(default_factory=lambda: set(SEND_ROUTES))
+    # Clickatell error 130 "Maximum MT limit exceeded until <UNIX TIMESTAMP>": the share of
+    # Clickatell sends refused with it, and the time it names (0: an hour after the refusal).
+    mt_limit_rate: float = 0.0
+    mt_limit_until: float = 0.0
 
     def update(self, changes: dict[str, Any]) -> list[str]:
         """Apply `changes` (JSON values) in place; returns the names changed. Unknown names raise KeyError.
@@ -163,6 +197,8 @@ class SandboxSettings:
                 pass  # optional settings (seed) take None, or a value as given
             elif name == "numbers":
                 value = [n if isinstance(n, SandboxNumber) else SandboxNumber(**n) for n in value]
+            elif isinstance(current, dict):
+                value = {str(k): float(v) for k, v in dict(value).items()}
             elif isinstance(current, set):
                 value = set(value)
                 if name == "fault_routes" and "*" in value:

@@ -2,9 +2,10 @@
 
 Everything a route does to the account goes through `SandboxState`, which every route reaches as
 `request.app[STATE]` and tests reach as `sb.state`. Per-request work is O(1): messages are kept in
-id order (ids are consecutive integers) with indexes by recipient, by Clickatell's apiMessageId and
-by clientMessageId; only the list route walks messages, and then only those of one recipient when
-it is filtered by `to`, or those after `since` (found by bisection).
+id order (ids are consecutive integers) with indexes by recipient and by Clickatell's apiMessageId
+(Clickatell offers no lookup by clientMessageId, so neither does the sandbox); only the list route
+walks messages, and then only those of one recipient when it is filtered by `to`, or those after
+`since` (found by bisection).
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ class Message:
     status_callback_url: str | None = None
     client_message_id: str | None = None
     error: str | None = None
+    # Clickatell only: the `callback` bitmask, `mo` (sent for two-way replies), when a scheduled
+    # message leaves the schedule, its validity, and when it expires undelivered (Unix time).
+    callback: int = 0
+    mo: bool = False
+    scheduled_at: float | None = None
+    validity_seconds: float | None = None
+    expires_at: float | None = None
 
 
 def iso(ts: float, *, micro: bool = False) -> str:
@@ -54,7 +62,7 @@ def iso(ts: float, *, micro: bool = False) -> str:
 
 
 class MessageStore:
-    """Messages by id, with indexes by recipient, apiMessageId and clientMessageId."""
+    """Messages by id, with indexes by recipient and apiMessageId."""
 
     def __init__(self) -> None:
         self._next_id = 1
@@ -63,7 +71,6 @@ class MessageStore:
         self._first_id = 1  # id of messages[0]
         self.by_to: dict[str, list[Message]] = {}
         self.by_api_id: dict[str, Message] = {}
-        self.by_client_id: dict[str, list[Message]] = {}
 
     def clear(self) -> None:
         """Forget every message; ids keep counting up so an old id never names a new message."""
@@ -72,7 +79,6 @@ class MessageStore:
         self._first_id = self._next_id
         self.by_to.clear()
         self.by_api_id.clear()
-        self.by_client_id.clear()
 
     def add(self, **fields: Any) -> Message:
         """Store a new message with the next id and return it."""
@@ -87,8 +93,6 @@ class MessageStore:
         self._created.append(now)
         self.by_to.setdefault(message.to, []).append(message)
         self.by_api_id[message.api_message_id] = message
-        if message.client_message_id is not None:
-            self.by_client_id.setdefault(message.client_message_id, []).append(message)
         return message
 
     def get(self, message_id: int) -> Message | None:
@@ -132,6 +136,7 @@ class SandboxState:
         self.settings = settings or SandboxSettings()
         self.store = MessageStore()
         self.balance = self.settings.balance
+        self.credits = self.settings.clickatell_credits
         self.stats = Stats()
         self.rng = random.Random(self.settings.seed)
         self._request_windows: dict[str, RollingWindow] = {}
@@ -149,6 +154,8 @@ class SandboxState:
         s = self.settings
         if "balance" in changed:
             self.balance = s.balance
+        if "clickatell_credits" in changed:
+            self.credits = s.clickatell_credits
         if "seed" in changed:
             self.rng.seed(s.seed)
         for window in self._request_windows.values():
@@ -160,6 +167,7 @@ class SandboxState:
         """Empty the store, refill the wallet from settings, zero stats and windows."""
         self.store.clear()
         self.balance = self.settings.balance
+        self.credits = self.settings.clickatell_credits
         self.stats = Stats()
         self.rng.seed(self.settings.seed)
         self._request_windows.clear()
@@ -192,6 +200,21 @@ class SandboxState:
         cost = round(segments * self.settings.price_per_segment, 6)
         self.balance = round(self.balance - cost, 6)
         return cost
+
+    def credits_per_part(self, msisdn: str) -> float:
+        """Clickatell credits one part to `msisdn` costs: the longest matching prefix of the table."""
+        table = self.settings.clickatell_credits_per_part
+        for length in range(min(len(msisdn), 8), 0, -1):
+            price = table.get(msisdn[:length])
+            if price is not None:
+                return price
+        return self.settings.clickatell_default_credits_per_part
+
+    def debit_credits(self, amount: float) -> float:
+        """Take `amount` Clickatell credits; returns it rounded as charged."""
+        charge = round(amount, 6)
+        self.credits = round(self.credits - charge, 6)
+        return charge
 
     # ---- accounting -----------------------------------------------------------------------------
 
@@ -231,6 +254,7 @@ class SandboxState:
             },
             "balance": round(self.balance, 6),
             "currency": s.currency,
+            "clickatell_credits": round(self.credits, 6),
             "stored_messages": len(self.store),
             "callbacks": {
                 "sent": stats.callbacks_sent,

@@ -36,6 +36,9 @@ from tests.fixtures.sandbox import MakeSandbox
 from tests.http_helpers import Client, serving
 
 SECRET = "test-webhook-secret-123"
+# The sandbox's Clickatell callbacks are form-encoded and unsigned by default, as Clickatell sends
+# them; these tests ask for the JSON shape and the signature extension, which the client reads.
+SIGNED_JSON_CLICKATELL = {"clickatell_callback_shape": "json", "clickatell_callback_signed": True}
 STATUS = "/webhooks/cliqtel/status"
 INBOUND = "/webhooks/cliqtel/inbound"
 
@@ -403,7 +406,7 @@ async def test_a_sentence_with_stop_in_it_is_not_an_opt_out_and_start_lifts_only
 async def test_a_stop_reaches_a_clickatell_daemon_in_clickatells_shape(
     store: Store, make_sandbox: MakeSandbox
 ) -> None:
-    sandbox = await make_sandbox(webhook_secret=SECRET)
+    sandbox = await make_sandbox(webhook_secret=SECRET, **SIGNED_JSON_CLICKATELL)
     config = sandbox_config(sandbox, provider_type="clickatell")
     [replier] = numbers(1, start=700)
     async with serving(store, config) as client:
@@ -430,7 +433,7 @@ async def test_inbound_body_is_never_logged_at_info(
 
 
 async def test_clickatell_callbacks_on_their_own_route(store: Store, make_sandbox: MakeSandbox) -> None:
-    sandbox = await make_sandbox(webhook_secret=SECRET)
+    sandbox = await make_sandbox(webhook_secret=SECRET, **SIGNED_JSON_CLICKATELL)
     config = sandbox_config(sandbox, provider_type="clickatell", provider={"recipients_per_request": 5})
     campaign_id = await create_running_campaign(store, numbers(5))
     async with serving(store, config) as client:
