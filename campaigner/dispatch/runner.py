@@ -385,7 +385,9 @@ class CampaignRunner:
             self.report.retried += 1
         done.append(decision.result)
         if decision.suppress and job is not None:
-            await self._store.add_suppressions([job.e164], "opt_out", "provider")
+            # The provider's code is the source (Clickatell 121 blocked, 122 opted out, 128, 250).
+            source = f"provider:{result.code}" if result.code else "provider"
+            await self._store.add_suppressions([job.e164], "opt_out", source)
         if decision.pause_reason is not None:
             await self._pause(decision.pause_reason)
 
