@@ -28,6 +28,7 @@ BASELINE = {
     "requests_per_minute": 100000,
     "messages_per_second": 100000,
     "balance": 100.0,
+    "clickatell_credits": 1000.0,
     "sent_delay": 0.02,
     "fault_500_rate": 0.0,
     "fault_503_rate": 0.0,
@@ -151,10 +152,10 @@ async def test_whole_request_refusals(
     sb.state.configure({"opted_out": [A, B]})
     gone = await make().send(msgs(A, B))  # 410: every recipient opted out
     assert [(r.outcome, r.code, r.opt_out) for r in gone] == [(Outcome.RECIPIENT, "122", True)] * 2
-    sb.state.configure({"opted_out": [], "balance": 0.0})
+    sb.state.configure({"opted_out": [], "clickatell_credits": 0.0})  # credits, not the euro wallet
     funds = await make().send(msgs(A, B))
     assert [(r.outcome, r.code) for r in funds] == [(Outcome.FUNDS, "301")] * 2
-    sb.state.configure({"balance": 100.0, "allowed_ips": ["10.9.9.9"]})
+    sb.state.configure({"clickatell_credits": 1000.0, "allowed_ips": ["10.9.9.9"]})
     [lockdown] = await make().send(msgs(A))
     assert (lockdown.outcome, lockdown.code) == (Outcome.ACCOUNT, "007")
     sb.state.configure({"allowed_ips": []})
@@ -203,9 +204,10 @@ async def test_balance_coverage_status_and_stop(sb: RunningSandbox, make: Make) 
     sb.state.configure({"sent_delay": 60.0})  # stays queued, so it can be stopped
     [sent] = await provider.send(msgs(A))
     balance = await provider.balance()
-    assert balance is not None and balance.amount == Decimal("99.992")
+    # One part at the sandbox's default 0.8 credits, from its credits wallet (not the euro one).
+    assert balance is not None and (balance.amount, balance.currency) == (Decimal("999.20"), "credits")
     coverage = await provider.coverage(B)
-    assert coverage.routable and coverage.destination == B[1:] and coverage.minimum_charge == 0.008
+    assert coverage.routable and coverage.destination == B[1:] and coverage.minimum_charge == Decimal("0.8")
     assert await provider.message_status(sent.provider_id or "") is DeliveryStatus.QUEUED
     assert await provider.stop(sent.provider_id or "") is DeliveryStatus.UNDELIVERED
     with pytest.raises(ProviderError, match="HTTP 400"):
