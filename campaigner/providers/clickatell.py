@@ -138,6 +138,7 @@ class ClickatellProvider:
         fetches_receipts=True,
         limits_parts=True,
         prices_in_credits=True,
+        stops_messages=True,
     )
     looks_up_messages = False
 

@@ -14,10 +14,15 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
+from campaigner.app.stop_queued import MessageStopper, stop_queued
 from campaigner.config import Config
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.throttle import Limits, Throttle
 from campaigner.dispatch.worker import Worker
+from campaigner.inbound.policy import InboundPolicy
+from campaigner.model.jobs import JobResult
+from campaigner.model.provider import OutboundMessage
+from campaigner.model.states import JobState
 from campaigner.providers.registry import make_provider
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
@@ -202,3 +207,32 @@ async def test_per_message_refusals_reject_only_their_jobs_and_an_opt_out_is_sup
     assert all(job["state"] != "rejected" for e164, job in jobs.items() if e164 not in (invalid, opted_out))
     [suppressed] = [s for s in await store.list_suppressions() if s.e164 in (invalid, opted_out)]
     assert (suppressed.e164, suppressed.source) == (opted_out, "provider:122")
+
+
+async def test_cancel_stops_the_messages_still_queued_at_clickatell(
+    store: Store, make_sandbox: MakeSandbox
+) -> None:
+    sandbox = await make_sandbox(requests_per_minute=600, request_window=1.0, sent_delay=3600.0)
+    config = clickatell_config(sandbox)
+    campaign_id = await create_running_campaign(store, numbers(6), body="Same text for all")
+    claimed = await store.claim_jobs(campaign_id, "w-1", 3, 60)
+    provider = make_provider(config.provider)
+    try:
+        sent = await provider.send([OutboundMessage(j.id, j.e164, j.body) for j in claimed])
+        await store.record_results(
+            "w-1", [JobResult(r.ref, JobState.SUBMITTED, provider_id=r.provider_id) for r in sent]
+        )
+        assert await store.cancel_campaign(campaign_id) == 3  # the three never sent
+        assert isinstance(provider, MessageStopper)
+        outcome = await stop_queued(
+            store,
+            provider,
+            campaign_id,
+            pace=lambda: asyncio.sleep(0),
+            policy=InboundPolicy.from_config(config),
+        )
+    finally:
+        await provider.close()
+    assert outcome == Counter({"stopped": 3})
+    assert await job_states(store, campaign_id) == Counter({"cancelled": 3, "undelivered": 3})
+    assert {sandbox.state.store.by_api_id[r.provider_id or ""].status for r in sent} == {"cancelled"}

@@ -40,6 +40,13 @@ def print_summary(report: RunReport, counts: dict[str, int], console: Console) -
     if report.reconciled:
         settled = ", ".join(f"{k} {v}" for k, v in sorted(report.reconciled.items()))
         console.print(f"reconciled with the provider: {settled}", highlight=False)
+    if unknown := counts.get("unknown", 0):
+        console.print(
+            f"{unknown:,} messages are unknown: their reply was lost and no status callback said whether "
+            f"the provider has them; `campaigner retry {report.campaign_id} --unknown` sends them again "
+            "(a duplicate for each that did arrive)",
+            highlight=False,
+        )
 
 
 async def _run_and_summarise(
