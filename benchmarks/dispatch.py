@@ -143,7 +143,7 @@ def start_sandbox(case: Case, port: int) -> subprocess.Popen[bytes]:
     args = [
         sys.executable, "-m", "campaigner", "sandbox", "--port", str(port),
         "--rpm", str(case.requests_per_window), "--rpm-window", str(case.request_window),
-        "--mps", str(case.messages_per_second), "--balance", "1000000000",
+        "--mps", str(case.messages_per_second), "--balance", "1000000000", "--credits", "1000000000",
         "--sent-delay", "3600", "--delivered-delay", "3600",
     ]  # fmt: skip
     if not case.limited:

@@ -1,5 +1,9 @@
 """A local provider that speaks Cliqtel's, Clickatell's and ClickSend's APIs (limits, faults, callbacks).
 
+It serves what the providers' documents describe, in the shapes they show; anything more is marked
+in the code as a sandbox extension and is off by default where it changes behaviour (Clickatell:
+clickatell_routes.py and clickatell_callbacks.py list what the document shows and what it leaves open).
+
 Use `run_sandbox(settings)` in-process (tests, demo) or `campaigner sandbox --port 8025` standalone.
 """
 

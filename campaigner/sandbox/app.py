@@ -2,7 +2,7 @@
 
 Mounts:
   /api/v1/...      Cliqtel (SMS API at /api/v1/sms, portal at /api/v1/portal/sms)
-  /clickatell/...  Clickatell REST v2 (/clickatell/rest/message, ...)
+  /clickatell/...  Clickatell REST v2 as its document shows it (/clickatell/rest/message, ...)
   /clicksend/...   ClickSend v3 (/clicksend/v3/numbers)
   /_sandbox/...    stats, config, reset, inbound injection
 

@@ -2,7 +2,9 @@
 
 One mutable dataclass, read by every route on every request (so a `POST /_sandbox/config` takes
 effect on the next request), with defaults that match the provider documents: Cliqtel's 60
-requests per minute per key and 10 messages per second per account, €0.008 a segment.
+requests per minute per key and 10 messages per second per account, €0.008 a segment; Clickatell's
+batches of up to 600, 3 message parts, callbacks only as the `callback` bitmask asks, in the
+legacy form shape, unsigned. Settings that switch on a sandbox extension say so and are off.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ def _rate(value: float, name: str) -> float:
 @_option("--mps-window", "MPS_WINDOW", type=click.FloatRange(min=0.001), default=1.0, help="Seconds.")
 @_option("--no-limits", "NO_LIMITS", is_flag=True, help="Count but never answer 429 (benchmarks).")
 @_option("--balance", "BALANCE", type=float, default=100.0, help="Wallet in EUR.")
+@_option("--credits", "CREDITS", type=float, default=1_000_000.0, help="Clickatell wallet in credits.")
 @_option("--fault-rate", "FAULT_RATE", type=float, default=0.0, help="Share of sends answered 500.")
 @_option("--unavailable-rate", "UNAVAILABLE_RATE", type=float, default=0.0, help="Share answered 503.")
 @_option("--reset-rate", "RESET_RATE", type=float, default=0.0, help="Share reset before processing.")
@@ -79,6 +80,7 @@ def sandbox_command(**options: Any) -> None:
         message_window=options["mps_window"],
         enforce_limits=not options["no_limits"],
         balance=options["balance"],
+        clickatell_credits=options["credits"],
         fault_500_rate=_rate(options["fault_rate"], "fault-rate"),
         fault_503_rate=_rate(options["unavailable_rate"], "unavailable-rate"),
         reset_rate=_rate(options["reset_rate"], "reset-rate"),
