@@ -26,7 +26,7 @@ from campaigner.app.connections import Limits, Listener
 from campaigner.app.floods import FloodLog, quiet_loop_errors
 from campaigner.app.signals import graceful_signals
 from campaigner.app.wiring import RunWiring
-from campaigner.config import Config
+from campaigner.config import Config, ProviderConfig
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.errors import ConfigError, DatabaseError
 from campaigner.inbound.catch_up import catch_up_all
@@ -35,6 +35,7 @@ from campaigner.inbound.poller import poll_once
 from campaigner.inbound.replies import handle_inbound
 from campaigner.model.provider import InboundEvent
 from campaigner.model.states import CampaignState
+from campaigner.providers.registry import capabilities_of
 from campaigner.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class Daemon:
         store = await Store.open(self.config)
         wiring = RunWiring.build(store, self.config)
         try:
-            self.config.provider.webhook_secret()  # a missing secret is a start-up error, not a 500 later
+            check_webhook_secrets(self.config.provider)  # a start-up error, not a 401 or 500 later
             with graceful_signals(self.stop):
                 await self._serve(store, wiring)
         finally:
@@ -272,7 +273,6 @@ class Daemon:
             except Exception as exc:  # the database may be down for a moment; try again next round
                 log.warning("daemon housekeeping failed: %s", exc)
 
-
     async def _catch_up_receipts(self, store: Store, wiring: RunWiring) -> None:
         """Every receipt_catch_up_every seconds: ask about jobs waiting too long for a receipt."""
         if not wiring.provider.capabilities.fetches_receipts:
@@ -293,7 +293,6 @@ class Daemon:
                     )
             except Exception as exc:  # the database may be down for a moment; try again next round
                 log.warning("receipt catch-up failed: %s", exc)
-
 
     async def _poll_inbound(self, store: Store, wiring: RunWiring) -> None:
         """Every provider.inbound_poll_interval seconds: the replies of a provider that is polled."""
@@ -355,3 +354,26 @@ def _connection_budget(config: Config) -> int:
         )
         return budget
     return wanted
+
+
+def check_webhook_secrets(provider: ProviderConfig) -> None:
+    """The secrets the account's callbacks are authenticated with are set; ConfigError otherwise.
+
+    Signed callbacks (Cliqtel) need the signing secret; unsigned ones (Clickatell) at least one of
+    the callback token and the Basic-auth password, each set where the config names it.
+    """
+    if capabilities_of(provider.type).signed_webhooks:
+        provider.webhook_secret()
+        return
+    problems = []
+    for secret in (provider.callback_token, provider.callback_password):
+        try:
+            if secret() is not None:
+                return
+        except ConfigError as exc:
+            problems.append(str(exc))
+    raise ConfigError(
+        "no way to authenticate the provider's callbacks: set the variable named by "
+        "provider.callback_token_env (the ?token= of the callback URL), or provider.callback_username "
+        "and callback_password_env" + (f" ({'; '.join(problems)})" if problems else "")
+    )

@@ -93,13 +93,20 @@ def render_preview(
         countries.add_column("recipients", justify="right")
         countries.add_column("segments", justify="right")
         countries.add_column("cost", justify="right")
+        credits = (preview.credits or {}).get("per_country")
+        if credits is not None:
+            countries.add_column("credits ≥", justify="right")
         for line in preview.by_country:
-            countries.add_row(
+            cells = [
                 line.country or "(non-geographic)",
                 f"{line.recipients:,}",
                 f"{line.segments:,}",
                 format_money(line.cost, preview.currency),
-            )
+            ]
+            if credits is not None:
+                known = credits.get(line.country or "")
+                cells.append("?" if known is None else f"{known:,.2f}")
+            countries.add_row(*cells)
         out.print(countries)
 
     sendable = preview.sendable

@@ -108,6 +108,8 @@ class CampaignRunner:
         self._window: tuple[dt_time, dt_time] | None = None
         # The longest one request may take; a job is only sent while its lease outlasts that.
         self._request_bound = config.provider.request_bound()
+        # The campaign's texts are personalised: one recipient a request (Campaign.one_per_request).
+        self._one_per_request = False
 
     def stop(self) -> None:
         """Ask the run to stop taking work; in-flight requests finish and are recorded."""
@@ -124,6 +126,7 @@ class CampaignRunner:
         log.info("campaign %s: dispatching as worker %s", self._campaign_id, self._worker.id)
         if campaign.quiet_start is not None and campaign.quiet_end is not None:
             self._window = (campaign.quiet_start, campaign.quiet_end)
+        self._one_per_request = campaign.one_per_request()
         # The largest request this run sends, in the throttle's units: a shared schedule charges
         # every request as that (SharedThrottle._slot_cost). Segments: the campaign's longest message.
         self._throttle.expect_requests_of(self._per_request() * self._most_units(campaign))
@@ -203,6 +206,8 @@ class CampaignRunner:
 
     def _per_request(self) -> int:
         # The provider client already applied the configured recipients_per_request.
+        if self._one_per_request:
+            return 1
         return max(
             1, min(self._provider.max_recipients_per_request, self._throttle.max_messages_per_request())
         )

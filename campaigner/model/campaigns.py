@@ -35,6 +35,13 @@ class Campaign:
     finished_at: datetime | None
     updated_at: datetime
 
+    def one_per_request(self) -> bool:
+        """Its texts are personalised: each message goes in a request of its own, even at a provider
+        that takes batches. A shared schedule charges every request as the largest one a run may
+        send (dispatch/shared_throttle.py), so batching the few recipients who happen to share a
+        text would make every one-number request as dear as a batch; campaigns of one text batch."""
+        return bool((self.preview or {}).get("personalised"))
+
     def most_segments(self) -> int:
         """The most segments any one of its messages has (1 when the preview does not say)."""
         histogram = (self.preview or {}).get("segments_histogram") or {}

@@ -164,6 +164,9 @@ class Preview(BaseModel):
     # (`app/credits.py`: {"currency", "at_least", "per_country", "unpriced"}), or why it is not known.
     credits: dict[str, Any] | None = None
     credits_note: str | None = None
+    # The template has placeholders: its texts differ per recipient, so each goes in a request of
+    # its own, even at a provider that takes batches (Campaign.one_per_request).
+    personalised: bool = False
 
     @property
     def rejected(self) -> int:
@@ -208,6 +211,7 @@ class Planner:
         """Sendable messages in file order, `batch_size` at a time; fills `self.preview` as it goes."""
         opts, cfg = self.options, self.config
         template = Template.parse(opts.message, opts.message_source)
+        self.preview.personalised = bool(template.columns)
         region = (opts.region if opts.region is not None else cfg.recipients.default_region).strip().upper()
         with RecipientsFile(
             opts.csv_path,
@@ -259,7 +263,8 @@ class Planner:
         verdict = Admission(self.suppressed).verdict
         smart = SmartSavings(applied=spec.smart_encoding)
         provider = self.config.provider
-        per_request = recipients_per_request(provider)
+        # A personalised text goes one number a request (see Campaign.one_per_request).
+        per_request = 1 if self.preview.personalised else recipients_per_request(provider)
         requests = RequestCount(
             per_request,
             claim_size(

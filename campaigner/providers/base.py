@@ -49,6 +49,9 @@ class Capabilities:
     # Its account is charged in credits, not the pricing currency; `coverage(e164)` says the least
     # one message part to a number costs (Clickatell): estimates and the balance check use it.
     prices_in_credits: bool = False
+    # Its callbacks are signed with provider.webhook_secret_env (Cliqtel); else they carry the
+    # callback token or Basic-auth credentials (Clickatell signs nothing).
+    signed_webhooks: bool = True
     # It can stop a message still in its queue (`stop(provider_id)`): `cancel` stops those too.
     stops_messages: bool = False
     # The HTTP methods its callbacks come with (Clickatell's may be a GET with a query).

@@ -139,6 +139,7 @@ class ClickatellProvider:
         limits_parts=True,
         prices_in_credits=True,
         stops_messages=True,
+        signed_webhooks=False,
     )
     looks_up_messages = False
 

@@ -6,6 +6,7 @@ own jobs (issue 13's "done means")."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -236,3 +237,26 @@ async def test_cancel_stops_the_messages_still_queued_at_clickatell(
     assert outcome == Counter({"stopped": 3})
     assert await job_states(store, campaign_id) == Counter({"cancelled": 3, "undelivered": 3})
     assert {sandbox.state.store.by_api_id[r.provider_id or ""].status for r in sent} == {"cancelled"}
+
+
+async def test_130_waits_until_the_given_time_then_sends_on(store: Store, make_sandbox: MakeSandbox) -> None:
+    # The account's MT limit is reached until a UNIX time: nothing is rejected, no attempt is
+    # spent, every sender waits until then, and the campaign then completes on its own.
+    until = time.time() + 3.0
+    sandbox = await make_sandbox(
+        requests_per_minute=600, request_window=1.0, mt_limit_rate=1.0, mt_limit_until=until
+    )
+    config = clickatell_config(sandbox)
+    campaign_id = await create_running_campaign(store, numbers(5), body="Same text for all")
+
+    async def lift_at_the_given_time() -> None:
+        await asyncio.sleep(max(0.0, until - time.time()))
+        sandbox.state.configure({"mt_limit_rate": 0.0})
+
+    lifting = asyncio.create_task(lift_at_the_given_time())
+    report = await run_campaign(store, config, campaign_id)
+    await lifting
+    assert report.state == "completed" and report.rejected == 0 and report.throttled >= 1
+    assert time.time() >= until
+    assert await job_states(store, campaign_id) in (Counter({"submitted": 5}), Counter({"delivered": 5}))
+    assert all(job["attempts"] <= 1 for job in await jobs_of(store, campaign_id))

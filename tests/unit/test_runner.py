@@ -129,6 +129,17 @@ async def test_a_batching_provider_gets_one_request_per_text() -> None:
     assert provider.requests == 2
 
 
+async def test_a_personalised_campaign_goes_one_number_a_request_even_where_two_share_a_text() -> None:
+    # The shared schedule charges every request as the largest one a run may send: batching the
+    # few recipients of a personalised text who share a text would make every request as dear as
+    # a batch. So a campaign whose preview says `personalised` sends one number a request.
+    store, provider = MemoryStore(numbers(40), body="Hi Anna"), MemoryProvider(batch=20)
+    store.campaign = replace(store.campaign, preview={"personalised": True})
+    await run(store, provider, fast_config(batch_size=40))
+    assert store.states() == {"submitted": 40}
+    assert provider.requests == 40
+
+
 async def test_a_cancel_during_an_unsure_send_still_settles_it() -> None:
     store = MemoryStore(numbers(30))
 
