@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from campaigner.dispatch.quiet_hours import inside, seconds_until_allowed, zones_for
+from campaigner.dispatch.quiet_hours import inside, seconds_until_allowed, seconds_until_closed, zones_for
 
 NINE, NINE_PM = time(9), time(21)
 
@@ -51,3 +51,21 @@ def test_number_with_no_known_zone_is_not_held_back() -> None:
 
 def test_zone_objects_are_real() -> None:
     assert zones_for("+12125551234") == (ZoneInfo("America/New_York"),)
+
+
+def test_the_time_left_in_a_window_is_the_validity_a_provider_is_given() -> None:
+    # 18:30 in Amsterdam, window 09:00-21:00: 2.5 h left, so a message stuck in the provider's
+    # queue is not delivered after 21:00 (Clickatell's validityPeriod).
+    now = datetime(2026, 6, 1, 18, 30, tzinfo=ZoneInfo("Europe/Amsterdam")).astimezone(UTC)
+    assert seconds_until_closed("+31612345678", NINE, NINE_PM, now) == pytest.approx(2.5 * 3600)
+    # A Russian mobile spans many zones: the one whose window closes first decides.
+    noon = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+    closings = []
+    for zone in zones_for("+79161234567"):
+        local = noon.astimezone(zone)
+        closing = datetime.combine(local.date(), NINE_PM, tzinfo=zone)
+        if closing <= local:
+            closing += timedelta(days=1)
+        closings.append((closing - noon).total_seconds())
+    assert seconds_until_closed("+79161234567", NINE, NINE_PM, noon) == pytest.approx(min(closings))
+    assert seconds_until_closed("+31612345678", NINE, NINE, now) is None  # a window that never closes
