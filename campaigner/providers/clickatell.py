@@ -156,7 +156,7 @@ class ClickatellProvider:
         self._base = DEFAULT_BASE_URL if base == ProviderConfig().base_url else base
         wanted = config.recipients_per_request if max_recipients is None else max_recipients
         self.max_recipients_per_request = max(1, min(wanted, MAX_BATCH))
-        self._callback = status_callback_url or None
+        # status_callback_url is not sent: Clickatell's callback URLs are set in its portal.
         self._http = HttpSession(
             name=self.name,
             connect_timeout=config.connect_timeout,
