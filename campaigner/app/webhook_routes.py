@@ -114,7 +114,9 @@ async def _handle(
     except WebhookRejected as exc:
         return _rejection(kind, exc, request, "incomplete_body" if exc.status == 400 else "")
     try:
-        events = parse(WebhookRequest(body, request.headers, request.method, request.query))
+        events = parse(
+            WebhookRequest(body, request.headers, request.method, request.query, request.query_string)
+        )
     except WebhookRejected as exc:
         return _rejection(kind, exc, request)
     store = request.app[STORE]

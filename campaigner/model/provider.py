@@ -160,6 +160,7 @@ class WebhookRequest:
     # Providers whose callbacks are a GET query or a form (Clickatell) need these too.
     method: str = "POST"
     query: Mapping[str, str] = field(default_factory=dict)
+    query_string: str = ""  # as it came, percent-encoded (a text's charset decides its bytes)
 
 
 class WebhookRejected(Exception):

@@ -81,8 +81,9 @@ _WORDS = {
     "failed": DeliveryStatus.UNDELIVERED,
     "undelivered": DeliveryStatus.UNDELIVERED,
 }
-# Character sets whose MO text arrives as hex digits of UTF-16 code units.
-_HEX_CHARSETS = {"utf-16be", "utf-16", "ucs-2", "ucs2"}
+# Character sets of MO texts: UTF-16 ones arrive as hex digits of their code units (or their bytes).
+_UTF16_CHARSETS = {"utf-16be", "utf-16", "ucs-2", "ucs2"}
+_LATIN_CHARSETS = {"iso-8859-1", "latin-1", "latin1"}
 
 
 def status_of(value: Any) -> DeliveryStatus | None:
@@ -147,14 +148,18 @@ def records(request: WebhookRequest) -> list[dict[str, Any]]:
         if not all(isinstance(record, dict) for record in found):
             raise WebhookRejected("callback data is not an object", status=400)
         return found
-    fields = {k: v for k, v in request.query.items() if k != TOKEN_PARAM}
+    # A GET (or a POST with its fields in the URL): the raw query, read as a form body is, so a
+    # text's bytes are decoded by its `charset` rather than taken for UTF-8.
+    fields = _form(request.query_string.encode("ascii", "replace"))
+    fields.pop(TOKEN_PARAM, None)
     if not fields:
         raise WebhookRejected("callback without fields (no body and no query)", status=400)
     return [fields]
 
 
 def _form(body: bytes) -> dict[str, Any]:
-    """A form body as one record: the first value of each field; text as its `charset` says."""
+    """A form body as one record: the first value of each field, decoded as its `charset` says
+    (ISO-8859-1 and UTF-16BE MO texts; UTF-8 otherwise)."""
     try:
         text = body.decode("ascii")
     except UnicodeDecodeError:
@@ -163,21 +168,32 @@ def _form(body: bytes) -> dict[str, Any]:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, encoding="latin-1")
     except ValueError:
         raise WebhookRejected(f"form body with more than {MAX_FIELDS} fields", status=400) from None
-    latin: dict[str, str] = {}
+    raw: dict[str, bytes] = {}
     for key, value in pairs:
-        latin.setdefault(key, value)
-    charset = latin.get("charset", "").strip().lower()
-    if charset in ("iso-8859-1", "latin-1", "latin1"):
-        return latin
-    # Percent-escapes are UTF-8 unless the charset says otherwise (ISO-8859-1 MO texts).
+        raw.setdefault(key, value.encode("latin-1"))  # latin-1 gives each byte back as it came
+    charset = raw.get("charset", b"").decode("ascii", "replace").strip().lower()
     record: dict[str, Any] = {}
-    for key, value in latin.items():
-        raw = value.encode("latin-1")
-        try:
-            record[key] = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            record[key] = value
+    for key, sent in raw.items():
+        if key == "text" and charset in _UTF16_CHARSETS:
+            record[key] = _utf16(sent)
+        elif charset in _LATIN_CHARSETS:
+            record[key] = sent.decode("latin-1")
+        else:
+            try:
+                record[key] = sent.decode("utf-8")
+            except UnicodeDecodeError:
+                record[key] = sent.decode("latin-1")
     return record
+
+
+def _utf16(value: bytes) -> str:
+    """A UTF-16BE text as legacy callbacks send it: hex digits of its code units, or its bytes."""
+    try:
+        if value and len(value) % 4 == 0 and all(c in b"0123456789abcdefABCDEF" for c in value):
+            return bytes.fromhex(value.decode("ascii")).decode("utf-16-be")
+        return value.decode("utf-16-be")
+    except (ValueError, UnicodeDecodeError):
+        return value.decode("latin-1")
 
 
 def _first(record: Mapping[str, Any], *names: str) -> Any:
@@ -254,10 +270,15 @@ def inbound_events(found: list[dict[str, Any]]) -> list[InboundEvent | IgnoredEv
 
 
 def _text(record: Mapping[str, Any]) -> str:
-    """The reply's text; UTF-16 texts of legacy callbacks arrive as hex digits."""
+    """The reply's text; a JSON callback's UTF-16 text may arrive as hex digits."""
     text = stored_text(_first(record, "text", "body", "content"), "text", MAX_INBOUND_CHARS)
     charset = str(record.get("charset") or "").strip().lower()
-    if charset in _HEX_CHARSETS and text and len(text) % 4 == 0:
+    if (
+        charset in _UTF16_CHARSETS
+        and text
+        and len(text) % 4 == 0
+        and all(c in "0123456789abcdefABCDEF" for c in text)
+    ):
         try:
             return stored_text(bytes.fromhex(text).decode("utf-16-be"), "text", MAX_INBOUND_CHARS)
         except (ValueError, UnicodeDecodeError):

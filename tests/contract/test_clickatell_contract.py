@@ -282,7 +282,8 @@ def _hook(
     body: bytes = b"", *, query: dict[str, str] | None = None, method: str = "POST", content_type: str = ""
 ) -> WebhookRequest:
     headers = {"Content-Type": content_type} if content_type else {}
-    return WebhookRequest(body, headers, method, {"token": CALLBACK_TOKEN, **(query or {})})
+    fields = {"token": CALLBACK_TOKEN, **(query or {})}
+    return WebhookRequest(body, headers, method, fields, urlencode(fields))
 
 
 LEGACY_STATUS = {
@@ -361,9 +362,18 @@ def test_mo_callbacks_in_every_shape(client: ClickatellProvider) -> None:
             "Stop",
         )
         assert event.received_at is not None and event.received_at.isoformat() == "2015-02-04T09:30:36+00:00"
+    # A UTF-16BE text: as hex digits of its code units, or as its bytes, percent-encoded.
     utf16 = {**legacy, "charset": "UTF-16BE", "text": "Stop".encode("utf-16-be").hex() + "00e9"}
     [event] = client.parse_inbound_webhook(_hook(query=utf16, method="GET"))
     assert isinstance(event, InboundEvent) and event.body == "Stopé"
+    fields = {**legacy, "charset": "UTF-16BE", "token": CALLBACK_TOKEN}
+    fields.pop("text")
+    query = urlencode(fields) + "&text=" + "".join(f"%{b:02X}" for b in "Стоп".encode("utf-16-be"))
+    [event] = client.parse_inbound_webhook(WebhookRequest(b"", {}, "GET", {"token": CALLBACK_TOKEN}, query))
+    assert isinstance(event, InboundEvent) and event.body == "Стоп"
+    latin = urlencode({**legacy, "text": "Arrêt"}, encoding="latin-1").encode()
+    [event] = client.parse_inbound_webhook(_hook(latin, content_type="application/x-www-form-urlencoded"))
+    assert isinstance(event, InboundEvent) and event.body == "Arrêt"
 
 
 def test_callbacks_are_authenticated_by_token_or_basic_auth(
