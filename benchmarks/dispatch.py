@@ -102,6 +102,9 @@ def cases(seconds: float, unthrottled_seconds: float) -> list[tuple[Case, int]]:
         Case("cliqtel, 1 per request, limited", "cliqtel", 600, 10.0, 60),
         # Batches: 60 requests per 10 s (6/s) of up to 100 recipients, 600 msg/s: both bind at 600.
         Case("clickatell, batched, limited", "clickatell", 60, 10.0, 600, 100, same_text=True),
+        # Clickatell's documented rate: "about 100 messages per second", batches of 200 (its
+        # defaults); no request limit is documented (6,000 a minute, as the defaults say).
+        Case("clickatell, documented rate, batches of 200", "clickatell", 6000, 60.0, 100, 200, same_text=True),
     ]
     unthrottled = [
         Case(

@@ -173,6 +173,24 @@ class PricingConfig(_Section):
         return self.countries.get(country, self.default_per_segment)
 
 
+# A provider type's own defaults, where they differ from the class defaults (Cliqtel's). Clickatell,
+# from its "SMS REST API V2.0": "about 100 messages per second"; batches of "up to 500", "up to 200"
+# and "up to 600" numbers in different places (200, the strictest, unless recipients_per_request
+# says otherwise, up to 600); no request limit given (100 a second lets one-number requests reach
+# the message rate).
+TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "clickatell": {
+        "base_url": "https://api.clickatell.com",
+        "api_key_env": "CLICKATELL_API_KEY",
+        "callback_token_env": "CLICKATELL_CALLBACK_TOKEN",
+        "requests_per_minute": 6000,
+        "messages_per_second": 100,
+        "recipients_per_request": 200,
+        "inbound_poll_interval": 0,
+    },
+}
+
+
 class ProviderConfig(_Section):
     """One provider account: how to reach it and the limits it enforces."""
 
@@ -215,8 +233,38 @@ class ProviderConfig(_Section):
     # (one secret, one purpose). Both empty: Basic auth is not accepted, only signatures.
     callback_username: str = ""
     callback_password_env: str = ""
+    # Clickatell callbacks may carry a secret token in their URL's query (`?token=…`, the URL
+    # pasted into Clickatell's portal); its value comes from this variable. Empty: not accepted.
+    callback_token_env: str = ""
+    # Clickatell's `callback` parameter: which status changes it reports (the document lists 0-7;
+    # commonly 1 intermediate, 2 final, 4 error, added up). 7: all of them. The intermediate ones
+    # settle a lost reply within seconds; the final and error ones end the job.
+    callback: int = Field(default=7, ge=0, le=7)
+    # The sender is a two-way number: ask Clickatell to route replies back (`mo=1`), so STOP works.
+    two_way: bool = False
+    # The most parts (segments) one message may have at the provider: Clickatell's maxMessageParts
+    # (the document lists 1, 2, 3). Longer messages are `too_long` in the preview, never sent.
+    max_message_parts: int = Field(default=3, ge=1, le=255)
+    # A job whose send was ambiguous at a provider that cannot be asked (Clickatell) waits this many
+    # seconds for its status callback; then unsettled_policy applies: "unknown" (reported, never
+    # resent) or "resend" (sent again: a duplicate if the lost request had reached the provider).
+    unsettled_after: float = Field(default=900.0, gt=0)
+    unsettled_policy: Literal["unknown", "resend"] = "unknown"
 
     _check_env_names = field_validator("api_key_env", "username_env", "webhook_secret_env")(_env_name)
+
+    @field_validator("callback_password_env", "callback_token_env")
+    @classmethod
+    def _optional_env_name(cls, value: str) -> str:
+        return _env_name(value) if value else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _type_defaults(cls, raw: Any) -> Any:
+        """The class defaults are Cliqtel's; another type's account starts from its own."""
+        if isinstance(raw, dict):
+            return {**TYPE_DEFAULTS.get(str(raw.get("type", "")), {}), **raw}
+        return raw
 
     @field_validator("account")
     @classmethod
@@ -237,6 +285,12 @@ class ProviderConfig(_Section):
         if self.webhook_signing_key == "api_key":
             return self.api_key()
         return _secret_from_env(self.webhook_secret_env, "provider.webhook_secret_env")
+
+    def callback_token(self) -> Secret | None:
+        """The token Clickatell callbacks carry in their URL's query, or None when none is configured."""
+        if not self.callback_token_env:
+            return None
+        return _secret_from_env(self.callback_token_env, "provider.callback_token_env")
 
     def callback_password(self) -> Secret | None:
         """The Basic-auth password of Clickatell callbacks, or None when none is configured."""

@@ -4,7 +4,8 @@
 
 Routes:
     POST /webhooks/<type>/status    delivery receipts   (<type> = the configured provider.type; the
-    POST /webhooks/<type>/inbound   inbound messages     routes its client declares, others are 404)
+    POST /webhooks/<type>/inbound   inbound messages     routes its client declares, others are 404;
+                                                         Clickatell's also answer GET, as it may call)
     GET  /healthz                   200 while the process serves HTTP
 
 /readyz and /metrics are not here: they are on the admin listener (`app/admin.py`), which is on
@@ -64,7 +65,8 @@ def build_http_app(
     # The routes the configured client declares, and no others (ClickSend declares none).
     handlers = {"status": status_webhook, "inbound": inbound_webhook}
     for kind in provider.capabilities.webhooks:
-        app.router.add_post(webhook_path(config.provider.type, kind), handlers[kind])
+        for method in provider.capabilities.webhook_methods:
+            app.router.add_route(method, webhook_path(config.provider.type, kind), handlers[kind])
     return app
 
 

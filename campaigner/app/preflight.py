@@ -4,6 +4,9 @@ balance covers what is left to send. `run`, `send`, `retry` and the daemon all c
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from campaigner.app.credits import CoverageSource, CreditPricer
 from campaigner.config import ProviderConfig
 from campaigner.errors import ProviderError, UserError
 from campaigner.model.provider import SenderNumber
@@ -64,12 +67,17 @@ async def check_balance(
 ) -> str | None:
     """Refuse to start when the estimate of what is left to send is above the account's balance.
 
-    Returns a note for the user when the balance cannot be known (then nothing is refused).
+    Compares like with like: an account charged in credits (Clickatell) against the credits its
+    coverage says the rest needs at least, any other against the estimate in the pricing currency.
+    Returns a note for the user when the balance cannot be known or compared (then nothing is
+    refused).
     """
     balance = await provider.balance()
     if balance is None:
         return "the account's balance is unknown (see provider.balance_path): not checked"
     campaign = await store.get_campaign(campaign_id)
+    if provider.capabilities.prices_in_credits and isinstance(provider, CoverageSource):
+        return await _check_credits(provider, store, campaign_id, balance.amount, allow_partial)
     left = campaign.estimated_cost - await store.cost_so_far(campaign_id)
     if balance.amount < left and not allow_partial:
         raise UserError(
@@ -77,6 +85,22 @@ async def check_balance(
             f"balance is {format_money(balance.amount, balance.currency)}; top up, or pass --allow-partial "
             "to send until it runs out (the campaign then pauses)"
         )
+    return None
+
+
+async def _check_credits(
+    provider: CoverageSource, store: Store, campaign_id: int, credits: Decimal, allow_partial: bool
+) -> str | None:
+    estimate = await CreditPricer(provider).estimate(await store.pending_segments_by_country(campaign_id))
+    if credits < estimate.total and not allow_partial:
+        raise UserError(
+            f"campaign {campaign_id} needs at least {estimate.total:,.2f} credits (the minimum charge "
+            f"coverage gives, per part) but the balance is {credits:,.2f} credits; top up, or pass "
+            "--allow-partial to send until it runs out (the campaign then pauses)"
+        )
+    if estimate.unpriced:
+        reasons = "; ".join(f"{country}: {why}" for country, why in sorted(estimate.unpriced.items()))
+        return f"credits not estimated for some countries, the balance check covers the others ({reasons})"
     return None
 
 

@@ -96,7 +96,7 @@ async def _body(request: web.Request) -> bytes:
 
 
 async def status_webhook(request: web.Request) -> web.Response:
-    """POST /webhooks/<provider>/status: delivery receipts."""
+    """POST (or GET, where the provider's callbacks are) /webhooks/<provider>/status: receipts."""
     provider = request.app[PROVIDER]
     handle = partial(handle_status, policy=request.app[INBOUND])
     return await _handle(request, "status", provider.parse_status_webhook, handle)
@@ -114,7 +114,7 @@ async def _handle(
     except WebhookRejected as exc:
         return _rejection(kind, exc, request, "incomplete_body" if exc.status == 400 else "")
     try:
-        events = parse(WebhookRequest(body, request.headers))
+        events = parse(WebhookRequest(body, request.headers, request.method, request.query))
     except WebhookRejected as exc:
         return _rejection(kind, exc, request)
     store = request.app[STORE]

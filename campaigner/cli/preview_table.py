@@ -70,6 +70,16 @@ def render_preview(
             totals.add_row(f"  {label}", f"{count:,}", _percent(count, preview.rows))
     totals.add_row("segments", f"{preview.segments_total:,}", "")
     totals.add_row("cost", format_money(preview.cost_total, preview.currency), "")
+    if preview.credits is not None:
+        unpriced = preview.credits.get("unpriced") or {}
+        totals.add_row(
+            "credits",
+            f"≥ {preview.credits['at_least']:,.2f}",
+            "the provider's minimum charge per part, from coverage"
+            + (f"; not priced: {', '.join(sorted(unpriced))}" if unpriced else ""),
+        )
+    elif preview.credits_note:
+        totals.add_row("credits", "?", preview.credits_note)
     when = "at the provider's limits"
     if quiet_hours is not None:
         start, end = (t.strftime("%H:%M") for t in quiet_hours)

@@ -22,7 +22,7 @@ from campaigner.model.states import SENT_STATES, JobState
 
 # Job states that count as "done" for the bar; `sending` and `pending` are still to do.
 FAILED_STATES = frozenset({JobState.REJECTED})
-DONE_STATES = SENT_STATES | FAILED_STATES | {JobState.SKIPPED, JobState.CANCELLED}
+DONE_STATES = SENT_STATES | FAILED_STATES | {JobState.SKIPPED, JobState.CANCELLED, JobState.UNKNOWN}
 
 
 @dataclass(frozen=True, slots=True)

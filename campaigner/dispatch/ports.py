@@ -14,6 +14,7 @@ from typing import Protocol
 from campaigner.model.campaigns import Campaign
 from campaigner.model.jobs import ClaimedJob, JobResult, Settlement
 from campaigner.model.provider import LookupResult, OutboundMessage, RateLimitInfo, SendResult
+from campaigner.model.states import JobState
 
 
 class Sender(Protocol):
@@ -21,6 +22,11 @@ class Sender(Protocol):
 
     @property
     def max_recipients_per_request(self) -> int: ...
+
+    # False for a provider that cannot look a message up by our id (Clickatell): an ambiguous send
+    # waits for its status callback instead, and then for provider.unsettled_after.
+    @property
+    def looks_up_messages(self) -> bool: ...
 
     async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
         """One result per message, same order; provider and network failures are results."""
@@ -47,6 +53,9 @@ class ReconcileStore(ResultStore, Protocol):
         self, campaign_id: int, limit: int, worker_timeout: float
     ) -> Sequence[ClaimedJob]: ...
     async def settle_reconciled(self, settlements: Sequence[Settlement]) -> int: ...
+    async def mark_unsettled(
+        self, campaign_id: int, after: float, worker_timeout: float, becomes: JobState
+    ) -> int: ...
 
 
 class WorkerStore(Protocol):

@@ -74,3 +74,20 @@ def seconds_until_allowed(e164: str, start: time, end: time, now: datetime | Non
                 return (candidate - now).total_seconds()
         candidates = sorted({_next_opening(c, zone, start) for c in candidates for zone in zones})
     return None
+
+
+def seconds_until_closed(e164: str, start: time, end: time, now: datetime | None = None) -> float | None:
+    """Seconds left in `e164`'s window now: until the first of its zones leaves [start, end) (the
+    strictest reading); None when it has no known zone or the window never closes (00:00-00:00)."""
+    now = now or datetime.now(UTC)
+    zones = zones_for(e164)
+    if not zones or start == end:
+        return None
+    left = []
+    for zone in zones:
+        local = now.astimezone(zone)
+        closing = datetime.combine(local.date(), end, tzinfo=zone)
+        if closing <= local:
+            closing = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=zone)
+        left.append((closing.astimezone(UTC) - now).total_seconds())
+    return max(0.0, min(left))

@@ -5,6 +5,12 @@ reply that could not be read) stays in `sending` under our lease; we look it up 
 job that a dead or overdue worker left in `sending` is found by `stale_sending_jobs` and looked up by
 whoever runs next. Found: `submitted` with the provider's id. Not found: `pending`, to be sent
 again. A lookup that fails leaves the job where it is, for a later try: never a blind resend.
+
+A provider that cannot look a message up by our id (Clickatell: `Sender.looks_up_messages` is
+false) is never asked. Its ambiguous jobs wait in `sending` for their status callback, which echoes
+our clientMessageId and settles them (`inbound/receipts.py`); one that no callback settles within
+`provider.unsettled_after` seconds, and that nobody holds any more, follows
+`provider.unsettled_policy`: `unknown` (the default: reported, never resent) or `resend`.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ LOOKUP_TRIES = 3
 # provider asks pollers to back off, and every lookup costs a request of the account's budget.
 STALE_BACKOFF_FIRST = 1.0
 STALE_BACKOFF_CAP = 60.0
+# How often jobs waiting for a callback are checked against provider.unsettled_after (one query).
+UNSETTLED_CHECK_SECONDS = 2.0
 
 
 class Reconciler:
@@ -65,6 +73,12 @@ class Reconciler:
         self._stale_backoff = 0.0
         self._stale_not_before = float("-inf")
         self._lookups = asyncio.Semaphore(LOOKUPS_AT_ONCE)
+        self._looks_up = provider.looks_up_messages
+        self._unsettled_after = config.provider.unsettled_after
+        self._unsettled_becomes = (
+            JobState.PENDING if config.provider.unsettled_policy == "resend" else JobState.UNKNOWN
+        )
+        self._next_unsettled_check = float("-inf")
         self.outcomes: Counter[str] = metrics.ReconcileOutcomes()  # also counted in /metrics
 
     async def start(self) -> None:
@@ -88,6 +102,11 @@ class Reconciler:
         provider has no such message (a refusal it could not prove), instead of sending it again.
         """
         self.outcomes["ambiguous"] += 1
+        if not self._looks_up:
+            # Nothing to ask: the job stays in `sending` until its callback settles it, or
+            # provider.unsettled_after passes (reconcile_stale).
+            self.outcomes["awaiting_callback"] += 1
+            return
         task = asyncio.create_task(self._settle_later(job, result), name=f"reconcile job {job.id}")
         self._settling.add(task)
         task.add_done_callback(self._settled)
@@ -106,6 +125,8 @@ class Reconciler:
         When a lookup fails the pass stops there (the provider cannot answer now: the rest would
         fail the same way), and later passes back off, 1 s doubling to 60 s, returning 0 at once.
         """
+        if not self._looks_up:
+            return await self._mark_unsettled()
         if time.monotonic() < self._stale_not_before:
             return 0
         jobs = await self._store.stale_sending_jobs(self._campaign_id, limit, self._dead_after)
@@ -132,6 +153,29 @@ class Reconciler:
                 extra={"campaign_id": self._campaign_id, "worker_id": self._worker_id},
             )
         return len(settlements)
+
+    async def _mark_unsettled(self) -> int:
+        """Jobs no callback settled in time → unknown (or pending, by policy); at most every 2 s."""
+        now = time.monotonic()
+        if now < self._next_unsettled_check:
+            return 0
+        self._next_unsettled_check = now + UNSETTLED_CHECK_SECONDS
+        marked = await self._store.mark_unsettled(
+            self._campaign_id, self._unsettled_after, self._dead_after, self._unsettled_becomes
+        )
+        if marked:
+            self.outcomes[str(self._unsettled_becomes)] += marked
+            log.warning(
+                "campaign %s: %d jobs had no status callback within %g s: %s",
+                self._campaign_id,
+                marked,
+                self._unsettled_after,
+                "marked unknown (never resent; `campaigner retry --unknown` sends them again)"
+                if self._unsettled_becomes is JobState.UNKNOWN
+                else "to be sent again (provider.unsettled_policy = resend)",
+                extra={"campaign_id": self._campaign_id, "worker_id": self._worker_id},
+            )
+        return marked
 
     async def _settle_later(self, job: ClaimedJob, result: SendResult | None) -> None:
         await asyncio.sleep(AMBIGUOUS_SETTLE_SECONDS)

@@ -29,7 +29,7 @@ from campaigner import metrics
 from campaigner.config import Config
 from campaigner.dispatch.decide import Decision, RetryPolicy, decide
 from campaigner.dispatch.ports import DispatchStore, Sender
-from campaigner.dispatch.quiet_hours import seconds_until_allowed
+from campaigner.dispatch.quiet_hours import seconds_until_allowed, seconds_until_closed
 from campaigner.dispatch.reconcile import Reconciler
 from campaigner.dispatch.recorder import ResultRecorder
 from campaigner.dispatch.request_sizing import claim_size
@@ -248,6 +248,13 @@ class CampaignRunner:
                 await self._reconciler.reconcile_stale()
             await self._sleep(min(dispatcher.poll_interval, 0.25))
 
+    def _valid_for(self, e164: str) -> float | None:
+        """How long the provider may hold the message: what is left of the recipient's window,
+        so that one stuck in the provider's queue is not delivered at night."""
+        if self._window is None:
+            return None
+        return seconds_until_closed(e164, *self._window)
+
     async def _defer_outside_window(self, jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
         """Put back, until their window opens, the jobs whose recipients' local time is outside it."""
         assert self._window is not None
@@ -331,7 +338,10 @@ class CampaignRunner:
         jobs = await self._hold_back_stopped(batch) if self._stopped else batch.jobs
         if not jobs:
             return
-        messages = [OutboundMessage(job.id, job.e164, job.body, int(job.segments)) for job in jobs]
+        messages = [
+            OutboundMessage(job.id, job.e164, job.body, int(job.segments), self._valid_for(job.e164))
+            for job in jobs
+        ]
         self.report.requests += 1
         began = time.monotonic()
         results = await self._provider.send(messages)
@@ -375,7 +385,9 @@ class CampaignRunner:
             self.report.retried += 1
         done.append(decision.result)
         if decision.suppress and job is not None:
-            await self._store.add_suppressions([job.e164], "opt_out", "provider")
+            # The provider's code is the source (Clickatell 121 blocked, 122 opted out, 128, 250).
+            source = f"provider:{result.code}" if result.code else "provider"
+            await self._store.add_suppressions([job.e164], "opt_out", source)
         if decision.pause_reason is not None:
             await self._pause(decision.pause_reason)
 

@@ -12,6 +12,11 @@ their job are dropped after a day. Parking is bounded: at most `daemon.parked_re
 from one request, and none while the account has `daemon.parked_receipts_max` waiting, so one
 signed request cannot fill the table. A whole request is one statement.
 
+A receipt that echoes our clientMessageId (Clickatell) first settles the job it names, if that
+job's send was ambiguous and it still waits in `sending` (or was given up as `unknown`): it becomes
+`submitted` with the provider's id, so the receipt, or a later one, applies to it. Any status does
+this, a queued one too: the message reached the provider. Counted as verdict `settled`.
+
 Verdicts (the `verdict` label of campaigner_webhook_events_total{type="status"}): accepted,
 duplicate, parked, park_refused (not parked: over a cap), ignored (a non-final status: queued/sent
 never move a job), stale and future_dated (dated outside `daemon.event_max_age` /
@@ -27,7 +32,7 @@ from datetime import UTC, datetime
 
 from campaigner import metrics
 from campaigner.inbound.policy import InboundPolicy
-from campaigner.model.inbound import FinalReceipt
+from campaigner.model.inbound import CallbackEcho, FinalReceipt
 from campaigner.model.provider import DeliveryStatus, StatusEvent
 from campaigner.store.store import Store
 
@@ -42,7 +47,10 @@ async def handle_status(store: Store, events: Sequence[StatusEvent], policy: Inb
     verdicts: Counter[str] = Counter()
     now = datetime.now(UTC)
     finals: dict[str, FinalReceipt] = {}
+    echoes: list[CallbackEcho] = []
     for event in events:
+        if event.ref is not None and policy.window_problem(event.occurred_at, now) is None:
+            echoes.append(CallbackEcho(event.ref, event.ref_e164, event.provider_id))
         if event.status not in (DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED):
             # queued/sent never move a job, least of all backwards: no need to look the message up
             # (every message brings one or two of these, so a query each would double the load).
@@ -73,6 +81,9 @@ async def handle_status(store: Store, events: Sequence[StatusEvent], policy: Inb
             event.reported_segments,
             event.reported_cost,
         )
+    if echoes and (settled := await store.settle_by_callback(policy.account, echoes)):
+        verdicts["settled"] += settled
+        log.info("%d jobs whose send was unsure settled by their status callback", settled)
     results = await store.apply_receipts(
         policy.account,
         list(finals.values()),

@@ -25,6 +25,16 @@ class FinalReceipt:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackEcho:
+    """A status callback's echo of our clientMessageId, naming the job a send was ambiguous about:
+    `ref` the job (or, with `e164`, the first job of a batch request and the recipient within it)."""
+
+    ref: int
+    e164: str | None
+    provider_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReceiptVerdict:
     """What became of one FinalReceipt: accepted (its job moved), duplicate, parked or park_refused."""
 

@@ -35,6 +35,9 @@ class OutboundMessage:
     to: str  # E.164
     body: str
     segments: int = 1
+    # Seconds the provider may keep it queued before giving up (Clickatell's validityPeriod):
+    # the time left in the recipient's sending window, when the campaign has quiet hours.
+    valid_for: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,10 @@ class StatusEvent:
     status: DeliveryStatus
     occurred_at: datetime | None = None
     error: str | None = None
-    ref: int | None = None  # our job id when the provider echoes it (Clickatell clientMessageId)
+    # Our job id when the provider echoes it (Clickatell's clientMessageId): the job itself, or,
+    # with `ref_e164`, the first job of a batch request and the recipient (E.164) within it.
+    ref: int | None = None
+    ref_e164: str | None = None
     # What the provider says the message counted and cost, where the receipt carries it (Cliqtel).
     reported_segments: int | None = None
     reported_cost: Decimal | None = None
@@ -136,11 +142,24 @@ class IgnoredEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Coverage:
+    """Whether a number can be reached, and the lowest credit charge of one plain message part to
+    it (Clickatell's coverage command: "no guarantee that all your messages will be charged this")."""
+
+    routable: bool
+    destination: str
+    minimum_charge: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookRequest:
     """What a webhook parser needs of an HTTP request: raw body (signatures cover it) and headers."""
 
     body: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Providers whose callbacks are a GET query or a form (Clickatell) need these too.
+    method: str = "POST"
+    query: Mapping[str, str] = field(default_factory=dict)
 
 
 class WebhookRejected(Exception):

@@ -6,8 +6,10 @@ states everywhere else instead of bare strings. A test checks both sides agree.
 
     job:       pending ──claim──► sending ──accepted──► submitted ──receipt──► delivered | undelivered
                   ▲  │              │  └──permanent──► rejected ──retry──► pending
-                  │  │              └──transient, throttled, paused, released──► pending
+                  │  │              ├──transient, throttled, paused, released──► pending
+                  │  │              └──no callback settled it in time (no lookup)──► unknown
                   │  └──suppressed at claim──► skipped;   pending ──cancel──► cancelled
+                  unknown ──late callback──► submitted;  unknown ──retry --unknown──► pending
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ class JobState(StrEnum):
     REJECTED = "rejected"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    # The provider may or may not have it: an ambiguous send that no callback settled within
+    # provider.unsettled_after, at a provider that cannot be asked (Clickatell). Never resent
+    # silently; a late callback still settles it.
+    UNKNOWN = "unknown"
 
 
 class CampaignState(StrEnum):
@@ -44,13 +50,14 @@ J, C = JobState, CampaignState
 
 JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     J.PENDING: frozenset({J.SENDING, J.SKIPPED, J.CANCELLED}),
-    J.SENDING: frozenset({J.SUBMITTED, J.PENDING, J.REJECTED}),
+    J.SENDING: frozenset({J.SUBMITTED, J.PENDING, J.REJECTED, J.UNKNOWN}),
     J.SUBMITTED: frozenset({J.DELIVERED, J.UNDELIVERED}),
     J.REJECTED: frozenset({J.PENDING}),  # only `campaigner retry`
     J.DELIVERED: frozenset(),
     J.UNDELIVERED: frozenset(),
     J.SKIPPED: frozenset(),
     J.CANCELLED: frozenset(),
+    J.UNKNOWN: frozenset({J.SUBMITTED, J.PENDING}),  # a late callback; `retry --unknown`
 }
 
 CAMPAIGN_TRANSITIONS: dict[CampaignState, frozenset[CampaignState]] = {

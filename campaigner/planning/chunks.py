@@ -42,6 +42,8 @@ class ChunkSpec:
     empty_value: Literal["reject", "empty"]
     smart_encoding: bool
     max_body_chars: int
+    # The most segments the provider sends of one message (Clickatell's maxMessageParts), or None.
+    max_segments: int | None = None
 
 
 class ChunkPlanner:
@@ -87,6 +89,12 @@ class ChunkPlanner:
             sent, encoding, segments, saved = counted
             if len(sent) > spec.max_body_chars:
                 append((TOO_LONG, f"{len(sent)} characters; the provider accepts {spec.max_body_chars}"))
+                continue
+            if spec.max_segments is not None and segments > spec.max_segments:
+                limit = spec.max_segments
+                append(
+                    (TOO_LONG, f"{segments} segments; the provider sends at most {limit} (max_message_parts)")
+                )
                 continue
             append((phone.e164 or "", phone.country, sent, encoding, segments, saved))
         return out

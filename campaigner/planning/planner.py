@@ -24,7 +24,7 @@ from collections.abc import Callable, Container, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -51,7 +51,7 @@ from campaigner.planning.recipients import (
     RecipientsFile,
     Rejected,
 )
-from campaigner.providers.registry import recipients_per_request
+from campaigner.providers.registry import capabilities_of, recipients_per_request
 from campaigner.text.templates import Template
 
 __all__ = [
@@ -160,6 +160,10 @@ class Preview(BaseModel):
     # Rows read from several lines (a cell with a line break), and the lines beyond one they took.
     multiline_rows: int = 0
     extra_lines: int = 0
+    # An account charged in credits (Clickatell): what coverage says the campaign needs at least
+    # (`app/credits.py`: {"currency", "at_least", "per_country", "unpriced"}), or why it is not known.
+    credits: dict[str, Any] | None = None
+    credits_note: str | None = None
 
     @property
     def rejected(self) -> int:
@@ -223,6 +227,9 @@ class Planner:
                 empty_value=opts.empty_value or cfg.recipients.empty_value,
                 smart_encoding=opts.smart_encoding,
                 max_body_chars=cfg.provider.max_body_chars,
+                max_segments=cfg.provider.max_message_parts
+                if capabilities_of(cfg.provider.type).limits_parts
+                else None,
             )
             preview = self.preview
             preview.file, preview.phone_column, preview.region = (
@@ -304,9 +311,7 @@ class Planner:
         )
         preview.encodings = {"GSM-7": encodings["GSM-7"], "UCS-2": encodings["UCS-2"]}
         preview.by_country = [
-            CountryLine(
-                country=c.country, recipients=c.recipients, segments=c.segments, cost=c.cost
-            )
+            CountryLine(country=c.country, recipients=c.recipients, segments=c.segments, cost=c.cost)
             for c in costs.by_country()
         ]
         preview.segments_histogram = dict(sorted(histogram.items()))

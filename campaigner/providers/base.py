@@ -43,6 +43,16 @@ class Capabilities:
     looks_up_messages: bool = True
     # The callbacks it parses; each is served at webhook_path(type, kind).
     webhooks: tuple[WebhookKind, ...] = ()
+    # It sends at most provider.max_message_parts segments of one message (Clickatell's
+    # maxMessageParts): longer ones are `too_long` in the preview.
+    limits_parts: bool = False
+    # Its account is charged in credits, not the pricing currency; `coverage(e164)` says the least
+    # one message part to a number costs (Clickatell): estimates and the balance check use it.
+    prices_in_credits: bool = False
+    # It can stop a message still in its queue (`stop(provider_id)`): `cancel` stops those too.
+    stops_messages: bool = False
+    # The HTTP methods its callbacks come with (Clickatell's may be a GET with a query).
+    webhook_methods: tuple[str, ...] = ("POST",)
     # It takes a status-callback URL with each message (else it is set on the provider's side).
     callback_per_message: bool = False
     # It can say where one sent message is (`receipt`): receipts missed are caught up by asking.
@@ -64,6 +74,7 @@ class Provider(Protocol):
     name: str
     capabilities: ClassVar[Capabilities]
     max_recipients_per_request: int
+    looks_up_messages: bool  # capabilities.looks_up_messages, for the engine's Sender port
 
     async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
         """Send up to `max_recipients_per_request` messages; one result per message, same order.

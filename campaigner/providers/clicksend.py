@@ -63,6 +63,7 @@ class ClickSendProvider:
     # Used for its numbers only: no webhooks, no lookups.
     capabilities = Capabilities(looks_up_messages=False)
     max_recipients_per_request = 1
+    looks_up_messages = True
 
     def __init__(self, config: ProviderConfig, *, status_callback_url: str | None = None) -> None:
         self._config = config

@@ -144,6 +144,7 @@ class CliqtelProvider:
         polls_inbound=True,
     )
     max_recipients_per_request = 1
+    looks_up_messages = True
 
     def __init__(self, config: ProviderConfig, *, status_callback_url: str | None = None) -> None:
         self._config = config

@@ -145,26 +145,31 @@ def cliqtel_verdict(
 
 
 # --- Clickatell: numeric codes (SMS REST API v2.0, section 10) ---------------------------------------------
+# A code about this message's destination rejects that job only; a code about our request, the
+# text every job of a request shares, the account or the gateway pauses the campaign for a human
+# (rejecting every job one by one would empty the campaign over one mistake of ours).
 
 CLICKATELL_CODES: dict[str, Verdict] = {
     "001": Verdict(Outcome.ACCOUNT),  # authentication failed
     "007": Verdict(Outcome.ACCOUNT),  # IP lockdown violation
     "100": Verdict(Outcome.ACCOUNT),  # data malformed: our request is wrong for every job
     "101": Verdict(Outcome.ACCOUNT),  # invalid or missing parameters
-    "102": Verdict(Outcome.RECIPIENT),  # invalid user data header (this message)
+    "102": Verdict(Outcome.ACCOUNT),  # invalid user data header: ours, the same for every job
     "105": Verdict(Outcome.RECIPIENT),  # invalid destination address
     "106": Verdict(Outcome.ACCOUNT),  # invalid source address
     "108": Verdict(Outcome.ACCOUNT),  # invalid or missing API id
     "109": Verdict(Outcome.ACCOUNT),  # missing message id
-    "113": Verdict(Outcome.RECIPIENT),  # maximum message parts exceeded (this message is too long)
+    "113": Verdict(Outcome.ACCOUNT),  # maximum message parts exceeded: the text, or the connection's limit
     "114": Verdict(Outcome.RECIPIENT),  # cannot route message to this prefix
-    "116": Verdict(Outcome.RECIPIENT),  # invalid unicode data
+    "116": Verdict(Outcome.ACCOUNT),  # invalid unicode data: our encoding, the same for every job
     "120": Verdict(Outcome.ACCOUNT),  # clientMessageId contains spaces (our bug)
     "121": Verdict(Outcome.RECIPIENT, opt_out=True),  # destination blocked
     "122": Verdict(Outcome.RECIPIENT, opt_out=True),  # destination opted out
     "123": Verdict(Outcome.ACCOUNT),  # invalid sender id
     "128": Verdict(Outcome.RECIPIENT, opt_out=True),  # number delisted
-    "130": Verdict(Outcome.FUNDS),  # maximum MT limit exceeded until a date: the account cannot send
+    # Maximum MT limit exceeded until a UNIX time: every sender of the account waits until then
+    # (the client reads the time into retry_after), then sending resumes on its own.
+    "130": Verdict(Outcome.THROTTLED),
     "160": Verdict(Outcome.ACCOUNT),  # HTTP method not supported
     "161": Verdict(Outcome.ACCOUNT),  # resource does not exist
     "165": Verdict(Outcome.ACCOUNT),  # invalid or no version header
@@ -177,18 +182,25 @@ CLICKATELL_CODES: dict[str, Verdict] = {
 
 
 def clickatell_verdict(status: int, code: str | None) -> Verdict:
-    """Map a Clickatell error (HTTP status, numeric error code as text)."""
+    """Map a Clickatell error (HTTP status, numeric error code as text).
+
+    A code the table does not know pauses the campaign, whatever its range: the document lists
+    every code it means, and guessing "recipient" for a new one could reject every job. A 5xx
+    without a code is ambiguous (the request may have been processed: its status callback will
+    say), except 503, which the document says to retry.
+    """
     if code:
         key = code.strip()
         if key.isdigit():
             key = key.zfill(3)
         if key in CLICKATELL_CODES:
             return CLICKATELL_CODES[key]
-        if key.isdigit() and 100 <= int(key) <= 130:
-            # The 100-130 range is about the message or its destination.
-            return Verdict(Outcome.RECIPIENT)
-        if key.isdigit() and 160 <= int(key) <= 167:
+        if status not in (429, 503) and status < 500:
             return Verdict(Outcome.ACCOUNT)
+    if status == 503:
+        return Verdict(Outcome.TRANSIENT)
+    if status >= 500:
+        return Verdict(Outcome.AMBIGUOUS)
     if status == 400:
         # A 400 with no code we know: our request is malformed for every job, pause rather than reject all.
         return Verdict(Outcome.ACCOUNT)

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from campaigner.model.inbound import FinalReceipt, ReceiptVerdict, Reply, ReplyOutcome
+from campaigner.model.inbound import CallbackEcho, FinalReceipt, ReceiptVerdict, Reply, ReplyOutcome
 from campaigner.store.database import Database
 
 
@@ -48,6 +48,20 @@ class InboundStore:
             [r.reported_cost for r in receipts],
         )
         return [ReceiptVerdict(r["provider_id"], r["verdict"], r["job_id"], r["campaign_id"]) for r in rows]
+
+    async def settle_by_callback(self, account: str, echoes: Sequence[CallbackEcho]) -> int:
+        """Jobs of `account` whose send was ambiguous, named by a callback's echo of our
+        clientMessageId → `submitted` with the provider's id; how many moved."""
+        if not echoes:
+            return 0
+        rows = await self.db.all(
+            "settle-by-callback",
+            account,
+            [e.ref for e in echoes],
+            [e.e164 for e in echoes],
+            [e.provider_id for e in echoes],
+        )
+        return len(rows)
 
     async def apply_pending_receipts(self, account: str, max_age: float) -> tuple[int, int]:
         """Apply `account`'s parked receipts whose job is now submitted; drop every parked receipt

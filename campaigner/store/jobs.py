@@ -159,6 +159,16 @@ class JobStore:
         rows = await self.db.all("stale-sending-jobs", campaign_id, limit, float(worker_timeout))
         return [from_record(ClaimedJob, r) for r in rows]
 
+    async def mark_unsettled(
+        self, campaign_id: int, after: float, worker_timeout: float, becomes: JobState
+    ) -> int:
+        """`sending` jobs of a campaign that nobody holds and no callback settled within `after`
+        seconds of their claim → `becomes` (unknown, or pending to send again); how many."""
+        rows = await self.db.all(
+            "mark-unsettled", campaign_id, float(after), float(worker_timeout), str(becomes)
+        )
+        return len(rows)
+
     async def settle_reconciled(self, settlements: Sequence[Settlement]) -> int:
         """Settle looked-up jobs: found → `submitted` with the provider id, not found → `pending`.
 
@@ -187,6 +197,10 @@ class JobStore:
         if not wanted:
             return 0
         return _rows_changed(await self.db.execute("retry-rejected", campaign_id, wanted))
+
+    async def retry_unknown(self, campaign_id: int) -> int:
+        """A campaign's `unknown` jobs → `pending` now (`retry --unknown`: the operator's choice)."""
+        return _rows_changed(await self.db.execute("retry-unknown", campaign_id))
 
     async def get_job(self, job_id: int) -> Job | None:
         """One whole job row."""

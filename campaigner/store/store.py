@@ -272,6 +272,11 @@ class Store(JobStore, InboundStore):
         """Number of jobs per state (only states that have jobs)."""
         return {state: total.jobs for state, total in (await self.job_totals(campaign_id)).items()}
 
+    async def pending_segments_by_country(self, campaign_id: int) -> dict[str | None, int]:
+        """Segments of the campaign's jobs still to send, per destination country."""
+        rows = await self.db.all("pending-segments-by-country", campaign_id)
+        return {r["country"]: int(r["segments"]) for r in rows}
+
     async def cost_so_far(self, campaign_id: int) -> Decimal:
         """Estimated cost of the jobs the provider accepted."""
         totals = await self.job_totals(campaign_id)

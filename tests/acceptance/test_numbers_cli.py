@@ -91,7 +91,7 @@ async def test_missing_key_names_the_variable(sb: RunningSandbox, tmp_path: Path
 
 async def test_clickatell_cannot_list_numbers(sb: RunningSandbox, tmp_path: Path) -> None:
     config = write_config(tmp_path, f'type = "clickatell"\nbase_url = "{sb.clickatell_url}"')
-    code, _, err = await run_cli(config, "numbers", env={"CLIQTEL_API_KEY": sb.settings.full_key})
+    code, _, err = await run_cli(config, "numbers", env={"CLICKATELL_API_KEY": sb.settings.full_key})
     assert code == 2 and "cannot list" in err
 
 

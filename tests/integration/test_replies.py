@@ -30,6 +30,7 @@ NOW = datetime.now(UTC)
 def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(API_KEY_ENV, "17|not-used")
     monkeypatch.setenv(WEBHOOK_SECRET_ENV, SECRET)
+    monkeypatch.setenv("CLICKATELL_CALLBACK_TOKEN", SECRET)  # Clickatell's callbacks: ?token=
 
 
 def webhook_config(provider_type: str = "cliqtel", **sections: Any) -> Config:
@@ -123,7 +124,7 @@ async def test_clickatells_0031_form_is_a_stop_too(store: Store) -> None:
         {"data": {"moMessageId": "mo-1", "from": "0031612345678", "to": "3197010203040", "text": "Stop"}}
     ).encode()
     async with serving(store, webhook_config("clickatell")) as client:
-        assert await send(client, body, "/webhooks/clickatell/inbound") == {"opt_out": 1}
+        assert await send(client, body, f"/webhooks/clickatell/inbound?token={SECRET}") == {"opt_out": 1}
     assert await store.suppressed_numbers() == {PERSON}
 
 

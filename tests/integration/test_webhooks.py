@@ -38,7 +38,6 @@ from tests.http_helpers import Client, serving
 SECRET = "test-webhook-secret-123"
 # The sandbox's Clickatell callbacks are form-encoded and unsigned by default, as Clickatell sends
 # them; these tests ask for the JSON shape and the signature extension, which the client reads.
-SIGNED_JSON_CLICKATELL = {"clickatell_callback_shape": "json", "clickatell_callback_signed": True}
 STATUS = "/webhooks/cliqtel/status"
 INBOUND = "/webhooks/cliqtel/inbound"
 
@@ -47,6 +46,7 @@ INBOUND = "/webhooks/cliqtel/inbound"
 def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(API_KEY_ENV, "17|sandbox-full-access-key")
     monkeypatch.setenv(WEBHOOK_SECRET_ENV, SECRET)
+    monkeypatch.setenv("CLICKATELL_CALLBACK_TOKEN", SECRET)  # Clickatell's callbacks: ?token=
 
 
 def base_url(client: Client) -> str:
@@ -406,11 +406,12 @@ async def test_a_sentence_with_stop_in_it_is_not_an_opt_out_and_start_lifts_only
 async def test_a_stop_reaches_a_clickatell_daemon_in_clickatells_shape(
     store: Store, make_sandbox: MakeSandbox
 ) -> None:
-    sandbox = await make_sandbox(webhook_secret=SECRET, **SIGNED_JSON_CLICKATELL)
+    sandbox = await make_sandbox(webhook_secret=SECRET)
     config = sandbox_config(sandbox, provider_type="clickatell")
     [replier] = numbers(1, start=700)
     async with serving(store, config) as client:
-        await inject(sandbox, replier, " stop! ", base_url(client) + "/webhooks/clickatell/inbound")
+        inbound = base_url(client) + f"/webhooks/clickatell/inbound?token={SECRET}"
+        await inject(sandbox, replier, " stop! ", inbound)
     [entry] = [s for s in await store.list_suppressions() if s.e164 == replier]
     assert (entry.reason, entry.source) == ("stop_reply", "inbound")
 
@@ -433,11 +434,13 @@ async def test_inbound_body_is_never_logged_at_info(
 
 
 async def test_clickatell_callbacks_on_their_own_route(store: Store, make_sandbox: MakeSandbox) -> None:
-    sandbox = await make_sandbox(webhook_secret=SECRET, **SIGNED_JSON_CLICKATELL)
+    sandbox = await make_sandbox(webhook_secret=SECRET)
     config = sandbox_config(sandbox, provider_type="clickatell", provider={"recipients_per_request": 5})
     campaign_id = await create_running_campaign(store, numbers(5))
     async with serving(store, config) as client:
-        sandbox.settings.clickatell_callback_url = base_url(client) + "/webhooks/clickatell/status"
+        sandbox.settings.clickatell_callback_url = (
+            base_url(client) + f"/webhooks/clickatell/status?token={SECRET}"
+        )
         assert (await client.post(STATUS, data=b"{}")).status == 404
         provider = make_provider(
             config.provider, status_callback_url=sandbox.settings.clickatell_callback_url

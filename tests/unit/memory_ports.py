@@ -139,6 +139,21 @@ class MemoryStore:
             changed += 1
         return changed
 
+    async def mark_unsettled(
+        self, campaign_id: int, after: float, worker_timeout: float, becomes: JobState
+    ) -> int:
+        now = datetime.now(UTC)
+        marked = 0
+        for job in self.jobs.values():
+            unheld = job.worker_id not in self.workers or (
+                job.lease_until is not None and job.lease_until < now
+            )
+            old = job.sending_at is not None and (now - job.sending_at).total_seconds() > after
+            if job.state == JobState.SENDING and unheld and old:
+                job.state, job.worker_id, job.lease_until = becomes, None, None
+                marked += 1
+        return marked
+
     async def get_campaign(self, campaign_id: int) -> Campaign:
         return self.campaign
 
@@ -190,6 +205,7 @@ class MemoryProvider:
     def __init__(self, script: Script | None = None, batch: int = 1) -> None:
         self.script: Script = script or (lambda _m, _n: Outcome.ACCEPTED)
         self.max_recipients_per_request = batch
+        self.looks_up_messages = True
         self.stored: dict[int, str] = {}  # job id → provider id
         self.tries: Counter[int] = Counter()
         self.requests = 0

@@ -96,7 +96,9 @@ def test_format_money() -> None:
 def test_requests_follow_the_dispatchers_claims_and_texts() -> None:
     # Clickatell, 20 numbers a request, claims of 40: one shared text is 2 requests a claim; a
     # personalised one is a request a recipient.
-    clickatell = ProviderConfig(type="clickatell", recipients_per_request=20, messages_per_second=20)
+    clickatell = ProviderConfig(
+        type="clickatell", recipients_per_request=20, messages_per_second=20, requests_per_minute=60
+    )
     per_request = recipients_per_request(clickatell)
     claim = claim_size(per_request, 20, 60, 100)
     assert (per_request, claim) == (20, 40)
@@ -109,6 +111,7 @@ def test_requests_follow_the_dispatchers_claims_and_texts() -> None:
     # At 60 requests a minute the personalised campaign takes 100 s, the shared one 5 s.
     assert eta_seconds(100, 100, clickatell, personal.requests) == pytest.approx(100)
     assert eta_seconds(100, 100, clickatell, shared.requests) == pytest.approx(5)
-    assert recipients_per_request(ProviderConfig(type="clickatell")) == 10  # 500, within 10 msg/s
+    # Clickatell's defaults: 200 a request, within its 100 msg/s.
+    assert recipients_per_request(ProviderConfig(type="clickatell")) == 100
     assert recipients_per_request(ProviderConfig()) == 1  # Cliqtel
     assert claim_size(1, 10, 60, 100) == 3  # Cliqtel: 1 msg/s, about two seconds of it

@@ -210,3 +210,29 @@ async def test_stale_lookups_back_off_while_the_provider_cannot_answer() -> None
         await worker.stop()
     # Idle, the runner tries stale jobs every 0.02 s here; failing lookups wait 1 s, then 2 s.
     assert times[1] - times[0] >= 0.9 and times[2] - times[1] >= 1.9
+
+
+async def test_without_lookups_a_lost_reply_waits_then_becomes_unknown_never_resent() -> None:
+    # Clickatell: no lookup by our id. A lost reply stays `sending` (its callback would settle it);
+    # after provider.unsettled_after it is `unknown`, the campaign completes, nothing is sent twice.
+    lost = {2, 5}
+    asked: list[int] = []
+
+    class NoLookups(MemoryProvider):
+        async def lookup(self, message: OutboundMessage, since: datetime) -> LookupResult:
+            asked.append(message.ref)
+            raise AssertionError("a provider without lookups is never asked")
+
+    store = MemoryStore(numbers(8))
+    provider = NoLookups(lambda m, n: "lost" if m.ref in lost else Outcome.ACCEPTED)
+    provider.looks_up_messages = False
+    config = fast_config()
+    config = config.model_copy(
+        update={"provider": config.provider.model_copy(update={"unsettled_after": 0.3})}
+    )
+    report = await run(store, provider, config)
+    assert report.state == CampaignState.COMPLETED
+    assert store.states() == {"submitted": 6, "unknown": 2}
+    assert {store.jobs[ref].state for ref in lost} == {JobState.UNKNOWN}
+    assert set(provider.tries.values()) == {1} and not asked
+    assert report.reconciled.get("unknown") == 2 and report.reconciled.get("awaiting_callback") == 2

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import tempfile
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,12 +22,16 @@ from typing import Any
 import click
 
 from campaigner.app.loading import NothingToSend, load_campaign
+from campaigner.app.stop_queued import MessageStopper, stop_queued
+from campaigner.app.wiring import RunWiring
 from campaigner.cli.commands.preview import neutralise
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.safe import CAMPAIGN_ID, printable
 from campaigner.cli.source_options import campaign_source_options, source_from_options
 from campaigner.errors import UserError
+from campaigner.inbound.policy import InboundPolicy
 from campaigner.model.states import SENT_STATES, CampaignState, JobState
+from campaigner.providers.registry import capabilities_of
 from campaigner.store.store import Store, run_with_store
 
 _FORMAT = click.option(
@@ -235,16 +240,39 @@ def resume_command(app: AppContext, campaign_id: int) -> None:
 
 @click.command("cancel")
 @click.argument("campaign_id", type=CAMPAIGN_ID)
+@click.option(
+    "--keep-queued",
+    is_flag=True,
+    help="Leave alone the messages still queued at the provider (by default they are stopped "
+    "where the provider can stop them: Clickatell).",
+)
 @pass_app
-def cancel_command(app: AppContext, campaign_id: int) -> None:
-    """Cancel CAMPAIGN_ID: every job not yet sent becomes cancelled; the rest is left as it is."""
+def cancel_command(app: AppContext, campaign_id: int, keep_queued: bool) -> None:
+    """Cancel CAMPAIGN_ID: every job not yet sent becomes cancelled, and messages still queued at
+    the provider are stopped where it can (Clickatell); the rest is left as it is."""
+    config = app.config
 
-    async def cancel(store: Store) -> tuple[int, dict[str, int]]:
+    async def cancel(store: Store) -> tuple[int, dict[str, int], Counter[str] | None]:
         cancelled = await store.cancel_campaign(campaign_id)
-        return cancelled, await store.job_counts(campaign_id)
+        stopped = None
+        campaign = await store.get_campaign(campaign_id)
+        own = campaign.provider_account == config.provider.account
+        if not keep_queued and own and capabilities_of(config.provider.type).stops_messages:
+            wiring = RunWiring.build(store, config)
+            try:
+                if isinstance(wiring.provider, MessageStopper):
+                    stopped = await stop_queued(
+                        store, wiring.provider, campaign_id,
+                        pace=lambda: wiring.throttle.acquire(0), policy=InboundPolicy.from_config(config),
+                    )  # fmt: skip
+            finally:
+                await wiring.provider.close()
+        return cancelled, await store.job_counts(campaign_id), stopped
 
-    cancelled, counts = run_with_store(app.config, cancel)
+    cancelled, counts, stopped = run_with_store(config, cancel)
     click.echo(f"campaign {campaign_id}: cancelled; {cancelled:,} pending jobs cancelled", nl=False)
+    if stopped:
+        click.echo(f"; {stopped['stopped']:,} still queued at the provider stopped", nl=False)
     with_provider = sum(counts.get(state, 0) for state in SENT_STATES)
     if with_provider:
         click.echo(f"; {with_provider:,} already with the provider (they stay sent)", nl=False)
@@ -253,6 +281,8 @@ def cancel_command(app: AppContext, campaign_id: int) -> None:
         # lookup as it stops, never sent again.
         click.echo(f"; {sending:,} being sent, settled as their dispatcher stops", nl=False)
     click.echo("")
+    if stopped and stopped["failed"]:
+        raise UserError("the provider could not answer every stop; run cancel again to stop the rest")
 
 
 EXPORT_COLUMNS = (

@@ -7,6 +7,7 @@ planned, so a user error (exit 2) leaves nothing behind.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
 import tempfile
@@ -17,10 +18,13 @@ from typing import IO, Any
 
 import click
 
+from campaigner.app.credits import CoverageSource, CreditPricer
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.regions import check_region
+from campaigner.config import Config
 from campaigner.errors import InputFileError, UserError
-from campaigner.planning.planner import PlannedMessage, Planner, PlanOptions, Rejected
+from campaigner.planning.planner import CountryLine, PlannedMessage, Planner, PlanOptions, Rejected
+from campaigner.providers.registry import capabilities_of, make_provider
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -243,12 +247,34 @@ def preview_command(
         for batch in planner.batches():
             outputs.planned(batch)
     result = planner.preview
+    if capabilities_of(config.provider.type).prices_in_credits:
+        result.credits, result.credits_note = asyncio.run(credits_of(config, result.by_country))
     if output_format == "json":
         click.echo(result.model_dump_json())
     else:
         from campaigner.cli.preview_table import render_preview
 
         render_preview(result)
+
+
+async def credits_of(
+    config: Config, by_country: list[CountryLine]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """What an account charged in credits would be charged at least, from its coverage command
+    (one read per country); or why that is not known (no API key: nothing is asked)."""
+    if not os.environ.get(config.provider.api_key_env):
+        return (
+            None,
+            f"credits not estimated: {config.provider.api_key_env} is not set (coverage is asked with it)",
+        )
+    provider = make_provider(config.provider)
+    try:
+        if not isinstance(provider, CoverageSource):
+            return None, None
+        estimate = await CreditPricer(provider).estimate({line.country: line.segments for line in by_country})
+    finally:
+        await provider.close()
+    return estimate.as_json(), None
 
 
 def register(group: click.Group) -> None:

@@ -40,6 +40,13 @@ def print_summary(report: RunReport, counts: dict[str, int], console: Console) -
     if report.reconciled:
         settled = ", ".join(f"{k} {v}" for k, v in sorted(report.reconciled.items()))
         console.print(f"reconciled with the provider: {settled}", highlight=False)
+    if unknown := counts.get("unknown", 0):
+        console.print(
+            f"{unknown:,} messages are unknown: their reply was lost and no status callback said whether "
+            f"the provider has them; `campaigner retry {report.campaign_id} --unknown` sends them again "
+            "(a duplicate for each that did arrive)",
+            highlight=False,
+        )
 
 
 async def _run_and_summarise(
@@ -158,10 +165,19 @@ def run_command(app: AppContext, campaign_id: int, allow_partial: bool) -> None:
     help="Error classes to put back (transient, account, funds). Opt-outs and recipient errors never are.",
 )
 @click.option(
+    "--unknown",
+    "include_unknown",
+    is_flag=True,
+    help="Also send again the jobs in state `unknown` (no callback said whether the provider has "
+    "them): a duplicate for every one that did reach it.",
+)
+@click.option(
     "--allow-partial", is_flag=True, help="Start even when the balance does not cover the estimate."
 )
 @pass_app
-def retry_command(app: AppContext, campaign_id: int, reasons: str, allow_partial: bool) -> None:
+def retry_command(
+    app: AppContext, campaign_id: int, reasons: str, include_unknown: bool, allow_partial: bool
+) -> None:
     """Put a campaign's fixable rejected jobs back to pending and run them."""
     config = app.config
     wanted = [r.strip() for r in reasons.split(",") if r.strip()]
@@ -175,6 +191,8 @@ def retry_command(app: AppContext, campaign_id: int, reasons: str, allow_partial
         campaign = await store.get_campaign(campaign_id)  # a clear error for an unknown id
         ensure_own_account(campaign, config)  # before any job is put back
         count = await store.retry_rejected(campaign_id, wanted)
+        if include_unknown:
+            count += await store.retry_unknown(campaign_id)
         click.echo(f"campaign {campaign_id}: {count:,} jobs put back to pending", err=True)
         if count == 0 and campaign.state in ENDED_CAMPAIGN_STATES:
             return  # nothing to retry is not an error: the campaign stays as it was

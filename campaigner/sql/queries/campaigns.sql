@@ -84,3 +84,8 @@ WHERE c.provider_account = $1 AND c.state <> 'running'
   AND (SELECT coalesce(sum(jc.jobs), 0) FROM job_counts jc
        WHERE jc.campaign_id = c.id AND jc.state = 'sending') > 0
 ORDER BY c.id;
+
+-- name: pending-segments-by-country
+-- The balance check of an account charged in credits: segments still to send, per country.
+SELECT country, sum(segments)::bigint AS segments FROM jobs
+WHERE campaign_id = $1 AND state = 'pending' GROUP BY country;

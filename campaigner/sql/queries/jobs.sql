@@ -78,6 +78,24 @@ WHERE j.campaign_id = $1 AND j.state = 'sending'
 ORDER BY j.id
 LIMIT $2;
 
+-- name: mark-unsettled
+-- Reconciliation at a provider that cannot be asked: sending jobs of campaign $1 that no callback
+-- settled within $2 seconds of their claim, and that nobody holds any more (lease expired, or the
+-- worker silent for $3 s) -> $4: 'unknown' (the default policy: reported, never resent) or
+-- 'pending' (provider.unsettled_policy = "resend": sent again, the attempt counted).
+UPDATE jobs j
+SET state = $4::text, worker_id = NULL, lease_expires_at = NULL, next_attempt_at = now(),
+    error_code = 'unsettled', error_class = 'transient',
+    error_message = 'no status callback settled this message: the provider may or may not have it',
+    finished_at = CASE WHEN $4::text = 'unknown' THEN now() ELSE j.finished_at END, updated_at = now()
+WHERE j.state = 'sending' AND j.id IN (
+    SELECT s.id FROM jobs s LEFT JOIN workers w ON w.id = s.worker_id
+    WHERE s.campaign_id = $1 AND s.state = 'sending'
+      AND s.sending_at < now() - make_interval(secs => $2)
+      AND (s.lease_expires_at < now() OR w.id IS NULL
+           OR w.heartbeat_at < now() - make_interval(secs => $3)))
+RETURNING j.id;
+
 -- name: expire-leases
 -- A dispatcher with nothing queued, in flight or being looked up: jobs still in sending under its
 -- worker are orphans (a write that failed, an earlier runner of the process) and due for
@@ -114,6 +132,13 @@ UPDATE jobs
 SET state = 'pending', next_attempt_at = now(), attempts = 0, finished_at = NULL, updated_at = now()
 WHERE campaign_id = $1 AND state = 'rejected' AND error_class = ANY ($2::text[])
   AND error_class NOT IN ('opt_out', 'recipient');
+
+-- name: retry-unknown
+-- campaigner retry --unknown: jobs no callback settled (the provider may have them) -> pending now,
+-- with a fresh attempt count. The operator chose to risk a duplicate rather than a message lost.
+UPDATE jobs
+SET state = 'pending', next_attempt_at = now(), attempts = 0, finished_at = NULL, updated_at = now()
+WHERE campaign_id = $1 AND state = 'unknown';
 
 -- name: get-job
 -- Tests and export tools: one job by id.

@@ -91,3 +91,31 @@ FROM gone;
 -- name: count-pending-receipts
 -- Tests and status: receipts waiting for their job, of account $1 (NULL: of every account).
 SELECT count(*) FROM pending_receipts WHERE $1::text IS NULL OR provider_account = $1;
+
+-- name: settle-by-callback
+-- A status callback that echoes our clientMessageId settles a job whose send was ambiguous (a lost
+-- reply; a provider that cannot be asked): `sending` or `unknown` -> submitted with the provider's
+-- id, so the callback's status (this or a later one) applies to it. $1 the account; one array entry
+-- a callback: $2 the job id the clientMessageId names, $3 the recipient (E.164) when the id names
+-- a batch request (the request's first job; the number picks the job within its campaign), NULL
+-- when it names the job itself, $4 the provider's id. Jobs of other accounts are never touched.
+WITH e AS (
+    SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[]) AS e (ref, e164, provider_id)
+), named AS (
+    SELECT k.campaign_id, e.ref, e.e164, e.provider_id
+    FROM e JOIN jobs k ON k.id = e.ref
+    JOIN campaigns c ON c.id = k.campaign_id AND c.provider_account = $1
+), target AS (
+    SELECT DISTINCT ON (j.id) j.id, n.provider_id
+    FROM named n JOIN jobs j
+      ON j.campaign_id = n.campaign_id AND j.state IN ('sending', 'unknown')
+     AND (CASE WHEN n.e164 IS NULL THEN j.id = n.ref ELSE j.e164 = n.e164 END)
+    ORDER BY j.id
+)
+UPDATE jobs j
+SET state = 'submitted', provider_id = t.provider_id, submitted_at = now(), worker_id = NULL,
+    lease_expires_at = NULL, error_code = NULL, error_class = NULL, error_message = NULL,
+    updated_at = now()
+FROM target t
+WHERE j.id = t.id AND j.state IN ('sending', 'unknown')
+RETURNING j.id, j.campaign_id;
