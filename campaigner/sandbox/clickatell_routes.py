@@ -392,7 +392,9 @@ def _send_status(refusals: list[str | None]) -> int:
 
 
 async def get_message(request: web.Request) -> web.Response:
-    """GET /rest/message/{apiMessageId}."""
+    """GET /rest/message/{apiMessageId}: the document's "Query Message" command. It shows neither
+    its route nor its reply; the route is inferred from DELETE /rest/message/{id}, the reply holds
+    the status as the stop and the callbacks show it (messageStatus, description, charge)."""
     state, admitted = _admit(request, "clickatell.get", write=False)
     message = state.store.by_api_id.get(request.match_info["id"])
     if message is None:

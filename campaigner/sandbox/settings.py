@@ -115,9 +115,9 @@ class SandboxSettings:
     price_per_segment: float = 0.008
     currency: str = "EUR"
     # Clickatell's wallet is credits, separate from the EUR one. Each message part costs the credits
-    # of the longest matching prefix of `clickatell_credits_per_part` (MSISDN digits, e.g. "27"),
-    # else the default (0.8, the document's coverage example). The document's test ranges (1/3 credit)
-    # are not built in: its own coverage example charges 0.8 in one of them.
+    # of the longest matching prefix of `clickatell_credits_per_part` (MSISDN digits, e.g. "27"; a
+    # "+" is dropped), else the default (0.8, the document's coverage example). The document's test
+    # ranges (1/3 credit) are not built in: its own coverage example charges 0.8 in one of them.
     clickatell_credits: float = 1_000_000.0
     clickatell_credits_per_part: dict[str, float] = field(default_factory=dict)
     clickatell_default_credits_per_part: float = 0.8
@@ -200,7 +200,7 @@ class SandboxSettings:
             elif name == "numbers":
                 value = [n if isinstance(n, SandboxNumber) else SandboxNumber(**n) for n in value]
             elif isinstance(current, dict):
-                value = {str(k): float(v) for k, v in dict(value).items()}
+                value = {str(k).lstrip("+"): float(v) for k, v in dict(value).items()}
             elif isinstance(current, set):
                 value = set(value)
                 if name == "fault_routes" and "*" in value:

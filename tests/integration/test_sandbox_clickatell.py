@@ -200,7 +200,7 @@ async def test_credits_are_a_wallet_of_their_own_charged_per_part_by_prefix(
 ) -> None:
     sb = await make_sandbox(
         clickatell_credits=300.5,
-        clickatell_credits_per_part={"27": 1.0, "2799": 0.5},
+        clickatell_credits_per_part={"27": 1.0, "+2799": 0.5},
         unroutable_prefixes=["999"],
     )
     assert await get(http, sb, "/rest/account/balance") == (200, {"data": {"balance": "300.50"}})
