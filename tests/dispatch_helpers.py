@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from campaigner.config import Config, config_from_mapping
+from campaigner.dispatch.runner import CampaignRunner, RunReport
+from campaigner.dispatch.throttle import Limits, Throttle
+from campaigner.dispatch.worker import Worker
+from campaigner.providers.registry import make_provider
 from campaigner.sandbox import RunningSandbox
+from campaigner.store.store import Store
 
 API_KEY_ENV = "CAMPAIGNER_TEST_SANDBOX_KEY"
 WEBHOOK_SECRET_ENV = "CAMPAIGNER_TEST_WEBHOOK_SECRET"
@@ -46,3 +52,27 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], within: float, what
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within} s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+def throttle_for(config: Config) -> Throttle:
+    """The in-memory throttle of the configured account's limits."""
+    return Throttle(Limits.of(config.provider))
+
+
+@asynccontextmanager
+async def runner_for(store: Store, config: Config, campaign_id: int) -> AsyncIterator[CampaignRunner]:
+    """A runner of `campaign_id` with its own provider client and registered worker."""
+    provider = make_provider(config.provider)
+    worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
+    await worker.start()
+    try:
+        yield CampaignRunner(store, provider, throttle_for(config), config, campaign_id, worker)
+    finally:
+        await worker.stop()
+        await provider.close()
+
+
+async def run_campaign(store: Store, config: Config, campaign_id: int, within: float = 60) -> RunReport:
+    """Run `campaign_id` to its end (or fail after `within` seconds)."""
+    async with runner_for(store, config, campaign_id) as runner:
+        return await asyncio.wait_for(runner.run(), within)

@@ -31,6 +31,14 @@ def clickatell_config(tmp_path: Path, sandbox: RunningSandbox, **provider: objec
     return config
 
 
+async def preview_json(config: Path, url: str, recipients: Path, message: str) -> dict[str, object]:
+    out = await campaigner(
+        config, url, "preview", str(recipients), "-m", message, "--region", "NL", "--format", "json"
+    )
+    preview: dict[str, object] = json.loads(out[: out.rindex("}") + 1])  # stderr follows stdout
+    return preview
+
+
 async def test_the_preview_prices_credits_from_coverage_and_sets_long_texts_aside(
     database_url: str, make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
@@ -38,39 +46,19 @@ async def test_the_preview_prices_credits_from_coverage_and_sets_long_texts_asid
     sandbox = await make_sandbox(clickatell_credits_per_part={"31": 1.5})
     config = clickatell_config(tmp_path, sandbox, max_message_parts=2)
     recipients = write_recipients(tmp_path, 10)
-    out = await campaigner(
-        config,
-        database_url,
-        "preview",
-        str(recipients),
-        "-m",
-        "Hi {name}",
-        "--region",
-        "NL",
-        "--format",
-        "json",
-    )
-    preview = json.loads(out[: out.rindex("}") + 1])
-    assert preview["credits"]["at_least"] == 15.0 and preview["credits"]["per_country"] == {"NL": 15.0}
+    preview = await preview_json(config, database_url, recipients, "Hi {name}")
+    assert preview["credits"] == {
+        "currency": "credits",
+        "at_least": 15.0,
+        "per_country": {"NL": 15.0},
+        "unpriced": {},
+    }
     table = await campaigner(
         config, database_url, "preview", str(recipients), "-m", "Hi {name}", "--region", "NL"
     )
     assert "credits" in table and "15.00" in table
     # Three parts where the account sends two: set aside as too long, never sent.
-    long_text = "Hi {name} " + "x" * 320
-    out = await campaigner(
-        config,
-        database_url,
-        "preview",
-        str(recipients),
-        "-m",
-        long_text,
-        "--region",
-        "NL",
-        "--format",
-        "json",
-    )
-    preview = json.loads(out[: out.rindex("}") + 1])
+    preview = await preview_json(config, database_url, recipients, "Hi {name} " + "x" * 320)
     assert (preview["sendable"], preview["too_long"]) == (0, 10)
 
 

@@ -15,13 +15,11 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from aiohttp import web
 
 from campaigner.config import ProviderConfig
 from campaigner.model.provider import (
@@ -34,6 +32,7 @@ from campaigner.model.provider import (
     WebhookRequest,
 )
 from campaigner.providers.clickatell import ClickatellProvider
+from tests.contract.stub import Stub
 
 TOKEN = "4ZnXsl.LcQrDI4ZHWBt6_J1KLqNZVV7Tfg9KK25nd1EYaQ7SPP2mmLkODKhzJ1S"  # section 2.2's example
 CALLBACK_TOKEN = "callback-token-of-our-own"
@@ -47,44 +46,6 @@ ACCEPTED_TWO = {
         ]
     }
 }
-
-
-@dataclass
-class Stub:
-    """Serves `reply` (status, JSON body) to any request, and keeps the requests."""
-
-    url: str = ""
-    reply: tuple[int, Any] = (200, {})
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        self.requests.append(
-            {
-                "method": request.method,
-                "path": request.path,
-                "headers": dict(request.headers),
-                "json": json.loads(raw) if raw else None,
-            }
-        )
-        status, body = self.reply
-        return web.json_response(body, status=status)
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[Stub]:
-    served = Stub()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", served.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    served.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield served
-    finally:
-        await runner.cleanup()
 
 
 def config(stub: Stub, **overrides: Any) -> ProviderConfig:

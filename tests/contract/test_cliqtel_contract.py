@@ -14,12 +14,10 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from campaigner.config import ProviderConfig
 from campaigner.model.provider import (
@@ -30,6 +28,7 @@ from campaigner.model.provider import (
     WebhookRequest,
 )
 from campaigner.providers.cliqtel import CliqtelProvider
+from tests.contract.stub import Stub
 
 KEY = "17|aBcDeFgHiJkLmNoP"  # the documented shape: an id, a pipe, the secret
 SECRET = "application-key-for-webhooks"
@@ -51,45 +50,6 @@ SENT_42 = {
         "created_at": "2026-04-03T10:15:30+00:00",
     }
 }
-
-
-@dataclass
-class Stub:
-    """Serves `reply` (status, JSON body, headers) to any request, and keeps the requests."""
-
-    url: str = ""
-    reply: tuple[int, Any, dict[str, str]] = (200, {}, {})
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        self.requests.append(
-            {
-                "method": request.method,
-                "path": request.path,
-                "query": dict(request.query),
-                "json": json.loads(raw) if raw else None,
-                "authorization": request.headers.get("Authorization"),
-            }
-        )
-        status, body, headers = self.reply
-        return web.json_response(body, status=status, headers=headers)
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[Stub]:
-    served = Stub()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", served.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    served.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield served
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

@@ -17,9 +17,6 @@ import pytest
 
 from campaigner.app.stop_queued import MessageStopper, stop_queued
 from campaigner.config import Config
-from campaigner.dispatch.runner import CampaignRunner, RunReport
-from campaigner.dispatch.throttle import Limits, Throttle
-from campaigner.dispatch.worker import Worker
 from campaigner.inbound.policy import InboundPolicy
 from campaigner.model.jobs import JobResult
 from campaigner.model.provider import OutboundMessage
@@ -28,7 +25,7 @@ from campaigner.providers.registry import make_provider
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
 from tests.builders import create_running_campaign, numbers
-from tests.dispatch_helpers import API_KEY_ENV, sandbox_config
+from tests.dispatch_helpers import API_KEY_ENV, run_campaign, sandbox_config
 from tests.fixtures.sandbox import MakeSandbox
 from tests.http_helpers import serving
 from tests.store_helpers import jobs_of
@@ -50,20 +47,6 @@ def clickatell_config(sandbox: RunningSandbox, **provider: Any) -> Config:
         provider={"callback_token_env": TOKEN_ENV, "recipients_per_request": 50, **provider},
         dispatcher={"lease_seconds": 10.0},
     )
-
-
-async def run_campaign(store: Store, config: Config, campaign_id: int) -> RunReport:
-    provider = make_provider(config.provider)
-    worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
-    await worker.start()
-    try:
-        runner = CampaignRunner(
-            store, provider, Throttle(Limits.of(config.provider)), config, campaign_id, worker
-        )
-        return await asyncio.wait_for(runner.run(), 90)
-    finally:
-        await worker.stop()
-        await provider.close()
 
 
 async def job_states(store: Store, campaign_id: int) -> Counter[str]:

@@ -4,48 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
-from campaigner.config import Config
-from campaigner.dispatch.runner import CampaignRunner, RunReport
-from campaigner.dispatch.throttle import Limits, Throttle
-from campaigner.dispatch.worker import Worker
-from campaigner.providers.registry import make_provider
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
 from tests.builders import create_running_campaign, numbers
-from tests.dispatch_helpers import API_KEY_ENV, sandbox_config, wait_for
+from tests.dispatch_helpers import (
+    API_KEY_ENV,
+    run_campaign,
+    runner_for,
+    sandbox_config,
+    wait_for,
+)
 from tests.fixtures.sandbox import MakeSandbox
 
 
 @pytest.fixture(autouse=True)
 def _sandbox_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(API_KEY_ENV, "17|sandbox-full-access-key")
-
-
-def throttle_for(config: Config) -> Throttle:
-    return Throttle(Limits.of(config.provider))
-
-
-@asynccontextmanager
-async def runner_for(store: Store, config: Config, campaign_id: int) -> AsyncIterator[CampaignRunner]:
-    provider = make_provider(config.provider)
-    worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
-    await worker.start()
-    try:
-        yield CampaignRunner(store, provider, throttle_for(config), config, campaign_id, worker)
-    finally:
-        await worker.stop()
-        await provider.close()
-
-
-async def run_campaign(store: Store, config: Config, campaign_id: int, within: float = 60) -> RunReport:
-    async with runner_for(store, config, campaign_id) as runner:
-        return await asyncio.wait_for(runner.run(), within)
 
 
 def stats(sandbox: RunningSandbox) -> dict[str, Any]:
