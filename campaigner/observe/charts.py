@@ -51,7 +51,7 @@ def _frame(width: int, height: int, title: str, body: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{label}" class="chart" preserveAspectRatio="xMidYMid meet" '
-        f'style="font:12px sans-serif;color:inherit" fill="currentColor">'
+        f'font-family="sans-serif" font-size="12" fill="currentColor">'
         f"<title>{label}</title>{body}</svg>"
     )
 
@@ -168,10 +168,11 @@ def bar_chart(
     return _frame(width, height, title, "".join(parts))
 
 
-def timeline_series(points: Sequence[TimelinePoint], states: Sequence[str]) -> list[Series]:
-    """One series a state (in `states` order): the jobs that arrived in it each minute."""
+def timeline_series(points: Sequence[TimelinePoint], states: dict[str, str]) -> list[Series]:
+    """One series a state of `states` (state → the series' name, in order): jobs that arrived in it
+    each minute."""
     by_state: dict[str, list[tuple[datetime, float]]] = {s: [] for s in states}
     for p in points:
         if p.state in by_state:
             by_state[p.state].append((p.minute, float(p.jobs)))
-    return [Series(name, by_state[name]) for name in states]
+    return [Series(label, by_state[state]) for state, label in states.items()]

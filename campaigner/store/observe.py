@@ -33,8 +33,30 @@ from campaigner.store.rows import from_record
 # LATENCY_BOUNDS[i]); bucket 0 is below 0 and the last one is open-ended. The same list is in
 # campaigner_latency_bucket (sql/migrations/0012_observe.sql); a test checks they agree.
 LATENCY_BOUNDS: tuple[float, ...] = (
-    0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800, 3600, 7200, 14400,
-    43200, 86400,
+    0,
+    1,
+    2,
+    3,
+    5,
+    7,
+    10,
+    15,
+    20,
+    30,
+    45,
+    60,
+    90,
+    120,
+    180,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    14400,
+    43200,
+    86400,
 )
 
 
