@@ -187,6 +187,8 @@ def build_live(row: CampaignLive, provider: ProviderConfig | None) -> LiveFacts:
         booked_until=row.booked_until,
         live_workers=len(row.live_workers),
         left=left,
+        rate=rate,
+        ceiling=ceiling,
     )
     eta = None
     if row.state == CampaignState.RUNNING and rate > 0 and left > 0:

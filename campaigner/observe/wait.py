@@ -2,7 +2,8 @@
 
 One reason at a time, the one to act on first: a running campaign that no process carries says
 so before anything else (its other reasons would never end), then the quiet hours or a retry
-backoff (no job is due), then the account's shared rate schedule (due jobs wait for their turn).
+backoff (no job is due), then the account's shared rate schedule (due jobs wait for their turn
+while it sends at under half the account's ceiling: other senders, or a 429's Retry-After).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def wait_reason(
     booked_until: datetime | None,
     live_workers: int,
     left: int,
+    rate: float = 0.0,
+    ceiling: float | None = None,
 ) -> WaitReason | None:
     """The reason a campaign in `state` is not sending now, or None when it is (or has ended)."""
     if state == CampaignState.DRAFT:
@@ -71,7 +74,7 @@ def wait_reason(
         return WaitReason(
             "retry_backoff", f"waiting to retry after errors: next message due at {at}", next_due
         )
-    if booked_until is not None:
+    if booked_until is not None and _held_back(rate, ceiling):
         ahead = (booked_until - now).total_seconds()
         if ahead > BOOKED_AHEAD_NOTE:
             return WaitReason(
@@ -81,3 +84,12 @@ def wait_reason(
                 booked_until,
             )
     return None
+
+
+def _held_back(rate: float, ceiling: float | None) -> bool:
+    """Sending at well under the account's ceiling (or not at all): the schedule is holding it back.
+    At the ceiling, a schedule booked ahead is only the dispatcher's own pacing."""
+    if ceiling is None:
+        return rate == 0
+    return rate < ceiling / 2
+

@@ -54,6 +54,9 @@ def test_wait_reasons_in_the_order_to_act_on() -> None:
     assert _reason(next_due=NOW + timedelta(minutes=1)).code == "retry_backoff"  # type: ignore[attr-defined]
     assert _reason(booked_until=NOW + timedelta(seconds=30)).code == "rate_schedule"  # type: ignore[attr-defined]
     assert _reason(booked_until=NOW + timedelta(seconds=1)) is None  # ordinary pacing
+    # Booked ahead while sending at the ceiling is the dispatcher's own pacing, not a wait.
+    assert _reason(booked_until=NOW + timedelta(seconds=30), rate=9.0, ceiling=10.0) is None
+    assert _reason(booked_until=NOW + timedelta(seconds=30), rate=2.0, ceiling=10.0) is not None
     assert _reason(state=CampaignState.PAUSED, reason="funds").text == "paused: funds"  # type: ignore[attr-defined]
     scheduled = _reason(state=CampaignState.SCHEDULED, send_at=NOW)
     assert scheduled.code == "scheduled" and scheduled.until == NOW  # type: ignore[attr-defined]

@@ -21,8 +21,8 @@ from campaigner import metrics
 from campaigner.app import lifecycle
 from campaigner.app.web import idempotency
 from campaigner.app.web.api import campaign_id_of
-from campaigner.app.web.auth import CSRF_FIELD
-from campaigner.app.web.state import CONFIG, GUARD, SESSION_NONCE, STORE
+from campaigner.app.web.auth import CSRF_FIELD, SESSION_COOKIE
+from campaigner.app.web.state import CONFIG, GUARD, STORE
 from campaigner.model.states import CampaignState, JobState
 from campaigner.observe.charts import bar_chart, time_chart, timeline_series
 from campaigner.observe.facts import (
@@ -87,8 +87,9 @@ def add_routes(app: web.Application) -> None:
 
 
 def _render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
-    nonce = request.get(SESSION_NONCE)
-    csrf = request.app[GUARD].csrf_token(nonce) if nonce else ""
+    guard = request.app[GUARD]
+    nonce = guard.session_nonce(request.cookies.get(SESSION_COOKIE))
+    csrf = guard.csrf_token(nonce) if nonce else ""
     html = _ENV.get_template(template).render(
         csrf=csrf, csrf_field=CSRF_FIELD, signed_in=nonce is not None, fmt=_Format, **values
     )
@@ -319,7 +320,10 @@ async def accounts_page(request: web.Request) -> web.Response:
 async def suppressions_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
     query = request.query.get("q", "").strip()
+    # As typed: spaces, dashes and a 00 international prefix are all the E.164 the list holds.
     prefix = "".join(ch for ch in query if ch.isdigit() or ch == "+")
+    if prefix.startswith("00"):
+        prefix = prefix[2:]
     if prefix and not prefix.startswith("+"):
         prefix = "+" + prefix
     rows = await store.find_suppressions(prefix, SUPPRESSION_ROWS) if prefix else []

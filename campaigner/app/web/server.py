@@ -25,7 +25,7 @@ from campaigner.app.web import api, pages
 from campaigner.app.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Guard
 from campaigner.app.web.idempotency import KeyProblem
 from campaigner.app.web.openapi import openapi_route
-from campaigner.app.web.state import CONFIG, DATABASE_URL, GUARD, SESSION_NONCE, STORE
+from campaigner.app.web.state import CONFIG, DATABASE_URL, GUARD, STORE
 from campaigner.app.web.uploads import FieldError
 from campaigner.config import Config, Secret
 from campaigner.errors import (
@@ -162,7 +162,6 @@ async def _signed_in(request: web.Request, handler: Handler) -> web.StreamRespon
             candidate = str((await request.post()).get(CSRF_FIELD, ""))
         if not guard.csrf_ok(nonce, candidate):
             return _error(request, 403, "missing or wrong CSRF token: reload the page and try again")
-    request[SESSION_NONCE] = nonce
     return await handler(request)
 
 
@@ -188,7 +187,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             return pages.login_page(request)
     if not guard.token_ok(candidate):
         return pages.login_page(request, status=401, failed=True)
-    response = web.HTTPSeeOther(location="/")
+    response = web.Response(status=303, headers={"Location": "/"})
     response.set_cookie(
         SESSION_COOKIE,
         guard.new_session(),
@@ -203,6 +202,6 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """POST /logout: forget this browser's session cookie."""
-    response = web.HTTPSeeOther(location="/login")
+    response = web.Response(status=303, headers={"Location": "/login"})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

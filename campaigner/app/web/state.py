@@ -13,5 +13,3 @@ CONFIG: web.AppKey[Config] = web.AppKey("campaigner_web_config", Config)
 GUARD: web.AppKey[Guard] = web.AppKey("campaigner_web_guard", Guard)
 # The database the store is on: a campaign is loaded on a thread of its own, with its own pool.
 DATABASE_URL: web.AppKey[str] = web.AppKey("campaigner_web_database_url", str)
-# The request key under which the session's nonce is kept (a signed-in browser's request).
-SESSION_NONCE = "campaigner_session_nonce"
