@@ -127,6 +127,7 @@ class Daemon:
 
     async def _listen_web(self, store: Store, limits: Limits, floods: FloodLog) -> Listener | None:
         """The dashboard and HTTP API on api.host:api.port, when a token is configured."""
+        from campaigner.app.logs import redact_secrets
         from campaigner.app.web.server import build_web_app
 
         api = self.config.api
@@ -134,6 +135,7 @@ class Daemon:
         if token is None:
             log.info("dashboard and HTTP API off: no token in $%s (api.token_env)", api.token_env)
             return None
+        redact_secrets(token.reveal())  # a log line that quotes a request never shows it
         app = build_web_app(store, self.config, token)
         web_listener = await _listen(app, api.host, api.port, limits, floods, "api", "api.host, api.port")
         self.api_port = web_listener.port

@@ -2,11 +2,15 @@
 -- kept so that none of them counts a million-row campaign's jobs. Also the HTTP API's idempotency
 -- keys.
 
--- Jobs that arrived in each state, per minute (the timeline, and the recent rate: jobs submitted in
--- the last minute or two, not the average since the start). Sharded per backend like job_counts
--- (0005), so two dispatchers' statements do not queue on one row; readers sum the shards.
+-- Jobs that arrived in each state past the queue (submitted, delivered, undelivered, rejected,
+-- skipped, cancelled), per minute: the timeline, and the recent rate (jobs that left the queue in
+-- the last minute or two, not the average since the start). Claims and put-backs (pending <->
+-- sending) are not counted: they are most statements, and the figures need none of them.
+-- These tables are sharded per backend like job_counts (0005), so two dispatchers' statements do
+-- not queue on one row; readers sum the shards. No foreign keys (a check per row on the hot path,
+-- as for jobs): a deleted campaign's rows go with it by the trigger at the end.
 CREATE TABLE job_minutes (
-    campaign_id bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    campaign_id bigint NOT NULL,
     minute timestamptz NOT NULL,
     state text NOT NULL,
     shard smallint NOT NULL,
@@ -19,7 +23,7 @@ CREATE TABLE job_minutes (
 -- sending are left out, so a claim writes nothing here (jobs are loaded pending, by COPY, with no
 -- trigger: every row of these states got here through an UPDATE this trigger saw).
 CREATE TABLE job_countries (
-    campaign_id bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    campaign_id bigint NOT NULL,
     country text NOT NULL, -- '' when unknown
     state text NOT NULL,
     shard smallint NOT NULL,
@@ -33,7 +37,7 @@ CREATE TABLE job_countries (
 -- clock behind ours). The bounds are campaigner.store.observe.LATENCY_BOUNDS; a test checks they
 -- agree. p50/p95/p99 are read from it (within one bucket's width) instead of sorting every job.
 CREATE TABLE job_latency (
-    campaign_id bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    campaign_id bigint NOT NULL,
     bucket smallint NOT NULL,
     shard smallint NOT NULL,
     jobs bigint NOT NULL DEFAULT 0,
@@ -47,9 +51,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- One statement-level trigger beside 0005's counters, over the same transition tables (PostgreSQL
--- builds them once per statement for both). Rows are upserted in key order: no deadlocks.
+-- builds them once per statement for both). A statement that only claims or puts jobs back (pending
+-- and sending on both sides) returns at once. Rows are upserted in key order: no deadlocks.
 CREATE FUNCTION campaigner_observe_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM new_rows WHERE state NOT IN ('pending', 'sending'))
+       AND NOT EXISTS (SELECT 1 FROM old_rows WHERE state NOT IN ('pending', 'sending')) THEN
+        RETURN NULL;
+    END IF;
     WITH changed AS MATERIALIZED (
         SELECT n.campaign_id, coalesce(n.country, '') AS country, o.state AS old_state,
                n.state AS new_state, o.cost,
@@ -60,7 +69,7 @@ BEGIN
     ), minutes AS (
         INSERT INTO job_minutes AS m (campaign_id, minute, state, shard, jobs)
         SELECT campaign_id, date_trunc('minute', now()), new_state, pg_backend_pid() % 8, count(*)
-        FROM changed GROUP BY 1, 3 ORDER BY 1, 3
+        FROM changed WHERE new_state NOT IN ('pending', 'sending') GROUP BY 1, 3 ORDER BY 1, 3
         ON CONFLICT (campaign_id, minute, state, shard) DO UPDATE SET jobs = m.jobs + excluded.jobs
     ), countries AS (
         INSERT INTO job_countries AS k (campaign_id, country, state, shard, jobs, cost)
@@ -82,6 +91,18 @@ END $$;
 
 CREATE TRIGGER jobs_observe_update AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION campaigner_observe_jobs();
+
+-- A campaign deleted (with its jobs) takes its figures with it.
+CREATE FUNCTION campaigner_observe_campaign_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM job_minutes WHERE campaign_id IN (SELECT id FROM old_campaigns);
+    DELETE FROM job_countries WHERE campaign_id IN (SELECT id FROM old_campaigns);
+    DELETE FROM job_latency WHERE campaign_id IN (SELECT id FROM old_campaigns);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER campaigns_observe_delete AFTER DELETE ON campaigns REFERENCING OLD TABLE AS old_campaigns
+    FOR EACH STATEMENT EXECUTE FUNCTION campaigner_observe_campaign_deleted();
 
 -- Campaigns that already have jobs past the queue: their figures so far, from the jobs themselves
 -- (once, here). Arrivals before this migration are dated by submitted_at and finished_at.
