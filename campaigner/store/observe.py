@@ -128,6 +128,10 @@ class ObserveStore:
         """Keep the answer given to the request that took `key`."""
         await self.db.execute("finish-idempotency-key", key, status, response)
 
+    async def forget_idempotency_keys(self, older_than: float) -> None:
+        """Forget keys taken more than `older_than` seconds ago."""
+        await self.db.execute("forget-idempotency-keys", float(older_than))
+
     async def release_idempotency_key(self, key: str) -> None:
         """The request that took `key` changed nothing: it may be tried again with the same key."""
         await self.db.execute("release-idempotency-key", key)

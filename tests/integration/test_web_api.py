@@ -209,3 +209,14 @@ async def test_without_the_token_nothing_is_revealed(store: Store) -> None:
             async with session.post(base + "/api/campaigns/1/pause", headers=headers) as resp:
                 assert resp.status == 401
         assert (await store.get_campaign(1)).state == "running"
+
+
+async def test_idempotency_keys_are_forgotten_after_a_day(store: Store) -> None:
+    assert await store.claim_idempotency_key("old", "h1")
+    assert await store.claim_idempotency_key("new", "h2")
+    await store.db.pool.execute(
+        "UPDATE idempotency_keys SET created_at = now() - interval '2 days' WHERE key = 'old'"
+    )
+    await store.forget_idempotency_keys(86_400)
+    assert await store.idempotent_answer("old") is None
+    assert await store.idempotent_answer("new") == ("h2", None, None)

@@ -6,19 +6,26 @@ arrives while the first is still running, agree) and its answer is kept; the sam
 that answer back with `Idempotent-Replayed: true`, and nothing is done twice. A key sent with a
 different request (another route or other content) is a 422; one whose first request is still
 being handled is a 409. A request that failed (any error answer) gives its key back: the client
-may fix the request and send it again with the same key.
+may fix the request and send it again with the same key. Keys are kept for KEEP_SECONDS (a day).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from campaigner.errors import UserError
 from campaigner.store.store import Store
 
+log = logging.getLogger(__name__)
+
 HEADER = "Idempotency-Key"
+KEEP_SECONDS = 86_400.0
+FORGET_EVERY = 3600.0
 REPLAYED = "Idempotent-Replayed"
 MAX_KEY = 200
 
@@ -77,3 +84,21 @@ async def once(
     if kept_status is None:
         raise KeyProblem(f"the request with {HEADER} {key!r} is still being handled; retry later", 409)
     return (kept_status, kept_body), True
+
+
+async def forgetting(store: Store) -> AsyncIterator[None]:
+    """While the app runs (an aiohttp cleanup context): forget old keys every FORGET_EVERY seconds."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await store.forget_idempotency_keys(KEEP_SECONDS)
+            except Exception as exc:  # the database may be away for a moment; next round
+                log.warning("forgetting old idempotency keys failed: %s", exc)
+            await asyncio.sleep(FORGET_EVERY)
+
+    task = asyncio.create_task(loop(), name="idempotency keys")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

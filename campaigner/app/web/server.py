@@ -21,7 +21,7 @@ from importlib import resources
 from aiohttp import web
 
 from campaigner.app.connections import anonymous
-from campaigner.app.web import api, pages
+from campaigner.app.web import api, idempotency, pages
 from campaigner.app.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Guard
 from campaigner.app.web.idempotency import KeyProblem
 from campaigner.app.web.openapi import openapi_route
@@ -67,6 +67,7 @@ def build_web_app(store: Store, config: Config, token: Secret) -> web.Applicatio
     app[CONFIG] = config
     app[GUARD] = Guard(token, config.api.session_hours * 3600)
     app[DATABASE_URL] = store.db.url
+    app.cleanup_ctx.append(lambda _app: idempotency.forgetting(store))
     app.router.add_get("/api/openapi.json", openapi_route)
     app.router.add_get("/api/campaigns", api.list_campaigns)
     app.router.add_post("/api/campaigns", api.create_campaign)
@@ -134,7 +135,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(request, 503, "database unavailable; try again")
     except CampaignerError as exc:
         status = next((code for kind, code in _STATUS_OF if isinstance(exc, kind)), 400)
-        return _error(request, status, str(exc), "recipients" if "line" in str(exc) else None)
+        return _error(request, status, str(exc))
     except asyncio.CancelledError:
         raise
     except Exception:

@@ -141,3 +141,5 @@ CREATE TABLE idempotency_keys (
     response jsonb,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+-- Serves forget-idempotency-keys (answers are kept for a day).
+CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at);

@@ -99,3 +99,7 @@ UPDATE idempotency_keys SET status = $2, response = $3 WHERE key = $1;
 -- name: release-idempotency-key
 -- HTTP API: the request with key $1 failed before changing anything: the key may be used again.
 DELETE FROM idempotency_keys WHERE key = $1 AND status IS NULL;
+
+-- name: forget-idempotency-keys
+-- HTTP API, every hour: keys older than $1 seconds are forgotten (a retry comes within minutes).
+DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1);
