@@ -132,6 +132,14 @@ async def test_watch_a_campaign_move_and_pause_it_in_chromium(
                 )
                 assert "paused from the dashboard" in (await page.text_content("#wait") or "")
                 await page.screenshot(path=str(tmp_path / "campaign-paused.png"), full_page=True)
+
+                # On a phone's screen: nothing wider than the screen (tables stack as cards).
+                await page.set_viewport_size({"width": 390, "height": 844})
+                await page.reload()
+                await page.wait_for_selector("#state")
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+                await page.screenshot(path=str(tmp_path / "campaign-phone.png"), full_page=True)
             finally:
                 await browser.close()
 
