@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from campaigner.app.connections import Limits, Listener
 from campaigner.app.floods import FloodLog
+from campaigner.app.web.balance import Ask
 from campaigner.app.web.server import build_web_app
 from campaigner.config import Config, Secret
 from campaigner.store.store import Store
@@ -18,10 +19,10 @@ TOKEN_ENV = "CAMPAIGNER_TEST_API_TOKEN"
 
 
 @asynccontextmanager
-async def serving_web(store: Store, config: Config) -> AsyncIterator[str]:
+async def serving_web(store: Store, config: Config, *, balance: Ask | None = None) -> AsyncIterator[str]:
     """The web app on a free port of 127.0.0.1; yields its base URL."""
     floods = FloodLog(logging.getLogger("campaigner.app.web"))
-    app = build_web_app(store, config, Secret(TOKEN))
+    app = build_web_app(store, config, Secret(TOKEN), balance=balance)
     listener = await Listener.start(app, "127.0.0.1", 0, Limits.of(config.daemon), floods, "api")
     try:
         yield f"http://127.0.0.1:{listener.port}"

@@ -33,7 +33,7 @@ from campaigner.inbound.catch_up import catch_up_all
 from campaigner.inbound.policy import InboundPolicy
 from campaigner.inbound.poller import poll_once
 from campaigner.inbound.replies import handle_inbound
-from campaigner.model.provider import InboundEvent
+from campaigner.model.provider import Balance, InboundEvent
 from campaigner.model.states import CampaignState
 from campaigner.store.store import Store
 
@@ -111,7 +111,7 @@ class Daemon:
                 await listener.close()
                 raise
             try:
-                web_listener = await self._listen_web(store, limits, floods)
+                web_listener = await self._listen_web(store, wiring, limits, floods)
             except BaseException:
                 await admin_listener.close()
                 await listener.close()
@@ -125,7 +125,9 @@ class Daemon:
                 await listener.close()
                 floods.close()
 
-    async def _listen_web(self, store: Store, limits: Limits, floods: FloodLog) -> Listener | None:
+    async def _listen_web(
+        self, store: Store, wiring: RunWiring, limits: Limits, floods: FloodLog
+    ) -> Listener | None:
         """The dashboard and HTTP API on api.host:api.port, when a token is configured."""
         from campaigner.app.logs import redact_secrets
         from campaigner.app.web.server import build_web_app
@@ -136,7 +138,11 @@ class Daemon:
             log.info("dashboard and HTTP API off: no token in $%s (api.token_env)", api.token_env)
             return None
         redact_secrets(token.reveal())  # a log line that quotes a request never shows it
-        app = build_web_app(store, self.config, token)
+        async def balance() -> Balance | None:
+            await wiring.throttle.acquire(0)  # one paced request, like every other
+            return await wiring.provider.balance()
+
+        app = build_web_app(store, self.config, token, balance=balance)
         web_listener = await _listen(app, api.host, api.port, limits, floods, "api", "api.host, api.port")
         self.api_port = web_listener.port
         log.info("dashboard and HTTP API on http://%s:%s/", api.host, web_listener.port)

@@ -4,11 +4,13 @@ and a live update costing one database query."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
 
 from campaigner.config import config_from_mapping
+from campaigner.model.provider import Balance
 from campaigner.model.states import CampaignState
 from campaigner.store.store import Store
 from tests.builders import make_campaign
@@ -103,8 +105,15 @@ async def test_a_live_update_is_one_query(store: Store) -> None:
 async def test_accounts_and_suppressions_pages(store: Store) -> None:
     await store.add_suppressions(["+31612345678", "+31699999999"], "STOP reply", "inbound")
     await store.push_schedule("default:requests", 30)
+    asked = 0
+
+    async def balance() -> Balance | None:
+        nonlocal asked
+        asked += 1
+        return Balance(Decimal("12.5"), "EUR")
+
     async with (
-        serving_web(store, CONFIG) as base,
+        serving_web(store, CONFIG, balance=balance) as base,
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
     ):
         await _signed_in(session, base)
@@ -114,6 +123,10 @@ async def test_accounts_and_suppressions_pages(store: Store) -> None:
         async with session.get(f"{base}/accounts") as resp:
             page = await resp.text()
         assert "default:requests" in page and "60 per 60.0 s window" in page
+        assert ">12.50 EUR<" in page
+        async with session.get(f"{base}/accounts") as resp:
+            assert resp.status == 200
+        assert asked == 1  # a second view within five minutes asks the provider nothing
         # Signing out ends the session.
         async with session.get(f"{base}/") as resp:
             csrf = _csrf(await resp.text())

@@ -22,7 +22,7 @@ from campaigner.app import lifecycle
 from campaigner.app.web import idempotency
 from campaigner.app.web.api import campaign_id_of
 from campaigner.app.web.auth import CSRF_FIELD, SESSION_COOKIE
-from campaigner.app.web.state import CONFIG, GUARD, STORE
+from campaigner.app.web.state import BALANCE, CONFIG, GUARD, STORE
 from campaigner.model.states import CampaignState, JobState
 from campaigner.observe.charts import bar_chart, time_chart, timeline_series
 from campaigner.observe.facts import (
@@ -306,10 +306,14 @@ async def accounts_page(request: web.Request) -> web.Response:
                 "rate_counts_segments": provider.rate_counts_segments,
                 "ceiling": 1000 / eta_seconds(1000, 1000, provider),
             }
+        balance = None
+        if provider is not None and BALANCE in request.app:
+            balance = await request.app[BALANCE].get()
         accounts.append(
             {
                 "name": name,
                 "limits": limits,
+                "balance": balance,
                 "schedules": await store.account_schedules(name),
                 "throttled": None if throttled is None else int(throttled),
             }

@@ -23,9 +23,10 @@ from aiohttp import web
 from campaigner.app.connections import anonymous
 from campaigner.app.web import api, idempotency, pages
 from campaigner.app.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Guard
+from campaigner.app.web.balance import Ask, BalanceCache
 from campaigner.app.web.idempotency import KeyProblem
 from campaigner.app.web.openapi import openapi_route
-from campaigner.app.web.state import CONFIG, DATABASE_URL, GUARD, STORE
+from campaigner.app.web.state import BALANCE, CONFIG, DATABASE_URL, GUARD, STORE
 from campaigner.app.web.uploads import FieldError
 from campaigner.config import Config, Secret
 from campaigner.errors import (
@@ -55,8 +56,11 @@ _SECURITY_HEADERS = {
 }
 
 
-def build_web_app(store: Store, config: Config, token: Secret) -> web.Application:
-    """The dashboard and API application; nothing is started here."""
+def build_web_app(
+    store: Store, config: Config, token: Secret, *, balance: Ask | None = None
+) -> web.Application:
+    """The dashboard and API application; nothing is started here. `balance`: how to ask the
+    configured account's balance (the daemon's provider, paced), for the accounts page."""
     app = anonymous(
         web.Application(
             client_max_size=config.api.max_upload_bytes + 1024 * 1024,
@@ -67,6 +71,8 @@ def build_web_app(store: Store, config: Config, token: Secret) -> web.Applicatio
     app[CONFIG] = config
     app[GUARD] = Guard(token, config.api.session_hours * 3600)
     app[DATABASE_URL] = store.db.url
+    if balance is not None:
+        app[BALANCE] = BalanceCache(balance)
     app.cleanup_ctx.append(lambda _app: idempotency.forgetting(store))
     app.router.add_get("/api/openapi.json", openapi_route)
     app.router.add_get("/api/campaigns", api.list_campaigns)
