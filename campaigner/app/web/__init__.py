@@ -2,5 +2,6 @@
 
 `server` (the application: auth, errors, routes), `auth` (token, sessions, CSRF), `api` (JSON
 routes), `openapi` (their document), `idempotency` (Idempotency-Key), `uploads` (the multipart
-form), `pages` (the HTML pages), `balance` (the account's balance, cached), `templates/` and `static/` (package data).
+form), `pages` (the HTML pages), `balance` (the account's balance, cached), `templates/` and
+`static/` (package data).
 """

@@ -10,7 +10,7 @@ the session's CSRF token and an idempotency key, and change the campaign as the 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -157,7 +157,9 @@ async def campaign_page(request: web.Request) -> web.Response:
     store, config = request.app[STORE], request.app[CONFIG]
     facts = await campaign_facts(store, config, campaign_id)
     live = facts.live
-    charts = _charts(live, facts.timeline)
+    # The chart shows the hour its live updates redraw (the whole timeline is in the API).
+    since = live.as_of - timedelta(minutes=LIVE_TIMELINE_MINUTES)
+    charts = _charts(live, [p for p in facts.timeline if p.minute > since])
     latency = bar_chart(
         [
             (name, value)
@@ -234,7 +236,7 @@ def _charts(live: LiveFacts, timeline: Any) -> dict[str, str]:
     )
     bars = [("rate now", live.rate)]
     return {
-        "timeline-chart": time_chart(series, title="Messages per minute", chart_id="tl"),
+        "timeline-chart": time_chart(series, title="Messages per minute, the last hour", chart_id="tl"),
         "rate-chart": bar_chart(
             bars, title="Rate now (messages a second)", unit="/s", limit=live.rate_limit, chart_id="rt"
         ),
