@@ -362,6 +362,38 @@ class DaemonConfig(_Section):
     parked_receipts_max: int = Field(default=100_000, ge=0)
 
 
+class ApiConfig(_Section):
+    """The dashboard and HTTP API: their own listener, off until a token is set."""
+
+    # The environment variable holding the API token (at least MIN_API_TOKEN characters). Unset or
+    # empty: the dashboard and the API are off (the daemon says so when it starts).
+    token_env: str = "CAMPAIGNER_API_TOKEN"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8082, ge=0, le=65535)
+    # How long a browser stays signed in.
+    session_hours: float = Field(default=12.0, gt=0)
+    # Largest recipients CSV POST /api/campaigns and /api/preview accept.
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+
+    _check_token_env = field_validator("token_env")(_env_name)
+
+    def token(self) -> Secret | None:
+        """The API token, or None when the dashboard and API are off; too short is a ConfigError."""
+        value = os.environ.get(self.token_env, "")
+        if not value:
+            return None
+        if len(value) < MIN_API_TOKEN:
+            raise ConfigError(
+                f"environment variable {self.token_env} (named by api.token_env) holds a token shorter "
+                f"than {MIN_API_TOKEN} characters: use a long random one (e.g. `openssl rand -hex 32`)"
+            )
+        return Secret(value)
+
+
+# A guessable token would open every campaign to whoever reaches the listener.
+MIN_API_TOKEN = 16
+
+
 class Config(_Section):
     """The whole configuration."""
 
@@ -371,6 +403,7 @@ class Config(_Section):
     provider: ProviderConfig = ProviderConfig()
     dispatcher: DispatcherConfig = DispatcherConfig()
     daemon: DaemonConfig = DaemonConfig()
+    api: ApiConfig = ApiConfig()
     # Where the config was read from, for error messages; not a setting.
     source: str = Field(default="<defaults>", exclude=True)
 

@@ -33,7 +33,7 @@ from campaigner.inbound.catch_up import catch_up_all
 from campaigner.inbound.policy import InboundPolicy
 from campaigner.inbound.poller import poll_once
 from campaigner.inbound.replies import handle_inbound
-from campaigner.model.provider import InboundEvent
+from campaigner.model.provider import Balance, InboundEvent
 from campaigner.model.states import CampaignState
 from campaigner.providers.registry import capabilities_of
 from campaigner.store.store import Store
@@ -65,6 +65,7 @@ class Daemon:
         self.reports: list[RunReport] = []
         self.port: int | None = None  # the HTTP port once listening (0 in config: any free one)
         self.admin_port: int | None = None  # the admin listener's port (/readyz, /metrics)
+        self.api_port: int | None = None  # the dashboard and API's port (None: off)
         self.started = asyncio.Event()
         self._database_lost_at: float | None = None  # while the poll cannot reach the database
 
@@ -111,11 +112,42 @@ class Daemon:
                 await listener.close()
                 raise
             try:
+                web_listener = await self._listen_web(store, wiring, limits, floods)
+            except BaseException:
+                await admin_listener.close()
+                await listener.close()
+                raise
+            try:
                 await self._carry_while_listening(store, wiring, listener, admin_listener)
             finally:
+                if web_listener is not None:
+                    await web_listener.close()
                 await admin_listener.close()
                 await listener.close()
                 floods.close()
+
+    async def _listen_web(
+        self, store: Store, wiring: RunWiring, limits: Limits, floods: FloodLog
+    ) -> Listener | None:
+        """The dashboard and HTTP API on api.host:api.port, when a token is configured."""
+        from campaigner.app.logs import redact_secrets
+        from campaigner.app.web.server import build_web_app
+
+        api = self.config.api
+        token = api.token()
+        if token is None:
+            log.info("dashboard and HTTP API off: no token in $%s (api.token_env)", api.token_env)
+            return None
+        redact_secrets(token.reveal())  # a log line that quotes a request never shows it
+        async def balance() -> Balance | None:
+            await wiring.throttle.acquire(0)  # one paced request, like every other
+            return await wiring.provider.balance()
+
+        app = build_web_app(store, self.config, token, balance=balance)
+        web_listener = await _listen(app, api.host, api.port, limits, floods, "api", "api.host, api.port")
+        self.api_port = web_listener.port
+        log.info("dashboard and HTTP API on http://%s:%s/", api.host, web_listener.port)
+        return web_listener
 
     async def _carry_while_listening(
         self, store: Store, wiring: RunWiring, listener: Listener, admin: Listener
@@ -325,7 +357,8 @@ async def _listen(
     try:
         return await Listener.start(app, host, port, limits, floods, name)
     except OSError as exc:  # in use, an address not of this machine, a name that does not resolve
-        raise ConfigError(f"daemon: cannot listen on {host}:{port} (daemon.{keys}): {exc}") from None
+        where = keys if keys.startswith("api.") else f"daemon.{keys}"
+        raise ConfigError(f"daemon: cannot listen on {host}:{port} ({where}): {exc}") from None
 
 
 # Descriptors kept for everything but HTTP connections: the database pool, the provider's

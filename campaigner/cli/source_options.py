@@ -3,56 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
 from campaigner.app.loading import CampaignSource
+from campaigner.app.source_checks import parse_quiet_hours, parse_send_at
 from campaigner.cli.commands.preview import read_message
 from campaigner.cli.regions import check_region
-from campaigner.errors import UserError
-
-# A --send-at this little in the past (typed a moment ago) still means "now".
-SEND_AT_PAST_GRACE = timedelta(minutes=5)
-
-
-def parse_send_at(value: str | None) -> datetime | None:
-    """ISO 8601 → aware datetime (no offset: local time)."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise UserError(
-            f"--send-at: {value!r} is not an ISO 8601 time (e.g. 2026-05-01T09:00+02:00)"
-        ) from None
-    try:
-        # In UTC, as it is stored: a time near year 1 or 9999 may not exist there (9999-12-31T23:00
-        # at -05:00 is in year 10000), which Python and PostgreSQL would each refuse their own way.
-        parsed = parsed if parsed.tzinfo else parsed.astimezone()
-        parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise UserError(f"--send-at: {value!r} is out of range (years 1 to 9999, in UTC)") from None
-    if parsed < datetime.now(UTC) - SEND_AT_PAST_GRACE:
-        # Most likely a typo (a year, a month): a scheduled campaign would start at once.
-        raise UserError(f"--send-at: {value!r} is in the past; leave it out to send now")
-    return parsed
-
-
-def parse_quiet_hours(value: str | None) -> tuple[time | None, time | None]:
-    """'09:00-21:00' → (09:00, 21:00): the local-time window in which recipients may be messaged."""
-    if value is None:
-        return None, None
-    try:
-        start_text, end_text = value.split("-")
-        start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
-    except ValueError:
-        raise UserError(f"--quiet-hours: {value!r} is not HH:MM-HH:MM") from None
-    if start == end:
-        raise UserError(f"--quiet-hours: {value!r} is an empty window: nothing could ever be sent")
-    return start, end
 
 
 def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -19,6 +19,7 @@ from typing import IO, Any
 import click
 
 from campaigner.app.credits import CoverageSource, CreditPricer
+from campaigner.app.source_checks import checked_message
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.regions import check_region
 from campaigner.config import Config
@@ -55,14 +56,7 @@ def read_message(message: str | None, message_file: str | None) -> tuple[str, st
             raise InputFileError(f"{path}: cannot read message file ({exc.strerror})") from None
         # Editors end files with a newline; it is not part of the message (and would cost a septet).
         text, source = text.rstrip("\r\n"), str(path)
-    if "\x00" in text:
-        # PostgreSQL text cannot hold a NUL; say where it is rather than let the database refuse it.
-        before = text[: text.index("\x00")]
-        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
-        raise InputFileError(f"{source}: line {line}, column {column}: the message holds a NUL character")
-    if not text.strip():
-        raise UserError(f"{source}: the message is empty")
-    return text, source
+    return checked_message(text, source), source
 
 
 class _Outputs:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from campaigner.app.lifecycle import RETRYABLE
 from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.app.signals import sigterm_interrupts
 from campaigner.app.wiring import ensure_own_account
@@ -29,8 +30,6 @@ from campaigner.model.states import ENDED_CAMPAIGN_STATES, CampaignState
 from campaigner.planning.planner import Preview
 from campaigner.planning.pricing import format_money
 from campaigner.store.store import Store, run_with_store
-
-RETRYABLE = ("transient", "account", "funds")
 
 
 def print_summary(report: RunReport, counts: dict[str, int], console: Console) -> None:

@@ -1,0 +1,166 @@
+"""A new campaign's form as the API takes it: multipart/form-data with the CSV and the options.
+
+    async with received_campaign(request, limit) as form:
+        form.source(...)    # a CampaignSource, checked as the CLI checks its options
+
+The CSV is streamed to a file of a private temporary folder under its own (base) name, so the
+planner's errors name it as the user knows it ("people.csv: line 3, column 2: ..."); the folder is
+removed afterwards. Every problem is a FieldError naming the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import BodyPartReader, web
+
+from campaigner.app.loading import CampaignSource
+from campaigner.app.source_checks import checked_message, parse_quiet_hours, parse_send_at
+from campaigner.config import region_problem
+from campaigner.errors import UserError
+
+FILE_FIELD = "recipients"
+TEXT_FIELDS = (
+    "message",
+    "name",
+    "region",
+    "phone_column",
+    "encoding",
+    "smart_encoding",
+    "strict",
+    "send_at",
+    "quiet_hours",
+)
+_MAX_FIELD = 64 * 1024  # a message or option: far more than any SMS
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class FieldError(UserError):
+    """A request field is missing or wrong; `field` names it (as the API documents it)."""
+
+    def __init__(self, field_name: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.field = field_name
+        self.status = status
+
+
+@dataclass
+class CampaignForm:
+    """The fields of one request, and the CSV saved to `path`."""
+
+    folder: Path
+    fields: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    file_digest: str = ""
+
+    def tidy(self, text: str) -> str:
+        """`text` naming the CSV as it was sent (people.csv), not where it was saved."""
+        return text.replace(f"{self.folder}/", "")
+
+    def input_error(self, error: UserError) -> FieldError:
+        """A planning or loading error as a FieldError: the message's or the CSV's."""
+        text = self.tidy(str(error))
+        return FieldError("message" if text.startswith("message") else FILE_FIELD, text)
+
+    def flag(self, name: str) -> bool:
+        value = self.fields.get(name, "false").strip().lower()
+        if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise FieldError(name, f"{name}: {value!r} is not true or false")
+        return value in ("true", "1", "yes", "on")
+
+    def source(self) -> CampaignSource:
+        """A CampaignSource, every option checked with the CLI's checks and words."""
+        if self.path is None:
+            raise FieldError(FILE_FIELD, f"{FILE_FIELD}: the CSV file is missing (a multipart file field)")
+        if "message" not in self.fields:
+            raise FieldError("message", "message: the message text is missing")
+        try:
+            message = checked_message(self.fields["message"], "message")
+        except UserError as exc:
+            raise FieldError("message", str(exc)) from None
+        region = self.fields.get("region") or None
+        if region is not None and (problem := region_problem(region)):
+            raise FieldError("region", f"region: {problem}")
+        try:
+            send_at = parse_send_at(self.fields.get("send_at") or None, "send_at")
+        except UserError as exc:
+            raise FieldError("send_at", str(exc)) from None
+        try:
+            quiet_start, quiet_end = parse_quiet_hours(self.fields.get("quiet_hours") or None, "quiet_hours")
+        except UserError as exc:
+            raise FieldError("quiet_hours", str(exc)) from None
+        return CampaignSource(
+            recipients=self.path,
+            message=message,
+            message_source="message",
+            name=self.fields.get("name") or None,
+            region=region,
+            phone_column=self.fields.get("phone_column") or None,
+            encoding=self.fields.get("encoding") or None,
+            smart_encoding=self.flag("smart_encoding"),
+            send_at=send_at,
+            quiet_start=quiet_start,
+            quiet_end=quiet_end,
+            strict=self.flag("strict"),
+        )
+
+    def fingerprint_parts(self) -> list[str]:
+        """What identifies this request's content, for its idempotency key."""
+        return [f"{k}={v}" for k, v in sorted(self.fields.items())] + [f"file={self.file_digest}"]
+
+
+@asynccontextmanager
+async def received_campaign(request: web.Request, limit: int) -> AsyncIterator[CampaignForm]:
+    """The request's form, the CSV in a temporary folder removed on exit."""
+    if not request.content_type.startswith("multipart/form-data"):
+        raise FieldError(
+            "body", "the request body must be multipart/form-data (the CSV as field 'recipients')", 415
+        )
+    folder = Path(tempfile.mkdtemp(prefix="campaigner-upload-"))
+    try:
+        form = CampaignForm(folder)
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise FieldError("body", "nested multipart bodies are not accepted")
+            name = part.name or ""
+            if name == FILE_FIELD:
+                form.path, form.file_digest = await _save(part, folder, limit)
+            elif name in TEXT_FIELDS:
+                data = await part.read(decode=False)
+                if len(data) > _MAX_FIELD:
+                    raise FieldError(name, f"{name}: longer than {_MAX_FIELD} bytes")
+                try:
+                    form.fields[name] = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise FieldError(name, f"{name}: not valid UTF-8") from None
+            else:
+                known = ", ".join((FILE_FIELD, *TEXT_FIELDS))
+                raise FieldError(name or "body", f"{name!r} is not a field of this request (fields: {known})")
+        yield form
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _save(part: BodyPartReader, folder: Path, limit: int) -> tuple[Path, str]:
+    name = _SAFE_NAME.sub("_", Path(part.filename or "recipients.csv").name).strip("._") or "recipients.csv"
+    path = folder / name
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("wb") as out:
+        while chunk := await part.read_chunk(256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise FieldError(
+                    FILE_FIELD, f"{FILE_FIELD}: larger than api.max_upload_bytes ({limit:,} bytes)", 413
+                )
+            digest.update(chunk)
+            out.write(chunk)
+    return path, digest.hexdigest()
