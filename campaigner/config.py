@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from campaigner.config_env import apply_env_overrides
+from campaigner.config_env import ConfigProblems, apply_env_overrides
 from campaigner.errors import ConfigError
 
 CONFIG_ENV = "CAMPAIGNER_CONFIG"
@@ -374,15 +374,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
             raw = {**raw, "database": {**database, "data_dir": str(file.parent.resolve() / folder)}}
     raw, origins = apply_env_overrides(raw, Config, os.environ)  # CAMPAIGNER_SECTION__KEY wins
     return config_from_mapping(raw, str(file), origins=origins)
-
-
-class ConfigProblems(ConfigError):
-    """A config with one or more invalid settings; `problems` holds each as `key: message`."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        super().__init__(f"{source}: " + "; ".join(problems))
-        self.source = source
-        self.problems = problems
 
 
 def config_from_mapping(

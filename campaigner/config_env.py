@@ -28,6 +28,15 @@ PREFIX = "CAMPAIGNER_"
 SEPARATOR = "__"
 
 
+class ConfigProblems(ConfigError):
+    """A config with one or more mistakes; `problems` holds each as one line (`key: message`)."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(f"{source}: " + "; ".join(problems))
+        self.source = source
+        self.problems = problems
+
+
 def apply_env_overrides(
     raw: dict[str, Any], model: type[BaseModel], environ: Mapping[str, str]
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -36,12 +45,17 @@ def apply_env_overrides(
     keys exist and which take a list or table. A variable naming no setting is a ConfigError."""
     merged = _copy_tables(raw)
     origins: dict[str, str] = {}
+    problems: list[str] = []
     for variable in sorted(environ):
         if not variable.startswith(PREFIX) or SEPARATOR not in variable:
             continue
         path = variable.removeprefix(PREFIX).split(SEPARATOR)
-        keys, takes_text = _resolve(variable, path, model)
-        value = environ[variable] if takes_text else _inline_toml(variable, environ[variable])
+        try:
+            keys, takes_text = _resolve(variable, path, model)
+            value = environ[variable] if takes_text else _inline_toml(variable, environ[variable])
+        except ConfigError as exc:
+            problems.append(str(exc))  # every bad variable at once, as for the file's keys
+            continue
         table = merged
         for key in keys[:-1]:
             inner = table.get(key)
@@ -50,6 +64,8 @@ def apply_env_overrides(
             table = inner
         table[keys[-1]] = value
         origins[".".join(keys)] = variable
+    if problems:
+        raise ConfigProblems("environment", problems)
     return merged, origins
 
 
