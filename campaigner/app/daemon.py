@@ -370,11 +370,11 @@ class Daemon:
 
 def _start_line(config: Config, worker_id: str) -> str:
     """The daemon's first line: what runs, for which provider account, within which limits."""
-    from campaigner import __version__
+    from importlib.metadata import version
 
     provider = config.provider
     return (
-        f"campaigner {__version__} daemon started as worker {worker_id}: provider {provider.type}, "
+        f"campaigner {version('campaigner')} daemon started as worker {worker_id}: provider {provider.type}, "
         f"account {provider.account!r}, limits {provider.requests_per_minute:g} requests per "
         f"{provider.request_window:g} s, {provider.messages_per_second:g} "
         f"{'segments' if provider.rate_counts_segments else 'messages'}/s, "

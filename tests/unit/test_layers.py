@@ -34,7 +34,6 @@ ALLOWED: dict[str, set[str]] = {
     "planning": {"model", "errors", "config", "text", "providers", "dispatch.request_sizing"},
     "inbound": {"model", "errors", "config", "metrics", "store", "planning"},
     "app": {
-        "__init__",  # the version, for the daemon's start line and campaigner_build_info
         *("model", "errors", "config", "metrics", "text"),
         *("store", "dispatch", "providers", "planning", "inbound"),
     },
