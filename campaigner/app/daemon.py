@@ -270,7 +270,7 @@ class Daemon:
         )
 
     async def _housekeeping(self, store: Store) -> None:
-        """Every second: receipts that arrived before their job's result, and queue-depth gauges."""
+        """Every second: receipts that arrived before their job's result, and the jobs-per-state gauges."""
         from campaigner import metrics
         from campaigner.inbound.receipts import apply_pending_receipts
 
@@ -282,7 +282,7 @@ class Daemon:
                 carried = set(self._runners)
                 for campaign_id in carried:
                     counts = await store.job_counts(campaign_id)
-                    metrics.set_queue_depth(campaign_id, counts.get("pending", 0))
+                    metrics.set_campaign_jobs(campaign_id, counts)
                 for campaign_id in shown - carried:
                     metrics.forget_campaign(campaign_id)
                 shown = carried
