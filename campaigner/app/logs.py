@@ -37,10 +37,13 @@ WORKER_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("worker_i
 _HANDLER_MARK = "_campaigner_handler"
 
 
-def campaign_context(campaign_id: int) -> contextvars.Context:
-    """A copy of the current context with CAMPAIGN_ID set: `asyncio.create_task(..., context=it)`."""
+def campaign_context(campaign_id: int, worker_id: str | None = None) -> contextvars.Context:
+    """A copy of the current context with CAMPAIGN_ID (and WORKER_ID) set, for the task that runs
+    a campaign's runner: `asyncio.create_task(runner.run(), context=campaign_context(7))`."""
     context = contextvars.copy_context()
     context.run(CAMPAIGN_ID.set, campaign_id)
+    if worker_id is not None:
+        context.run(WORKER_ID.set, worker_id)
     return context
 
 
