@@ -40,6 +40,7 @@ from campaigner.store import migrations
 from campaigner.store.database import Database
 from campaigner.store.inbound import InboundStore
 from campaigner.store.jobs import JobStore, _rows_changed
+from campaigner.store.observe import ObserveStore
 from campaigner.store.rows import from_record
 
 T = TypeVar("T")
@@ -59,7 +60,7 @@ class _Price:
     rows: int = 0
 
 
-class Store(JobStore, InboundStore):
+class Store(JobStore, InboundStore, ObserveStore):
     """Every database operation campaigner performs, over one `Database` pool."""
 
     def __init__(self, db: Database) -> None:

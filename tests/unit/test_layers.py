@@ -33,9 +33,11 @@ ALLOWED: dict[str, set[str]] = {
     # The preview's ETA predicts the dispatcher (its request sizing) for the provider's batch.
     "planning": {"model", "errors", "config", "text", "providers", "dispatch.request_sizing"},
     "inbound": {"model", "errors", "config", "metrics", "store", "planning"},
+    # What every view shows of a campaign (dashboard, API, status, report): read from the store.
+    "observe": {"model", "errors", "config", "store", "planning"},
     "app": {
         *("model", "errors", "config", "metrics", "text"),
-        *("store", "dispatch", "providers", "planning", "inbound"),
+        *("store", "dispatch", "providers", "planning", "inbound", "observe"),
     },
     # The sandbox stands in for a provider: it shares nothing with our client but the GSM alphabet.
     "sandbox": {"text"},
