@@ -1,4 +1,4 @@
-"""Campaign lifecycle commands: create, campaigns, status, pause, resume, cancel, export.
+"""Campaign lifecycle commands: create, campaigns, pause, resume, cancel, export (status: status.py).
 
 `create` plans the CSV through `campaigner.planning.planner.Planner` and COPYs the sendable
 messages into a new campaign in one transaction (a bad row half way leaves nothing). State
@@ -13,8 +13,6 @@ import json
 import os
 import sys
 import tempfile
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -111,107 +109,6 @@ def campaigns_command(app: AppContext, output_format: str) -> None:
             f"{row['cost_so_far']:.2f} / {row['estimated_cost']:.2f} {row['currency']}",
         )
     Console(markup=False).print(table)  # names are the user's: never rich markup
-
-
-async def campaign_status(
-    store: Store, campaign_id: int, *, reported: bool = False
-) -> dict[str, Any]:
-    """What `status` shows: counts per job state, total, cost so far, rate, ETA, last errors."""
-    campaign = await store.get_campaign(campaign_id)
-    totals = await store.job_totals(campaign_id)
-    counts = {str(state): totals[state].jobs if state in totals else 0 for state in JobState}
-    total = sum(counts.values())
-    cost = sum((totals[s].cost for s in SENT_STATES if s in totals), Decimal(0))
-    done = total - counts["pending"] - counts["sending"]
-    rate = 0.0
-    if campaign.started_at is not None:
-        end = campaign.finished_at or datetime.now(UTC)
-        elapsed = (end - campaign.started_at).total_seconds()
-        rate = done / elapsed if elapsed > 0 else 0.0
-    left = counts["pending"] + counts["sending"]
-    errors = await store.last_errors(campaign_id)
-    running = campaign.state == CampaignState.RUNNING
-    return {
-        "id": campaign.id,
-        "name": campaign.name,
-        "state": campaign.state,
-        "reason": campaign.reason,
-        "counts": counts,
-        "total": total,
-        "done": done,
-        "cost_so_far": float(cost),
-        "estimated_cost": float(campaign.estimated_cost),
-        "currency": campaign.currency,
-        "rate": round(rate, 3),
-        # Only a running campaign is getting anywhere: a paused one has no time left, it has none.
-        "eta_seconds": round(left / rate, 1) if rate > 0 and left and running else None,
-        "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
-        "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
-        "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
-        # The provider's own figures (--reported): a scan of the campaign's jobs, where the rest of
-        # status reads the counters, so only on request.
-        "reported": await _reported(store, campaign_id) if reported else None,
-        "last_errors": [
-            {
-                "state": e.state,
-                "class": e.error_class,
-                "code": e.error_code,
-                "message": e.error_message,
-                "jobs": e.jobs,
-            }
-            for e in errors
-        ],
-    }
-
-
-async def _reported(store: Store, campaign_id: int) -> dict[str, Any]:
-    costs = await store.reported_costs(campaign_id)
-    return {
-        "messages": costs.messages,
-        "cost": float(costs.reported),
-        "estimated_cost": float(costs.estimated),
-        "more_segments_than_estimated": costs.more_segments,
-    }
-
-
-@click.command("status")
-@click.argument("campaign_id", type=CAMPAIGN_ID)
-@_FORMAT
-@click.option(
-    "--reported",
-    is_flag=True,
-    help="Also what the provider reported (segments, cost) beside the estimate: reads every job.",
-)
-@pass_app
-def status_command(app: AppContext, campaign_id: int, output_format: str, reported: bool) -> None:
-    """Counts per job state, cost so far, rate (jobs/s since start), ETA and the last errors."""
-    report = run_with_store(
-        app.config, lambda store: campaign_status(store, campaign_id, reported=reported)
-    )
-    if output_format == "json":
-        click.echo(json.dumps(report))
-        return
-    reason = f" ({printable(report['reason'])})" if report["reason"] else ""
-    click.echo(f"campaign {report['id']} {report['name']!r}: {report['state']}{reason}")
-    click.echo(
-        f"  {report['done']} of {report['total']} done; "
-        + ", ".join(f"{k} {v}" for k, v in report["counts"].items() if v)
-    )
-    click.echo(
-        f"  cost so far {report['cost_so_far']:.2f} of {report['estimated_cost']:.2f} {report['currency']}"
-    )
-    if (figures := report["reported"]) is not None:
-        more = figures["more_segments_than_estimated"]
-        click.echo(
-            f"  reported by the provider for {figures['messages']} messages: {figures['cost']:.2f} "
-            f"(estimated {figures['estimated_cost']:.2f})"
-            + (f"; {more} counted more segments than the preview" if more else "")
-        )
-    eta = f", about {report['eta_seconds']:.0f} s left" if report["eta_seconds"] else ""
-    click.echo(f"  rate {report['rate']:.2f} jobs/s{eta}")
-    for error in report["last_errors"]:
-        message = printable(f"{error['code']} {error['message'] or ''}".rstrip())  # the provider's words
-        click.echo(f"  {error['jobs']} {error['state']}: {message}")
 
 
 @click.command("pause")
@@ -338,7 +235,6 @@ def register(group: click.Group) -> None:
     for command in (
         create_command,
         campaigns_command,
-        status_command,
         pause_command,
         resume_command,
         cancel_command,
