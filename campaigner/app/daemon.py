@@ -305,17 +305,11 @@ class Daemon:
                     sent_before[campaign_id] = sent
                     if waiting == 0 and previous in (None, sent):
                         continue  # only settling, or done: the summary line says the rest
-                    rate = (sent - (previous if previous is not None else sent)) / PROGRESS_EVERY
-                    log.info(
-                        "campaign %s: %d of %d sent, %d to send, %.1f/s over the last %.0f s",
-                        campaign_id,
-                        sent,
-                        sum(counts.values()),
-                        waiting,
-                        rate,
-                        PROGRESS_EVERY,
-                        extra={"campaign_id": campaign_id},
-                    )
+                    line = f"campaign {campaign_id}: {sent} of {sum(counts.values())} sent, {waiting} to send"
+                    if previous is not None:  # a first line has no interval to measure a rate over
+                        rate = (sent - previous) / PROGRESS_EVERY
+                        line += f", {rate:.1f}/s over the last {PROGRESS_EVERY:g} s"
+                    log.info("%s", line, extra={"campaign_id": campaign_id})
                 for campaign_id in set(sent_before) - set(self._runners):
                     del sent_before[campaign_id]
             except Exception as exc:  # the database may be down for a moment; try again next round

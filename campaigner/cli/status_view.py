@@ -104,7 +104,7 @@ def status_lines(facts: CampaignFacts, reported: dict[str, Any] | None = None) -
     if live.wait is not None and live.wait.code != "no_worker":  # that one is the carriers line
         body.append(f"waiting: {live.wait.text}")
     body.append(counts_line(live))
-    if live.state == CampaignState.RUNNING or live.rate > 0:  # a draft's rate says nothing
+    if live.state == CampaignState.RUNNING:  # a draft's or a finished campaign's rate says nothing
         body.append(rate_line(live))
     body.append(cost_line(live))
     if reported is not None:

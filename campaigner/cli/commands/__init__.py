@@ -49,3 +49,6 @@ def register_all(group: click.Group) -> None:
     from campaigner.cli.commands import status
 
     status.register(group)
+    from campaigner.cli.commands import report
+
+    report.register(group)
