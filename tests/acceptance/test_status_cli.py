@@ -88,3 +88,9 @@ async def test_watch_prints_a_line_an_interval_off_a_terminal_until_the_campaign
             await watch.wait()
     assert watch.returncode == 0, err.decode()
     assert rest.decode().splitlines()[-1].startswith(f"campaign {campaign_id}: cancelled; 3/3 done")
+
+
+async def test_send_detach_warns_when_no_worker_would_send_it(database_url: str, tmp_path: Path) -> None:
+    out, err = await campaigner(database_url, "send", str(recipients(tmp_path)), "-m", "Hi", "--detach", "-y")
+    assert "campaign 1 is running: a `campaigner daemon` on this database sends it" in out
+    assert "warning: no live worker: start `campaigner daemon` or `campaigner run 1`; until then" in err

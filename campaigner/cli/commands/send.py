@@ -26,6 +26,8 @@ from campaigner.config import Config
 from campaigner.dispatch.runner import RunReport
 from campaigner.errors import CampaignerError, UserError
 from campaigner.model.states import ENDED_CAMPAIGN_STATES, CampaignState
+from campaigner.observe.facts import live_facts
+from campaigner.observe.wait import no_worker_text
 from campaigner.planning.planner import Preview
 from campaigner.planning.pricing import format_money
 from campaigner.store.store import Store, run_with_store
@@ -72,9 +74,11 @@ async def _confirm_and_send(
     if detach:
         campaign = await store.resume_campaign(campaign_id)
         click.echo(
-            f"campaign {campaign_id} is {campaign.state}: a `campaigner daemon` on this database "
-            "carries it (start one if none is running)"
+            f"campaign {campaign_id} is {campaign.state}: a `campaigner daemon` on this database sends it"
         )
+        carriers = (await live_facts(store, config, campaign_id)).workers
+        if not carriers.live:
+            click.echo(f"warning: {no_worker_text(campaign_id)}; until then nothing is sent", err=True)
         return
     await _run_and_summarise(store, config, campaign_id, allow_partial)
 
