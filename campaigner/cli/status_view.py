@@ -34,8 +34,8 @@ def carriers_line(live: LiveFacts) -> str | None:
     """Who carries the campaign: its live workers, or the sentence saying none does."""
     if live.workers.note:
         return live.workers.note
-    if not live.workers.live:
-        return None
+    if not live.workers.live or live.state not in (CampaignState.RUNNING, CampaignState.SCHEDULED):
+        return None  # an ended, paused or draft campaign is carried by nobody, whoever is alive
     shown = [
         f"{w.id} (pid {w.pid} on {printable(w.hostname)}, heartbeat {w.heartbeat_age_seconds:.0f} s ago"
         + (", holding jobs)" if w.holds_jobs else ")")

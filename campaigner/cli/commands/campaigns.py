@@ -9,7 +9,6 @@ NOTIFY.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 import tempfile
@@ -21,25 +20,17 @@ import click
 from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.cli.commands.preview import neutralise
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.formats import echo_csv, echo_json, format_option
 from campaigner.cli.safe import CAMPAIGN_ID, printable
 from campaigner.cli.source_options import campaign_source_options, source_from_options
 from campaigner.errors import UserError
 from campaigner.model.states import SENT_STATES, CampaignState, JobState
 from campaigner.store.store import Store, run_with_store
 
-_FORMAT = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    envvar="CAMPAIGNER_FORMAT",
-    show_envvar=True,
-)
-
 
 @click.command("create")
 @campaign_source_options
-@_FORMAT
+@format_option("table", "json")
 @pass_app
 def create_command(app: AppContext, output_format: str, **options: Any) -> None:
     """Load RECIPIENTS into a new campaign (draft, or scheduled with --send-at) and show its preview."""
@@ -55,9 +46,7 @@ def create_command(app: AppContext, output_format: str, **options: Any) -> None:
         raise
     state = CampaignState.SCHEDULED if source.send_at else CampaignState.DRAFT
     if output_format == "json":
-        click.echo(
-            json.dumps({"id": campaign_id, "state": state, "preview": preview.model_dump(mode="json")})
-        )
+        echo_json({"id": campaign_id, "state": state, "preview": preview.model_dump(mode="json")})
         return
     from campaigner.cli.preview_table import render_preview
 
@@ -66,17 +55,33 @@ def create_command(app: AppContext, output_format: str, **options: Any) -> None:
     click.echo(f"campaign {campaign_id} created ({state}{scheduled}): {preview.sendable} messages")
 
 
+# The columns of `campaigns --format csv` (a row's counts per state are in json only).
+_CSV_COLUMNS = (
+    *("id", "name", "state", "total", "progress", "cost_so_far", "estimated_cost", "currency"),
+    *("reason", "created_at"),
+)
+
+
 def _progress(counts: dict[str, int], total: int) -> float:
     left = counts.get("pending", 0) + counts.get("sending", 0)
     return 1.0 if total == 0 else (total - left) / total
 
 
 @click.command("campaigns")
-@_FORMAT
+@format_option("table", "json", "csv")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([str(s) for s in CampaignState]),
+    help="Only campaigns in this state (repeat for several).",
+)
 @pass_app
-def campaigns_command(app: AppContext, output_format: str) -> None:
+def campaigns_command(app: AppContext, output_format: str, states: tuple[str, ...]) -> None:
     """List campaigns: id, name, state, progress, cost so far / estimated."""
     summaries = run_with_store(app.config, lambda store: store.list_campaigns())
+    if states:
+        summaries = [s for s in summaries if s.state in states]
     rows = [
         {
             "id": s.id,
@@ -94,7 +99,10 @@ def campaigns_command(app: AppContext, output_format: str) -> None:
         for s in summaries
     ]
     if output_format == "json":
-        click.echo(json.dumps(rows))
+        echo_json(rows)
+        return
+    if output_format == "csv":
+        echo_csv(_CSV_COLUMNS, ([row[key] for key in _CSV_COLUMNS] for row in rows))
         return
     from rich.console import Console
     from rich.table import Table

@@ -18,6 +18,7 @@ from typing import IO, Any
 import click
 
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.formats import echo_json, format_option
 from campaigner.cli.regions import check_region
 from campaigner.errors import InputFileError, UserError
 from campaigner.planning.planner import PlannedMessage, Planner, PlanOptions, Rejected
@@ -184,14 +185,7 @@ def _outputs(sendable: str | None, rejects: str | None) -> Iterator[_Outputs]:
     show_envvar=True,
     help="A row whose placeholder column is empty. Default: recipients.empty_value.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    envvar="CAMPAIGNER_FORMAT",
-    show_envvar=True,
-)
+@format_option("table", "json")
 @click.option(
     "--sendable-out", type=click.Path(dir_okay=False), help="Write the clean list (E.164 + columns) here."
 )
@@ -244,7 +238,7 @@ def preview_command(
             outputs.planned(batch)
     result = planner.preview
     if output_format == "json":
-        click.echo(result.model_dump_json())
+        echo_json(result.model_dump(mode="json"))
     else:
         from campaigner.cli.preview_table import render_preview
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import click
 
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.formats import format_option, to_json
 from campaigner.cli.report_data import Report, read_report
 from campaigner.cli.safe import CAMPAIGN_ID, printable
 from campaigner.errors import UserError
@@ -27,14 +27,7 @@ FORMATS = ("table", "json", "csv", "html")
 
 @click.command("report")
 @click.argument("campaign_id", type=CAMPAIGN_ID)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default="table",
-    envvar="CAMPAIGNER_FORMAT",
-    show_envvar=True,
-)
+@format_option(*FORMATS)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -62,7 +55,7 @@ def report_command(app: AppContext, campaign_id: int, output_format: str, out: P
 
 def _render(report: Report, output_format: str) -> str:
     if output_format == "json":
-        return json.dumps(report.to_json()) + "\n"
+        return to_json(report.to_json()) + "\n"
     if output_format == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

@@ -9,13 +9,13 @@ one line an interval elsewhere (a log, a pipe, CI).
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from typing import Any
 
 import click
 
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.formats import echo_json, format_option
 from campaigner.cli.safe import CAMPAIGN_ID
 from campaigner.cli.status_view import status_lines, watch_line, watch_panel
 from campaigner.config import Config
@@ -39,14 +39,7 @@ async def _reported(store: Store, campaign_id: int) -> dict[str, Any]:
 
 @click.command("status")
 @click.argument("campaign_id", type=CAMPAIGN_ID)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    envvar="CAMPAIGNER_FORMAT",
-    show_envvar=True,
-)
+@format_option("table", "json")
 @click.option(
     "--reported",
     is_flag=True,
@@ -77,7 +70,7 @@ def status_command(
     facts, figures = run_with_store(config, read)
     if output_format == "json":
         # The provider's own figures (--reported) need a scan of every job: only on request.
-        click.echo(json.dumps({**facts.to_json(), "reported": figures}))
+        echo_json({**facts.to_json(), "reported": figures})
         return
     for line in status_lines(facts, figures):
         click.echo(line)
@@ -97,7 +90,7 @@ def _watch(config: Config, campaign_id: int, interval: float, output_format: str
                 facts = await campaign_facts(store, config, campaign_id)
                 last[:] = [facts]
                 if output_format == "json":
-                    click.echo(json.dumps(facts.live.to_json() | {"timeline": None}))
+                    echo_json(facts.live.to_json() | {"timeline": None})
                 else:
                     click.echo(watch_line(facts.live))
                 if facts.live.state in ENDED:
