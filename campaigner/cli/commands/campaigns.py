@@ -19,6 +19,7 @@ import click
 
 from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.cli.commands.preview import neutralise
+from campaigner.cli.confirm import confirm, need_a_terminal
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.formats import echo_csv, echo_json, format_option
 from campaigner.cli.safe import CAMPAIGN_ID, printable
@@ -181,6 +182,37 @@ EXPORT_COLUMNS = (
 )
 
 
+@click.command("delete")
+@click.argument("campaign_id", type=CAMPAIGN_ID)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first.")
+@pass_app
+def delete_command(app: AppContext, campaign_id: int, yes: bool) -> None:
+    """Delete CAMPAIGN_ID (a draft, or completed, cancelled or failed) with all its jobs.
+
+    Cannot be undone: `campaigner export` keeps a copy of the jobs first. A running, scheduled or
+    paused campaign is refused (cancel it first).
+    """
+    if not yes:
+        need_a_terminal("delete", "pass --yes")
+
+    async def work(store: Store) -> int | None:
+        campaign = await store.get_campaign(campaign_id)
+        total = sum((await store.job_counts(campaign_id)).values())
+        kept = f"campaign {campaign_id} and its {total:,} jobs are kept"
+        question = (
+            f"Delete campaign {campaign_id} {printable(campaign.name)!r} ({campaign.state}) and its "
+            f"{total:,} jobs? This cannot be undone"
+        )
+        if not yes and not confirm(question, kept=kept):
+            click.echo(f"not deleted: {kept}")
+            return None
+        return await store.delete_campaign(campaign_id)
+
+    deleted = run_with_store(app.config, work)
+    if deleted is not None:
+        click.echo(f"campaign {campaign_id} deleted with its {deleted:,} jobs")
+
+
 @click.command("export")
 @click.argument("campaign_id", type=CAMPAIGN_ID)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout).")
@@ -246,6 +278,7 @@ def register(group: click.Group) -> None:
         pause_command,
         resume_command,
         cancel_command,
+        delete_command,
         export_command,
     ):
         group.add_command(command)

@@ -17,6 +17,7 @@ from rich.console import Console
 from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.app.signals import sigterm_interrupts
 from campaigner.app.wiring import ensure_own_account
+from campaigner.cli.confirm import confirm
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.foreground import run_in_foreground
 from campaigner.cli.preview_table import human_duration, render_preview
@@ -68,7 +69,7 @@ async def _confirm_and_send(
         f"Send {preview.sendable:,} messages ({preview.segments_total:,} segments, {cost}, "
         f"about {human_duration(preview.eta_seconds)}) as campaign {campaign_id}?"
     )
-    if not yes and not click.confirm(question, default=False, err=True):
+    if not yes and not confirm(question, kept=_kept(campaign_id)):
         click.echo(f"not sent; {_kept(campaign_id)}")
         return
     if detach:
