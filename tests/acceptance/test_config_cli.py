@@ -73,6 +73,8 @@ def test_check_reads_standard_input_and_the_config_option(tmp_path: Path) -> Non
     (tmp_path / "c.toml").write_text("[dispatcher]\nbatch_size = 'x'\n")
     named = campaigner("--config", "c.toml", "config", "check", cwd=tmp_path)
     assert named.returncode == 2 and "c.toml: dispatcher.batch_size: " in named.stderr
+    after = campaigner("config", "check", "--config", "c.toml", cwd=tmp_path)  # after the subcommand
+    assert after.returncode == 2 and after.stderr == named.stderr
     unknown = campaigner("config", "check", "c.toml", cwd=tmp_path, env={"CAMPAIGNER_PROVIDR__TYPE": "x"})
     assert unknown.returncode == 2
     assert "environment: CAMPAIGNER_PROVIDR__TYPE: the config has no setting 'providr'" in unknown.stderr
