@@ -60,10 +60,17 @@ def echo_json(value: Any) -> None:
     click.echo(to_json(value))
 
 
+# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """`cell` made inert for spreadsheets: a leading formula character gets a `'` in front."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
 def inert(cell: Any) -> Any:
     """A text cell a spreadsheet will not run as a formula (see `neutralise`); others as they are."""
-    from campaigner.cli.commands.preview import neutralise
-
     return neutralise(cell) if isinstance(cell, str) else cell
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from campaigner.cli.commands.preview import neutralise
+from campaigner.cli.formats import neutralise
 from campaigner.config import Config
 from campaigner.model.campaigns import ReportedCosts
 from campaigner.model.states import SENT_STATES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import subprocess
 import sys
@@ -92,3 +93,16 @@ def test_systemd_prints_a_notify_unit_running_this_installation(tmp_path: Path) 
     assert service["KillMode"] == "mixed"
     assert float(service["TimeoutStopSec"]) > 30  # longer than daemon.grace_period's default
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_a_dash_reads_standard_input(tmp_path: Path) -> None:
+    rows = "name,phone\nAnn,+31612345678\nBob,+31612345679\n"
+    piped = campaigner("preview", "-", "-m", "Hi {name}", "--format", "json", cwd=tmp_path, stdin=rows)
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["sendable"] == 2
+    (tmp_path / "r.csv").write_text(rows)
+    message = campaigner("preview", "r.csv", "--message-file", "-", "--format", "json", cwd=tmp_path,
+                         stdin="Hello {name}\n")  # fmt: skip
+    assert message.returncode == 0 and json.loads(message.stdout)["segments_total"] == 2
+    both = campaigner("preview", "-", "--message-file", "-", cwd=tmp_path, stdin=rows)
+    assert both.returncode == 2 and "cannot both be -" in both.stderr

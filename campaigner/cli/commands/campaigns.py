@@ -18,12 +18,13 @@ from typing import Any
 import click
 
 from campaigner.app.loading import NothingToSend, load_campaign
-from campaigner.cli.commands.preview import neutralise
+from campaigner.cli.commands.preview import one_stdin
 from campaigner.cli.confirm import confirm, need_a_terminal
 from campaigner.cli.context import AppContext, pass_app
-from campaigner.cli.formats import echo_csv, echo_json, format_option
+from campaigner.cli.formats import echo_csv, echo_json, format_option, neutralise
 from campaigner.cli.safe import CAMPAIGN_ID, printable
 from campaigner.cli.source_options import campaign_source_options, source_from_options
+from campaigner.cli.stdin import readable
 from campaigner.errors import UserError
 from campaigner.model.states import SENT_STATES, CampaignState, JobState
 from campaigner.store.store import Store, run_with_store
@@ -36,6 +37,9 @@ from campaigner.store.store import Store, run_with_store
 def create_command(app: AppContext, output_format: str, **options: Any) -> None:
     """Load RECIPIENTS into a new campaign (draft, or scheduled with --send-at) and show its preview."""
     config = app.config
+    one_stdin(options["recipients"], options["message_file"])
+    # `-`: standard input, kept in a temporary file until the command ends.
+    options["recipients"] = click.get_current_context().with_resource(readable(options["recipients"]))
     source = source_from_options(**options)
     try:
         campaign_id, preview = run_with_store(config, lambda store: load_campaign(store, config, source))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,18 +19,17 @@ from typing import IO, Any
 import click
 
 from campaigner.cli.context import AppContext, pass_app
-from campaigner.cli.formats import echo_json, format_option
+from campaigner.cli.formats import echo_json, format_option, neutralise
 from campaigner.cli.regions import check_region
+from campaigner.cli.stdin import STDIN, STDIN_NAME, readable
 from campaigner.errors import InputFileError, UserError
 from campaigner.planning.planner import PlannedMessage, Planner, PlanOptions, Rejected
 
-# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-
-def neutralise(cell: str) -> str:
-    """`cell` made inert for spreadsheets: a leading formula character gets a `'` in front."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+def one_stdin(recipients: str | Path, message_file: str | None) -> None:
+    """Standard input can be read once: the recipients or the message, not both."""
+    if str(recipients) == STDIN and message_file == STDIN:
+        raise UserError("RECIPIENTS and --message-file cannot both be - (standard input is read once)")
 
 
 def read_message(message: str | None, message_file: str | None) -> tuple[str, str]:
@@ -41,17 +41,20 @@ def read_message(message: str | None, message_file: str | None) -> tuple[str, st
     else:
         assert message_file is not None
         path = Path(message_file)
+        name = STDIN_NAME if message_file == STDIN else str(path)  # `-`: standard input
+        raw = b""
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            raw = sys.stdin.buffer.read() if message_file == STDIN else path.read_bytes()
+            text = raw.decode("utf-8-sig")
         except FileNotFoundError:
             raise InputFileError(f"{path}: message file not found") from None
         except UnicodeDecodeError as exc:
-            line = path.read_bytes()[: exc.start].count(b"\n") + 1
-            raise InputFileError(f"{path}: line {line}: message file is not valid UTF-8") from None
+            line = raw[: exc.start].count(b"\n") + 1
+            raise InputFileError(f"{name}: line {line}: message file is not valid UTF-8") from None
         except OSError as exc:
-            raise InputFileError(f"{path}: cannot read message file ({exc.strerror})") from None
+            raise InputFileError(f"{name}: cannot read message file ({exc.strerror})") from None
         # Editors end files with a newline; it is not part of the message (and would cost a septet).
-        text, source = text.rstrip("\r\n"), str(path)
+        text, source = text.rstrip("\r\n"), name
     if "\x00" in text:
         # PostgreSQL text cannot hold a NUL; say where it is rather than let the database refuse it.
         before = text[: text.index("\x00")]
@@ -135,7 +138,7 @@ def _outputs(sendable: str | None, rejects: str | None) -> Iterator[_Outputs]:
 
 
 @click.command("preview")
-@click.argument("recipients", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("recipients", type=click.Path(dir_okay=False, allow_dash=True, path_type=str))
 @click.option(
     "--message",
     "-m",
@@ -218,24 +221,26 @@ def preview_command(
 ) -> None:
     """Show what sending MESSAGE to every row of RECIPIENTS would cost, without sending anything."""
     config = app.config
+    one_stdin(recipients, message_file)
     text, source = read_message(message, message_file)
-    options = PlanOptions(
-        csv_path=Path(recipients),
-        message=text,
-        message_source=source,
-        region=region,
-        phone_column=phone_column,
-        encoding=encoding,
-        smart_encoding=smart_encoding,
-        empty_value=empty_value,  # type: ignore[arg-type]  # click.Choice checked it
-        workers=workers,
-        strict=strict,
-    )
-    with _outputs(sendable_out, rejects_out) as outputs:
-        on_reject = outputs.rejected if outputs.rejects is not None else None
-        planner = outputs.planner = Planner(config, options, on_reject=on_reject)
-        for batch in planner.batches():
-            outputs.planned(batch)
+    with readable(recipients) as csv_path:
+        options = PlanOptions(
+            csv_path=csv_path,
+            message=text,
+            message_source=source,
+            region=region,
+            phone_column=phone_column,
+            encoding=encoding,
+            smart_encoding=smart_encoding,
+            empty_value=empty_value,  # type: ignore[arg-type]  # click.Choice checked it
+            workers=workers,
+            strict=strict,
+        )
+        with _outputs(sendable_out, rejects_out) as outputs:
+            on_reject = outputs.rejected if outputs.rejects is not None else None
+            planner = outputs.planner = Planner(config, options, on_reject=on_reject)
+            for batch in planner.batches():
+                outputs.planned(batch)
     result = planner.preview
     if output_format == "json":
         echo_json(result.model_dump(mode="json"))

@@ -17,12 +17,14 @@ from rich.console import Console
 from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.app.signals import sigterm_interrupts
 from campaigner.app.wiring import ensure_own_account
+from campaigner.cli.commands.preview import one_stdin
 from campaigner.cli.confirm import confirm
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.foreground import run_in_foreground
 from campaigner.cli.preview_table import human_duration, render_preview
 from campaigner.cli.safe import CAMPAIGN_ID
 from campaigner.cli.source_options import campaign_source_options, source_from_options
+from campaigner.cli.stdin import readable
 from campaigner.config import Config
 from campaigner.dispatch.runner import RunReport
 from campaigner.errors import CampaignerError, UserError
@@ -108,6 +110,9 @@ async def _draft_note(store: Store, campaign_id: int) -> str | None:
 def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, **options: Any) -> None:
     """Load RECIPIENTS into a new campaign, show the preview, confirm, and send it in the foreground."""
     config = app.config
+    one_stdin(options["recipients"], options["message_file"])
+    # `-`: standard input, kept in a temporary file until the command ends.
+    options["recipients"] = click.get_current_context().with_resource(readable(options["recipients"]))
     source = source_from_options(**options)
     if not yes and not sys.stdin.isatty():
         raise UserError(
