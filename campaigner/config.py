@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from campaigner.config_env import ConfigProblems, apply_env_overrides
 from campaigner.errors import ConfigError
 
 CONFIG_ENV = "CAMPAIGNER_CONFIG"
@@ -440,7 +441,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """
     chosen = path or os.environ.get(CONFIG_ENV) or None
     if chosen is None:
-        return Config()
+        raw, origins = apply_env_overrides({}, Config, os.environ)  # CAMPAIGNER_SECTION__KEY
+        return config_from_mapping(raw, "<defaults>", origins=origins)
     file = Path(chosen)
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -457,11 +459,15 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
             # Relative to the config file, as a reader of the file expects, not to where the
             # command happens to run (the same config would otherwise mean another database).
             raw = {**raw, "database": {**database, "data_dir": str(file.parent.resolve() / folder)}}
-    return config_from_mapping(raw, source=str(file))
+    raw, origins = apply_env_overrides(raw, Config, os.environ)  # CAMPAIGNER_SECTION__KEY wins
+    return config_from_mapping(raw, str(file), origins=origins)
 
 
-def config_from_mapping(raw: dict[str, Any], source: str = "<mapping>") -> Config:
-    """Validate an already parsed mapping; errors name `source` and the dotted key, all at once."""
+def config_from_mapping(
+    raw: dict[str, Any], source: str = "<mapping>", *, origins: dict[str, str] | None = None
+) -> Config:
+    """Validate an already parsed mapping; errors name `source` and the dotted key, all at once
+    (and the environment variable that set the key, from `origins`: see config_env)."""
     problems = []
     if "source" in raw:
         # Not a setting (it says where the settings came from), so the file may not set it.
@@ -470,9 +476,9 @@ def config_from_mapping(raw: dict[str, Any], source: str = "<mapping>") -> Confi
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        problems += [_problem(error) for error in exc.errors()]
+        problems += [_problem(error, origins or {}) for error in exc.errors()]
     if problems:
-        raise ConfigError(f"{source}: " + "; ".join(problems))
+        raise ConfigProblems(source, problems)
     return config.model_copy(update={"source": source})
 
 
@@ -480,9 +486,12 @@ def _sections() -> list[str]:
     return [name for name in Config.model_fields if name != "source"]
 
 
-def _problem(error: Any) -> str:
+def _problem(error: Any, origins: dict[str, str]) -> str:
     """One pydantic error as `key: message`, in our words where pydantic's would puzzle."""
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    variable = next((v for k, v in origins.items() if key == k or key.startswith(k + ".")), None)
+    if variable:
+        key += f" (from {variable})"
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown setting"

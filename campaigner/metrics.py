@@ -6,10 +6,12 @@ nothing twice, and `/metrics` shows exactly campaigner's families:
     campaigner_messages_total{account,outcome}          send results (accepted, throttled, transient, ...)
     campaigner_provider_requests_total{account,code}    HTTP replies from the provider by status code
     campaigner_provider_throttled_total{account}        429 replies
-    campaigner_send_rate{account}                       accepted messages per second, last 10 s
-    campaigner_rate_limit{account,limit,kind}           requests_per_minute / messages_per_second,
-                                                        configured and effective (lowered after 429s)
-    campaigner_queue_depth{campaign_id}                 pending jobs, set by the daemon
+    campaigner_rate_limit_requests_per_second{account,kind}   the request limit, configured and
+    campaigner_rate_limit_messages_per_second{account,kind}   effective (lowered after 429s)
+    campaigner_campaign_jobs{campaign_id,state}         jobs per state of each carried campaign (daemon)
+    campaigner_receipts_total{account,status}           delivery receipts applied: delivered, undelivered
+    campaigner_build_info{version,python}               always 1; the labels say what runs
+    process_*                                           CPU, memory, open files of the process
     campaigner_webhook_events_total{type,verdict}       status / inbound callbacks and what became of them
     campaigner_webhook_ignored_total{type,reason}       records answered 200 but unusable, by reason
     campaigner_reconciliations_total{outcome}           lookups of unsure jobs (found, not_found, ...)
@@ -20,19 +22,36 @@ nothing twice, and `/metrics` shows exactly campaigner's families:
 
 The hot path (one call per send request) uses `AccountMetrics`, whose label children are looked up
 once and cached; nothing here touches the network or the database.
+
+Names follow Prometheus' conventions: base units (seconds), `_total` on counters, no `_created`
+series, and nothing precomputed that PromQL does itself (a send rate is
+`rate(campaigner_messages_total{outcome="accepted"}[1m])`).
 """
 
 from __future__ import annotations
 
-import time
+import platform
 from collections import Counter as _Counter
 from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, Metric
 
+# A counter's `_created` sample doubles every series and no dashboard reads it.
+disable_created_metrics()
+
 REGISTRY = CollectorRegistry(auto_describe=True)
+REGISTRY.register(PROCESS_COLLECTOR)  # process_cpu_seconds_total, process_resident_memory_bytes, ...
 
 MESSAGES = Counter(
     "campaigner_messages", "Send results by outcome.", ["account", "outcome"], registry=REGISTRY
@@ -46,18 +65,34 @@ PROVIDER_REQUESTS = Counter(
 THROTTLED = Counter(
     "campaigner_provider_throttled", "429 replies from the provider.", ["account"], registry=REGISTRY
 )
-SEND_RATE = Gauge(
-    "campaigner_send_rate", "Accepted messages per second over the last 10 s.", ["account"], registry=REGISTRY
-)
-RATE_LIMIT = Gauge(
-    "campaigner_rate_limit",
-    "Rate limits in force: kind=configured or effective (lowered after 429s).",
-    ["account", "limit", "kind"],
+REQUEST_LIMIT = Gauge(
+    "campaigner_rate_limit_requests_per_second",
+    "The account's request limit: kind=configured, or effective (lowered after 429s).",
+    ["account", "kind"],
     registry=REGISTRY,
 )
-QUEUE_DEPTH = Gauge(
-    "campaigner_queue_depth", "Pending jobs per campaign.", ["campaign_id"], registry=REGISTRY
+MESSAGE_LIMIT = Gauge(
+    "campaigner_rate_limit_messages_per_second",
+    "The account's message (or segment) limit: kind=configured, or effective (lowered after 429s).",
+    ["account", "kind"],
+    registry=REGISTRY,
 )
+CAMPAIGN_JOBS = Gauge(
+    "campaigner_campaign_jobs",
+    "Jobs of each campaign the daemon carries, by state (pending: still to send).",
+    ["campaign_id", "state"],
+    registry=REGISTRY,
+)
+RECEIPTS = Counter(
+    "campaigner_receipts",
+    "Delivery receipts applied to a job, by final status.",
+    ["account", "status"],
+    registry=REGISTRY,
+)
+BUILD_INFO = Gauge(
+    "campaigner_build_info", "Always 1: the campaigner and Python that run.", ["version", "python"],
+    registry=REGISTRY,
+)  # fmt: skip
 WEBHOOK_EVENTS = Counter(
     "campaigner_webhook_events", "Webhook events by type and verdict.", ["type", "verdict"], registry=REGISTRY
 )
@@ -116,32 +151,21 @@ REGISTRY.register(LATE_SLOTS)
 # A daemon carries one provider account; provider HTTP plumbing, which does not know the account,
 # labels its requests with this one (`set_account`).
 _process_account = "default"
-RATE_SPAN = 10  # seconds over which campaigner_send_rate is averaged
+
+
+def _installed_version() -> str:
+    try:
+        return version("campaigner")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+BUILD_INFO.labels(_installed_version(), platform.python_version()).set(1)
 
 
 def render() -> bytes:
     """The registry in Prometheus text format."""
     return generate_latest(REGISTRY)
-
-
-class _RateMeter:
-    """Events per second over the last RATE_SPAN seconds, in one-second buckets (O(1) per add)."""
-
-    def __init__(self) -> None:
-        self._buckets = [0] * RATE_SPAN
-        self._seconds = [0] * RATE_SPAN
-
-    def add(self, n: int, now: float | None = None) -> None:
-        second = int(time.monotonic() if now is None else now)
-        slot = second % RATE_SPAN
-        if self._seconds[slot] != second:
-            self._seconds[slot], self._buckets[slot] = second, 0
-        self._buckets[slot] += n
-
-    def rate(self, now: float | None = None) -> float:
-        second = int(time.monotonic() if now is None else now)
-        recent = sum(b for b, s in zip(self._buckets, self._seconds, strict=True) if second - s < RATE_SPAN)
-        return recent / RATE_SPAN
 
 
 class AccountMetrics:
@@ -153,13 +177,10 @@ class AccountMetrics:
         self._latency = DISPATCH_LATENCY.labels(account)
         self._throttled = THROTTLED.labels(account)
         self._codes: dict[int, Any] = {}
-        self._meter = _RateMeter()
-        SEND_RATE.labels(account).set_function(self._meter.rate)
 
     def on_send(self, seconds: float, results: Iterable[Any]) -> None:
         """One send request took `seconds` and gave `results` (SendResults): count them by outcome."""
         self._latency.observe(seconds)
-        accepted = 0
         outcomes = self._outcomes
         for result in results:
             outcome = str(result.outcome)
@@ -167,10 +188,6 @@ class AccountMetrics:
             if child is None:
                 child = outcomes[outcome] = MESSAGES.labels(self.account, outcome)
             child.inc()
-            if outcome == "accepted":
-                accepted += 1
-        if accepted:
-            self._meter.add(accepted)
 
     def on_reply(self, status: int) -> None:
         """One HTTP reply from the provider with `status`."""
@@ -184,17 +201,19 @@ class AccountMetrics:
     def watch_throttle(self, throttle: Any) -> None:
         """Export `throttle`'s configured and effective limits (read at scrape time)."""
         configured = throttle.configured
-        rpm = float(configured.requests_per_minute)
-        mps = float(configured.messages_per_second)
-        RATE_LIMIT.labels(self.account, "requests_per_minute", "configured").set(rpm)
-        RATE_LIMIT.labels(self.account, "messages_per_second", "configured").set(mps)
-        RATE_LIMIT.labels(self.account, "requests_per_minute", "effective").set_function(
-            lambda: round(float(throttle.requests_per_minute), 6)  # not 100.00000000000001
+        REQUEST_LIMIT.labels(self.account, "configured").set(_per_second(configured.requests_per_minute))
+        MESSAGE_LIMIT.labels(self.account, "configured").set(round(float(configured.messages_per_second), 6))
+        REQUEST_LIMIT.labels(self.account, "effective").set_function(
+            lambda: _per_second(throttle.requests_per_minute)
         )
-        RATE_LIMIT.labels(self.account, "messages_per_second", "effective").set_function(
-            lambda: round(float(throttle.messages_per_second), 6)
+        MESSAGE_LIMIT.labels(self.account, "effective").set_function(
+            lambda: round(float(throttle.messages_per_second), 6)  # not 100.00000000000001
         )
         LATE_SLOTS.watch(self.account, throttle)
+
+
+def _per_second(requests_per_minute: float) -> float:
+    return round(float(requests_per_minute) / 60.0, 6)
 
 
 _accounts: dict[str, AccountMetrics] = {}
@@ -219,17 +238,31 @@ def provider_reply(status: int) -> None:
     for_account(_process_account).on_reply(status)
 
 
-def set_queue_depth(campaign_id: int, pending: int) -> None:
-    """The number of pending jobs of `campaign_id` (the daemon sets it periodically)."""
-    QUEUE_DEPTH.labels(str(campaign_id)).set(pending)
+# Every job state, so that a state a campaign has left reads 0 rather than its last count.
+JOB_STATES = (
+    "pending", "sending", "submitted", "delivered", "undelivered", "rejected", "skipped", "cancelled",
+)  # fmt: skip
+
+
+def set_campaign_jobs(campaign_id: int, counts: dict[str, int]) -> None:
+    """The jobs of `campaign_id` per state (the daemon sets them every second for what it carries)."""
+    label = str(campaign_id)
+    for state in JOB_STATES:
+        CAMPAIGN_JOBS.labels(label, state).set(counts.get(state, 0))
 
 
 def forget_campaign(campaign_id: int) -> None:
-    """Drop the queue-depth series of a campaign the daemon no longer carries."""
-    try:
-        QUEUE_DEPTH.remove(str(campaign_id))
-    except KeyError:
-        pass
+    """Drop the series of a campaign the daemon no longer carries (a second call is harmless)."""
+    for state in JOB_STATES:
+        try:
+            CAMPAIGN_JOBS.remove(str(campaign_id), state)
+        except KeyError:
+            pass
+
+
+def receipt_applied(account: str, status: str, n: int = 1) -> None:
+    """Count `n` receipts that moved a job of `account` to `status` (delivered, undelivered)."""
+    RECEIPTS.labels(account, status).inc(n)
 
 
 _webhook_children: dict[tuple[str, str], Any] = {}

@@ -59,10 +59,12 @@ async def make_campaign(store: Store, count: int, state: str = "running", start:
     return campaign_id
 
 
-async def create_running_campaign(store: Store, recipients: list[str], body: str = "Hello {n}") -> int:
-    """A campaign with one pending job per recipient, already `running`."""
+async def create_running_campaign(
+    store: Store, recipients: list[str], body: str = "Hello {n}", account: str = "default"
+) -> int:
+    """A campaign of `account` with one pending job per recipient, already `running`."""
     rows = [message(i + 2, e164, body.replace("{n}", str(i))) for i, e164 in enumerate(recipients)]
-    spec = NewCampaign(name="test", message=body)
+    spec = NewCampaign(name="test", message=body, provider_account=account)
     totals = CampaignTotals(total_jobs=len(rows), estimated_cost=PRICE * len(rows), preview={})
     campaign_id = await store.create_campaign(spec, [rows], lambda: totals)
     await store.resume_campaign(campaign_id)

@@ -24,6 +24,8 @@ from aiohttp import web
 
 from campaigner.app.connections import Limits, Listener
 from campaigner.app.floods import FloodLog, quiet_loop_errors
+from campaigner.app.logs import WORKER_ID, campaign_context
+from campaigner.app.sd_notify import notify
 from campaigner.app.signals import graceful_signals
 from campaigner.app.wiring import RunWiring
 from campaigner.config import Config, ProviderConfig
@@ -49,6 +51,10 @@ RESTART_AFTER = 5.0
 SWEEP_EVERY = 30.0
 # Jobs of one campaign asked about in one catch-up round.
 CATCH_UP_BATCH = 100
+# Seconds between the progress lines of each campaign that sends.
+PROGRESS_EVERY = 30.0
+# Job states whose message the provider took.
+_SENT_STATES = ("submitted", "delivered", "undelivered")
 
 
 class Daemon:
@@ -62,6 +68,7 @@ class Daemon:
         self._runners: dict[int, tuple[CampaignRunner, asyncio.Task[RunReport]]] = {}
         self._failed_at: dict[int, float] = {}
         self._swept_at: dict[int, float] = {}
+        self._carried_since: dict[int, float] = {}
         self.reports: list[RunReport] = []
         self.port: int | None = None  # the HTTP port once listening (0 in config: any free one)
         self.admin_port: int | None = None  # the admin listener's port (/readyz, /metrics)
@@ -156,30 +163,35 @@ class Daemon:
         for note in wiring.receipt_notes():
             log.warning("%s", note)
         await wiring.worker.start()
+        worker_token = WORKER_ID.set(wiring.worker.id)  # every line from here on, and every task, names it
         self.port = listener.port
         self.admin_port = admin.port
+        log.info("%s", _start_line(self.config, wiring.worker.id))
         log.info(
-            "daemon listening on %s:%s (admin %s:%s) as worker %s",
+            "daemon listening on %s:%s (admin %s:%s)",
             self.config.daemon.host,
             self.port,
             self.config.daemon.admin_host,
             self.admin_port,
-            wiring.worker.id,
         )
         side = [
             asyncio.create_task(self._housekeeping(store), name="housekeeping"),
             asyncio.create_task(self._catch_up_receipts(store, wiring), name="receipt catch-up"),
             asyncio.create_task(self._poll_inbound(store, wiring), name="inbound polling"),
+            asyncio.create_task(self._progress_lines(store), name="progress lines"),
         ]
         self.started.set()
+        notify("READY=1", f"STATUS=listening on {self.config.daemon.host}:{self.port}")
         try:
             async with store.db.listening(CAMPAIGNS_CHANNEL, lambda _payload: self._wake.set()):
                 await self._carry(store, wiring, side)
         finally:
+            notify("STOPPING=1")
             await self._shutdown()
             for task in side:
                 task.cancel()
             await asyncio.gather(*side, return_exceptions=True)
+            WORKER_ID.reset(worker_token)
 
     async def _ready(self) -> bool:
         return not self._stop.is_set()
@@ -240,9 +252,12 @@ class Daemon:
 
     def _start_runner(self, wiring: RunWiring, campaign_id: int) -> None:
         runner = wiring.runner(campaign_id)
-        task = asyncio.create_task(runner.run(), name=f"campaign {campaign_id}")
+        # The runner and every task it starts log with this campaign's id (app/logs.py).
+        context = campaign_context(campaign_id)
+        task = asyncio.create_task(runner.run(), name=f"campaign {campaign_id}", context=context)
         task.add_done_callback(lambda _task: self._wake.set())
         self._runners[campaign_id] = (runner, task)
+        self._carried_since[campaign_id] = time.monotonic()
         log.info("carrying campaign %s", campaign_id, extra={"campaign_id": campaign_id})
 
     def _collect_finished(self) -> None:
@@ -250,6 +265,7 @@ class Daemon:
             if not task.done():
                 continue
             del self._runners[campaign_id]
+            began = self._carried_since.pop(campaign_id, time.monotonic())
             if task.cancelled():
                 continue
             error = task.exception()
@@ -261,7 +277,8 @@ class Daemon:
                 continue
             report = task.result()
             self.reports.append(report)
-            log.info("campaign %s: %s", campaign_id, report.state, extra={"campaign_id": campaign_id})
+            summary = _summary_line(report, time.monotonic() - began)
+            log.info("%s", summary, extra={"campaign_id": campaign_id})
 
     async def _shutdown(self) -> None:
         """Stop every runner; wait for in-flight work up to the grace period, then cancel."""
@@ -286,7 +303,7 @@ class Daemon:
         )
 
     async def _housekeeping(self, store: Store) -> None:
-        """Every second: receipts that arrived before their job's result, and queue-depth gauges."""
+        """Every second: receipts that arrived before their job's result, and the jobs-per-state gauges."""
         from campaigner import metrics
         from campaigner.inbound.receipts import apply_pending_receipts
 
@@ -298,12 +315,38 @@ class Daemon:
                 carried = set(self._runners)
                 for campaign_id in carried:
                     counts = await store.job_counts(campaign_id)
-                    metrics.set_queue_depth(campaign_id, counts.get("pending", 0))
+                    metrics.set_campaign_jobs(campaign_id, counts)
                 for campaign_id in shown - carried:
                     metrics.forget_campaign(campaign_id)
                 shown = carried
             except Exception as exc:  # the database may be down for a moment; try again next round
                 log.warning("daemon housekeeping failed: %s", exc)
+
+
+    async def _progress_lines(self, store: Store) -> None:
+        """Every PROGRESS_EVERY seconds, a line for each carried campaign that has sent or has
+        messages left to send: how far it is and how fast it went since the last line."""
+        sent_before: dict[int, int] = {}
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY)
+            try:
+                for campaign_id in list(self._runners):
+                    counts = await store.job_counts(campaign_id)
+                    sent = sum(counts.get(state, 0) for state in _SENT_STATES)
+                    waiting = counts.get("pending", 0) + counts.get("sending", 0)
+                    previous = sent_before.get(campaign_id)
+                    sent_before[campaign_id] = sent
+                    if waiting == 0 and previous in (None, sent):
+                        continue  # only settling, or done: the summary line says the rest
+                    line = f"campaign {campaign_id}: {sent} of {sum(counts.values())} sent, {waiting} to send"
+                    if previous is not None:  # a first line has no interval to measure a rate over
+                        rate = (sent - previous) / PROGRESS_EVERY
+                        line += f", {rate:.1f}/s over the last {PROGRESS_EVERY:g} s"
+                    log.info("%s", line, extra={"campaign_id": campaign_id})
+                for campaign_id in set(sent_before) - set(self._runners):
+                    del sent_before[campaign_id]
+            except Exception as exc:  # the database may be down for a moment; try again next round
+                log.warning("progress lines failed: %s", exc)
 
     async def _catch_up_receipts(self, store: Store, wiring: RunWiring) -> None:
         """Every receipt_catch_up_every seconds: ask about jobs waiting too long for a receipt."""
@@ -349,6 +392,32 @@ class Daemon:
             except Exception as exc:  # the provider or the database may be away; next round
                 log.warning("polling inbound replies failed: %s", exc)
             await asyncio.sleep(interval)
+
+
+def _start_line(config: Config, worker_id: str) -> str:
+    """The daemon's first line: what runs, for which provider account, within which limits."""
+    from importlib.metadata import version
+
+    provider = config.provider
+    return (
+        f"campaigner {version('campaigner')} daemon started as worker {worker_id}: provider {provider.type}, "
+        f"account {provider.account!r}, limits {provider.requests_per_minute:g} requests per "
+        f"{provider.request_window:g} s, {provider.messages_per_second:g} "
+        f"{'segments' if provider.rate_counts_segments else 'messages'}/s, "
+        f"{provider.recipients_per_request} recipient(s) a request"
+    )
+
+
+def _summary_line(report: RunReport, seconds: float) -> str:
+    """The line a campaign's runner ends with."""
+    line = (
+        f"campaign {report.campaign_id}: {report.state} after {seconds:.0f} s: {report.accepted} accepted, "
+        f"{report.rejected} rejected, {report.retried} retried, {report.throttled} throttled, "
+        f"in {report.requests} request(s)"
+    )
+    if report.reconciled:
+        line += ", reconciled " + ", ".join(f"{k} {v}" for k, v in sorted(report.reconciled.items()))
+    return line + (f" ({report.reason})" if report.reason else "")
 
 
 async def _listen(

@@ -4,7 +4,9 @@
     log.info("carrying campaign %s", 7, extra={"campaign_id": 7})
 
 Each JSON line has `ts` (UTC, ISO 8601 with milliseconds), `level`, `logger`, `msg`, the context
-fields of `CONTEXT_FIELDS` when the call passed them with `extra=`, and `exc` (the formatted
+fields of `CONTEXT_FIELDS` when the call passed them with `extra=` or they are set in the running
+context (`campaign_context`, `WORKER_ID`: the daemon sets them where a campaign's runner starts, so
+every line the dispatcher logs for it carries `campaign_id` and `worker_id`), and `exc` (the formatted
 traceback) when there is one. What is logged is the caller's business: message bodies only at
 DEBUG, secrets never (a `Secret` formats as `Secret('***')`, and `redact_secrets` below is a last
 line of defence for values registered with it).
@@ -13,6 +15,7 @@ line of defence for values registered with it).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import os
@@ -25,7 +28,35 @@ from campaigner.config import Config
 # Record attributes copied into the JSON object when a call sets them with `extra=`.
 CONTEXT_FIELDS = ("campaign_id", "job_id", "worker_id", "provider_id", "account", "verdict", "event")
 
+# Set for a whole task tree: asyncio copies the context into every task it creates, so the
+# dispatcher's tasks log their campaign and worker without passing them along (dispatch/ knows no
+# app/). A record's own `extra=` wins.
+CAMPAIGN_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar("campaign_id", default=None)
+WORKER_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("worker_id", default=None)
+
 _HANDLER_MARK = "_campaigner_handler"
+
+
+def campaign_context(campaign_id: int, worker_id: str | None = None) -> contextvars.Context:
+    """A copy of the current context with CAMPAIGN_ID (and WORKER_ID) set, for the task that runs
+    a campaign's runner: `asyncio.create_task(runner.run(), context=campaign_context(7))`."""
+    context = contextvars.copy_context()
+    context.run(CAMPAIGN_ID.set, campaign_id)
+    if worker_id is not None:
+        context.run(WORKER_ID.set, worker_id)
+    return context
+
+
+class _ContextFilter(logging.Filter):
+    """Copies the context's campaign and worker ids into every record that has none of its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, variable in (("campaign_id", CAMPAIGN_ID), ("worker_id", WORKER_ID)):
+            if record.__dict__.get(name) is None:
+                value = variable.get()
+                if value is not None:
+                    setattr(record, name, value)
+        return True
 _secrets: set[str] = set()
 
 
@@ -133,6 +164,7 @@ def setup_logging(level: str = "INFO", json_lines: bool | None = None) -> None:
             console=Console(stderr=True), show_path=False, rich_tracebacks=False, log_time_format="%H:%M:%S"
         )
         handler.setFormatter(_ContextFormatter("%(name)s: %(message)s"))
+    handler.addFilter(_ContextFilter())
     setattr(handler, _HANDLER_MARK, True)
     root.addHandler(handler)
     root.setLevel(level.upper())

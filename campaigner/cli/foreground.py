@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
+from campaigner.app.logs import campaign_context
 from campaigner.app.signals import graceful_signals
 from campaigner.app.wiring import RunWiring, ensure_own_account, start_running
 from campaigner.cli.progress import ProgressReporter
@@ -68,7 +69,9 @@ async def run_in_foreground(
         with graceful_signals(runner.stop, announce=console.print):
             showing = asyncio.create_task(reporter.run())
             try:
-                report = await runner.run()
+                # In a task of its own, whose context names the campaign and worker on every line.
+                context = campaign_context(campaign_id, wiring.worker.id)
+                report = await asyncio.create_task(runner.run(), context=context)
             finally:
                 reporter.stop()
                 await showing

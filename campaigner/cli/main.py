@@ -39,6 +39,30 @@ def _register_commands() -> None:
     from campaigner.cli.commands import register_all
 
     register_all(cli)
+    _config_after_subcommands(cli)
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.find_object(AppContext).config_path = value  # type: ignore[union-attr]  # the group made it
+
+
+def _config_after_subcommands(group: click.Group) -> None:
+    """`--config FILE` after any subcommand too (`campaigner status 7 --config prod.toml`), as
+    people type it; it means the same as before the subcommand, and wins over it."""
+    for command in group.commands.values():
+        command.params.append(
+            click.Option(
+                ["--config"],
+                type=click.Path(dir_okay=False),
+                expose_value=False,
+                is_eager=True,
+                callback=_set_config,
+                help="TOML config file (as `campaigner --config FILE ...`).",
+            )
+        )
+        if isinstance(command, click.Group):
+            _config_after_subcommands(command)
 
 
 _register_commands()

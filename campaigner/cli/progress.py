@@ -1,7 +1,9 @@
 """Progress of a running campaign: a rich bar on a terminal, one plain line every few seconds elsewhere.
 
 It reads only the job table's counts, so what it shows is what is recorded, not what a sender
-believes: a killed run shows the same numbers the next run starts from.
+believes: a killed run shows the same numbers the next run starts from. The rate is recent (jobs
+done over the last RATE_WINDOW seconds), not the average since the start, so the one ETA it shows
+follows a slowdown (a 429, quiet hours) instead of promising the start's pace.
 """
 
 from __future__ import annotations
@@ -10,19 +12,22 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn
 
 from campaigner.model.states import SENT_STATES, JobState
 
 # Job states that count as "done" for the bar; `sending` and `pending` are still to do.
 FAILED_STATES = frozenset({JobState.REJECTED})
 DONE_STATES = SENT_STATES | FAILED_STATES | {JobState.SKIPPED, JobState.CANCELLED, JobState.UNKNOWN}
+# Seconds of recent snapshots the rate is measured over.
+RATE_WINDOW = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +73,7 @@ class ProgressReporter:
         self._console = console or Console(stderr=True, markup=False)
         self._plain_every = plain_every
         self._stop = asyncio.Event()
-        self._first: Snapshot | None = None
+        self._recent: deque[Snapshot] = deque()
 
     def stop(self) -> None:
         """End the display after its next refresh."""
@@ -86,24 +91,30 @@ class ProgressReporter:
         counts = {state: int(t.jobs) for state, t in totals.items()}
         cost = sum((t.cost for state, t in totals.items() if state in SENT_STATES), Decimal(0))
         snapshot = Snapshot(counts, self._total, time.monotonic(), cost)
-        if self._first is None:
-            self._first = snapshot
+        self.remember(snapshot)
         return snapshot
 
-    def _rate(self, now: Snapshot) -> float:
-        if self._first is None or now.at - self._first.at < 0.5:
-            return 0.0
-        return (now.sent + now.failed - self._first.sent - self._first.failed) / (now.at - self._first.at)
+    def remember(self, snapshot: Snapshot) -> None:
+        """Keep `snapshot` for the rate, and forget those older than the window needs."""
+        self._recent.append(snapshot)
+        while len(self._recent) > 2 and snapshot.at - self._recent[1].at >= RATE_WINDOW:
+            self._recent.popleft()
 
-    def describe(self, snapshot: Snapshot) -> str:
-        """One line: sent, failed, rate, ETA, cost so far."""
-        rate = self._rate(snapshot)
+    def rate(self, now: Snapshot) -> float:
+        """Jobs done a second over the last RATE_WINDOW seconds (0 until half a second has passed)."""
+        oldest = self._recent[0] if self._recent else now
+        elapsed = now.at - oldest.at
+        return (now.done - oldest.done) / elapsed if elapsed >= 0.5 else 0.0
+
+    def describe(self, snapshot: Snapshot, *, count: bool = True) -> str:
+        """One line: done (unless the bar shows it), sent, failed, recent rate, ETA, cost so far."""
+        rate = self.rate(snapshot)
         left = max(0, snapshot.total - snapshot.done)
-        eta = f"{left / rate:,.0f}s" if rate > 0 else "-"
-        cost = snapshot.cost
+        eta = _duration(left / rate) if rate > 0 and left else "-"
+        done = f"{snapshot.done:,}/{snapshot.total:,} done  " if count else ""
         return (
-            f"{snapshot.done:,}/{snapshot.total:,} done  sent {snapshot.sent:,}  failed {snapshot.failed:,}"
-            f"  {rate:,.1f} msg/s  ETA {eta}  cost {cost:,.2f} {self._currency}"
+            f"{done}sent {snapshot.sent:,}  failed {snapshot.failed:,}  {rate:,.1f} msg/s"
+            f"  ETA {eta}  cost {snapshot.cost:,.2f} {self._currency}"
         )
 
     async def _run_bar(self) -> None:
@@ -111,14 +122,13 @@ class ProgressReporter:
             TextColumn("[bold]sending"),
             BarColumn(),
             TextColumn("{task.completed:,}/{task.total:,}"),
-            TextColumn("{task.fields[line]}"),
-            TimeRemainingColumn(),
+            TextColumn("{task.fields[line]}"),  # the one ETA, from the recent rate
         )
         with Progress(*columns, console=self._console, transient=False) as bar:
             task = bar.add_task("send", total=self._total, line="")
             while True:
                 snapshot = await self._snapshot()
-                bar.update(task, completed=snapshot.done, line=self.describe(snapshot))
+                bar.update(task, completed=snapshot.done, line=self.describe(snapshot, count=False))
                 if self._stop.is_set():
                     return
                 await self._wait(0.5)
@@ -134,3 +144,12 @@ class ProgressReporter:
     async def _wait(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 90:
+        return f"{seconds}s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)}min"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"

@@ -17,7 +17,7 @@ from campaigner.cli.regions import check_region
 def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options that say what a new campaign is made of (shared by `create` and `send`)."""
     options = [
-        click.argument("recipients", type=click.Path(dir_okay=False, path_type=Path)),
+        click.argument("recipients", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path)),
         click.option("--message", "-m", envvar="CAMPAIGNER_MESSAGE", show_envvar=True, help="Message text."),
         click.option("--message-file", type=click.Path(dir_okay=False), help="Read the message from a file."),
         click.option("--name", help="Campaign name. Default: the CSV file's name."),

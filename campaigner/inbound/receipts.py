@@ -94,6 +94,7 @@ async def handle_status(store: Store, events: Sequence[StatusEvent], policy: Inb
     for result in results:
         verdicts[result.verdict] += 1
         if result.verdict == "accepted":
+            metrics.receipt_applied(policy.account, finals[result.provider_id].status)
             log.debug(
                 "job %s %s",
                 result.job_id,

@@ -35,7 +35,7 @@ from campaigner.model.campaigns import (
     StateTotal,
 )
 from campaigner.model.jobs import PlannedMessage, Suppression, WorkerInfo
-from campaigner.model.states import SENT_STATES, CampaignState, states_leading_to
+from campaigner.model.states import ENDED_CAMPAIGN_STATES, SENT_STATES, CampaignState, states_leading_to
 from campaigner.store import migrations
 from campaigner.store.database import Database
 from campaigner.store.inbound import InboundStore
@@ -47,6 +47,8 @@ T = TypeVar("T")
 
 # jobs.cost is numeric(12, 6): PostgreSQL rounds half away from zero to this.
 COST_QUANTUM = Decimal("0.000001")
+# `campaigner delete` removes only what nothing will send any more.
+DELETABLE_STATES = frozenset({CampaignState.DRAFT}) | ENDED_CAMPAIGN_STATES
 
 # The columns COPY fills; every other column takes its default (state pending, now(), ...).
 JOB_COLUMNS = ("campaign_id", "line", "e164", "country", "body", "segments", "encoding", "cost")
@@ -244,6 +246,25 @@ class Store(JobStore, InboundStore, ObserveStore):
             due = await self.db.value("campaign-send-at-due", campaign_id)
             target = CampaignState.RUNNING if due else CampaignState.SCHEDULED
         return await self.set_campaign_state(campaign_id, target)
+
+    async def delete_campaign(self, campaign_id: int) -> int:
+        """Delete a draft or ended campaign with all its jobs and counters; returns the jobs deleted.
+        StateError for any other state (or while jobs of it are being sent), NotFoundError if none."""
+        async with self.db.transaction() as tx:
+            row = await tx.one("delete-campaign", campaign_id, [str(s) for s in DELETABLE_STATES])
+            if row is not None:
+                await tx.execute("delete-campaign-counters", campaign_id)
+                return int(row["jobs"])
+        current = await self.get_campaign(campaign_id)
+        if current.state in DELETABLE_STATES:
+            raise StateError(
+                f"campaign {campaign_id} has jobs being sent; they are settled by asking the provider "
+                "(a daemon does it within a minute): try again then"
+            )
+        raise StateError(
+            f"campaign {campaign_id} is {current.state}: only a draft or an ended campaign can be deleted "
+            f"(cancel it first: `campaigner cancel {campaign_id}`)"
+        )
 
     async def cancel_campaign(self, campaign_id: int) -> int:
         """→ cancelled, and every not-yet-sent job → cancelled, atomically; returns jobs cancelled."""

@@ -77,3 +77,37 @@ def test_secrets_never_reach_a_line() -> None:
     line = JsonFormatter().format(record)
     assert "super-secret-value-1" not in line
     assert json.loads(line)["msg"] == "key *** and Secret('***')"
+
+
+async def test_the_running_context_gives_every_line_its_campaign_and_worker(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from campaigner.app.logs import WORKER_ID, campaign_context
+
+    setup_logging("INFO", json_lines=True)
+    log = logging.getLogger("campaigner.dispatch.test")
+
+    async def runner() -> None:
+        log.info("from the runner")
+
+        async def sender() -> None:  # a task the runner starts inherits the context
+            log.info("from a sender")
+
+        await asyncio.create_task(sender())
+        log.info("own extra wins", extra={"campaign_id": 9})
+
+    token = WORKER_ID.set("w-7")
+    try:
+        await asyncio.create_task(runner(), context=campaign_context(3))
+    finally:
+        WORKER_ID.reset(token)
+    log.info("outside")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert [(e["msg"], e.get("campaign_id"), e.get("worker_id")) for e in lines] == [
+        ("from the runner", 3, "w-7"),
+        ("from a sender", 3, "w-7"),
+        ("own extra wins", 9, "w-7"),
+        ("outside", None, None),
+    ]

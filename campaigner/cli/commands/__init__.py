@@ -46,3 +46,9 @@ def register_all(group: click.Group) -> None:
     from campaigner.cli.commands import sync
 
     sync.register(group)
+    from campaigner.cli.commands import status
+
+    status.register(group)
+    from campaigner.cli.commands import report
+
+    report.register(group)

@@ -1,4 +1,4 @@
-"""Campaign lifecycle commands: create, campaigns, status, pause, resume, cancel, export.
+"""Campaign lifecycle commands: create, campaigns, pause, resume, cancel, export (status: status.py).
 
 `create` plans the CSV through `campaigner.planning.planner.Planner` and COPYs the sendable
 messages into a new campaign in one transaction (a bad row half way leaves nothing). State
@@ -9,13 +9,10 @@ NOTIFY.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 import tempfile
 from collections import Counter
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,33 +21,30 @@ import click
 from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.app.stop_queued import MessageStopper, stop_queued
 from campaigner.app.wiring import RunWiring
-from campaigner.cli.commands.preview import neutralise
+from campaigner.cli.commands.preview import one_stdin
+from campaigner.cli.confirm import confirm, need_a_terminal
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.formats import echo_csv, echo_json, format_option, neutralise
 from campaigner.cli.safe import CAMPAIGN_ID, printable
 from campaigner.cli.source_options import campaign_source_options, source_from_options
+from campaigner.cli.stdin import readable
 from campaigner.errors import UserError
 from campaigner.inbound.policy import InboundPolicy
 from campaigner.model.states import SENT_STATES, CampaignState, JobState
 from campaigner.providers.registry import capabilities_of
 from campaigner.store.store import Store, run_with_store
 
-_FORMAT = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    envvar="CAMPAIGNER_FORMAT",
-    show_envvar=True,
-)
-
 
 @click.command("create")
 @campaign_source_options
-@_FORMAT
+@format_option("table", "json")
 @pass_app
 def create_command(app: AppContext, output_format: str, **options: Any) -> None:
     """Load RECIPIENTS into a new campaign (draft, or scheduled with --send-at) and show its preview."""
     config = app.config
+    one_stdin(options["recipients"], options["message_file"])
+    # `-`: standard input, kept in a temporary file until the command ends.
+    options["recipients"] = click.get_current_context().with_resource(readable(options["recipients"]))
     source = source_from_options(**options)
     try:
         campaign_id, preview = run_with_store(config, lambda store: load_campaign(store, config, source))
@@ -62,9 +56,7 @@ def create_command(app: AppContext, output_format: str, **options: Any) -> None:
         raise
     state = CampaignState.SCHEDULED if source.send_at else CampaignState.DRAFT
     if output_format == "json":
-        click.echo(
-            json.dumps({"id": campaign_id, "state": state, "preview": preview.model_dump(mode="json")})
-        )
+        echo_json({"id": campaign_id, "state": state, "preview": preview.model_dump(mode="json")})
         return
     from campaigner.cli.preview_table import render_preview
 
@@ -73,17 +65,33 @@ def create_command(app: AppContext, output_format: str, **options: Any) -> None:
     click.echo(f"campaign {campaign_id} created ({state}{scheduled}): {preview.sendable} messages")
 
 
+# The columns of `campaigns --format csv` (a row's counts per state are in json only).
+_CSV_COLUMNS = (
+    *("id", "name", "state", "total", "progress", "cost_so_far", "estimated_cost", "currency"),
+    *("reason", "created_at"),
+)
+
+
 def _progress(counts: dict[str, int], total: int) -> float:
     left = counts.get("pending", 0) + counts.get("sending", 0)
     return 1.0 if total == 0 else (total - left) / total
 
 
 @click.command("campaigns")
-@_FORMAT
+@format_option("table", "json", "csv")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([str(s) for s in CampaignState]),
+    help="Only campaigns in this state (repeat for several).",
+)
 @pass_app
-def campaigns_command(app: AppContext, output_format: str) -> None:
+def campaigns_command(app: AppContext, output_format: str, states: tuple[str, ...]) -> None:
     """List campaigns: id, name, state, progress, cost so far / estimated."""
     summaries = run_with_store(app.config, lambda store: store.list_campaigns())
+    if states:
+        summaries = [s for s in summaries if s.state in states]
     rows = [
         {
             "id": s.id,
@@ -101,7 +109,10 @@ def campaigns_command(app: AppContext, output_format: str) -> None:
         for s in summaries
     ]
     if output_format == "json":
-        click.echo(json.dumps(rows))
+        echo_json(rows)
+        return
+    if output_format == "csv":
+        echo_csv(_CSV_COLUMNS, ([row[key] for key in _CSV_COLUMNS] for row in rows))
         return
     from rich.console import Console
     from rich.table import Table
@@ -116,107 +127,6 @@ def campaigns_command(app: AppContext, output_format: str) -> None:
             f"{row['cost_so_far']:.2f} / {row['estimated_cost']:.2f} {row['currency']}",
         )
     Console(markup=False).print(table)  # names are the user's: never rich markup
-
-
-async def campaign_status(
-    store: Store, campaign_id: int, *, reported: bool = False
-) -> dict[str, Any]:
-    """What `status` shows: counts per job state, total, cost so far, rate, ETA, last errors."""
-    campaign = await store.get_campaign(campaign_id)
-    totals = await store.job_totals(campaign_id)
-    counts = {str(state): totals[state].jobs if state in totals else 0 for state in JobState}
-    total = sum(counts.values())
-    cost = sum((totals[s].cost for s in SENT_STATES if s in totals), Decimal(0))
-    done = total - counts["pending"] - counts["sending"]
-    rate = 0.0
-    if campaign.started_at is not None:
-        end = campaign.finished_at or datetime.now(UTC)
-        elapsed = (end - campaign.started_at).total_seconds()
-        rate = done / elapsed if elapsed > 0 else 0.0
-    left = counts["pending"] + counts["sending"]
-    errors = await store.last_errors(campaign_id)
-    running = campaign.state == CampaignState.RUNNING
-    return {
-        "id": campaign.id,
-        "name": campaign.name,
-        "state": campaign.state,
-        "reason": campaign.reason,
-        "counts": counts,
-        "total": total,
-        "done": done,
-        "cost_so_far": float(cost),
-        "estimated_cost": float(campaign.estimated_cost),
-        "currency": campaign.currency,
-        "rate": round(rate, 3),
-        # Only a running campaign is getting anywhere: a paused one has no time left, it has none.
-        "eta_seconds": round(left / rate, 1) if rate > 0 and left and running else None,
-        "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
-        "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
-        "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
-        # The provider's own figures (--reported): a scan of the campaign's jobs, where the rest of
-        # status reads the counters, so only on request.
-        "reported": await _reported(store, campaign_id) if reported else None,
-        "last_errors": [
-            {
-                "state": e.state,
-                "class": e.error_class,
-                "code": e.error_code,
-                "message": e.error_message,
-                "jobs": e.jobs,
-            }
-            for e in errors
-        ],
-    }
-
-
-async def _reported(store: Store, campaign_id: int) -> dict[str, Any]:
-    costs = await store.reported_costs(campaign_id)
-    return {
-        "messages": costs.messages,
-        "cost": float(costs.reported),
-        "estimated_cost": float(costs.estimated),
-        "more_segments_than_estimated": costs.more_segments,
-    }
-
-
-@click.command("status")
-@click.argument("campaign_id", type=CAMPAIGN_ID)
-@_FORMAT
-@click.option(
-    "--reported",
-    is_flag=True,
-    help="Also what the provider reported (segments, cost) beside the estimate: reads every job.",
-)
-@pass_app
-def status_command(app: AppContext, campaign_id: int, output_format: str, reported: bool) -> None:
-    """Counts per job state, cost so far, rate (jobs/s since start), ETA and the last errors."""
-    report = run_with_store(
-        app.config, lambda store: campaign_status(store, campaign_id, reported=reported)
-    )
-    if output_format == "json":
-        click.echo(json.dumps(report))
-        return
-    reason = f" ({printable(report['reason'])})" if report["reason"] else ""
-    click.echo(f"campaign {report['id']} {report['name']!r}: {report['state']}{reason}")
-    click.echo(
-        f"  {report['done']} of {report['total']} done; "
-        + ", ".join(f"{k} {v}" for k, v in report["counts"].items() if v)
-    )
-    click.echo(
-        f"  cost so far {report['cost_so_far']:.2f} of {report['estimated_cost']:.2f} {report['currency']}"
-    )
-    if (figures := report["reported"]) is not None:
-        more = figures["more_segments_than_estimated"]
-        click.echo(
-            f"  reported by the provider for {figures['messages']} messages: {figures['cost']:.2f} "
-            f"(estimated {figures['estimated_cost']:.2f})"
-            + (f"; {more} counted more segments than the preview" if more else "")
-        )
-    eta = f", about {report['eta_seconds']:.0f} s left" if report["eta_seconds"] else ""
-    click.echo(f"  rate {report['rate']:.2f} jobs/s{eta}")
-    for error in report["last_errors"]:
-        message = printable(f"{error['code']} {error['message'] or ''}".rstrip())  # the provider's words
-        click.echo(f"  {error['jobs']} {error['state']}: {message}")
 
 
 @click.command("pause")
@@ -306,6 +216,37 @@ EXPORT_COLUMNS = (
 )
 
 
+@click.command("delete")
+@click.argument("campaign_id", type=CAMPAIGN_ID)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first.")
+@pass_app
+def delete_command(app: AppContext, campaign_id: int, yes: bool) -> None:
+    """Delete CAMPAIGN_ID (a draft, or completed, cancelled or failed) with all its jobs.
+
+    Cannot be undone: `campaigner export` keeps a copy of the jobs first. A running, scheduled or
+    paused campaign is refused (cancel it first).
+    """
+    if not yes:
+        need_a_terminal("delete", "pass --yes")
+
+    async def work(store: Store) -> int | None:
+        campaign = await store.get_campaign(campaign_id)
+        total = sum((await store.job_counts(campaign_id)).values())
+        kept = f"campaign {campaign_id} and its {total:,} jobs are kept"
+        question = (
+            f"Delete campaign {campaign_id} {printable(campaign.name)!r} ({campaign.state}) and its "
+            f"{total:,} jobs? This cannot be undone"
+        )
+        if not yes and not confirm(question, kept=kept):
+            click.echo(f"not deleted: {kept}")
+            return None
+        return await store.delete_campaign(campaign_id)
+
+    deleted = run_with_store(app.config, work)
+    if deleted is not None:
+        click.echo(f"campaign {campaign_id} deleted with its {deleted:,} jobs")
+
+
 @click.command("export")
 @click.argument("campaign_id", type=CAMPAIGN_ID)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout).")
@@ -368,10 +309,10 @@ def register(group: click.Group) -> None:
     for command in (
         create_command,
         campaigns_command,
-        status_command,
         pause_command,
         resume_command,
         cancel_command,
+        delete_command,
         export_command,
     ):
         group.add_command(command)

@@ -7,11 +7,10 @@ Other modules may add subcommands to `db_group` (the embedded server adds its ow
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.formats import echo_json, format_option
 from campaigner.store import migrations
 from campaigner.store.database import Database, describe_url
 from campaigner.store.store import Store, run_with_store
@@ -38,7 +37,7 @@ def upgrade_command(app: AppContext) -> None:
 
 
 @db_group.command("status")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@format_option("table", "json")
 @pass_app
 def status_command(app: AppContext, output_format: str) -> None:
     """Where the database is, its server version, and the migrations applied and pending."""
@@ -62,7 +61,7 @@ def status_command(app: AppContext, output_format: str) -> None:
 
     report = run_with_store(app.config, work, migrate=False)
     if output_format == "json":
-        click.echo(json.dumps(report))
+        echo_json(report)
         return
     click.echo(f"database: {report['database']} (PostgreSQL {report['server_version']})")
     applied = report["applied"]

@@ -7,11 +7,10 @@ where it lives and whether it runs (`db status` shows the schema of whichever da
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.formats import echo_json, format_option
 from campaigner.errors import UserError
 from campaigner.store.database import describe_url
 from campaigner.store.embedded.cluster import data_dir, embedded_status, stop_embedded
@@ -36,7 +35,7 @@ def stop_command(app: AppContext, force: bool) -> None:
 
 
 @click.command("embedded")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@format_option("table", "json")
 @pass_app
 def embedded_command(app: AppContext, output_format: str) -> None:
     """Where the embedded PostgreSQL keeps its data, whether it runs, its URL and version."""
@@ -44,7 +43,7 @@ def embedded_command(app: AppContext, output_format: str) -> None:
     report = embedded_status(config)
     report["in_use"] = not config.database_url()  # False: database.url points elsewhere
     if output_format == "json":
-        click.echo(json.dumps(report))
+        echo_json(report)
         return
     if not report["in_use"]:
         click.echo(f"not used: database.url is set ({describe_url(config.database_url())})")

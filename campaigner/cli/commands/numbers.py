@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.formats import echo_csv, echo_json, format_option
 from campaigner.config import ProviderConfig
 from campaigner.errors import ProviderError
 from campaigner.model.provider import SenderNumber
@@ -29,15 +29,7 @@ async def fetch_numbers(config: ProviderConfig) -> list[SenderNumber]:
 
 
 @click.command("numbers")
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    envvar="CAMPAIGNER_NUMBERS_FORMAT",
-    show_envvar=True,
-    help="Output format.",
-)
+@format_option("table", "json", "csv", name="output")
 @click.option(
     "--all",
     "show_all",
@@ -54,7 +46,11 @@ def numbers(app: AppContext, output: str, show_all: bool) -> None:
     if not show_all:
         found = [number for number in found if number.sms_enabled]
     if output == "json":
-        click.echo(json.dumps([asdict(number) for number in found], indent=2))
+        echo_json([asdict(number) for number in found])
+        return
+    if output == "csv":
+        header = [f.name for f in fields(SenderNumber)]
+        echo_csv(header, ([getattr(number, name) for name in header] for number in found))
         return
     console = Console(markup=False)  # numbers' names come from the provider
     if not found:

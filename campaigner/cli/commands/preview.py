@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,19 +22,19 @@ import click
 from campaigner.app.credits import CoverageSource, CreditPricer
 from campaigner.app.source_checks import checked_message
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.formats import echo_json, format_option, neutralise
 from campaigner.cli.regions import check_region
+from campaigner.cli.stdin import STDIN, STDIN_NAME, readable
 from campaigner.config import Config
 from campaigner.errors import InputFileError, UserError
 from campaigner.planning.planner import CountryLine, PlannedMessage, Planner, PlanOptions, Rejected
 from campaigner.providers.registry import capabilities_of, make_provider
 
-# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-
-def neutralise(cell: str) -> str:
-    """`cell` made inert for spreadsheets: a leading formula character gets a `'` in front."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+def one_stdin(recipients: str | Path, message_file: str | None) -> None:
+    """Standard input can be read once: the recipients or the message, not both."""
+    if str(recipients) == STDIN and message_file == STDIN:
+        raise UserError("RECIPIENTS and --message-file cannot both be - (standard input is read once)")
 
 
 def read_message(message: str | None, message_file: str | None) -> tuple[str, str]:
@@ -45,17 +46,20 @@ def read_message(message: str | None, message_file: str | None) -> tuple[str, st
     else:
         assert message_file is not None
         path = Path(message_file)
+        name = STDIN_NAME if message_file == STDIN else str(path)  # `-`: standard input
+        raw = b""
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            raw = sys.stdin.buffer.read() if message_file == STDIN else path.read_bytes()
+            text = raw.decode("utf-8-sig")
         except FileNotFoundError:
             raise InputFileError(f"{path}: message file not found") from None
         except UnicodeDecodeError as exc:
-            line = path.read_bytes()[: exc.start].count(b"\n") + 1
-            raise InputFileError(f"{path}: line {line}: message file is not valid UTF-8") from None
+            line = raw[: exc.start].count(b"\n") + 1
+            raise InputFileError(f"{name}: line {line}: message file is not valid UTF-8") from None
         except OSError as exc:
-            raise InputFileError(f"{path}: cannot read message file ({exc.strerror})") from None
+            raise InputFileError(f"{name}: cannot read message file ({exc.strerror})") from None
         # Editors end files with a newline; it is not part of the message (and would cost a septet).
-        text, source = text.rstrip("\r\n"), str(path)
+        text, source = text.rstrip("\r\n"), name
     return checked_message(text, source), source
 
 
@@ -132,7 +136,7 @@ def _outputs(sendable: str | None, rejects: str | None) -> Iterator[_Outputs]:
 
 
 @click.command("preview")
-@click.argument("recipients", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("recipients", type=click.Path(dir_okay=False, allow_dash=True, path_type=str))
 @click.option(
     "--message",
     "-m",
@@ -182,14 +186,7 @@ def _outputs(sendable: str | None, rejects: str | None) -> Iterator[_Outputs]:
     show_envvar=True,
     help="A row whose placeholder column is empty. Default: recipients.empty_value.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    envvar="CAMPAIGNER_FORMAT",
-    show_envvar=True,
-)
+@format_option("table", "json")
 @click.option(
     "--sendable-out", type=click.Path(dir_okay=False), help="Write the clean list (E.164 + columns) here."
 )
@@ -222,29 +219,31 @@ def preview_command(
 ) -> None:
     """Show what sending MESSAGE to every row of RECIPIENTS would cost, without sending anything."""
     config = app.config
+    one_stdin(recipients, message_file)
     text, source = read_message(message, message_file)
-    options = PlanOptions(
-        csv_path=Path(recipients),
-        message=text,
-        message_source=source,
-        region=region,
-        phone_column=phone_column,
-        encoding=encoding,
-        smart_encoding=smart_encoding,
-        empty_value=empty_value,  # type: ignore[arg-type]  # click.Choice checked it
-        workers=workers,
-        strict=strict,
-    )
-    with _outputs(sendable_out, rejects_out) as outputs:
-        on_reject = outputs.rejected if outputs.rejects is not None else None
-        planner = outputs.planner = Planner(config, options, on_reject=on_reject)
-        for batch in planner.batches():
-            outputs.planned(batch)
+    with readable(recipients) as csv_path:
+        options = PlanOptions(
+            csv_path=csv_path,
+            message=text,
+            message_source=source,
+            region=region,
+            phone_column=phone_column,
+            encoding=encoding,
+            smart_encoding=smart_encoding,
+            empty_value=empty_value,  # type: ignore[arg-type]  # click.Choice checked it
+            workers=workers,
+            strict=strict,
+        )
+        with _outputs(sendable_out, rejects_out) as outputs:
+            on_reject = outputs.rejected if outputs.rejects is not None else None
+            planner = outputs.planner = Planner(config, options, on_reject=on_reject)
+            for batch in planner.batches():
+                outputs.planned(batch)
     result = planner.preview
     if capabilities_of(config.provider.type).prices_in_credits:
         result.credits, result.credits_note = asyncio.run(credits_of(config, result.by_country))
     if output_format == "json":
-        click.echo(result.model_dump_json())
+        echo_json(result.model_dump(mode="json"))
     else:
         from campaigner.cli.preview_table import render_preview
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import unicodedata
 from typing import Any
 
 import click
 
+from campaigner.cli.formats import echo_json, format_option
 from campaigner.errors import UserError
 from campaigner.text.segments import SegmentCount, count_segments, non_gsm_chars, smart_encode_report
 
@@ -130,20 +130,13 @@ def _render_table(report: dict[str, Any], text: str) -> None:
     default=False,
     help="Replace look-alike characters (curly quotes, long dashes, …) with GSM-7 ones first.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    envvar="CAMPAIGNER_FORMAT",
-    show_envvar=True,
-)
+@format_option("table", "json")
 def segments_command(text: str | None, smart_encoding: bool, output_format: str) -> None:
     """Show how TEXT (or the message on stdin) is encoded and split into SMS segments."""
     message = _read_stdin() if text is None else text
     report = segments_report(message, smart_encoding)
     if output_format == "json":
-        click.echo(json.dumps(report, ensure_ascii=False))
+        echo_json(report)
     else:
         _render_table(report, message)
 

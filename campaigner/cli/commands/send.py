@@ -18,15 +18,20 @@ from campaigner.app.lifecycle import RETRYABLE
 from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.app.signals import sigterm_interrupts
 from campaigner.app.wiring import ensure_own_account
+from campaigner.cli.commands.preview import one_stdin
+from campaigner.cli.confirm import confirm
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.foreground import run_in_foreground
 from campaigner.cli.preview_table import human_duration, render_preview
 from campaigner.cli.safe import CAMPAIGN_ID
 from campaigner.cli.source_options import campaign_source_options, source_from_options
+from campaigner.cli.stdin import readable
 from campaigner.config import Config
 from campaigner.dispatch.runner import RunReport
 from campaigner.errors import CampaignerError, UserError
 from campaigner.model.states import ENDED_CAMPAIGN_STATES, CampaignState
+from campaigner.observe.facts import live_facts
+from campaigner.observe.wait import no_worker_text
 from campaigner.planning.planner import Preview
 from campaigner.planning.pricing import format_money
 from campaigner.store.store import Store, run_with_store
@@ -72,15 +77,17 @@ async def _confirm_and_send(
         f"Send {preview.sendable:,} messages ({preview.segments_total:,} segments, {cost}, "
         f"about {human_duration(preview.eta_seconds)}) as campaign {campaign_id}?"
     )
-    if not yes and not click.confirm(question, default=False, err=True):
+    if not yes and not confirm(question, kept=_kept(campaign_id)):
         click.echo(f"not sent; {_kept(campaign_id)}")
         return
     if detach:
         campaign = await store.resume_campaign(campaign_id)
         click.echo(
-            f"campaign {campaign_id} is {campaign.state}: a `campaigner daemon` on this database "
-            "carries it (start one if none is running)"
+            f"campaign {campaign_id} is {campaign.state}: a `campaigner daemon` on this database sends it"
         )
+        carriers = (await live_facts(store, config, campaign_id)).workers
+        if not carriers.live:
+            click.echo(f"warning: {no_worker_text(campaign_id)}; until then nothing is sent", err=True)
         return
     await _run_and_summarise(store, config, campaign_id, allow_partial)
 
@@ -109,6 +116,9 @@ async def _draft_note(store: Store, campaign_id: int) -> str | None:
 def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, **options: Any) -> None:
     """Load RECIPIENTS into a new campaign, show the preview, confirm, and send it in the foreground."""
     config = app.config
+    one_stdin(options["recipients"], options["message_file"])
+    # `-`: standard input, kept in a temporary file until the command ends.
+    options["recipients"] = click.get_current_context().with_resource(readable(options["recipients"]))
     source = source_from_options(**options)
     if not yes and not sys.stdin.isatty():
         raise UserError(

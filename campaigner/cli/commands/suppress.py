@@ -9,15 +9,15 @@ every line is a number.
 from __future__ import annotations
 
 import csv
-import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.formats import echo_csv, echo_json, format_option
 from campaigner.cli.regions import check_region
+from campaigner.cli.safe import printable
 from campaigner.errors import InputFileError, UserError
 from campaigner.planning.phones import INVALID, PhoneClassifier
 from campaigner.store.store import Store, run_with_store
@@ -87,7 +87,7 @@ def remove_command(app: AppContext, numbers: tuple[str, ...], region: str | None
 
 
 @suppress_group.command("list")
-@click.option("--format", "output_format", type=click.Choice(["csv", "json"]), default="csv")
+@format_option("csv", "json", "table", default="csv")
 @pass_app
 def list_command(app: AppContext, output_format: str) -> None:
     """Print the list: e164, reason, source, created_at."""
@@ -100,12 +100,18 @@ def list_command(app: AppContext, output_format: str) -> None:
 
     rows = run_with_store(app.config, work)
     if output_format == "json":
-        click.echo(json.dumps(rows))
+        echo_json(rows)
         return
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["e164", "reason", "source", "created_at"])
-    for row in rows:
-        writer.writerow(row.values())
+    if output_format == "table":
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("e164", "reason", "source", "created_at", box=None)
+        for row in rows:
+            table.add_row(*(printable(value) for value in row.values()))
+        Console(markup=False).print(table)
+        return
+    echo_csv(["e164", "reason", "source", "created_at"], (list(row.values()) for row in rows))
 
 
 def read_numbers(path: Path, phone_columns: Sequence[str]) -> tuple[list[str], list[str]]:

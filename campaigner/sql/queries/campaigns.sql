@@ -89,3 +89,22 @@ ORDER BY c.id;
 -- The balance check of an account charged in credits: segments still to send, per country.
 SELECT country, sum(segments)::bigint AS segments FROM jobs
 WHERE campaign_id = $1 AND state = 'pending' GROUP BY country;
+
+-- name: delete-campaign
+-- campaigner delete: campaign $1 and every job of it, in one statement, only while it is in one of
+-- the states $2 (a draft, or ended) and no job of it is being sent (a `sending` job is settled
+-- first, by asking the provider). No row: another state, jobs being sent, or no such campaign.
+WITH gone AS (
+    DELETE FROM campaigns c
+    WHERE c.id = $1 AND c.state = ANY ($2::text[])
+      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.campaign_id = $1 AND j.state = 'sending')
+    RETURNING c.id
+), jobs_gone AS (
+    DELETE FROM jobs WHERE campaign_id IN (SELECT id FROM gone) RETURNING 1
+)
+SELECT (SELECT count(*) FROM jobs_gone) AS jobs FROM gone;
+
+-- name: delete-campaign-counters
+-- campaigner delete, after delete-campaign in the same transaction: the per-state counters of
+-- campaign $1 (the jobs' delete trigger brought them to zero at the end of that statement).
+DELETE FROM job_counts WHERE campaign_id = $1;

@@ -5,7 +5,8 @@ not pgserver's Python code: as root that code creates a login user, chowns the d
 parent folder up to `/`, and it keeps its locks in a runtime folder chosen at import time. Here
 instead:
 
-- Everything lives under one folder, `database.data_dir` (default `$XDG_DATA_HOME/campaigner/pg`, or
+- Everything lives under one folder, `database.data_dir` (default `$STATE_DIRECTORY/pg` under a
+  systemd unit with StateDirectory=, else `$XDG_DATA_HOME/campaigner/pg`, or
   `/var/lib/campaigner/pg` for root, whose parents every user can already traverse): `data/` is
   PGDATA, `users.lock` and `init.lock` coordinate processes, and the server log is `data/server.log`.
 - PostgreSQL refuses to run as root, so as root the server runs as the system user `campaigner`

@@ -87,6 +87,10 @@ class Layout:
 
 def default_data_dir() -> Path:
     """Where the embedded data lives when `database.data_dir` is empty."""
+    # systemd's StateDirectory= (the shipped unit sets it): the service user may have no home.
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if state:
+        return Path(state) / "pg"
     if os.geteuid() == 0:
         return ROOT_DATA_DIR
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
