@@ -83,11 +83,22 @@ async def test_the_running_context_gives_every_line_its_campaign_and_worker(
     restore_logging: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import asyncio
+    import contextvars
 
     from campaigner.app.logs import WORKER_ID, campaign_context
 
     setup_logging("INFO", json_lines=True)
-    log = logging.getLogger("campaigner.dispatch.test")
+    # Earlier tests in a full run may have set levels or propagation on these loggers: the lines
+    # must reach the root's handler whatever they left.
+    chain = [
+        logging.getLogger(n)
+        for n in ("campaigner", "campaigner.dispatch", "campaigner.dispatch.context_test")
+    ]
+    saved = [(lg.level, lg.propagate, lg.disabled) for lg in chain]
+    for lg in chain:
+        lg.setLevel(logging.NOTSET)
+        lg.propagate, lg.disabled = True, False
+    log = chain[-1]
 
     async def runner() -> None:
         log.info("from the runner")
@@ -103,7 +114,11 @@ async def test_the_running_context_gives_every_line_its_campaign_and_worker(
         await asyncio.create_task(runner(), context=campaign_context(3))
     finally:
         WORKER_ID.reset(token)
-    log.info("outside")
+    # In a context of its own: an earlier test of the session may have left ids set in this one.
+    contextvars.Context().run(log.info, "outside")
+    for lg, (level, propagate, disabled) in zip(chain, saved, strict=True):
+        lg.setLevel(level)
+        lg.propagate, lg.disabled = propagate, disabled
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert [(e["msg"], e.get("campaign_id"), e.get("worker_id")) for e in lines] == [
         ("from the runner", 3, "w-7"),
