@@ -59,22 +59,26 @@ class CampaignSource:
             return None
         return self.quiet_start, self.quiet_end
 
+    def plan_options(self) -> PlanOptions:
+        """How the planner reads this source (the preview and the load plan it alike)."""
+        return PlanOptions(
+            csv_path=self.recipients,
+            message=self.message,
+            message_source=self.message_source,
+            region=self.region,
+            phone_column=self.phone_column,
+            encoding=self.encoding,
+            smart_encoding=self.smart_encoding,
+            strict=self.strict,
+        )
+
 
 async def load_campaign(store: Store, config: Config, source: CampaignSource) -> tuple[int, Preview]:
     """Create the campaign (`draft`, or `scheduled` with a send time) and return its id and preview.
 
     NothingToSend, and no campaign, when no row of the file can be sent.
     """
-    options = PlanOptions(
-        csv_path=source.recipients,
-        message=source.message,
-        message_source=source.message_source,
-        region=source.region,
-        phone_column=source.phone_column,
-        encoding=source.encoding,
-        smart_encoding=source.smart_encoding,
-        strict=source.strict,
-    )
+    options = source.plan_options()
     region = source.region if source.region is not None else config.recipients.default_region
     spec = NewCampaign(
         name=source.name or source.recipients.stem,

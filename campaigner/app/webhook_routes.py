@@ -72,7 +72,9 @@ def _answer(kind: str, verdicts: Mapping[str, int], ignored: Mapping[str, int]) 
         metrics.webhook_event(kind, verdict, n)
     for reason, n in ignored.items():
         metrics.webhook_ignored(kind, reason, n)
-    answer: dict[str, Any] = {"events": sum(verdicts.values()), "verdicts": dict(verdicts)}
+    # `settled` counts jobs an event also settled (receipts.py), not events of their own.
+    events = sum(n for verdict, n in verdicts.items() if verdict != "settled")
+    answer: dict[str, Any] = {"events": events, "verdicts": dict(verdicts)}
     if ignored:
         answer["ignored"] = dict(ignored)
     return web.json_response(answer)

@@ -239,7 +239,10 @@ async def test_130_waits_until_the_given_time_then_sends_on(store: Store, make_s
     lifting = asyncio.create_task(lift_at_the_given_time())
     report = await run_campaign(store, config, campaign_id)
     await lifting
-    assert report.state == "completed" and report.rejected == 0 and report.throttled >= 1
+    assert report.state == "completed" and report.rejected == 0
+    # One refused request (two when the retry at the given time beats the lift by a moment), then
+    # the one that went through: the senders waited for the time, they did not knock every second.
+    assert report.throttled >= 5 and report.requests <= 3
     assert time.time() >= until
     assert await job_states(store, campaign_id) in (Counter({"submitted": 5}), Counter({"delivered": 5}))
     assert all(job["attempts"] <= 1 for job in await jobs_of(store, campaign_id))

@@ -24,7 +24,7 @@ from campaigner.errors import UserError
 from campaigner.model.states import JobState
 from campaigner.observe.facts import all_live_facts, campaign_facts, live_facts
 from campaigner.observe.wait import no_worker_text
-from campaigner.planning.planner import Planner, PlanOptions, Preview
+from campaigner.planning.planner import Planner, Preview
 from campaigner.store.store import Store
 
 BIGINT_MAX = 2**63 - 1
@@ -245,16 +245,7 @@ async def _created(
 
 
 def _plan_only(config: Config, source: CampaignSource) -> Preview:
-    options = PlanOptions(
-        csv_path=source.recipients,
-        message=source.message,
-        message_source=source.message_source,
-        region=source.region,
-        phone_column=source.phone_column,
-        encoding=source.encoding,
-        smart_encoding=source.smart_encoding,
-        strict=source.strict,
-    )
+    options = source.plan_options()
     planner = Planner(config, options)
     for _batch in planner.batches():
         pass
