@@ -327,6 +327,48 @@ class DispatcherConfig(_Section):
     result_flush_interval: float = Field(default=0.2, gt=0)
 
 
+_WINDOW = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+class ComplianceSettings(_Section):
+    """What the law and the carriers ask of a campaign ([compliance]; README, "Compliance")."""
+
+    # --- Sending windows per country (README, "Sending windows") ---
+    # "country": the shipped table (campaigner/compliance/country_windows.toml) holds back every
+    # campaign's messages outside its recipients' country window (hours, days off, public
+    # holidays); a campaign's --quiet-hours replaces the table's hours, not its days. "off": only a
+    # campaign's --quiet-hours holds messages back, every day.
+    quiet_hours: Literal["country", "off"] = "off"
+    # Hours per country that replace the table's (its days off and holidays still apply), e.g.
+    # FR = "09:00-19:00"; only with quiet_hours = "country".
+    quiet_hours_countries: dict[str, str] = Field(default_factory=dict)
+
+    # --- Opt-out footer (README, "Opt-out footer") ---
+    # Appended to every message of the account's campaigns on a line of its own ("" = none); a
+    # campaign's --footer TEXT replaces it and --no-footer leaves it out. Counted in the segments.
+    opt_out_footer: str = ""
+
+    @field_validator("quiet_hours_countries")
+    @classmethod
+    def _country_windows(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = []
+        for country, window in value.items():
+            if len(country) != 2 or not country.isalpha() or country != country.upper():
+                problems.append(f"{country!r} is not a country code (ISO 3166 alpha-2 in capitals, e.g. FR)")
+            elif not _WINDOW.fullmatch(window.strip()) or window.strip()[:5] == window.strip()[6:]:
+                problems.append(f"{country}: {window!r} is not a window (HH:MM-HH:MM, e.g. 08:00-20:00)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return {country: window.strip() for country, window in value.items()}
+
+    @field_validator("opt_out_footer")
+    @classmethod
+    def _footer(cls, value: str) -> str:
+        if any(ord(c) < 32 and c != "\n" for c in value):
+            raise ValueError("must not contain control characters (a line break is allowed)")
+        return value.strip()
+
+
 class DaemonConfig(_Section):
     """The long-running service: its HTTP server and how it stops."""
 
@@ -405,6 +447,7 @@ class Config(_Section):
     dispatcher: DispatcherConfig = DispatcherConfig()
     daemon: DaemonConfig = DaemonConfig()
     api: ApiConfig = ApiConfig()
+    compliance: ComplianceSettings = ComplianceSettings()
     # Where the config was read from, for error messages; not a setting.
     source: str = Field(default="<defaults>", exclude=True)
 

@@ -22,14 +22,14 @@ import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from datetime import time as dt_time
 from typing import TypeVar
 
 from campaigner import metrics
 from campaigner.config import Config
 from campaigner.dispatch.decide import Decision, RetryPolicy, decide
 from campaigner.dispatch.ports import DispatchStore, Sender
-from campaigner.dispatch.quiet_hours import seconds_until_allowed, seconds_until_closed
+from campaigner.compliance.windows import SendingWindows
+from campaigner.dispatch.quiet_hours import windows_for
 from campaigner.dispatch.reconcile import Reconciler
 from campaigner.dispatch.recorder import ResultRecorder
 from campaigner.dispatch.request_sizing import claim_size
@@ -104,8 +104,9 @@ class CampaignRunner:
         # Numbers suppressed while this run goes on (STOP replies), and the newest such time seen.
         self._stopped: set[str] = set()
         self._stopped_since = datetime.now(UTC) - timedelta(minutes=1)
-        # The campaign's sending window in recipients' local time (--quiet-hours), if it has one.
-        self._window: tuple[dt_time, dt_time] | None = None
+        # The campaign's sending windows in recipients' local time (--quiet-hours, and the
+        # account's country table under [compliance] quiet_hours = "country").
+        self._windows = SendingWindows()
         # The longest one request may take; a job is only sent while its lease outlasts that.
         self._request_bound = config.provider.request_bound()
         # The campaign's texts are personalised: one recipient a request (Campaign.one_per_request).
@@ -124,8 +125,7 @@ class CampaignRunner:
             await self._settle_unsure()
             return await self._report_end()
         log.info("campaign %s: dispatching as worker %s", self._campaign_id, self._worker.id)
-        if campaign.quiet_start is not None and campaign.quiet_end is not None:
-            self._window = (campaign.quiet_start, campaign.quiet_end)
+        self._windows = windows_for(campaign, self._config)
         self._one_per_request = campaign.one_per_request()
         # The largest request this run sends, in the throttle's units: a shared schedule charges
         # every request as that (SharedThrottle._slot_cost). Segments: the campaign's longest message.
@@ -232,7 +232,7 @@ class CampaignRunner:
             jobs = await self._store.claim_jobs(
                 self._campaign_id, self._worker.id, self._claim_size(), dispatcher.lease_seconds
             )
-            if jobs and self._window is not None:
+            if jobs and self._windows.active:
                 jobs = await self._defer_outside_window(jobs)
             if jobs:
                 for batch in self._batches(jobs, claimed_at + dispatcher.lease_seconds):
@@ -256,21 +256,20 @@ class CampaignRunner:
     def _valid_for(self, e164: str) -> float | None:
         """How long the provider may hold the message: what is left of the recipient's window,
         so that one stuck in the provider's queue is not delivered at night."""
-        if self._window is None:
+        if not self._windows.active:
             return None
-        return seconds_until_closed(e164, *self._window)
+        return self._windows.seconds_until_closed(e164)
 
     async def _defer_outside_window(self, jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
         """Put back, until their window opens, the jobs whose recipients' local time is outside it."""
-        assert self._window is not None
-        start, end = self._window
         sendable = []
+        now = datetime.now(UTC)
         for job in jobs:
-            wait = seconds_until_allowed(job.e164, start, end)
+            wait = self._windows.seconds_until_allowed(job.e164, now)
             if wait == 0:
                 sendable.append(job)
             elif wait is None:
-                message = "no moment inside the sending window in every time zone of the number"
+                message = "no moment inside the sending window in every time zone of the number within 14 days"
                 never = JobResult(
                     job.id,
                     JobState.REJECTED,
