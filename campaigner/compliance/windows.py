@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from importlib import resources
@@ -264,11 +264,11 @@ class SendingWindows:
             return CountryRule(country or DEFAULT, *self.hours)
         base = self.rules.get(country or DEFAULT) or self.rules[DEFAULT]
         if country and base.country == DEFAULT:
-            base = CountryRule(country, base.start, base.end, base.days_off, base.holidays, base.kind, base.source)
+            base = replace(base, country=country)  # its holidays are the country's own
         hours = self.hours or (self.overrides.get(country) if country else None)
         if hours is None:
             return base
-        return CountryRule(base.country, *hours, base.days_off, base.holidays, base.kind, base.source)
+        return replace(base, start=hours[0], end=hours[1])
 
     def seconds_until_allowed(self, e164: str, now: datetime | None = None) -> float | None:
         """0 when `e164` may be messaged now; else the seconds until it may; None if not within
@@ -322,7 +322,8 @@ def country_zones(country: str) -> tuple[ZoneInfo, ...]:
     if not code:
         return ()
     prefix = str(code)
-    for key, value in phone_timezone.TIMEZONE_DATA.items():
+    data: dict[str, tuple[str, ...]] = getattr(phone_timezone, "TIMEZONE_DATA", {})
+    for key, value in data.items():
         if not key.startswith(prefix):
             continue
         # A shared calling code (+1, +7): keep only the prefixes of this country.

@@ -25,10 +25,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from campaigner import metrics
+from campaigner.compliance.windows import SendingWindows
 from campaigner.config import Config
 from campaigner.dispatch.decide import Decision, RetryPolicy, decide
 from campaigner.dispatch.ports import DispatchStore, Sender
-from campaigner.compliance.windows import SendingWindows
 from campaigner.dispatch.quiet_hours import windows_for
 from campaigner.dispatch.reconcile import Reconciler
 from campaigner.dispatch.recorder import ResultRecorder
@@ -269,7 +269,7 @@ class CampaignRunner:
             if wait == 0:
                 sendable.append(job)
             elif wait is None:
-                message = "no moment inside the sending window in every time zone of the number within 14 days"
+                message = "no moment inside the sending window in every time zone of the number in 14 days"
                 never = JobResult(
                     job.id,
                     JobState.REJECTED,
