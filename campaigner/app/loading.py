@@ -51,6 +51,7 @@ class CampaignSource:
     quiet_start: time | None = None
     quiet_end: time | None = None
     strict: bool = False  # a row a stray quote may have merged is an error, not a warning
+    footer: str | None = None  # the opt-out footer: None from [compliance], "" none (--no-footer)
 
     @property
     def quiet_hours(self) -> tuple[time, time] | None:
@@ -70,6 +71,7 @@ class CampaignSource:
             encoding=self.encoding,
             smart_encoding=self.smart_encoding,
             strict=self.strict,
+            footer=self.footer,
         )
 
 

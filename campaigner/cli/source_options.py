@@ -11,6 +11,7 @@ import click
 from campaigner.app.loading import CampaignSource
 from campaigner.app.source_checks import parse_quiet_hours, parse_send_at
 from campaigner.cli.commands.preview import read_message
+from campaigner.cli.footer import footer_choice, footer_options
 from campaigner.cli.regions import check_region
 
 
@@ -47,12 +48,14 @@ def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "machine's local time.",
         ),
         click.option(
-            "--quiet-hours", help="Send only between these recipient-local times, e.g. 09:00-21:00."
+            "--quiet-hours",
+            help="Send only between these recipient-local times, e.g. 09:00-21:00 (replaces the country "
+            "table's hours under [compliance] quiet_hours = \"country\"; its days off still apply).",
         ),
     ]
     for option in reversed(options):
         command = option(command)
-    return command
+    return footer_options(command)
 
 
 def source_from_options(**options: Any) -> CampaignSource:
@@ -72,4 +75,5 @@ def source_from_options(**options: Any) -> CampaignSource:
         quiet_start=quiet_start,
         quiet_end=quiet_end,
         strict=options["strict"],
+        footer=footer_choice(options["footer"], options["no_footer"]),
     )

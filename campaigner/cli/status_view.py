@@ -93,6 +93,24 @@ def setup_rows(facts: CampaignFacts) -> list[tuple[str, str]]:
     return rows
 
 
+def window_lines(facts: CampaignFacts) -> list[str]:
+    """One line per country with messages left under sending windows: open, or when it opens and
+    how many wait for it."""
+    lines = []
+    for w in facts.windows:
+        country = w.country or "(no country)"
+        if w.open_now:
+            lines.append(f"window {country}: open now ({w.window})")
+            continue
+        opens = (
+            "not within 14 days"
+            if w.opens_at is None
+            else f"opens {w.opens_at.isoformat(timespec='minutes')}"
+        )
+        lines.append(f"window {country}: closed, {opens}; {w.waiting:,} waiting ({w.window})")
+    return lines
+
+
 def status_lines(facts: CampaignFacts, reported: dict[str, Any] | None = None) -> list[str]:
     """Everything plain `status` prints, one string a line."""
     live = facts.live
@@ -115,6 +133,7 @@ def status_lines(facts: CampaignFacts, reported: dict[str, Any] | None = None) -
             + (f"; {more} counted more segments than the preview" if more else "")
         )
     body += [f"{label}: {text}" for label, text in setup_rows(facts)]
+    body += window_lines(facts)
     for error in facts.errors:
         text = printable(f"{error.code or error.error_class or ''} {error.message or ''}".strip())
         body.append(f"{error.jobs:,} {error.state}: {text}")

@@ -66,7 +66,7 @@ class CountryRule:
 
 
 def parse_window(text: str) -> tuple[time, time]:
-    """"08:00-20:00" as two times; ValueError with the reason otherwise."""
+    """ "08:00-20:00" as two times; ValueError with the reason otherwise."""
     start_text, sep, end_text = text.strip().partition("-")
     if not sep:
         raise ValueError(f"{text!r} is not a window: expected HH:MM-HH:MM, e.g. 08:00-20:00")
@@ -342,3 +342,43 @@ def country_zones(country: str) -> tuple[ZoneInfo, ...]:
         except (ZoneInfoNotFoundError, ValueError):
             continue
     return tuple(zones)
+
+
+@dataclass(frozen=True, slots=True)
+class CountryWindow:
+    """One country's window as the views show it: is it open, when it opens, how much waits."""
+
+    country: str  # '' when unknown
+    window: str  # the rule in words ("08:00-20:00, not Sun, not public holidays"; "any time")
+    open_now: bool  # open now for at least some of its numbers (a country across zones)
+    opens_at: datetime | None  # when it opens next (while closed; None: not within HORIZON)
+    waiting: int  # messages left for the country that wait for its window (0 while it is open)
+
+
+def country_windows(
+    windows: SendingWindows, left_by_country: Mapping[str, int], now: datetime
+) -> tuple[CountryWindow, ...]:
+    """Per country with messages left: its window now; empty when no window holds anything back.
+    Closed countries first (soonest opening first), then the open ones, by messages left."""
+    if not windows.active:
+        return ()
+    lines = []
+    for country, left in left_by_country.items():
+        if left <= 0:
+            continue
+        rule = windows.rule_for(country or None)
+        is_open, opens_at = windows.country_opening(country, now)
+        described = (
+            "any time" if rule is None or (country and not country_zones(country)) else rule.describe()
+        )
+        if not country:
+            described = "any time (no known time zone)"
+        lines.append(
+            CountryWindow(country, described, is_open, None if is_open else opens_at, 0 if is_open else left)
+        )
+    far = now + HORIZON + timedelta(days=1)
+    return tuple(
+        sorted(
+            lines, key=lambda c: (c.open_now, c.opens_at or far, -c.waiting if c.waiting else 0, c.country)
+        )
+    )

@@ -19,7 +19,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from campaigner.config import Config, ProviderConfig
+from campaigner.compliance.windows import CountryWindow, country_windows, windows_from_settings
+from campaigner.config import ComplianceSettings, Config, ProviderConfig
 from campaigner.errors import NotFoundError
 from campaigner.model.campaigns import ErrorSummary
 from campaigner.model.jobs import WorkerInfo
@@ -141,6 +142,8 @@ class CampaignFacts:
     validity_seconds: int | None  # None: the provider's default (campaigner sets none)
     created_at: datetime
     countries: tuple[CountryFacts, ...]
+    # Per country with messages left, under sending windows: open now, when it opens, what waits.
+    windows: tuple[CountryWindow, ...]
     errors: tuple[ErrorFacts, ...]
     latency: LatencyFacts
     timeline: tuple[TimelinePoint, ...]
@@ -162,8 +165,11 @@ class CampaignFacts:
         return out
 
 
-def build_live(row: CampaignLive, provider: ProviderConfig | None) -> LiveFacts:
-    """The live facts of one `observe-campaigns` row; `provider`: the limits of its account, if known."""
+def build_live(
+    row: CampaignLive, provider: ProviderConfig | None, compliance: ComplianceSettings | None = None
+) -> LiveFacts:
+    """The live facts of one `observe-campaigns` row; `provider`: the limits of its account, if known;
+    `compliance`: its account's settings (whether the country windows hold messages back)."""
     counts = {str(s): row.totals[s].jobs if s in row.totals else 0 for s in JobState}
     total = sum(counts.values())
     left = counts[JobState.PENDING] + counts[JobState.SENDING]
@@ -183,6 +189,7 @@ def build_live(row: CampaignLive, provider: ProviderConfig | None) -> LiveFacts:
         now=row.now,
         send_at=row.send_at,
         quiet_hours=quiet,
+        country_windows=compliance is not None and compliance.quiet_hours == "country",
         next_due=row.next_due,
         booked_until=row.booked_until,
         live_workers=len(row.live_workers),
@@ -238,13 +245,15 @@ async def live_facts(
     )
     if not rows:
         raise NotFoundError(f"campaign {campaign_id} does not exist")
-    return build_live(rows[0], account_provider(config, rows[0].provider_account))
+    return build_live(rows[0], account_provider(config, rows[0].provider_account), config.compliance)
 
 
 async def all_live_facts(store: Store, config: Config) -> list[LiveFacts]:
     """Every campaign's live facts, oldest first, in one query."""
     rows = await store.campaigns_live(None, worker_timeout=config.dispatcher.worker_timeout)
-    return [build_live(row, account_provider(config, row.provider_account)) for row in rows]
+    return [
+        build_live(row, account_provider(config, row.provider_account), config.compliance) for row in rows
+    ]
 
 
 async def campaign_facts(store: Store, config: Config, campaign_id: int) -> CampaignFacts:
@@ -253,7 +262,9 @@ async def campaign_facts(store: Store, config: Config, campaign_id: int) -> Camp
     if not rows:
         raise NotFoundError(f"campaign {campaign_id} does not exist")
     row = rows[0]
-    live = build_live(row, account_provider(config, row.provider_account))
+    live = build_live(row, account_provider(config, row.provider_account), config.compliance)
+    countries = await store.campaign_countries(campaign_id)
+    quiet = _quiet_hours(row.quiet_start, row.quiet_end)
     buckets = await store.campaign_latency(campaign_id)
     spread = percentiles(buckets, LATENCY_BOUNDS)
     return CampaignFacts(
@@ -263,10 +274,11 @@ async def campaign_facts(store: Store, config: Config, campaign_id: int) -> Camp
         sender=row.sender,
         region=row.region,
         provider_account=row.provider_account,
-        quiet_hours=_quiet_hours(row.quiet_start, row.quiet_end),
+        quiet_hours=quiet,
         validity_seconds=None,
         created_at=row.created_at,
-        countries=country_table(await store.campaign_countries(campaign_id)),
+        countries=country_table(countries),
+        windows=_windows(row, countries, quiet, config.compliance),
         errors=tuple(_error(e) for e in await store.last_errors(campaign_id, ERROR_GROUPS)),
         latency=LatencyFacts(sum(b.jobs for b in buckets), spread["p50"], spread["p95"], spread["p99"]),
         timeline=tuple(await store.campaign_timeline(campaign_id)),
@@ -295,6 +307,25 @@ def country_table(rows: list[CountryRow]) -> tuple[CountryFacts, ...]:
         for country, line in by_country.items()
     ]
     return tuple(sorted(table, key=lambda c: (-c.sent, c.country)))
+
+
+def _windows(
+    row: CampaignLive,
+    countries: list[CountryRow],
+    quiet: tuple[time, time] | None,
+    compliance: ComplianceSettings,
+) -> tuple[CountryWindow, ...]:
+    """The sending windows of a campaign still sending, per country with messages left: its
+    planned recipients there (the stored preview) less its jobs past the queue (the counters)."""
+    if row.state not in (CampaignState.RUNNING, CampaignState.SCHEDULED, CampaignState.PAUSED):
+        return ()
+    left: dict[str, int] = {}
+    for line in (row.preview or {}).get("by_country") or []:
+        country = line.get("country") or ""
+        left[country] = left.get(country, 0) + int(line.get("recipients") or 0)
+    for r in countries:
+        left[r.country] = left.get(r.country, 0) - r.jobs
+    return country_windows(windows_from_settings(quiet, compliance), left, row.now)
 
 
 def _error(e: ErrorSummary) -> ErrorFacts:

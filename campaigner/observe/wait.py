@@ -43,6 +43,7 @@ def wait_reason(
     send_at: datetime | None,
     quiet_hours: tuple[time, time] | None,
     next_due: datetime | None,
+    country_windows: bool = False,
     booked_until: datetime | None,
     live_workers: int,
     left: int,
@@ -71,6 +72,12 @@ def wait_reason(
                 f"due at {at}",
                 next_due,
             )
+        if country_windows:
+            return WaitReason(
+                "quiet_hours",
+                f"outside the recipients' country sending windows (or retrying): next message due at {at}",
+                next_due,
+            )
         return WaitReason(
             "retry_backoff", f"waiting to retry after errors: next message due at {at}", next_due
         )
@@ -92,4 +99,3 @@ def _held_back(rate: float, ceiling: float | None) -> bool:
     if ceiling is None:
         return rate == 0
     return rate < ceiling / 2
-

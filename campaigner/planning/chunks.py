@@ -5,7 +5,8 @@ rejection `(reason, detail)` or a planned message `(e164, country, body, encodin
 saved)`; nothing it does depends on other rows, so chunks can be handed to several processes
 and the results merged in file order by the parent (which alone does dedupe and suppression,
 see campaigner.planning.planner). Checks, first match wins: malformed (cell count), invalid and
-not_sms_capable (campaigner.planning.phones), empty_value and too_long (the rendered message).
+not_sms_capable (campaigner.planning.phones), empty_value and too_long (the rendered message, with
+the opt-out footer when there is one: it is sent, so it is counted and priced).
 
 Everything expensive is cached: the phone verdict by raw string, the segment count (with and
 without smart encoding) by rendered body, which repeats a lot when few columns are personalised.
@@ -44,6 +45,8 @@ class ChunkSpec:
     max_body_chars: int
     # The most segments the provider sends of one message (Clickatell's maxMessageParts), or None.
     max_segments: int | None = None
+    # The opt-out footer ("Reply STOP to opt out"), on a line of its own after every body ("": none).
+    footer: str = ""
 
 
 class ChunkPlanner:
@@ -66,6 +69,7 @@ class ChunkPlanner:
         render = self.template.render_row
         empty = spec.empty_value
         bodies = self._bodies
+        footer = "\n" + spec.footer if spec.footer else ""
         out: list[RowResult] = []
         append = out.append
         for cells in rows:
@@ -83,6 +87,7 @@ class ChunkPlanner:
             except EmptyValue as exc:
                 append((EMPTY_VALUE, f"column {exc.column!r} is empty"))
                 continue
+            body += footer  # before counting: the footer costs segments like the rest of the text
             counted = bodies.get(body)
             if counted is None:
                 counted = self._count(body)

@@ -92,6 +92,8 @@ class PlanOptions(BaseModel):
     # A row that looks like a stray quote merged others into it is an error, not a warning.
     strict: bool = False
     first_rejects: int = Field(default=20, ge=0)
+    # The opt-out footer: None takes [compliance] opt_out_footer, "" sends none (--no-footer).
+    footer: str | None = None
 
 
 class CountryLine(BaseModel):
@@ -167,6 +169,8 @@ class Preview(BaseModel):
     # The template has placeholders: its texts differ per recipient, so each goes in a request of
     # its own, even at a provider that takes batches (Campaign.one_per_request).
     personalised: bool = False
+    # The opt-out footer every body ends with ("": none); its segments are in the counts above.
+    footer: str = ""
 
     @property
     def rejected(self) -> int:
@@ -234,7 +238,9 @@ class Planner:
                 max_segments=cfg.provider.max_message_parts
                 if capabilities_of(cfg.provider.type).limits_parts
                 else None,
+                footer=opts.footer if opts.footer is not None else cfg.compliance.opt_out_footer,
             )
+            self.preview.footer = spec.footer
             preview = self.preview
             preview.file, preview.phone_column, preview.region = (
                 str(opts.csv_path),

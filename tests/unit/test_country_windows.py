@@ -23,7 +23,11 @@ from campaigner.compliance.windows import (
 from campaigner.config import ComplianceSettings, config_from_mapping
 from campaigner.config_env import ConfigProblems
 
-PARIS, NEW_YORK, AMSTERDAM = ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York"), ZoneInfo("Europe/Amsterdam")
+PARIS, NEW_YORK, AMSTERDAM = (
+    ZoneInfo("Europe/Paris"),
+    ZoneInfo("America/New_York"),
+    ZoneInfo("Europe/Amsterdam"),
+)
 FR, US, NL, DE = "+33612345678", "+12125551234", "+31612345678", "+4915123456789"
 TABLE = SendingWindows.build(None, table=True)
 HOUR = 3600.0
@@ -62,9 +66,9 @@ def test_a_public_holiday_is_off_where_the_table_says_so() -> None:
     # The Netherlands are not listed: the default window, holidays not excluded (Christmas Day).
     assert TABLE.seconds_until_allowed(NL, at(AMSTERDAM, 2026, 12, 25, 10, 0)) == 0
     # Germany's national holidays are off (German Unity Day, a Saturday in 2026).
-    assert TABLE.seconds_until_allowed(DE, at(ZoneInfo("Europe/Berlin"), 2026, 10, 3, 10, 0)) == pytest.approx(
-        46 * HOUR
-    )
+    assert TABLE.seconds_until_allowed(
+        DE, at(ZoneInfo("Europe/Berlin"), 2026, 10, 3, 10, 0)
+    ) == pytest.approx(46 * HOUR)
 
 
 def test_us_numbers_keep_the_table_hours_in_their_own_zone() -> None:
@@ -132,7 +136,10 @@ def test_the_time_left_in_a_window_ends_at_the_first_zone_to_close() -> None:
 
 
 def test_a_countrys_window_for_the_views() -> None:
-    assert TABLE.country_opening("FR", at(PARIS, 2026, 11, 29, 12, 0)) == (False, at(PARIS, 2026, 11, 30, 8, 0))
+    assert TABLE.country_opening("FR", at(PARIS, 2026, 11, 29, 12, 0)) == (
+        False,
+        at(PARIS, 2026, 11, 30, 8, 0),
+    )
     now = at(PARIS, 2026, 11, 30, 12, 0)
     assert TABLE.country_opening("FR", now) == (True, now)
     # The US opens when its easternmost zone does (09:00 in New York), not all at once.
@@ -152,7 +159,10 @@ def test_countries_come_from_the_number() -> None:
         ({"default": {"window": "8-21"}}, "[default]: '8-21' is not a window"),
         ({"default": {"window": "08:00-21:00", "days_off": ["sunday"]}}, "days_off: ['sunday'] are not days"),
         ({"default": {"window": "08:00-08:00"}}, "is an empty window"),
-        ({"default": {"window": "08:00-21:00"}, "countries": {"XX": {"window": "08:00-21:00"}}}, "[countries.XX]"),
+        (
+            {"default": {"window": "08:00-21:00"}, "countries": {"XX": {"window": "08:00-21:00"}}},
+            "[countries.XX]",
+        ),
         ({"countries": {}}, "[default]: missing"),
     ],
 )
@@ -164,7 +174,12 @@ def test_a_bad_table_is_an_error_naming_its_entry(raw: dict[str, object], proble
 def test_bad_compliance_settings_name_the_key() -> None:
     with pytest.raises(ConfigProblems) as caught:
         config_from_mapping(
-            {"compliance": {"quiet_hours": "on", "quiet_hours_countries": {"fr": "08:00-20:00", "DE": "8-20"}}}
+            {
+                "compliance": {
+                    "quiet_hours": "on",
+                    "quiet_hours_countries": {"fr": "08:00-20:00", "DE": "8-20"},
+                }
+            }
         )
     text = str(caught.value)
     assert "compliance.quiet_hours:" in text

@@ -142,6 +142,20 @@ _SCHEMAS: dict[str, Any] = {
                             }
                         ),
                     },
+                    "windows": {
+                        "type": "array",
+                        "description": "Per country with messages left, under sending windows (empty "
+                        "when none apply): open now, when it opens next, how many messages wait for it.",
+                        "items": _object(
+                            {
+                                "country": _STR,
+                                "window": _STR,
+                                "open_now": {"type": "boolean"},
+                                "opens_at": _nullable({**_TIME}),
+                                "waiting": _INT,
+                            }
+                        ),
+                    },
                     "last_errors": {
                         "type": "array",
                         "items": _object(

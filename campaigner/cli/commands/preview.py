@@ -22,6 +22,7 @@ import click
 from campaigner.app.credits import CoverageSource, CreditPricer
 from campaigner.app.source_checks import checked_message
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.cli.footer import footer_choice, footer_options
 from campaigner.cli.formats import echo_json, format_option, neutralise
 from campaigner.cli.regions import check_region
 from campaigner.cli.stdin import STDIN, STDIN_NAME, readable
@@ -186,6 +187,7 @@ def _outputs(sendable: str | None, rejects: str | None) -> Iterator[_Outputs]:
     show_envvar=True,
     help="A row whose placeholder column is empty. Default: recipients.empty_value.",
 )
+@footer_options
 @format_option("table", "json")
 @click.option(
     "--sendable-out", type=click.Path(dir_okay=False), help="Write the clean list (E.164 + columns) here."
@@ -212,6 +214,8 @@ def preview_command(
     smart_encoding: bool,
     strict: bool,
     empty_value: str | None,
+    footer: str | None,
+    no_footer: bool,
     output_format: str,
     sendable_out: str | None,
     rejects_out: str | None,
@@ -221,6 +225,7 @@ def preview_command(
     config = app.config
     one_stdin(recipients, message_file)
     text, source = read_message(message, message_file)
+    chosen_footer = footer_choice(footer, no_footer)
     with readable(recipients) as csv_path:
         options = PlanOptions(
             csv_path=csv_path,
@@ -233,6 +238,7 @@ def preview_command(
             empty_value=empty_value,  # type: ignore[arg-type]  # click.Choice checked it
             workers=workers,
             strict=strict,
+            footer=chosen_footer,
         )
         with _outputs(sendable_out, rejects_out) as outputs:
             on_reject = outputs.rejected if outputs.rejects is not None else None
