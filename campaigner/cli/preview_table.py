@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from campaigner.compliance.windows import CountryWindow, country_windows, windows_from_settings
+from campaigner.config import ComplianceSettings
 from campaigner.planning.planner import Preview
 from campaigner.planning.pricing import format_money
 
@@ -44,13 +46,31 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
 
+def preview_windows(
+    preview: Preview,
+    quiet_hours: tuple[time, time] | None,
+    compliance: ComplianceSettings,
+    now: datetime | None = None,
+) -> tuple[CountryWindow, ...]:
+    """The sending window of each country of the preview, as it stands `now`: what would wait."""
+    left: dict[str, int] = {}
+    for line in preview.by_country:
+        left[line.country or ""] = left.get(line.country or "", 0) + line.recipients
+    return country_windows(windows_from_settings(quiet_hours, compliance), left, now or datetime.now(UTC))
+
+
 def render_preview(
-    preview: Preview, console: Console | None = None, quiet_hours: tuple[time, time] | None = None
+    preview: Preview,
+    console: Console | None = None,
+    quiet_hours: tuple[time, time] | None = None,
+    windows: tuple[CountryWindow, ...] = (),
 ) -> None:
     """Print `preview` as tables; nothing here computes, it only shows.
 
-    `quiet_hours` (a campaign's send window): the time to send counts sending time only, which the
-    table says, since the window stretches it by however many hours each country is outside it.
+    `quiet_hours` (a campaign's send window) or `windows` (each country's, from `preview_windows`):
+    the time to send counts sending time only, which the table says, since the windows stretch it
+    by however many hours each country is outside its own; `windows` also says which countries'
+    messages would wait now and when their window opens.
     """
     out = console or Console(highlight=False)
     region = preview.region or "none (international formats only)"
@@ -84,8 +104,37 @@ def render_preview(
     if quiet_hours is not None:
         start, end = (t.strftime("%H:%M") for t in quiet_hours)
         when += f", sending time only: sends pause outside {start}-{end} recipient-local time"
+    elif windows:
+        when += ", sending time only: sends pause outside each country's window (below)"
     totals.add_row("time to send", human_duration(preview.eta_seconds), when)
+    waiting = sum(w.waiting for w in windows)
+    if waiting:
+        first = min((w.opens_at for w in windows if w.opens_at is not None), default=None)
+        opens = f"; the first window opens {first.isoformat(timespec='minutes')}" if first else ""
+        totals.add_row("waiting now", f"{waiting:,}", f"outside their country's window{opens}")
+    if preview.footer:
+        totals.add_row("footer", Text(preview.footer), "on every message, counted in segments and cost")
     out.print(totals)
+    if windows:
+        table = Table(
+            title="Sending windows (recipients' local time)", box=box.SIMPLE_HEAD, title_justify="left"
+        )
+        for column in ("country", "window", "now", "opens", "waiting"):
+            table.add_column(column, justify="right" if column == "waiting" else "left")
+        for w in windows:
+            opens = (
+                "-"
+                if w.open_now
+                else (w.opens_at.isoformat(timespec="minutes") if w.opens_at else "not in 14 d")
+            )
+            table.add_row(
+                w.country or "(non-geographic)",
+                w.window,
+                "open" if w.open_now else "closed",
+                opens,
+                f"{w.waiting:,}",
+            )
+        out.print(table)
 
     if preview.by_country:
         countries = Table(title="By country", box=box.SIMPLE_HEAD, title_justify="left")

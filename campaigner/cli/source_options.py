@@ -50,7 +50,7 @@ def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--quiet-hours",
             help="Send only between these recipient-local times, e.g. 09:00-21:00 (replaces the country "
-            "table's hours under [compliance] quiet_hours = \"country\"; its days off still apply).",
+            'table\'s hours under [compliance] quiet_hours = "country"; its days off still apply).',
         ),
     ]
     for option in reversed(options):

@@ -58,9 +58,10 @@ def create_command(app: AppContext, output_format: str, **options: Any) -> None:
     if output_format == "json":
         echo_json({"id": campaign_id, "state": state, "preview": preview.model_dump(mode="json")})
         return
-    from campaigner.cli.preview_table import render_preview
+    from campaigner.cli.preview_table import preview_windows, render_preview
 
-    render_preview(preview, quiet_hours=source.quiet_hours)
+    windows = preview_windows(preview, source.quiet_hours, config.compliance)
+    render_preview(preview, quiet_hours=source.quiet_hours, windows=windows)
     scheduled = f" for {source.send_at.isoformat()}" if source.send_at else ""
     click.echo(f"campaign {campaign_id} created ({state}{scheduled}): {preview.sendable} messages")
 

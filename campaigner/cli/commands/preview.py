@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import os
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from campaigner.cli.footer import footer_choice, footer_options
 from campaigner.cli.formats import echo_json, format_option, neutralise
 from campaigner.cli.regions import check_region
 from campaigner.cli.stdin import STDIN, STDIN_NAME, readable
+from campaigner.compliance.windows import CountryWindow
 from campaigner.config import Config
 from campaigner.errors import InputFileError, UserError
 from campaigner.planning.planner import CountryLine, PlannedMessage, Planner, PlanOptions, Rejected
@@ -248,12 +250,19 @@ def preview_command(
     result = planner.preview
     if capabilities_of(config.provider.type).prices_in_credits:
         result.credits, result.credits_note = asyncio.run(credits_of(config, result.by_country))
-    if output_format == "json":
-        echo_json(result.model_dump(mode="json"))
-    else:
-        from campaigner.cli.preview_table import render_preview
+    from campaigner.cli.preview_table import preview_windows, render_preview
 
-        render_preview(result)
+    windows = preview_windows(result, None, config.compliance)
+    if output_format == "json":
+        echo_json({**result.model_dump(mode="json"), "windows": [_window_json(w) for w in windows]})
+    else:
+        render_preview(result, windows=windows)
+
+
+def _window_json(window: CountryWindow) -> dict[str, Any]:
+    """A country's sending window in the preview's JSON (times ISO 8601)."""
+    opens = window.opens_at.isoformat() if window.opens_at is not None else None
+    return {**dataclasses.asdict(window), "opens_at": opens}
 
 
 async def credits_of(

@@ -22,7 +22,7 @@ from campaigner.cli.commands.preview import one_stdin
 from campaigner.cli.confirm import confirm
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.foreground import run_in_foreground
-from campaigner.cli.preview_table import human_duration, render_preview
+from campaigner.cli.preview_table import human_duration, preview_windows, render_preview
 from campaigner.cli.safe import CAMPAIGN_ID
 from campaigner.cli.source_options import campaign_source_options, source_from_options
 from campaigner.cli.stdin import readable
@@ -134,7 +134,8 @@ def send_command(app: AppContext, yes: bool, detach: bool, allow_partial: bool, 
         except NothingToSend as exc:
             render_preview(exc.preview, quiet_hours=source.quiet_hours)
             raise
-        render_preview(preview, quiet_hours=source.quiet_hours)
+        windows = preview_windows(preview, source.quiet_hours, config.compliance)
+        render_preview(preview, quiet_hours=source.quiet_hours, windows=windows)
         try:
             with sigterm_interrupts():
                 await _confirm_and_send(store, config, campaign_id, preview, yes, detach, allow_partial)
