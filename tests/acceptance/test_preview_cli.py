@@ -187,3 +187,32 @@ def test_undecodable_row_names_the_line_and_writes_nothing(tmp_path: Path) -> No
     assert not out.exists()
     ok = _run(str(path), "-m", "Hi {name}", "--encoding", "cp1252", "--format", "json")
     assert json.loads(ok.stdout)["sendable"] == 2
+
+
+def test_the_footer_options_change_the_segments_and_cost_shown(tmp_path: Path) -> None:
+    recipients = tmp_path / "r.csv"
+    recipients.write_text("phone\n+31612345678\n+31612345679\n", encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text('[compliance]\nopt_out_footer = "Reply STOP to opt out"\n', encoding="utf-8")
+    message = "m" * 150  # one segment alone, two with the footer's line
+    env = {"CAMPAIGNER_CONFIG": str(config)}
+
+    def preview(*extra: str) -> dict[str, object]:
+        result = _run(str(recipients), "--message", message, "--format", "json", *extra, env=env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    account = preview()
+    assert (account["footer"], account["segments_total"]) == ("Reply STOP to opt out", 4)
+    none = preview("--no-footer")
+    assert (none["footer"], none["segments_total"]) == ("", 2)
+    assert none["cost_total"] < account["cost_total"]  # type: ignore[operator]
+    own = preview("--footer", "STOP=stop")
+    assert (own["footer"], own["segments_total"]) == ("STOP=stop", 2)  # 160 characters: one segment
+    assert own["windows"] == []  # the country table is off unless configured
+
+    table = _run(str(recipients), "--message", message, env=env)
+    assert "Reply STOP to opt out" in table.stdout and "footer" in table.stdout
+    both = _run(str(recipients), "--message", message, "--footer", "x", "--no-footer", env=env)
+    assert both.returncode == 2 and "--footer and --no-footer" in both.stderr
+    assert "Traceback" not in both.stderr

@@ -224,3 +224,27 @@ def test_20k_generated_rows_in_one_process_and_in_two_workers(tmp_path: Path) ->
         )
     assert results[0] == results[1]
     assert HEADER == ["first_name", "last_name", "phone", "city", "customer_id"]
+
+
+def test_the_opt_out_footer_is_sent_counted_and_priced(tmp_path: Path) -> None:
+    footer = "Reply STOP to opt out"
+    config = config_from_mapping({"compliance": {"opt_out_footer": footer}})
+    path = _csv(tmp_path, "phone,name\n+31612345678,Anna\n+31612345679," + "x" * 140 + "\n")
+    planner, messages, _ = _plan(path, "Hi {name}", config)
+    assert [m.body for m in messages] == [f"Hi Anna\n{footer}", f"Hi {'x' * 140}\n{footer}"]
+    # The long one fits one segment alone (143 characters), not with the footer's line (165).
+    assert [m.segments for m in messages] == [1, 2]
+    assert planner.preview.footer == footer
+    assert planner.preview.segments_total == 3
+    without, _, _ = _plan(path, "Hi {name}", config, footer="")  # --no-footer
+    assert without.preview.segments_total == 2 and without.preview.footer == ""
+    assert without.preview.cost_total < planner.preview.cost_total
+    # A campaign's own footer replaces the account's; a footer in a UCS-2 text makes it UCS-2.
+    _, own, _ = _plan(path, "Hi {name}", config, footer="Stop? Répondez STOP")
+    assert own[0].body == "Hi Anna\nStop? Répondez STOP" and own[0].encoding == "GSM-7"
+    _, ucs, _ = _plan(path, "Hi {name}", config, footer="Ответьте STOP")
+    assert ucs[0].encoding == "UCS-2"
+    # Too long is judged with the footer: it is part of what is sent.
+    short = config_from_mapping({"compliance": {"opt_out_footer": footer}, "provider": {"max_body_chars": 20}})
+    _, kept, rejects = _plan(path, "Hi {name}", short)
+    assert kept == [] and {r.reason for r in rejects} == {"too_long"}
