@@ -162,6 +162,8 @@ async def test_start_true_starts_it_and_warns_when_no_worker_is_alive(api: Check
     [
         ({"quiet_hours": "25:00-x"}, CSV, "quiet_hours", "quiet_hours: '25:00-x' is not HH:MM-HH:MM"),
         ({"send_at": "tomorrow"}, CSV, "send_at", "send_at: 'tomorrow' is not an ISO 8601 time"),
+        ({"footer": "x", "no_footer": "true"}, CSV, "footer", "footer: give either footer or no_footer"),
+        ({"footer": "Stop\x07"}, CSV, "footer", "footer: must not contain control characters"),
         ({"message": "  "}, CSV, "message", "message: the message is empty"),
         ({"region": "XX"}, CSV, "region", "region: 'XX' is not a region code"),
         ({"colour": "red"}, CSV, "colour", "'colour' is not a field of this request"),
@@ -179,6 +181,16 @@ async def test_bad_input_is_a_400_naming_the_field_and_creates_nothing(
     assert body["field"] == field, body
     assert message in body["error"]
     assert await store.list_campaigns() == []
+
+
+async def test_a_campaign_made_through_the_api_carries_its_footer(api: Checked, store: Store) -> None:
+    status, body, _ = await api.call(
+        "POST", "/api/campaigns", "/api/campaigns", data=_form(footer="Reply STOP to opt out"), headers=_key()
+    )
+    assert status == 201, body
+    assert body["preview"]["footer"] == "Reply STOP to opt out"
+    sample = await store.campaign_sample(body["id"])
+    assert sample is not None and sample.body.endswith("\nReply STOP to opt out")
 
 
 async def test_a_file_with_nothing_to_send_is_a_422_with_its_preview(api: Checked, store: Store) -> None:

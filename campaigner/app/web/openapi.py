@@ -303,6 +303,13 @@ _FORM = {
                     "strict": {"type": "boolean"},
                     "send_at": {"type": "string", "format": "date-time"},
                     "quiet_hours": {"type": "string", "pattern": "^..:..-..:..$", "example": "09:00-21:00"},
+                    "footer": {
+                        "type": "string",
+                        "description": "Opt-out footer on a line of its own after every message "
+                        "(default: [compliance] opt_out_footer).",
+                        "example": "Reply STOP to opt out",
+                    },
+                    "no_footer": {"type": "boolean", "description": "Send no opt-out footer."},
                 },
             }
         }

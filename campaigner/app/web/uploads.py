@@ -37,6 +37,8 @@ TEXT_FIELDS = (
     "strict",
     "send_at",
     "quiet_hours",
+    "footer",
+    "no_footer",
 )
 _MAX_FIELD = 64 * 1024  # a message or option: far more than any SMS
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -109,7 +111,25 @@ class CampaignForm:
             quiet_start=quiet_start,
             quiet_end=quiet_end,
             strict=self.flag("strict"),
+            footer=self.footer(),
         )
+
+    def footer(self) -> str | None:
+        """The campaign's opt-out footer: None (the account's), "" (no_footer) or the text."""
+        text = self.fields.get("footer")
+        if self.flag("no_footer"):
+            if text:
+                raise FieldError("footer", "footer: give either footer or no_footer, not both")
+            return ""
+        if text is None:
+            return None
+        if any(ord(c) < 32 and c != "\n" for c in text):
+            raise FieldError(
+                "footer", "footer: must not contain control characters (a line break is allowed)"
+            )
+        if not text.strip():
+            raise FieldError("footer", "footer: is empty (to send no footer, say no_footer=true)")
+        return text.strip()
 
     def fingerprint_parts(self) -> list[str]:
         """What identifies this request's content, for its idempotency key."""
