@@ -245,6 +245,8 @@ def test_the_opt_out_footer_is_sent_counted_and_priced(tmp_path: Path) -> None:
     _, ucs, _ = _plan(path, "Hi {name}", config, footer="Ответьте STOP")
     assert ucs[0].encoding == "UCS-2"
     # Too long is judged with the footer: it is part of what is sent.
-    short = config_from_mapping({"compliance": {"opt_out_footer": footer}, "provider": {"max_body_chars": 20}})
+    short = config_from_mapping(
+        {"compliance": {"opt_out_footer": footer}, "provider": {"max_body_chars": 20}}
+    )
     _, kept, rejects = _plan(path, "Hi {name}", short)
     assert kept == [] and {r.reason for r in rejects} == {"too_long"}
