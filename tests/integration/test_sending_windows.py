@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 
 from campaigner.app.loading import CampaignSource, load_campaign
@@ -20,6 +21,7 @@ from campaigner.observe.facts import campaign_facts
 from campaigner.store.store import Store
 from tests.dispatch_helpers import API_KEY_ENV, runner_for, sandbox_config, wait_for
 from tests.fixtures.sandbox import MakeSandbox
+from tests.web_helpers import TOKEN, serving_web
 
 FOOTER = "Reply STOP to opt out"
 # 150 GSM-7 characters: one segment alone, two with the footer's line.
@@ -104,3 +106,19 @@ async def test_a_job_outside_its_country_window_waits_while_one_inside_is_sent_w
     assert "US" not in by_country or by_country["US"].waiting == 0
     [line] = [line for line in window_lines(facts) if line.startswith("window NL")]
     assert line.startswith("window NL: closed, opens ") and "; 3 waiting (" in line
+    async with (
+        serving_web(store, config) as base,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+    ):
+        async with session.get(f"{base}/login?token={TOKEN}") as resp:
+            assert resp.status == 200
+        async with session.get(f"{base}/campaigns/{campaign_id}") as resp:
+            page = await resp.text()
+        assert resp.status == 200
+        windows_card = page[page.index('id="windows"') :]
+        assert "Sending windows" in windows_card and "closed" in windows_card and ">NL<" in windows_card
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with session.get(f"{base}/api/campaigns/{campaign_id}", headers=headers) as resp:
+            answer = await resp.json()
+        [dutch] = [w for w in answer["windows"] if w["country"] == "NL"]
+        assert dutch["open_now"] is False and dutch["waiting"] == 3 and dutch["opens_at"]
