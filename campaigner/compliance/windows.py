@@ -191,15 +191,26 @@ def next_allowed(moment: datetime, zones: tuple[ZoneInfo, ...], rule: CountryRul
     """The first moment from `moment` on that `rule` allows in every zone; None within HORIZON.
 
     Only a window's opening or a local midnight (a day off ending) can start an allowed stretch,
-    so those are the moments to try, in order.
+    so those are the moments to try, in order: the next three local days first (the usual case,
+    and cheap: this runs for every job put back to wait), then the whole horizon.
     """
     if allowed(moment, zones, rule):
         return moment
+    found = _first_allowed(moment, zones, rule, 3)
+    # Anything on a fourth local day or later is at least two days away: the first pass had it all.
+    if found is not None and found - moment < timedelta(days=2):
+        return found
+    return _first_allowed(moment, zones, rule, HORIZON.days + 1)
+
+
+def _first_allowed(
+    moment: datetime, zones: tuple[ZoneInfo, ...], rule: CountryRule, days: int
+) -> datetime | None:
     candidates: set[datetime] = set()
     for zone in zones:
         today = moment.astimezone(zone).date()
-        for days in range(HORIZON.days + 1):
-            day = today + timedelta(days=days)
+        for ahead in range(days):
+            day = today + timedelta(days=ahead)
             for at in (rule.start, time(0)):
                 candidate = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
                 if moment < candidate <= moment + HORIZON:
@@ -237,6 +248,8 @@ class SendingWindows:
     table: bool = False  # the shipped country table applies
     overrides: Mapping[str, tuple[time, time]] = field(default_factory=dict)  # account, per country
     rules: Mapping[str, CountryRule] = field(default_factory=dict)  # the table (shipped unless given)
+    # rule_for's answers by country: it runs for every claimed job.
+    _chosen: dict[str | None, CountryRule | None] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -249,7 +262,7 @@ class SendingWindows:
     ) -> SendingWindows:
         """The windows of a campaign: its own hours (or None), and the account's table settings."""
         chosen = dict(rules) if rules is not None else (shipped_rules() if table else {})
-        return cls(hours, table, dict(overrides or {}), chosen)
+        return cls(hours, table, dict(overrides or {}), chosen, {})
 
     @property
     def active(self) -> bool:
@@ -258,6 +271,13 @@ class SendingWindows:
 
     def rule_for(self, country: str | None) -> CountryRule | None:
         """The rule for numbers of `country` (None: no window at all)."""
+        if country in self._chosen:
+            return self._chosen[country]
+        rule = self._choose(country)
+        self._chosen[country] = rule
+        return rule
+
+    def _choose(self, country: str | None) -> CountryRule | None:
         if not self.table:
             if self.hours is None:
                 return None
