@@ -87,6 +87,8 @@ def setup_rows(facts: CampaignFacts) -> list[tuple[str, str]]:
     if facts.quiet_hours is not None:
         start, end = facts.quiet_hours
         when.append(f"quiet hours: sends only {start:%H:%M}-{end:%H:%M} in the recipients' time")
+    elif facts.windows:
+        when.append("sending windows: each recipient's country's, in their time (below)")
     else:
         when.append("no quiet hours")
     rows.append(("schedule", "; ".join(when)))
