@@ -185,3 +185,26 @@ def test_bad_compliance_settings_name_the_key() -> None:
     assert "compliance.quiet_hours:" in text
     assert "compliance.quiet_hours_countries: 'fr' is not a country code" in text
     assert "DE: '8-20' is not a window" in text
+
+
+def test_a_campaign_waiting_under_the_country_table_says_so() -> None:
+    from campaigner.model.states import CampaignState
+    from campaigner.observe.wait import wait_reason
+
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    common = {
+        "campaign_id": 7,
+        "state": CampaignState.RUNNING,
+        "reason": None,
+        "now": now,
+        "send_at": None,
+        "quiet_hours": None,
+        "next_due": now + timedelta(hours=20),
+        "booked_until": None,
+        "live_workers": 1,
+        "left": 10,
+    }
+    reason = wait_reason(**common, country_windows=True)  # type: ignore[arg-type]
+    assert reason is not None and reason.code == "quiet_hours" and "country sending windows" in reason.text
+    backoff = wait_reason(**common)  # type: ignore[arg-type]
+    assert backoff is not None and backoff.code == "retry_backoff"
