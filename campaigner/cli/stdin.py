@@ -37,3 +37,4 @@ def readable(value: str | Path) -> Iterator[Path]:
         except CampaignerError as exc:
             exc.args = tuple(str(a).replace(str(path), STDIN_NAME) for a in exc.args)
             raise
+

@@ -40,7 +40,9 @@ def example_command() -> None:
 
 
 @config_group.command("init")
-@click.option("--provider", type=click.Choice(STARTER_PROVIDERS), required=True, help="The provider account.")
+@click.option(
+    "--provider", type=click.Choice(STARTER_PROVIDERS), required=True, help="The provider account."
+)
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @click.argument("file", default=DEFAULT_STARTER, type=click.Path(dir_okay=False, allow_dash=True))
 def init_command(provider: str, force: bool, file: str) -> None:
@@ -89,7 +91,9 @@ def check_command(app: AppContext, file: str | None) -> None:
     for note in _missing_secrets(config):
         click.echo(f"note: {note}", err=True)
     database = "its own PostgreSQL" if config.database_url() else "the embedded PostgreSQL"
-    click.echo(f"{source}: ok ({config.provider.type} account {config.provider.account!r}, {database})")
+    click.echo(
+        f"{source}: ok ({config.provider.type} account {config.provider.account!r}, {database})"
+    )
 
 
 def _read_stdin() -> Config:

@@ -84,8 +84,7 @@ def _table(report: Report) -> str:
     say(f"campaign {campaign['id']} {printable(campaign['name'])!r}: {campaign['state']}")
     ratio = data["delivery_ratio"]
     say(
-        "  "
-        + ", ".join(f"{k} {v:,}" for k, v in totals.items() if v or k in ("recipients", "sent"))
+        "  " + ", ".join(f"{k} {v:,}" for k, v in totals.items() if v or k in ("recipients", "sent"))
         + ("" if ratio is None else f"; {ratio:.1%} of the final receipts delivered")
     )
     say(
