@@ -264,6 +264,12 @@ class SendingWindows:
         chosen = dict(rules) if rules is not None else (shipped_rules() if table else {})
         return cls(hours, table, dict(overrides or {}), chosen, {})
 
+    def warm(self) -> None:
+        """Import the holidays package now, if a rule needs it (a quarter second, better spent in a
+        thread before the first claim than inside the dispatcher's loop)."""
+        if self.table and any(rule.holidays for rule in self.rules.values()):
+            import holidays  # noqa: F401
+
     @property
     def active(self) -> bool:
         """Whether anything holds a message back (False: send at any time)."""

@@ -126,6 +126,7 @@ class CampaignRunner:
             return await self._report_end()
         log.info("campaign %s: dispatching as worker %s", self._campaign_id, self._worker.id)
         self._windows = windows_for(campaign, self._config)
+        await asyncio.to_thread(self._windows.warm)
         self._one_per_request = campaign.one_per_request()
         # The largest request this run sends, in the throttle's units: a shared schedule charges
         # every request as that (SharedThrottle._slot_cost). Segments: the campaign's longest message.
