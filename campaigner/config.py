@@ -353,7 +353,7 @@ class ComplianceSettings(_Section):
     def _country_windows(cls, value: dict[str, str]) -> dict[str, str]:
         problems = []
         for country, window in value.items():
-            if len(country) != 2 or not country.isalpha() or country != country.upper():
+            if country != country.upper() or region_problem(country) or len(country) != 2:
                 problems.append(f"{country!r} is not a country code (ISO 3166 alpha-2 in capitals, e.g. FR)")
             elif not _WINDOW.fullmatch(window.strip()) or window.strip()[:5] == window.strip()[6:]:
                 problems.append(f"{country}: {window!r} is not a window (HH:MM-HH:MM, e.g. 08:00-20:00)")

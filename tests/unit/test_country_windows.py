@@ -177,7 +177,7 @@ def test_bad_compliance_settings_name_the_key() -> None:
             {
                 "compliance": {
                     "quiet_hours": "on",
-                    "quiet_hours_countries": {"fr": "08:00-20:00", "DE": "8-20"},
+                    "quiet_hours_countries": {"fr": "08:00-20:00", "DE": "8-20", "XX": "08:00-20:00"},
                 }
             }
         )
@@ -185,6 +185,7 @@ def test_bad_compliance_settings_name_the_key() -> None:
     assert "compliance.quiet_hours:" in text
     assert "compliance.quiet_hours_countries: 'fr' is not a country code" in text
     assert "DE: '8-20' is not a window" in text
+    assert "'XX' is not a country code" in text
 
 
 def test_a_campaign_waiting_under_the_country_table_says_so() -> None:
