@@ -170,9 +170,13 @@ def test_the_checker_sees_what_does_not_route() -> None:
         "FROM d WHERE jobs.id = d.id AND jobs.campaign_id = $1"
     ) == ["jobs (SelectStmt)"]
     assert unscoped_reads("DELETE FROM jobs WHERE campaign_id = ANY ($1::bigint[]) AND state = 'x'") == []
-    assert unscoped_reads(
-        "WITH t AS (SELECT 1 AS c, 2 AS id) UPDATE jobs j SET state = 'x' FROM t WHERE t.c = j.campaign_id AND j.id = t.id"
-    ) == []
+    assert (
+        unscoped_reads(
+            "WITH t AS (SELECT 1 AS c, 2 AS id) UPDATE jobs j SET state = 'x' "
+            "FROM t WHERE t.c = j.campaign_id AND j.id = t.id"
+        )
+        == []
+    )
     # Joined to campaigns by its id: every campaign of the account, not one.
     assert unscoped_reads("SELECT 1 FROM jobs j JOIN campaigns c ON c.id = j.campaign_id WHERE c.x = $1") == [
         "j (SelectStmt)"
