@@ -1,12 +1,18 @@
 """Store speed: COPY of a campaign's jobs, then claim + write-back while draining it.
 
     .venv/bin/python benchmarks/store_load.py [--rows 1000000] [--workers 2] [--copy-runs 3]
+                                              [--finished-jobs 50000000]
 
 Creates a scratch database (dropped at the end) on the admin URL (CAMPAIGNER_TEST_ADMIN_URL, default
 postgresql://postgres@127.0.0.1:5432/postgres), applies the real migrations, loads `--rows`
 PlannedMessage-like rows into one campaign through `Store.create_campaign` (COPY), then drains it with
 `claim_jobs` + `record_results` (every job submitted with a provider id) in batches of 100, printing
 jobs/s per 100k and the first vs last 100k. Batches of 1 and 10 drain shorter campaigns.
+
+`--finished-jobs N` then measures what old campaigns cost a new one: N delivered jobs of ended
+campaigns (1M a campaign, written by the server with generate_series) are added, a second
+campaign of `--rows` is loaded and drained the same way, and its rates are printed beside the
+first's; finally `campaigner purge`'s store calls delete the old jobs and their rate is printed.
 
 This machine's speed changes by a third from one minute to the next (a VM whose neighbours take CPU),
 so before that the COPY is timed `--copy-runs` times, each in a fresh database and each right after
@@ -182,6 +188,58 @@ def windows(finished: list[float], size: int) -> list[float]:
     return rates
 
 
+OLD_CAMPAIGN_JOBS = 1_000_000
+
+
+async def add_finished(admin_url: str, total: int) -> float:
+    """`total` delivered jobs in ended campaigns of OLD_CAMPAIGN_JOBS each; returns rows/s. As the
+    loader writes them, but on the server: the rows themselves are not what is measured."""
+    conn = await asyncpg.connect(admin_url)
+    started = time.perf_counter()
+    try:
+        for first in range(0, total, OLD_CAMPAIGN_JOBS):
+            size = min(OLD_CAMPAIGN_JOBS, total - first)
+            campaign_id = await conn.fetchval(
+                "INSERT INTO campaigns (name, message, state, total_jobs, started_at, finished_at) "
+                "VALUES ('old', 'Hi', 'completed', $1, now() - interval '200 days', "
+                "now() - interval '199 days') RETURNING id",
+                size,
+            )
+            await conn.execute(
+                """INSERT INTO jobs (campaign_id, line, e164, country, body, segments, encoding, cost,
+                                     state, attempts, provider_id, submitted_at, finished_at)
+                   SELECT $1::bigint, g, '+3161' || lpad(g::text, 7, '0'), 'NL', 'Hi there', 1, 'gsm7', 0.008,
+                          'delivered', 1, 'old-' || $1::bigint || '-' || g, now(), now()
+                   FROM generate_series(1, $2) AS g""",
+                campaign_id,
+                size,
+            )
+            await conn.execute(
+                "INSERT INTO job_counts (campaign_id, state, shard, jobs, cost) "
+                "VALUES ($1, 'delivered', 0, $2::bigint, $2::bigint * 0.008)",
+                campaign_id,
+                size,
+            )
+        await conn.execute("VACUUM ANALYZE jobs")
+    finally:
+        await conn.close()
+    return total / (time.perf_counter() - started)
+
+
+async def purge_old(store: Store) -> tuple[int, float]:
+    """Purge every ended campaign, as `campaigner purge` does; returns (jobs, jobs/s)."""
+    from datetime import UTC, datetime
+
+    started = time.perf_counter()
+    gone = 0
+    for campaign in await store.purgeable_campaigns(datetime.now(UTC)):
+        if await store.mark_purged(campaign.id):
+            while deleted := await store.purge_jobs(campaign.id, 50_000):
+                gone += deleted
+            await store.finish_purge(campaign.id)
+    return gone, gone / max(time.perf_counter() - started, 1e-9)
+
+
 async def backend_cpu(admin: asyncpg.Connection, database: str) -> float:
     """CPU seconds used so far by the server processes connected to `database` (from /proc; 0 when the
     server runs elsewhere). With the client's own CPU time, this gives the CPU a job costs, which the
@@ -228,6 +286,9 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="concurrent claimers on the campaign")
     parser.add_argument("--small-run", type=int, default=20_000, help="jobs drained at batch 1 and 10")
     parser.add_argument("--copy-runs", type=int, default=3, help="COPY timings against the reference")
+    parser.add_argument(
+        "--finished-jobs", type=int, default=0, help="then: this many jobs of ended campaigns, and again"
+    )
     args = parser.parse_args()
     print("load average before: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     if args.copy_runs:
@@ -263,6 +324,9 @@ async def main() -> None:
         print(f"  counts after drain: {counts}")
         print("  " + await index_report(url))
 
+        if args.finished_jobs:
+            await old_campaigns_cost(store, url, args, total, per_100k)
+
         for batch in (10, 1):
             run = args.small_run if batch == 10 else args.small_run // 4
             small_id, _ = await load(store, run)
@@ -276,6 +340,24 @@ async def main() -> None:
         await store.close()
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def old_campaigns_cost(
+    store: Store, url: str, args: argparse.Namespace, total: float, per_100k: list[float]
+) -> None:
+    """The second half of --finished-jobs: the same load and drain with old jobs in the table."""
+    rate = await add_finished(url, args.finished_jobs)
+    print(f"added {args.finished_jobs:,} delivered jobs of ended campaigns: {rate:,.0f} rows/s")
+    campaign_id, copy_rate = await load(store, args.rows)
+    print(f"COPY {args.rows:,} jobs with them in the table: {copy_rate:,.0f} rows/s")
+    finished = await drain(store, campaign_id, 100, args.rows, args.workers)
+    again = len(finished) / finished[-1]
+    windows_again = windows(finished, 100_000)
+    print(f"claim+write-back batch 100 with them: {again:,.0f} jobs/s ({again / total:.2f} of without)")
+    if windows_again and per_100k:
+        print(f"  last 100k {windows_again[-1]:,.0f} jobs/s (without: {per_100k[-1]:,.0f})")
+    gone, purge_rate = await purge_old(store)
+    print(f"purge of the ended campaigns: {gone:,} jobs at {purge_rate:,.0f} jobs/s")
 
 
 if __name__ == "__main__":

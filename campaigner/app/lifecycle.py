@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from campaigner.app.wiring import ensure_own_account, start_running
 from campaigner.config import Config
+from campaigner.errors import StateError
+from campaigner.model.campaigns import Campaign
 from campaigner.model.states import ENDED_CAMPAIGN_STATES, SENT_STATES, JobState
 from campaigner.store.store import Store
 
@@ -35,6 +37,15 @@ async def cancel(store: Store, campaign_id: int) -> Cancelled:
     return Cancelled(cancelled, with_provider, counts.get(JobState.SENDING, 0))
 
 
+def ensure_not_purged(campaign: Campaign) -> None:
+    """StateError for a campaign whose jobs `campaigner purge` deleted: nothing of it can run again."""
+    if campaign.purged_at is not None:
+        raise StateError(
+            f"campaign {campaign.id} was purged on {campaign.purged_at:%Y-%m-%d}: its jobs are gone "
+            "(status and report still show its totals)"
+        )
+
+
 async def put_back_failed(
     store: Store, config: Config, campaign_id: int, reasons: tuple[str, ...] = RETRYABLE
 ) -> tuple[int, bool]:
@@ -45,6 +56,7 @@ async def put_back_failed(
     """
     campaign = await store.get_campaign(campaign_id)  # a clear error for an unknown id
     ensure_own_account(campaign, config)  # before any job is put back
+    ensure_not_purged(campaign)
     count = await store.retry_rejected(campaign_id, list(reasons))
     return count, count > 0 and campaign.state in ENDED_CAMPAIGN_STATES
 

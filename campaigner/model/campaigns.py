@@ -34,6 +34,8 @@ class Campaign:
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    # When `campaigner purge` deleted its jobs (its totals stay); it never runs again.
+    purged_at: datetime | None = None
 
     def one_per_request(self) -> bool:
         """Its texts are personalised: each message goes in a request of its own, even at a provider

@@ -41,6 +41,7 @@ from campaigner.store.database import Database
 from campaigner.store.inbound import InboundStore
 from campaigner.store.jobs import JobStore, _rows_changed
 from campaigner.store.observe import ObserveStore
+from campaigner.store.purge import PurgeStore
 from campaigner.store.rows import from_record
 
 T = TypeVar("T")
@@ -62,7 +63,7 @@ class _Price:
     rows: int = 0
 
 
-class Store(JobStore, InboundStore, ObserveStore):
+class Store(JobStore, InboundStore, ObserveStore, PurgeStore):
     """Every database operation campaigner performs, over one `Database` pool."""
 
     def __init__(self, db: Database) -> None:

@@ -52,3 +52,6 @@ def register_all(group: click.Group) -> None:
     from campaigner.cli.commands import report
 
     report.register(group)
+    from campaigner.cli.commands import purge
+
+    purge.register(group)

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from campaigner.app.lifecycle import ensure_not_purged
 from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.app.stop_queued import MessageStopper, stop_queued
 from campaigner.app.wiring import RunWiring
@@ -258,7 +259,7 @@ def export_command(app: AppContext, campaign_id: int, out: Path | None) -> None:
         raise UserError(f"{out}: folder {out.parent} does not exist")
 
     async def work(store: Store) -> int:
-        await store.get_campaign(campaign_id)  # NotFoundError before any file is made
+        ensure_not_purged(await store.get_campaign(campaign_id))  # errors before any file is made
         if out is None:
             return await _write(store, sys.stdout)
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)

@@ -14,7 +14,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from campaigner.app.lifecycle import RETRYABLE
+from campaigner.app.lifecycle import RETRYABLE, ensure_not_purged
 from campaigner.app.loading import NothingToSend, load_campaign
 from campaigner.app.signals import sigterm_interrupts
 from campaigner.app.wiring import ensure_own_account
@@ -200,6 +200,7 @@ def retry_command(
     async def work(store: Store) -> None:
         campaign = await store.get_campaign(campaign_id)  # a clear error for an unknown id
         ensure_own_account(campaign, config)  # before any job is put back
+        ensure_not_purged(campaign)
         count = await store.retry_rejected(campaign_id, wanted)
         if include_unknown:
             count += await store.retry_unknown(campaign_id)

@@ -100,7 +100,7 @@ WITH gone AS (
       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.campaign_id = $1 AND j.state = 'sending')
     RETURNING c.id
 ), jobs_gone AS (
-    DELETE FROM jobs WHERE campaign_id IN (SELECT id FROM gone) RETURNING 1
+    DELETE FROM jobs WHERE campaign_id = $1 AND EXISTS (SELECT 1 FROM gone) RETURNING 1
 )
 SELECT (SELECT count(*) FROM jobs_gone) AS jobs FROM gone;
 

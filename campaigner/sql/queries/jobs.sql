@@ -88,7 +88,7 @@ SET state = $4::text, worker_id = NULL, lease_expires_at = NULL, next_attempt_at
     error_code = 'unsettled', error_class = 'transient',
     error_message = 'no status callback settled this message: the provider may or may not have it',
     finished_at = CASE WHEN $4::text = 'unknown' THEN now() ELSE j.finished_at END, updated_at = now()
-WHERE j.state = 'sending' AND j.id IN (
+WHERE j.campaign_id = $1 AND j.state = 'sending' AND j.id IN (
     SELECT s.id FROM jobs s LEFT JOIN workers w ON w.id = s.worker_id
     WHERE s.campaign_id = $1 AND s.state = 'sending'
       AND s.sending_at < now() - make_interval(secs => $2)

@@ -106,7 +106,7 @@ WITH e AS (
     FROM e JOIN jobs k ON k.id = e.ref
     JOIN campaigns c ON c.id = k.campaign_id AND c.provider_account = $1
 ), target AS (
-    SELECT DISTINCT ON (j.id) j.id, n.provider_id
+    SELECT DISTINCT ON (j.id) j.id, j.campaign_id, n.provider_id
     FROM named n JOIN jobs j
       ON j.campaign_id = n.campaign_id AND j.state IN ('sending', 'unknown')
      AND (CASE WHEN n.e164 IS NULL THEN j.id = n.ref ELSE j.e164 = n.e164 END)
@@ -117,5 +117,5 @@ SET state = 'submitted', provider_id = t.provider_id, submitted_at = now(), work
     lease_expires_at = NULL, error_code = NULL, error_class = NULL, error_message = NULL,
     updated_at = now()
 FROM target t
-WHERE j.id = t.id AND j.state IN ('sending', 'unknown')
+WHERE j.campaign_id = t.campaign_id AND j.id = t.id AND j.state IN ('sending', 'unknown')
 RETURNING j.id, j.campaign_id;
