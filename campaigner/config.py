@@ -325,6 +325,83 @@ class DispatcherConfig(_Section):
     backoff_base: float = Field(default=2.0, gt=0)
     backoff_max: float = Field(default=300.0, gt=0)
     result_flush_interval: float = Field(default=0.2, gt=0)
+    # Message validity: a campaign's jobs not sent within this long of its first start expire
+    # (a duration such as "30s", "90m", "24h", "1h30m"; "" = never). --valid-for/--valid-until win.
+    valid_for: str = ""
+
+    @field_validator("valid_for")
+    @classmethod
+    def _check_valid_for(cls, value: str) -> str:
+        if value.strip():
+            parse_duration(value, "dispatcher.valid_for")
+        return value.strip()
+
+    def valid_for_seconds(self) -> float | None:
+        """The default validity of a campaign, in seconds; None when messages never expire."""
+        return parse_duration(self.valid_for, "dispatcher.valid_for") if self.valid_for else None
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)", re.IGNORECASE)
+_DURATION_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str, name: str) -> float:
+    """'30s', '90m', '24h', '1h30m', '2d' (or a bare number of seconds) → seconds; ValueError
+    naming `name` for anything else, zero or a negative."""
+    value = text.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        parts = _DURATION_PART.findall(value)
+        if not parts or _DURATION_PART.sub("", value).strip():
+            raise ValueError(f"{name}: {text!r} is not a duration (e.g. 30s, 90m, 24h, 1h30m)") from None
+        seconds = sum(float(amount) * _DURATION_UNITS[unit.lower()] for amount, unit in parts)
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{name}: {text!r} is not a positive duration")
+    return seconds
+
+
+# --- [compliance] frequency cap (issue 16, branch caps) -------------------------------------
+# The frequency-cap keys of [compliance]. Other compliance keys (keywords, replies, consent) live
+# in their own block of ComplianceConfig; these two are the cap's.
+_CAP = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
+
+
+def parse_frequency_cap(text: str, name: str = "compliance.frequency_cap") -> tuple[int, float] | None:
+    """'1/24h' → (1, 86400.0): at most N messages per number per rolling window; '' → None (off)."""
+    if not text.strip():
+        return None
+    match = _CAP.match(text)
+    if match is None:
+        raise ValueError(f"{name}: {text!r} is not N/DURATION (e.g. 1/24h, 3/7d)")
+    limit = int(match.group(1))
+    if limit < 1:
+        raise ValueError(f"{name}: {text!r}: N must be at least 1 (leave the key empty to turn the cap off)")
+    return limit, parse_duration(match.group(2), name)
+
+
+class ComplianceConfig(_Section):
+    """What the law and the carriers ask of a sender: frequency caps (and, elsewhere, consent)."""
+
+    # -- frequency cap (branch caps) --
+    # At most N messages per recipient per rolling window, per provider account, across every
+    # campaign: "1/24h", "3/7d"; "" = off. Checked at claim time against what was claimed to send.
+    frequency_cap: str = ""
+    # What a capped job does: "skip" (skipped, error_code frequency_cap) or "wait" (stays pending
+    # until the window allows; the campaign completes only when it was sent, or expired).
+    frequency_cap_action: Literal["skip", "wait"] = "skip"
+
+    @field_validator("frequency_cap")
+    @classmethod
+    def _check_frequency_cap(cls, value: str) -> str:
+        parse_frequency_cap(value)
+        return value.strip()
+
+    def frequency_cap_limit(self) -> tuple[int, float] | None:
+        """(N, window seconds) of the cap, or None when it is off."""
+        return parse_frequency_cap(self.frequency_cap)
+
+    # -- end of frequency cap --
 
 
 class DaemonConfig(_Section):
@@ -405,6 +482,7 @@ class Config(_Section):
     dispatcher: DispatcherConfig = DispatcherConfig()
     daemon: DaemonConfig = DaemonConfig()
     api: ApiConfig = ApiConfig()
+    compliance: ComplianceConfig = ComplianceConfig()
     # Where the config was read from, for error messages; not a setting.
     source: str = Field(default="<defaults>", exclude=True)
 
