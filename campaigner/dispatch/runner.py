@@ -278,9 +278,9 @@ class CampaignRunner:
         """How long the provider may hold the message: what is left of the recipient's window (so
         that one stuck in the provider's queue is not delivered at night) and of the campaign's
         validity, whichever ends first."""
-        limits = []
-        if self._window is not None:
-            limits.append(seconds_until_closed(e164, *self._window))
+        limits: list[float] = []
+        if self._window is not None and (left := seconds_until_closed(e164, *self._window)) is not None:
+            limits.append(left)
         if self._deadline is not None:
             limits.append((self._deadline - datetime.now(UTC)).total_seconds())
         return min(limits) if limits else None
@@ -361,7 +361,7 @@ class CampaignRunner:
                 self._in_flight -= 1
 
     async def _send_batch(self, batch: _Batch) -> None:
-        acquired = await self._until_stopped(self._throttle.acquire(max(1, batch.units)))
+        acquired = await self._until_stopped(self._acquire(max(1, batch.units)))
         if acquired is None:
             self._queue.put_nowait(batch)  # stopping: released with the rest of the queue
             return
@@ -374,7 +374,9 @@ class CampaignRunner:
         if self._too_late():
             # Claimed before the deadline, not sent by it: back to pending, where the claim loop
             # expires them (sending -> pending frees their frequency-cap slots too).
-            log.info("campaign %s: validity over; %d claimed jobs not sent", self._campaign_id, len(batch.jobs))
+            log.info(
+                "campaign %s: validity over; %d claimed jobs not sent", self._campaign_id, len(batch.jobs)
+            )
             await self._store.release_jobs(self._worker.id, [job.id for job in batch.jobs])
             return
         jobs = await self._hold_back_stopped(batch) if self._stopped else batch.jobs
@@ -396,6 +398,21 @@ class CampaignRunner:
             await self._apply(result, int(job.attempts) if job is not None else 1, job, done)
         # One call for the whole request: a batch of 500 results is one buffer append, not 500 awaits.
         await self._recorder.add_many(done)
+
+    async def _acquire(self, units: int) -> bool:
+        """The throttle's permission to send `units`, or False once the validity is (nearly) over:
+        a batch that would wait past the deadline is released now, not when the throttle lets it."""
+        if self._deadline is None:
+            await self._throttle.acquire(units)
+            return True
+        left = (self._deadline - datetime.now(UTC)).total_seconds() - EXPIRY_MARGIN
+        if left <= 0:
+            return False
+        try:
+            await asyncio.wait_for(self._throttle.acquire(units), left)
+        except TimeoutError:
+            return False
+        return True
 
     def _lease_allows(self, batch: _Batch) -> bool:
         return time.monotonic() + self._request_bound < batch.lease_deadline
