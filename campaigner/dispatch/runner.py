@@ -464,6 +464,8 @@ class CampaignRunner:
         while not self._stop.is_set():
             await self._sleep(STATE_POLL_SECONDS)
             campaign = await self._store.get_campaign(self._campaign_id)
+            # The validity as stored now: the claim reads it there too, so the two agree.
+            self._deadline = campaign.valid_until
             if campaign.state != CampaignState.RUNNING:
                 log.info("campaign %s: now %s; stopping", self._campaign_id, campaign.state)
                 self._stop.set()

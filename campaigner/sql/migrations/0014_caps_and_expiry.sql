@@ -49,11 +49,11 @@ END $$;
 
 -- 2. Frequency cap: at most N messages per recipient per rolling window, per provider account,
 --    across all campaigns ([compliance] frequency_cap). One row per (account, number) holds the
---    claims that count: the job id and claim time of each, oldest first, pruned to the window on
---    every write. claim-jobs upserts the rows of the numbers it is about to hand out, in e164
---    order (no deadlocks), and only where fewer than N other jobs hold a slot in the window:
---    the row lock makes two campaigns' claims of one number take turns, and the second sees the
---    first's slot. A slot is a claim, not a plan: a job released unsent gives it back (below).
+--    claims that count: the job id and claim time of each, oldest first, at most N of them (the
+--    newest; older ones cannot matter). claim-jobs upserts the rows of the numbers it is about to
+--    hand out, in e164 order (no deadlocks), and only where the number has a free slot: the row
+--    lock makes two campaigns' claims of one number take turns, and the second sees the first's
+--    slot. A slot is a claim, not a plan: a job released unsent gives it back (below).
 CREATE TABLE recipient_caps (
     account text NOT NULL,
     e164 text NOT NULL,
@@ -62,11 +62,39 @@ CREATE TABLE recipient_caps (
     PRIMARY KEY (account, e164)
 ) WITH (fillfactor = 70); -- room for HOT updates: no indexed column changes
 
--- The slots of a row that count against job `job` since `since` (its own earlier claim does not:
--- a retried job takes its own slot again).
-CREATE FUNCTION campaigner_cap_count(job_ids bigint[], claimed_at timestamptz[], since timestamptz, job bigint)
-RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT count(*)::integer FROM unnest(job_ids, claimed_at) AS e (j, t) WHERE e.t > since AND e.j <> job
+-- The helpers below are single expressions, so PostgreSQL inlines them (no call per row).
+-- Does job `job` get a slot of a row holding `job_ids`/`claimed_at` under a cap of `n` since
+-- `since`? Yes when fewer than n slots are held, when the oldest of the newest n is out of the
+-- window, or when the job holds one itself (a retried job takes its own slot again).
+CREATE FUNCTION campaigner_cap_admits(job_ids bigint[], claimed_at timestamptz[], since timestamptz,
+                                      job bigint, n integer)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT cardinality(job_ids) < n OR claimed_at[cardinality(claimed_at) - n + 1] <= since
+        OR job = ANY (job_ids)
+$$;
+
+-- The slots of a row once `job` took one at `at`: its own earlier slot dropped, the new one
+-- appended (never before the newest: the arrays stay in time order), the newest n kept.
+CREATE FUNCTION campaigner_cap_ids(job_ids bigint[], job bigint, n integer)
+RETURNS bigint[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (CASE WHEN job = ANY (job_ids)
+                 THEN job_ids[:array_position(job_ids, job) - 1] || job_ids[array_position(job_ids, job) + 1:]
+                 ELSE job_ids END || job)[greatest(1, cardinality(job_ids) + 2 - n - (job = ANY (job_ids))::integer):]
+$$;
+
+CREATE FUNCTION campaigner_cap_times(job_ids bigint[], claimed_at timestamptz[], job bigint, at timestamptz,
+                                     n integer)
+RETURNS timestamptz[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (CASE WHEN job = ANY (job_ids)
+                 THEN claimed_at[:array_position(job_ids, job) - 1] || claimed_at[array_position(job_ids, job) + 1:]
+                 ELSE claimed_at END
+            || greatest(at, claimed_at[cardinality(claimed_at)]))[greatest(1, cardinality(job_ids) + 2 - n - (job = ANY (job_ids))::integer):]
+$$;
+
+-- When a number at its cap gets a free slot: the oldest of its newest n slots leaves the window.
+CREATE FUNCTION campaigner_cap_frees_at(claimed_at timestamptz[], n integer, window_length interval)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT claimed_at[cardinality(claimed_at) - n + 1] + window_length
 $$;
 
 -- A job that leaves `sending` for `pending` (released unsent: throttled, paused, quiet hours, a

@@ -15,7 +15,7 @@
 -- concurrent claim of the same number (another campaign) wait and then see this slot. A job that
 -- gets no slot is capped: $9 = 'skip' -> skipped (frequency_cap); 'wait' -> pending again, due
 -- when the oldest slot in its window leaves it (as far as this statement's snapshot shows; else a
--- whole window from now).
+-- whole window from now). The slot arithmetic is in 0014's campaigner_cap_* functions.
 WITH camp AS MATERIALIZED (
     SELECT provider_account AS account FROM campaigns
     WHERE id = $1 AND state = 'running' AND (valid_until IS NULL OR valid_until > now())
@@ -37,21 +37,18 @@ WITH camp AS MATERIALIZED (
     WHERE $7::integer IS NOT NULL AND d.id NOT IN (SELECT id FROM listed)
     ORDER BY d.e164, d.id
     ON CONFLICT (account, e164) DO UPDATE
-    SET (job_ids, claimed_at) = (
-        SELECT coalesce(array_agg(e.j ORDER BY e.t), '{}') || excluded.job_ids,
-               coalesce(array_agg(e.t ORDER BY e.t), '{}') || excluded.claimed_at
-        FROM unnest(r.job_ids, r.claimed_at) AS e (j, t)
-        WHERE e.t > now() - make_interval(secs => $8) AND e.j <> excluded.job_ids[1])
-    WHERE campaigner_cap_count(r.job_ids, r.claimed_at, now() - make_interval(secs => $8),
-                               excluded.job_ids[1]) < $7
+    SET job_ids = campaigner_cap_ids(r.job_ids, excluded.job_ids[1], $7),
+        claimed_at = campaigner_cap_times(r.job_ids, r.claimed_at, excluded.job_ids[1], now(), $7)
+    WHERE campaigner_cap_admits(r.job_ids, r.claimed_at, now() - make_interval(secs => $8),
+                                excluded.job_ids[1], $7)
     RETURNING r.e164, r.job_ids[cardinality(r.job_ids)] AS id
 ), capped AS MATERIALIZED (
     -- A second job of an admitted number (never from the planner, which dedupes) waits untouched.
     SELECT d.id, d.next_attempt_at,
-           coalesce((SELECT min(t) FROM recipient_caps rc, unnest(rc.claimed_at) AS t
-                     WHERE rc.account = camp.account AND rc.e164 = d.e164
-                       AND t > now() - make_interval(secs => $8)), now())
-           + make_interval(secs => $8) AS free_at
+           greatest(coalesce((SELECT campaigner_cap_frees_at(rc.claimed_at, $7, make_interval(secs => $8))
+                              FROM recipient_caps rc WHERE rc.account = camp.account AND rc.e164 = d.e164),
+                             now() + make_interval(secs => $8)),
+                    now() + interval '1 second') AS free_at
     FROM due d CROSS JOIN camp
     WHERE $7::integer IS NOT NULL AND d.id NOT IN (SELECT id FROM listed)
       AND d.e164 NOT IN (SELECT e164 FROM admitted)
@@ -95,9 +92,9 @@ WHERE campaign_id = $1 AND state = 'pending'
   AND EXISTS (SELECT 1 FROM campaigns WHERE id = $1 AND valid_until <= now());
 
 -- name: capped-numbers
--- The preview: numbers of account $1 that hold $2 or more slots within the last $3 seconds now.
+-- The preview: numbers of account $1 that hold $2 slots within the last $3 seconds now.
 SELECT e164 FROM recipient_caps
-WHERE account = $1 AND campaigner_cap_count(job_ids, claimed_at, now() - make_interval(secs => $3), 0) >= $2;
+WHERE account = $1 AND NOT campaigner_cap_admits(job_ids, claimed_at, now() - make_interval(secs => $3), 0, $2);
 
 -- name: record-results
 -- The dispatcher: write back a batch of send results (retry_in: seconds until a pending job is due);
