@@ -138,13 +138,16 @@ class CampaignFacts:
     region: str
     provider_account: str
     quiet_hours: tuple[time, time] | None
-    validity_seconds: int | None  # None: the provider's default (campaigner sets none)
+    # Seconds the messages were valid for from the start (--valid-for / --valid-until); None: no
+    # deadline (the provider's default validity).
+    validity_seconds: int | None
     created_at: datetime
     countries: tuple[CountryFacts, ...]
     errors: tuple[ErrorFacts, ...]
     latency: LatencyFacts
     timeline: tuple[TimelinePoint, ...]
     preview: dict[str, Any] = field(default_factory=dict)
+    valid_until: datetime | None = None  # jobs not sent by then expire
 
     def to_json(self) -> dict[str, Any]:
         """The live facts' keys, then the rest (the same names `status --format json` uses)."""
@@ -264,7 +267,12 @@ async def campaign_facts(store: Store, config: Config, campaign_id: int) -> Camp
         region=row.region,
         provider_account=row.provider_account,
         quiet_hours=_quiet_hours(row.quiet_start, row.quiet_end),
-        validity_seconds=None,
+        validity_seconds=(
+            None
+            if row.valid_until is None
+            else max(0, round((row.valid_until - (row.started_at or row.created_at)).total_seconds()))
+        ),
+        valid_until=row.valid_until,
         created_at=row.created_at,
         countries=country_table(await store.campaign_countries(campaign_id)),
         errors=tuple(_error(e) for e in await store.last_errors(campaign_id, ERROR_GROUPS)),

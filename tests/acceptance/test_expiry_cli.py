@@ -34,7 +34,8 @@ async def test_send_valid_for_30s_expires_the_rest_and_sends_none_after_the_dead
     conn = await asyncpg.connect(database_url)
     try:
         deadline = await conn.fetchval(
-            "UPDATE campaigns SET valid_until = now() + interval '1 second' WHERE id = 1 RETURNING valid_until"
+            "UPDATE campaigns SET valid_until = now() + interval '1 second' WHERE id = 1"
+            " RETURNING valid_until"
         )
     finally:
         await conn.close()

@@ -24,7 +24,7 @@ def test_durations(text: str, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["", "soon", "10 parsecs", "0s", "-5", "1h and 2m", "inf"])
 def test_bad_durations_name_the_setting(text: str) -> None:
-    with pytest.raises(ValueError, match="^--valid-for: "):
+    with pytest.raises(ValueError, match=r"^--valid-for: "):
         parse_duration(text, "--valid-for")
 
 
@@ -33,7 +33,7 @@ def test_frequency_caps() -> None:
     assert parse_frequency_cap(" 3 / 7d ") == (3, 604800.0)
     assert parse_frequency_cap("") is None
     for bad in ("1", "0/24h", "a/24h", "1/forever", "1/24h/2"):
-        with pytest.raises(ValueError, match="compliance.frequency_cap"):
+        with pytest.raises(ValueError, match=r"compliance\.frequency_cap"):
             parse_frequency_cap(bad)
 
 
@@ -72,7 +72,7 @@ def test_bad_validity_options_say_which_and_why() -> None:
         parse_validity("a while", None)
     with pytest.raises(UserError, match="--valid-until: 'tomorrow' is not an ISO 8601 time"):
         parse_validity(None, "tomorrow")
-    with pytest.raises(UserError, match="--valid-until: .* is in the past"):
+    with pytest.raises(UserError, match=r"--valid-until: .* is in the past"):
         parse_validity(None, "2020-01-01T00:00+00:00")
     send_at = datetime.now(UTC) + timedelta(hours=3)
     with pytest.raises(UserError, match="not after the send time"):

@@ -128,6 +128,7 @@ _SCHEMAS: dict[str, Any] = {
                     "provider_account": _STR,
                     "quiet_hours": _nullable(_object({"start": _STR, "end": _STR})),
                     "validity_seconds": _nullable("integer"),
+                    "valid_until": _nullable(_TIME),
                     "created_at": _TIME,
                     "countries": {
                         "type": "array",
@@ -289,6 +290,16 @@ _FORM = {
                     "strict": {"type": "boolean"},
                     "send_at": {"type": "string", "format": "date-time"},
                     "quiet_hours": {"type": "string", "pattern": "^..:..-..:..$", "example": "09:00-21:00"},
+                    "valid_for": {
+                        "type": "string",
+                        "example": "6h",
+                        "description": "Messages not sent within this long of the start expire (30s, 1h30m).",
+                    },
+                    "valid_until": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "Messages not sent by then expire (not with valid_for).",
+                    },
                 },
             }
         }

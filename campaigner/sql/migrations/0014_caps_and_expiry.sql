@@ -55,8 +55,9 @@ END $$;
 --    lock makes two campaigns' claims of one number take turns, and the second sees the first's
 --    slot. A slot is a claim, not a plan: a job released unsent gives it back (below).
 CREATE TABLE recipient_caps (
-    account text NOT NULL,
-    e164 text NOT NULL,
+    -- Byte order ("C"): the cheapest comparison, and the order claims lock rows in.
+    account text COLLATE "C" NOT NULL,
+    e164 text COLLATE "C" NOT NULL,
     job_ids bigint[] NOT NULL,
     claimed_at timestamptz[] NOT NULL,
     PRIMARY KEY (account, e164)

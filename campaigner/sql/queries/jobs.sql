@@ -32,10 +32,10 @@ WITH camp AS MATERIALIZED (
 ), admitted AS MATERIALIZED (
     -- One job a number (DISTINCT ON: an upsert may change a row once a statement).
     INSERT INTO recipient_caps AS r (account, e164, job_ids, claimed_at)
-    SELECT DISTINCT ON (d.e164) camp.account, d.e164, ARRAY[d.id], ARRAY[now()]
+    SELECT DISTINCT ON (d.e164 COLLATE "C") camp.account, d.e164, ARRAY[d.id], ARRAY[now()]
     FROM due d CROSS JOIN camp
     WHERE $7::integer IS NOT NULL AND d.id NOT IN (SELECT id FROM listed)
-    ORDER BY d.e164, d.id
+    ORDER BY d.e164 COLLATE "C", d.id
     ON CONFLICT (account, e164) DO UPDATE
     SET job_ids = campaigner_cap_ids(r.job_ids, excluded.job_ids[1], $7),
         claimed_at = campaigner_cap_times(r.job_ids, r.claimed_at, excluded.job_ids[1], now(), $7)
@@ -46,12 +46,12 @@ WITH camp AS MATERIALIZED (
     -- A second job of an admitted number (never from the planner, which dedupes) waits untouched.
     SELECT d.id, d.next_attempt_at,
            greatest(coalesce((SELECT campaigner_cap_frees_at(rc.claimed_at, $7, make_interval(secs => $8))
-                              FROM recipient_caps rc WHERE rc.account = camp.account AND rc.e164 = d.e164),
+                              FROM recipient_caps rc WHERE rc.account = camp.account AND rc.e164 = d.e164 COLLATE "C"),
                              now() + make_interval(secs => $8)),
                     now() + interval '1 second') AS free_at
     FROM due d CROSS JOIN camp
     WHERE $7::integer IS NOT NULL AND d.id NOT IN (SELECT id FROM listed)
-      AND d.e164 NOT IN (SELECT e164 FROM admitted)
+      AND d.e164 COLLATE "C" NOT IN (SELECT e164 FROM admitted)
 ), skipped AS (
     UPDATE jobs j
     SET state = 'skipped', error_code = 'suppressed', finished_at = now(), updated_at = now()
