@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from campaigner.app.loading import CampaignSource, load_campaign
+from campaigner.config import config_from_mapping
 from campaigner.model.campaigns import CampaignTotals, NewCampaign
 from campaigner.model.jobs import FrequencyCap
 from campaigner.model.states import CampaignState
@@ -142,3 +145,24 @@ async def test_the_provider_is_given_what_is_left_of_the_validity(
     validities = {m.validity_seconds for m in sandbox.state.store.messages}
     # validityPeriod is in minutes: 29 (30 minutes less the moments the sending took).
     assert validities == {29 * 60}
+
+
+async def test_the_preview_counts_the_numbers_at_their_cap_now(store: Store, tmp_path: Path) -> None:
+    config = config_from_mapping(
+        {"compliance": {"frequency_cap": "1/24h"}, "provider": {"messages_per_second": 1}}
+    )
+    recipients = numbers(4)
+    first = await create_running_campaign(store, recipients[:3])
+    assert len(await store.claim_jobs(first, "w1", 10, 60, FrequencyCap(1, 86400.0))) == 3
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text("phone\n" + "\n".join(recipients) + "\n", encoding="utf-8")
+    source = CampaignSource(
+        recipients=csv_path, message="Hi", message_source="--message", valid_for=timedelta(seconds=2)
+    )
+
+    campaign_id, preview = await load_campaign(store, config, source)
+
+    assert preview.sendable == 4 and preview.capped == 3
+    assert preview.valid_for_seconds == 2.0 and preview.expiring == 2  # 4 messages at 1 msg/s
+    campaign = await store.get_campaign(campaign_id)
+    assert campaign.valid_for == timedelta(seconds=2) and campaign.valid_until is None
