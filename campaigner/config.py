@@ -333,7 +333,7 @@ class DispatcherConfig(_Section):
     @classmethod
     def _check_valid_for(cls, value: str) -> str:
         if value.strip():
-            parse_duration(value, "dispatcher.valid_for")
+            parse_duration(value)
         return value.strip()
 
     def valid_for_seconds(self) -> float | None:
@@ -345,19 +345,19 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)", re.IGNORECASE)
 _DURATION_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 
 
-def parse_duration(text: str, name: str) -> float:
+def parse_duration(text: str, name: str = "") -> float:
     """'30s', '90m', '24h', '1h30m', '2d' (or a bare number of seconds) → seconds; ValueError
-    naming `name` for anything else, zero or a negative."""
-    value = text.strip()
+    (naming `name`, when given) for anything else, zero or a negative."""
+    value, prefix = text.strip(), f"{name}: " if name else ""
     try:
         seconds = float(value)
     except ValueError:
         parts = _DURATION_PART.findall(value)
         if not parts or _DURATION_PART.sub("", value).strip():
-            raise ValueError(f"{name}: {text!r} is not a duration (e.g. 30s, 90m, 24h, 1h30m)") from None
+            raise ValueError(f"{prefix}{text!r} is not a duration (e.g. 30s, 90m, 24h, 1h30m)") from None
         seconds = sum(float(amount) * _DURATION_UNITS[unit.lower()] for amount, unit in parts)
     if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"{name}: {text!r} is not a positive duration")
+        raise ValueError(f"{prefix}{text!r} is not a positive duration")
     return seconds
 
 
@@ -367,16 +367,17 @@ def parse_duration(text: str, name: str) -> float:
 _CAP = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
 
 
-def parse_frequency_cap(text: str, name: str = "compliance.frequency_cap") -> tuple[int, float] | None:
+def parse_frequency_cap(text: str, name: str = "") -> tuple[int, float] | None:
     """'1/24h' → (1, 86400.0): at most N messages per number per rolling window; '' → None (off)."""
     if not text.strip():
         return None
+    prefix = f"{name}: " if name else ""
     match = _CAP.match(text)
     if match is None:
-        raise ValueError(f"{name}: {text!r} is not N/DURATION (e.g. 1/24h, 3/7d)")
+        raise ValueError(f"{prefix}{text!r} is not N/DURATION (e.g. 1/24h, 3/7d)")
     limit = int(match.group(1))
     if limit < 1:
-        raise ValueError(f"{name}: {text!r}: N must be at least 1 (leave the key empty to turn the cap off)")
+        raise ValueError(f"{prefix}{text!r}: N must be at least 1 (leave the key empty to turn the cap off)")
     return limit, parse_duration(match.group(2), name)
 
 

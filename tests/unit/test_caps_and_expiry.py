@@ -33,8 +33,8 @@ def test_frequency_caps() -> None:
     assert parse_frequency_cap(" 3 / 7d ") == (3, 604800.0)
     assert parse_frequency_cap("") is None
     for bad in ("1", "0/24h", "a/24h", "1/forever", "1/24h/2"):
-        with pytest.raises(ValueError, match=r"compliance\.frequency_cap"):
-            parse_frequency_cap(bad)
+        with pytest.raises(ValueError, match=r"^compliance\.frequency_cap: "):
+            parse_frequency_cap(bad, "compliance.frequency_cap")
 
 
 def test_the_compliance_keys_are_checked_when_the_config_is_read() -> None:
