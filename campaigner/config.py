@@ -325,6 +325,58 @@ class DispatcherConfig(_Section):
     backoff_base: float = Field(default=2.0, gt=0)
     backoff_max: float = Field(default=300.0, gt=0)
     result_flush_interval: float = Field(default=0.2, gt=0)
+    # Message validity: a campaign's jobs not sent within this long of its first start expire
+    # (a duration such as "30s", "90m", "24h", "1h30m"; "" = never). --valid-for/--valid-until win.
+    valid_for: str = ""
+
+    @field_validator("valid_for")
+    @classmethod
+    def _check_valid_for(cls, value: str) -> str:
+        if value.strip():
+            parse_duration(value)
+        return value.strip()
+
+    def valid_for_seconds(self) -> float | None:
+        """The default validity of a campaign, in seconds; None when messages never expire."""
+        return parse_duration(self.valid_for, "dispatcher.valid_for") if self.valid_for else None
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)", re.IGNORECASE)
+_DURATION_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str, name: str = "") -> float:
+    """'30s', '90m', '24h', '1h30m', '2d' (or a bare number of seconds) → seconds; ValueError
+    (naming `name`, when given) for anything else, zero or a negative."""
+    value, prefix = text.strip(), f"{name}: " if name else ""
+    try:
+        seconds = float(value)
+    except ValueError:
+        parts = _DURATION_PART.findall(value)
+        if not parts or _DURATION_PART.sub("", value).strip():
+            raise ValueError(f"{prefix}{text!r} is not a duration (e.g. 30s, 90m, 24h, 1h30m)") from None
+        seconds = sum(float(amount) * _DURATION_UNITS[unit.lower()] for amount, unit in parts)
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{prefix}{text!r} is not a positive duration")
+    return seconds
+
+
+# [compliance] frequency_cap: "N/DURATION".
+_CAP = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
+
+
+def parse_frequency_cap(text: str, name: str = "") -> tuple[int, float] | None:
+    """'1/24h' → (1, 86400.0): at most N messages per number per rolling window; '' → None (off)."""
+    if not text.strip():
+        return None
+    prefix = f"{name}: " if name else ""
+    match = _CAP.match(text)
+    if match is None:
+        raise ValueError(f"{prefix}{text!r} is not N/DURATION (e.g. 1/24h, 3/7d)")
+    limit = int(match.group(1))
+    if limit < 1:
+        raise ValueError(f"{prefix}{text!r}: N must be at least 1 (leave the key empty to turn the cap off)")
+    return limit, parse_duration(match.group(2), name)
 
 
 _WINDOW = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]")
@@ -367,6 +419,24 @@ class ComplianceSettings(_Section):
         if any(ord(c) < 32 and c != "\n" for c in value):
             raise ValueError("must not contain control characters (a line break is allowed)")
         return value.strip()
+
+    # --- Frequency cap (README, "Frequency cap and expiry") ---
+    # At most N messages per recipient per rolling window, per provider account, across every
+    # campaign: "1/24h", "3/7d"; "" = off. Checked at claim time against what was claimed to send.
+    frequency_cap: str = ""
+    # What a capped job does: "skip" (skipped, error_code frequency_cap) or "wait" (stays pending
+    # until the window allows; the campaign completes only when it was sent, or expired).
+    frequency_cap_action: Literal["skip", "wait"] = "skip"
+
+    @field_validator("frequency_cap")
+    @classmethod
+    def _check_frequency_cap(cls, value: str) -> str:
+        parse_frequency_cap(value)
+        return value.strip()
+
+    def frequency_cap_limit(self) -> tuple[int, float] | None:
+        """(N, window seconds) of the cap, or None when it is off."""
+        return parse_frequency_cap(self.frequency_cap)
 
 
 class DaemonConfig(_Section):

@@ -241,7 +241,7 @@ def provider_reply(status: int) -> None:
 # Every job state, so that a state a campaign has left reads 0 rather than its last count.
 JOB_STATES = (
     "pending", "sending", "submitted", "delivered", "undelivered", "rejected", "skipped", "cancelled",
-    "unknown",
+    "unknown", "expired",
 )  # fmt: skip
 
 

@@ -7,12 +7,13 @@ the same: the suppression list applied, the preview stored with it, nothing left
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from campaigner.config import Config
 from campaigner.errors import UserError
 from campaigner.model.campaigns import CampaignTotals, NewCampaign
+from campaigner.model.jobs import FrequencyCap
 from campaigner.planning.planner import Planner, PlanOptions, Preview
 from campaigner.store.store import Store
 
@@ -52,6 +53,27 @@ class CampaignSource:
     quiet_end: time | None = None
     strict: bool = False  # a row a stray quote may have merged is an error, not a warning
     footer: str | None = None  # the opt-out footer: None from [compliance], "" none (--no-footer)
+    # Message validity (--valid-for / --valid-until; at most one of them): jobs not sent by then
+    # expire. Neither: [dispatcher] valid_for, if set.
+    valid_for: timedelta | None = None
+    valid_until: datetime | None = None
+
+    def validity(self, config: Config) -> tuple[timedelta | None, datetime | None]:
+        """(valid_for, valid_until) as the campaign stores them: this source's, else the config's."""
+        if self.valid_for is not None or self.valid_until is not None:
+            return self.valid_for, self.valid_until
+        default = config.dispatcher.valid_for_seconds()
+        return (timedelta(seconds=default) if default is not None else None), None
+
+    def validity_seconds(self, config: Config) -> float | None:
+        """How long the messages stay valid once sending starts (the send time, or now)."""
+        valid_for, valid_until = self.validity(config)
+        if valid_for is not None:
+            return valid_for.total_seconds()
+        if valid_until is not None:
+            start = self.send_at or datetime.now(UTC)
+            return max(0.0, (valid_until - start).total_seconds())
+        return None
 
     @property
     def quiet_hours(self) -> tuple[time, time] | None:
@@ -60,9 +82,11 @@ class CampaignSource:
             return None
         return self.quiet_start, self.quiet_end
 
-    def plan_options(self) -> PlanOptions:
-        """How the planner reads this source (the preview and the load plan it alike)."""
+    def plan_options(self, config: Config | None = None) -> PlanOptions:
+        """How the planner reads this source (the preview and the load plan it alike); with
+        `config`, the validity the preview warns about includes the config's default."""
         return PlanOptions(
+            valid_for_seconds=self.validity_seconds(config) if config is not None else None,
             csv_path=self.recipients,
             message=self.message,
             message_source=self.message_source,
@@ -80,7 +104,8 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
 
     NothingToSend, and no campaign, when no row of the file can be sent.
     """
-    options = source.plan_options()
+    options = source.plan_options(config)
+    valid_for, valid_until = source.validity(config)
     region = source.region if source.region is not None else config.recipients.default_region
     spec = NewCampaign(
         name=source.name or source.recipients.stem,
@@ -93,8 +118,16 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
         quiet_start=source.quiet_start,
         quiet_end=source.quiet_end,
         currency=config.pricing.currency,
+        valid_for=valid_for,
+        valid_until=valid_until,
     )
-    planner = Planner(config, options, await store.suppressed_numbers())
+    cap = config.compliance.frequency_cap_limit()
+    capped = (
+        await store.capped_numbers(config.provider.account, FrequencyCap(*cap))
+        if cap is not None
+        else frozenset()
+    )
+    planner = Planner(config, options, await store.suppressed_numbers(), capped=capped)
 
     def totals() -> CampaignTotals:
         preview = planner.preview

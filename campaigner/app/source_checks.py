@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+from campaigner.config import parse_duration
 from campaigner.errors import InputFileError, UserError
 
 # A send time this little in the past (typed a moment ago) still means "now".
@@ -47,6 +48,32 @@ def parse_quiet_hours(value: str | None, name: str = "--quiet-hours") -> tuple[t
     if start == end:
         raise UserError(f"{name}: {value!r} is an empty window: nothing could ever be sent")
     return start, end
+
+
+def parse_validity(
+    valid_for: str | None,
+    valid_until: str | None,
+    send_at: datetime | None = None,
+    names: tuple[str, str] = ("--valid-for", "--valid-until"),
+) -> tuple[timedelta | None, datetime | None]:
+    """--valid-for DURATION ('30s', '90m', '24h', '1h30m') or --valid-until TIME (ISO 8601, in the
+    future and after the send time): how long a campaign's messages may still be sent."""
+    if valid_for is not None and valid_until is not None:
+        raise UserError(f"give at most one of {names[0]} and {names[1]}")
+    if valid_for is not None:
+        try:
+            return timedelta(seconds=parse_duration(valid_for, names[0])), None
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    if valid_until is None:
+        return None, None
+    until = parse_send_at(valid_until, names[1])
+    assert until is not None
+    if until <= datetime.now(UTC):
+        raise UserError(f"{names[1]}: {valid_until!r} has passed: nothing could be sent")
+    if send_at is not None and until <= send_at:
+        raise UserError(f"{names[1]}: {valid_until!r} is not after the send time: nothing could be sent")
+    return None, until
 
 
 def checked_message(text: str, source: str) -> str:

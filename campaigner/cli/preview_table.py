@@ -42,6 +42,20 @@ def human_duration(seconds: float) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
+def expiry_warning(preview: Preview) -> str | None:
+    """'40,000 messages at 1 msg/s take 11 h; 18,000 would expire', when the time to send at the
+    provider's limits passes the campaign's validity; None when it fits."""
+    if not preview.expiring or preview.valid_for_seconds is None or preview.eta_seconds <= 0:
+        return None
+    rate = preview.sendable / preview.eta_seconds
+    shown = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"
+    return (
+        f"Warning: {preview.sendable:,} messages at {shown} msg/s take "
+        f"{human_duration(preview.eta_seconds)}; {preview.expiring:,} would expire "
+        f"(valid for {human_duration(preview.valid_for_seconds)})"
+    )
+
+
 def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
@@ -114,7 +128,18 @@ def render_preview(
         totals.add_row("waiting now", f"{waiting:,}", f"outside their country's window{opens}")
     if preview.footer:
         totals.add_row("footer", Text(preview.footer), "on every message, counted in segments and cost")
+    if preview.capped:
+        totals.add_row(
+            "frequency-capped now",
+            f"{preview.capped:,}",
+            "at [compliance] frequency_cap already: skipped or held back when claimed, unless the "
+            "window has moved on by then",
+        )
+    if preview.valid_for_seconds is not None:
+        totals.add_row("valid for", human_duration(preview.valid_for_seconds), "then unsent messages expire")
     out.print(totals)
+    if expiry := expiry_warning(preview):
+        out.print(Text(expiry, style="bold yellow"))
     if windows:
         table = Table(
             title="Sending windows (recipients' local time)", box=box.SIMPLE_HEAD, title_justify="left"

@@ -25,7 +25,9 @@ from campaigner.model.states import SENT_STATES, JobState
 
 # Job states that count as "done" for the bar; `sending` and `pending` are still to do.
 FAILED_STATES = frozenset({JobState.REJECTED})
-DONE_STATES = SENT_STATES | FAILED_STATES | {JobState.SKIPPED, JobState.CANCELLED, JobState.UNKNOWN}
+DONE_STATES = SENT_STATES | FAILED_STATES | {
+    JobState.SKIPPED, JobState.CANCELLED, JobState.UNKNOWN, JobState.EXPIRED
+}
 # Seconds of recent snapshots the rate is measured over.
 RATE_WINDOW = 30.0
 

@@ -22,7 +22,10 @@ from campaigner.observe.facts import CampaignFacts, campaign_facts
 from campaigner.store.store import Store
 
 # The totals a report lists, in this order.
-TOTALS = ("sent", "delivered", "undelivered", "rejected", "skipped", "cancelled", "pending", "sending")
+TOTALS = (
+    *("sent", "delivered", "undelivered", "rejected", "skipped", "cancelled", "expired"),
+    *("pending", "sending"),
+)
 # The campaign's own facts a report repeats at its head.
 _CAMPAIGN_KEYS = (
     *("id", "name", "state", "reason", "message", "sender", "region", "provider_account"),

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from campaigner.app.loading import CampaignSource
-from campaigner.app.source_checks import parse_quiet_hours, parse_send_at
+from campaigner.app.source_checks import parse_quiet_hours, parse_send_at, parse_validity
 from campaigner.cli.commands.preview import read_message
 from campaigner.cli.footer import footer_choice, footer_options
 from campaigner.cli.regions import check_region
@@ -52,6 +52,17 @@ def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Send only between these recipient-local times, e.g. 09:00-21:00 (replaces the country "
             'table\'s hours under [compliance] quiet_hours = "country"; its days off still apply).',
         ),
+        click.option(
+            "--valid-for",
+            metavar="DURATION",
+            help="Messages not sent within this long of the start expire, e.g. 30s, 90m, 24h, 1h30m. "
+            "Default: [dispatcher] valid_for.",
+        ),
+        click.option(
+            "--valid-until",
+            metavar="TIME",
+            help="Messages not sent by this ISO 8601 time expire (no offset: this machine's local time).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -62,6 +73,8 @@ def source_from_options(**options: Any) -> CampaignSource:
     """A CampaignSource from the values of `campaign_source_options`."""
     text, source = read_message(options["message"], options["message_file"])
     quiet_start, quiet_end = parse_quiet_hours(options["quiet_hours"])
+    send_at = parse_send_at(options["send_at"])
+    valid_for, valid_until = parse_validity(options["valid_for"], options["valid_until"], send_at)
     return CampaignSource(
         recipients=options["recipients"],
         message=text,
@@ -71,9 +84,11 @@ def source_from_options(**options: Any) -> CampaignSource:
         phone_column=options["phone_column"],
         encoding=options["encoding"],
         smart_encoding=options["smart_encoding"],
-        send_at=parse_send_at(options["send_at"]),
+        send_at=send_at,
         quiet_start=quiet_start,
         quiet_end=quiet_end,
         strict=options["strict"],
         footer=footer_choice(options["footer"], options["no_footer"]),
+        valid_for=valid_for,
+        valid_until=valid_until,
     )

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from campaigner.model.campaigns import Campaign
-from campaigner.model.jobs import ClaimedJob, JobResult, Settlement
+from campaigner.model.jobs import ClaimedJob, FrequencyCap, JobResult, Settlement
 from campaigner.model.provider import LookupResult, OutboundMessage, RateLimitInfo, SendResult
 from campaigner.model.states import JobState
 
@@ -77,8 +77,14 @@ class DispatchStore(ReconcileStore, Protocol):
     """What a campaign's runner needs of the store."""
 
     async def claim_jobs(
-        self, campaign_id: int, worker_id: str, limit: int, lease_seconds: float
+        self,
+        campaign_id: int,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        cap: FrequencyCap | None = None,
     ) -> Sequence[ClaimedJob]: ...
+    async def expire_pending_jobs(self, campaign_id: int) -> int: ...
     async def release_jobs(self, worker_id: str, job_ids: Sequence[int]) -> int: ...
     async def expire_leases(self, campaign_id: int, worker_id: str) -> int: ...
     async def get_campaign(self, campaign_id: int) -> Campaign: ...

@@ -36,7 +36,7 @@ from campaigner.dispatch.request_sizing import claim_size
 from campaigner.dispatch.throttle import Throttle
 from campaigner.dispatch.worker import Worker
 from campaigner.model.campaigns import Campaign
-from campaigner.model.jobs import ClaimedJob, JobResult
+from campaigner.model.jobs import ClaimedJob, FrequencyCap, JobResult
 from campaigner.model.provider import OutboundMessage, SendResult
 from campaigner.model.states import CampaignState, JobState
 
@@ -46,6 +46,9 @@ T = TypeVar("T")
 
 # How often the campaign's state is read, so pause and cancel from elsewhere apply within a second.
 STATE_POLL_SECONDS = 0.5
+# A request starts only while this much of the campaign's validity is left: the provider must have
+# it before the deadline (its own validity, valid_for, is what is left), never after.
+EXPIRY_MARGIN = 1.0
 # Rounds of stale lookups (up to 100 jobs each) when settling a campaign that is not running.
 SETTLE_PASSES = 20
 
@@ -111,6 +114,15 @@ class CampaignRunner:
         self._request_bound = config.provider.request_bound()
         # The campaign's texts are personalised: one recipient a request (Campaign.one_per_request).
         self._one_per_request = False
+        # [compliance] frequency_cap, applied by every claim; None when off.
+        limit = config.compliance.frequency_cap_limit()
+        self._cap = (
+            None
+            if limit is None
+            else FrequencyCap(limit[0], limit[1], config.compliance.frequency_cap_action == "wait")
+        )
+        # The campaign's valid_until (--valid-for / --valid-until): nothing is sent after it.
+        self._deadline: datetime | None = None
 
     def stop(self) -> None:
         """Ask the run to stop taking work; in-flight requests finish and are recorded."""
@@ -128,6 +140,7 @@ class CampaignRunner:
         self._windows = windows_for(campaign, self._config)
         await asyncio.to_thread(self._windows.warm)
         self._one_per_request = campaign.one_per_request()
+        self._deadline = campaign.valid_until
         # The largest request this run sends, in the throttle's units: a shared schedule charges
         # every request as that (SharedThrottle._slot_cost). Segments: the campaign's longest message.
         self._throttle.expect_requests_of(self._per_request() * self._most_units(campaign))
@@ -229,9 +242,17 @@ class CampaignRunner:
             if not self._worker.may_send():
                 await self._sleep(dispatcher.poll_interval)
                 continue
+            if self._deadline is not None and datetime.now(UTC) >= self._deadline:
+                # Past valid_until the claim hands out nothing; what is still pending expires.
+                if expired := await self._store.expire_pending_jobs(self._campaign_id):
+                    log.info("campaign %s: %d jobs expired unsent", self._campaign_id, expired)
             claimed_at = time.monotonic()
             jobs = await self._store.claim_jobs(
-                self._campaign_id, self._worker.id, self._claim_size(), dispatcher.lease_seconds
+                self._campaign_id,
+                self._worker.id,
+                self._claim_size(),
+                dispatcher.lease_seconds,
+                self._cap,
             )
             if jobs and self._windows.active:
                 jobs = await self._defer_outside_window(jobs)
@@ -255,11 +276,21 @@ class CampaignRunner:
             await self._sleep(min(dispatcher.poll_interval, 0.25))
 
     def _valid_for(self, e164: str) -> float | None:
-        """How long the provider may hold the message: what is left of the recipient's window,
-        so that one stuck in the provider's queue is not delivered at night."""
-        if not self._windows.active:
-            return None
-        return self._windows.seconds_until_closed(e164)
+        """How long the provider may hold the message: what is left of the recipient's window (so
+        that one stuck in the provider's queue is not delivered at night) and of the campaign's
+        validity, whichever ends first."""
+        limits: list[float] = []
+        if self._windows.active and (left := self._windows.seconds_until_closed(e164)) is not None:
+            limits.append(left)
+        if self._deadline is not None:
+            limits.append((self._deadline - datetime.now(UTC)).total_seconds())
+        return min(limits) if limits else None
+
+    def _too_late(self) -> bool:
+        """Less than EXPIRY_MARGIN of the campaign's validity is left: no request may start."""
+        if self._deadline is None:
+            return False
+        return datetime.now(UTC) + timedelta(seconds=EXPIRY_MARGIN) >= self._deadline
 
     async def _defer_outside_window(self, jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
         """Put back, until their window opens, the jobs whose recipients' local time is outside it."""
@@ -330,7 +361,7 @@ class CampaignRunner:
                 self._in_flight -= 1
 
     async def _send_batch(self, batch: _Batch) -> None:
-        acquired = await self._until_stopped(self._throttle.acquire(max(1, batch.units)))
+        acquired = await self._until_stopped(self._acquire(max(1, batch.units)))
         if acquired is None:
             self._queue.put_nowait(batch)  # stopping: released with the rest of the queue
             return
@@ -338,6 +369,14 @@ class CampaignRunner:
             # Not sent, and too late to send safely: give the jobs back now rather than leave
             # them in `sending` for reconciliation.
             log.warning("campaign %s: lease or heartbeat too old to send; releasing", self._campaign_id)
+            await self._store.release_jobs(self._worker.id, [job.id for job in batch.jobs])
+            return
+        if self._too_late():
+            # Claimed before the deadline, not sent by it: back to pending, where the claim loop
+            # expires them (sending -> pending frees their frequency-cap slots too).
+            log.info(
+                "campaign %s: validity over; %d claimed jobs not sent", self._campaign_id, len(batch.jobs)
+            )
             await self._store.release_jobs(self._worker.id, [job.id for job in batch.jobs])
             return
         jobs = await self._hold_back_stopped(batch) if self._stopped else batch.jobs
@@ -359,6 +398,21 @@ class CampaignRunner:
             await self._apply(result, int(job.attempts) if job is not None else 1, job, done)
         # One call for the whole request: a batch of 500 results is one buffer append, not 500 awaits.
         await self._recorder.add_many(done)
+
+    async def _acquire(self, units: int) -> bool:
+        """The throttle's permission to send `units`, or False once the validity is (nearly) over:
+        a batch that would wait past the deadline is released now, not when the throttle lets it."""
+        if self._deadline is None:
+            await self._throttle.acquire(units)
+            return True
+        left = (self._deadline - datetime.now(UTC)).total_seconds() - EXPIRY_MARGIN
+        if left <= 0:
+            return False
+        try:
+            await asyncio.wait_for(self._throttle.acquire(units), left)
+        except TimeoutError:
+            return False
+        return True
 
     def _lease_allows(self, batch: _Batch) -> bool:
         return time.monotonic() + self._request_bound < batch.lease_deadline
@@ -410,6 +464,8 @@ class CampaignRunner:
         while not self._stop.is_set():
             await self._sleep(STATE_POLL_SECONDS)
             campaign = await self._store.get_campaign(self._campaign_id)
+            # The validity as stored now: the claim reads it there too, so the two agree.
+            self._deadline = campaign.valid_until
             if campaign.state != CampaignState.RUNNING:
                 log.info("campaign %s: now %s; stopping", self._campaign_id, campaign.state)
                 self._stop.set()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,10 @@ class Campaign:
     updated_at: datetime
     # When `campaigner purge` deleted its jobs (its totals stay); it never runs again.
     purged_at: datetime | None = None
+    # Message validity (--valid-for / --valid-until): valid_until is fixed at the first start when
+    # only valid_for was given; jobs not sent by then expire.
+    valid_for: timedelta | None = None
+    valid_until: datetime | None = None
 
     def one_per_request(self) -> bool:
         """Its texts are personalised: each message goes in a request of its own, even at a provider
@@ -80,6 +84,8 @@ class NewCampaign:
     quiet_start: time | None = None
     quiet_end: time | None = None
     currency: str = "EUR"
+    valid_for: timedelta | None = None
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,16 @@ class ClaimedJob:
 
 
 @dataclass(frozen=True, slots=True)
+class FrequencyCap:
+    """At most `limit` messages to one number per `window_seconds`, per account ([compliance]
+    frequency_cap); a capped job is skipped, or waits for the window (`wait`)."""
+
+    limit: int
+    window_seconds: float
+    wait: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class JobResult:
     """A write-back for one job that a dispatcher had in `sending`."""
 

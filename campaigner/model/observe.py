@@ -57,6 +57,8 @@ class CampaignLive:
     live_workers: tuple[WorkerInfo, ...]
     booked_until: datetime | None  # the account's shared rate schedule is booked up to here
     timeline: tuple[TimelinePoint, ...] | None
+    # The campaign's message validity (--valid-for / --valid-until), once known; None: none.
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """The job and campaign state machines, as the database's triggers enforce them.
 
-The triggers (`campaigner/sql/migrations/0001_schema.sql`, `0005_store_speed.sql`) are the guard;
+The triggers (`campaigner/sql/migrations/0001_schema.sql`, `0005_store_speed.sql`, the newest
+transition table in `0014_caps_and_expiry.sql`) are the guard;
 these tables let Python say "cannot resume a completed campaign" before asking, and name the
 states everywhere else instead of bare strings. A test checks both sides agree.
 
@@ -8,7 +9,8 @@ states everywhere else instead of bare strings. A test checks both sides agree.
                   ▲  │              │  └──permanent──► rejected ──retry──► pending
                   │  │              ├──transient, throttled, paused, released──► pending
                   │  │              └──no callback settled it in time (no lookup)──► unknown
-                  │  └──suppressed at claim──► skipped;   pending ──cancel──► cancelled
+                  │  └──suppressed or frequency-capped at claim──► skipped;   pending ──cancel──► cancelled
+                  pending ──valid_until passed──► expired
                   unknown ──late callback──► submitted;  unknown ──retry --unknown──► pending
 """
 
@@ -32,6 +34,8 @@ class JobState(StrEnum):
     # provider.unsettled_after, at a provider that cannot be asked (Clickatell). Never resent
     # silently; a late callback still settles it.
     UNKNOWN = "unknown"
+    # Not sent by the campaign's valid_until (--valid-for / --valid-until): final, never sent.
+    EXPIRED = "expired"
 
 
 class CampaignState(StrEnum):
@@ -49,7 +53,7 @@ class CampaignState(StrEnum):
 J, C = JobState, CampaignState
 
 JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    J.PENDING: frozenset({J.SENDING, J.SKIPPED, J.CANCELLED}),
+    J.PENDING: frozenset({J.SENDING, J.SKIPPED, J.CANCELLED, J.EXPIRED}),
     J.SENDING: frozenset({J.SUBMITTED, J.PENDING, J.REJECTED, J.UNKNOWN}),
     J.SUBMITTED: frozenset({J.DELIVERED, J.UNDELIVERED}),
     J.REJECTED: frozenset({J.PENDING}),  # only `campaigner retry`
@@ -58,6 +62,7 @@ JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     J.SKIPPED: frozenset(),
     J.CANCELLED: frozenset(),
     J.UNKNOWN: frozenset({J.SUBMITTED, J.PENDING}),  # a late callback; `retry --unknown`
+    J.EXPIRED: frozenset(),
 }
 
 CAMPAIGN_TRANSITIONS: dict[CampaignState, frozenset[CampaignState]] = {

@@ -139,7 +139,9 @@ class CampaignFacts:
     region: str
     provider_account: str
     quiet_hours: tuple[time, time] | None
-    validity_seconds: int | None  # None: the provider's default (campaigner sets none)
+    # Seconds the messages were valid for from the start (--valid-for / --valid-until); None: no
+    # deadline (the provider's default validity).
+    validity_seconds: int | None
     created_at: datetime
     countries: tuple[CountryFacts, ...]
     # Per country with messages left, under sending windows: open now, when it opens, what waits.
@@ -148,6 +150,7 @@ class CampaignFacts:
     latency: LatencyFacts
     timeline: tuple[TimelinePoint, ...]
     preview: dict[str, Any] = field(default_factory=dict)
+    valid_until: datetime | None = None  # jobs not sent by then expire
 
     def to_json(self) -> dict[str, Any]:
         """The live facts' keys, then the rest (the same names `status --format json` uses)."""
@@ -275,7 +278,12 @@ async def campaign_facts(store: Store, config: Config, campaign_id: int) -> Camp
         region=row.region,
         provider_account=row.provider_account,
         quiet_hours=quiet,
-        validity_seconds=None,
+        validity_seconds=(
+            None
+            if row.valid_until is None
+            else max(0, round((row.valid_until - (row.started_at or row.created_at)).total_seconds()))
+        ),
+        valid_until=row.valid_until,
         created_at=row.created_at,
         countries=country_table(countries),
         windows=_windows(row, countries, quiet, config.compliance),

@@ -42,7 +42,7 @@ from campaigner.planning.chunks import (
     plan_in_worker,
 )
 from campaigner.planning.phones import INVALID, NOT_SMS_CAPABLE
-from campaigner.planning.pricing import CostTable, eta_seconds
+from campaigner.planning.pricing import CostTable, eta_seconds, expiring_at_eta
 from campaigner.planning.recipients import (
     DUPLICATE,
     MALFORMED,
@@ -94,6 +94,9 @@ class PlanOptions(BaseModel):
     first_rejects: int = Field(default=20, ge=0)
     # The opt-out footer: None takes [compliance] opt_out_footer, "" sends none (--no-footer).
     footer: str | None = None
+    # Seconds the messages stay valid once sending starts (--valid-for / --valid-until), for the
+    # preview's warning of what would expire at the provider's limits; None: no deadline.
+    valid_for_seconds: float | None = None
 
 
 class CountryLine(BaseModel):
@@ -171,6 +174,14 @@ class Preview(BaseModel):
     personalised: bool = False
     # The opt-out footer every body ends with ("": none); its segments are in the counts above.
     footer: str = ""
+    # Sendable rows whose numbers are at the account's frequency cap right now ([compliance]
+    # frequency_cap): loaded all the same, skipped (or held back) at claim time unless the window
+    # has moved on by then.
+    capped: int = 0
+    # The campaign's validity in seconds, and how many messages would still be unsent when it ends
+    # at the provider's limits (eta_seconds past it): the preview's warning.
+    valid_for_seconds: float | None = None
+    expiring: int = 0
 
     @property
     def rejected(self) -> int:
@@ -203,10 +214,12 @@ class Planner:
         suppressed: Container[str] = frozenset(),
         *,
         on_reject: Callable[[Rejected], None] | None = None,
+        capped: Container[str] = frozenset(),
     ) -> None:
         self.config = config
         self.options = options
         self.suppressed = suppressed
+        self.capped = capped
         self.on_reject = on_reject
         self.preview = Preview(currency=config.pricing.currency)
         self.headers: list[str] = []
@@ -282,6 +295,7 @@ class Planner:
         )
         batch: list[PlannedMessage] = []
         rows = 0
+        capped, at_cap = 0, self.capped
         for chunk, results in self._planned_chunks(source, spec):
             rows += len(chunk)
             for (line, cells), result in zip(chunk, results, strict=True):
@@ -296,6 +310,8 @@ class Planner:
                     self._reject(line, cells, refused[0], refused[1], spec.phone_index)
                     continue
                 cost = add_cost(country, segments)
+                if e164 in at_cap:
+                    capped += 1
                 requests.add(body)
                 encodings[encoding] += 1
                 histogram[segments] += 1
@@ -320,6 +336,12 @@ class Planner:
         preview.eta_seconds = eta_seconds(
             preview.sendable, preview.segments_total, provider, requests.requests
         )
+        preview.capped = capped
+        preview.valid_for_seconds = self.options.valid_for_seconds
+        if self.options.valid_for_seconds is not None:
+            preview.expiring = expiring_at_eta(
+                preview.sendable, preview.eta_seconds, self.options.valid_for_seconds
+            )
         preview.encodings = {"GSM-7": encodings["GSM-7"], "UCS-2": encodings["UCS-2"]}
         preview.by_country = [
             CountryLine(country=c.country, recipients=c.recipients, segments=c.segments, cost=c.cost)

@@ -106,6 +106,14 @@ def eta_seconds(messages: int, segments: int, provider: ProviderConfig, requests
     return max(by_requests, by_rate)
 
 
+def expiring_at_eta(messages: int, eta: float, valid_for: float) -> int:
+    """Of `messages` sent evenly over `eta` seconds, how many are still unsent after `valid_for`
+    seconds (they would expire): 0 when the campaign fits its validity."""
+    if messages <= 0 or eta <= valid_for:
+        return 0
+    return messages - int(messages * valid_for / eta)
+
+
 def format_money(amount: Decimal, currency: str) -> str:
     """`amount` for display: cents for totals, more digits when it is below one cent (per-segment prices)."""
     if amount != 0 and abs(amount) < Decimal("0.01"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from campaigner.model.jobs import ClaimedJob, Job, JobResult, Settlement
+from campaigner.model.jobs import ClaimedJob, FrequencyCap, Job, JobResult, Settlement
 from campaigner.model.states import JobState
 from campaigner.store.database import Database
 from campaigner.store.rows import from_record
@@ -57,7 +57,12 @@ class JobStore:
             del floors[key]
 
     async def claim_jobs(
-        self, campaign_id: int, worker_id: str, limit: int, lease_seconds: float
+        self,
+        campaign_id: int,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        cap: FrequencyCap | None = None,
     ) -> list[ClaimedJob]:
         """Move up to `limit` due pending jobs of a running campaign to `sending` under our lease.
 
@@ -68,16 +73,28 @@ class JobStore:
         When a whole batch was skipped, the claim goes on to the next one, up to CLAIM_PASSES
         batches, so that a long run of suppressed jobs neither ends a dispatcher's claims nor keeps
         it from hearing a stop; an empty list then means "nothing to send yet", as when none is due.
+
+        With a frequency `cap`, a number that already had `cap.limit` messages of the account in
+        its window is not handed out: its job is skipped (error_code frequency_cap) or, with
+        `cap.wait`, due again when the window allows. Nothing is handed out past the campaign's
+        valid_until (`expire_pending_jobs` ends those jobs).
         """
+        capping = (
+            (None, 0.0, "skip")
+            if cap is None
+            else (cap.limit, float(cap.window_seconds), "wait" if cap.wait else "skip")
+        )
         for _ in range(CLAIM_PASSES):
-            rows = await self._claim_rows(campaign_id, worker_id, limit, float(lease_seconds))
+            rows = await self._claim_rows(campaign_id, worker_id, limit, float(lease_seconds), capping)
             jobs = [ClaimedJob(r[1], r[2], r[3], r[4], r[5], r[6], r[7], worker_id) for r in rows if r[0]]
             if jobs or not rows:
                 jobs.sort(key=lambda job: job.id)
                 return jobs
         return []
 
-    async def _claim_rows(self, campaign_id: int, worker_id: str, limit: int, lease: float) -> list[Any]:
+    async def _claim_rows(
+        self, campaign_id: int, worker_id: str, limit: int, lease: float, capping: tuple[Any, ...]
+    ) -> list[Any]:
         """One claim-jobs from this worker's floor (and from the start when that comes back short).
 
         Why a floor: the partial index jobs_claimable keeps the entries of claimed jobs until VACUUM
@@ -95,16 +112,25 @@ class JobStore:
         if floor is not None and now >= floor.rescan_at:
             floor = None
         if floor is None:
-            rows = await self.db.all("claim-jobs", campaign_id, worker_id, limit, lease, None, None)
+            rows = await self.db.all(
+                "claim-jobs", campaign_id, worker_id, limit, lease, None, None, *capping
+            )
             rescan_at = now + FLOOR_RESCAN_SECONDS
         else:
             rows = await self.db.all(
-                "claim-jobs", campaign_id, worker_id, limit, lease, floor.next_attempt_at, floor.job_id
+                "claim-jobs",
+                campaign_id,
+                worker_id,
+                limit,
+                lease,
+                floor.next_attempt_at,
+                floor.job_id,
+                *capping,
             )
             rescan_at = floor.rescan_at
             if len(rows) < limit:  # nothing more after the floor: look behind it once
                 rows += await self.db.all(
-                    "claim-jobs", campaign_id, worker_id, limit - len(rows), lease, None, None
+                    "claim-jobs", campaign_id, worker_id, limit - len(rows), lease, None, None, *capping
                 )
                 rescan_at = now + FLOOR_RESCAN_SECONDS
         if rows:
@@ -139,6 +165,15 @@ class JobStore:
             [r.reported_cost for r in results],
         )
         return _rows_changed(status)
+
+    async def expire_pending_jobs(self, campaign_id: int) -> int:
+        """Past the campaign's valid_until: every pending job → expired (final, never sent)."""
+        return _rows_changed(await self.db.execute("expire-pending-jobs", campaign_id))
+
+    async def capped_numbers(self, account: str, cap: FrequencyCap) -> set[str]:
+        """Numbers of `account` at their cap right now (the preview's `capped`)."""
+        rows = await self.db.all("capped-numbers", account, cap.limit, float(cap.window_seconds))
+        return {row[0] for row in rows}
 
     async def release_jobs(self, worker_id: str, job_ids: Sequence[int]) -> int:
         """Give back jobs claimed but never sent: `sending` → `pending`, the attempt not counted."""

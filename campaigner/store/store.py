@@ -127,6 +127,8 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore):
                 spec.quiet_start,
                 spec.quiet_end,
                 spec.currency,
+                spec.valid_for,
+                spec.valid_until,
             )
             # A campaign has a handful of distinct costs: round each once, not once a row. The
             # same table counts the rows sent, for job_counts (jobs have no INSERT trigger).

@@ -53,7 +53,7 @@ async def check_json(sent_campaign: Path, database_url: str) -> None:
     assert report["campaign"]["name"] == "=spring" and report["campaign"]["state"] == "completed"
     assert report["totals"] == {
         "recipients": 10, "sent": 10, "delivered": 9, "undelivered": 1, "rejected": 0, "skipped": 0,
-        "cancelled": 0, "pending": 0, "sending": 0,
+        "cancelled": 0, "expired": 0, "pending": 0, "sending": 0,
     }  # fmt: skip
     assert report["delivery_ratio"] == 0.9
     by_country = {c["country"]: c for c in report["countries"]}

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from campaigner.model.campaigns import Campaign
-from campaigner.model.jobs import ClaimedJob, JobResult, Settlement
+from campaigner.model.jobs import ClaimedJob, FrequencyCap, JobResult, Settlement
 from campaigner.model.provider import LookupResult, OutboundMessage, Outcome, RateLimitInfo, SendResult
 from campaigner.model.states import CampaignState, JobState
 
@@ -68,7 +68,12 @@ class MemoryStore:
     # -- DispatchStore --------------------------------------------------------------------------
 
     async def claim_jobs(
-        self, campaign_id: int, worker_id: str, limit: int, lease_seconds: float
+        self,
+        campaign_id: int,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        cap: FrequencyCap | None = None,
     ) -> list[ClaimedJob]:
         if self.campaign.state != CampaignState.RUNNING:
             return []
@@ -167,6 +172,15 @@ class MemoryStore:
             return False
         self.campaign = replace(self.campaign, state=CampaignState.COMPLETED)
         return True
+
+    async def expire_pending_jobs(self, campaign_id: int) -> int:
+        valid_until = self.campaign.valid_until
+        if valid_until is None or valid_until > datetime.now(UTC):
+            return 0
+        expired = [job for job in self.jobs.values() if job.state == JobState.PENDING]
+        for job in expired:
+            job.state = JobState.EXPIRED
+        return len(expired)
 
     async def cancel_pending_jobs(self, campaign_id: int) -> int:
         pending = [j for j in self.jobs.values() if j.state == JobState.PENDING]

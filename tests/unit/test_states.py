@@ -23,8 +23,8 @@ def test_campaign_transitions_match_the_trigger() -> None:
 
 
 def test_job_transitions_match_the_trigger() -> None:
-    # The newest definition of the check: 0011 replaced 0005's, which replaced 0001's.
-    text = (MIGRATIONS / "0011_unsettled_jobs.sql").read_text(encoding="utf-8")
+    # The newest definition of the check: 0014 replaced 0011's, which replaced 0005's and 0001's.
+    text = (MIGRATIONS / "0014_caps_and_expiry.sql").read_text(encoding="utf-8")
     body = text[text.index("campaigner_check_job_transition") :]
     literal = body[body.index("'{") : body.index("}'")]
     found = {tuple(p.strip().split(">")) for p in literal.strip("'{").split(",")}

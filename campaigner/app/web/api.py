@@ -245,7 +245,7 @@ async def _created(
 
 
 def _plan_only(config: Config, source: CampaignSource) -> Preview:
-    options = source.plan_options()
+    options = source.plan_options(config)
     planner = Planner(config, options)
     for _batch in planner.batches():
         pass

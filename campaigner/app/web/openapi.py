@@ -128,6 +128,7 @@ _SCHEMAS: dict[str, Any] = {
                     "provider_account": _STR,
                     "quiet_hours": _nullable(_object({"start": _STR, "end": _STR})),
                     "validity_seconds": _nullable("integer"),
+                    "valid_until": _nullable(_TIME),
                     "created_at": _TIME,
                     "countries": {
                         "type": "array",
@@ -310,6 +311,16 @@ _FORM = {
                         "example": "Reply STOP to opt out",
                     },
                     "no_footer": {"type": "boolean", "description": "Send no opt-out footer."},
+                    "valid_for": {
+                        "type": "string",
+                        "example": "6h",
+                        "description": "Messages not sent within this long of the start expire (30s, 1h30m).",
+                    },
+                    "valid_until": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "Messages not sent by then expire (not with valid_for).",
+                    },
                 },
             }
         }

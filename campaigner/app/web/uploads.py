@@ -22,7 +22,7 @@ from pathlib import Path
 from aiohttp import BodyPartReader, web
 
 from campaigner.app.loading import CampaignSource
-from campaigner.app.source_checks import checked_message, parse_quiet_hours, parse_send_at
+from campaigner.app.source_checks import checked_message, parse_quiet_hours, parse_send_at, parse_validity
 from campaigner.config import region_problem
 from campaigner.errors import UserError
 
@@ -39,6 +39,8 @@ TEXT_FIELDS = (
     "quiet_hours",
     "footer",
     "no_footer",
+    "valid_for",
+    "valid_until",
 )
 _MAX_FIELD = 64 * 1024  # a message or option: far more than any SMS
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -98,6 +100,16 @@ class CampaignForm:
             quiet_start, quiet_end = parse_quiet_hours(self.fields.get("quiet_hours") or None, "quiet_hours")
         except UserError as exc:
             raise FieldError("quiet_hours", str(exc)) from None
+        valid_for_text, valid_until_text = (
+            self.fields.get("valid_for") or None,
+            self.fields.get("valid_until") or None,
+        )
+        try:
+            valid_for, valid_until = parse_validity(
+                valid_for_text, valid_until_text, send_at, ("valid_for", "valid_until")
+            )
+        except UserError as exc:
+            raise FieldError("valid_for" if valid_for_text else "valid_until", str(exc)) from None
         return CampaignSource(
             recipients=self.path,
             message=message,
@@ -112,6 +124,8 @@ class CampaignForm:
             quiet_end=quiet_end,
             strict=self.flag("strict"),
             footer=self.footer(),
+            valid_for=valid_for,
+            valid_until=valid_until,
         )
 
     def footer(self) -> str | None:

@@ -15,13 +15,14 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
 from campaigner.app.credits import CoverageSource, CreditPricer
-from campaigner.app.source_checks import checked_message
+from campaigner.app.source_checks import checked_message, parse_validity
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.cli.footer import footer_choice, footer_options
 from campaigner.cli.formats import echo_json, format_option, neutralise
@@ -32,6 +33,17 @@ from campaigner.config import Config
 from campaigner.errors import InputFileError, UserError
 from campaigner.planning.planner import CountryLine, PlannedMessage, Planner, PlanOptions, Rejected
 from campaigner.providers.registry import capabilities_of, make_provider
+
+
+def validity_seconds(
+    config: Config, valid_for: timedelta | None, valid_until: datetime | None
+) -> float | None:
+    """The validity the preview warns about: the options', else [dispatcher] valid_for."""
+    if valid_for is not None:
+        return valid_for.total_seconds()
+    if valid_until is not None:
+        return max(0.0, (valid_until - datetime.now(UTC)).total_seconds())
+    return config.dispatcher.valid_for_seconds()
 
 
 def one_stdin(recipients: str | Path, message_file: str | None) -> None:
@@ -190,6 +202,13 @@ def _outputs(sendable: str | None, rejects: str | None) -> Iterator[_Outputs]:
     help="A row whose placeholder column is empty. Default: recipients.empty_value.",
 )
 @footer_options
+@click.option(
+    "--valid-for",
+    metavar="DURATION",
+    help="Warn about what would expire if messages stay valid this long (30s, 6h, 1h30m). "
+    "Default: [dispatcher] valid_for.",
+)
+@click.option("--valid-until", metavar="TIME", help="Warn about what would expire by this ISO 8601 time.")
 @format_option("table", "json")
 @click.option(
     "--sendable-out", type=click.Path(dir_okay=False), help="Write the clean list (E.164 + columns) here."
@@ -218,6 +237,8 @@ def preview_command(
     empty_value: str | None,
     footer: str | None,
     no_footer: bool,
+    valid_for: str | None,
+    valid_until: str | None,
     output_format: str,
     sendable_out: str | None,
     rejects_out: str | None,
@@ -228,6 +249,7 @@ def preview_command(
     one_stdin(recipients, message_file)
     text, source = read_message(message, message_file)
     chosen_footer = footer_choice(footer, no_footer)
+    validity = validity_seconds(config, *parse_validity(valid_for, valid_until))
     with readable(recipients) as csv_path:
         options = PlanOptions(
             csv_path=csv_path,
@@ -241,6 +263,7 @@ def preview_command(
             workers=workers,
             strict=strict,
             footer=chosen_footer,
+            valid_for_seconds=validity,
         )
         with _outputs(sendable_out, rejects_out) as outputs:
             on_reject = outputs.rejected if outputs.rejects is not None else None

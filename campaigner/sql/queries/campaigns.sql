@@ -1,8 +1,8 @@
 -- name: insert-campaign
 -- campaigner create: the campaign row, in the same transaction as the COPY of its jobs.
 INSERT INTO campaigns (name, message, provider_account, sender, region, smart_encoding, state, send_at,
-                       quiet_start, quiet_end, currency)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                       quiet_start, quiet_end, currency, valid_for, valid_until)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 RETURNING id;
 
 -- name: set-campaign-totals

@@ -8,33 +8,93 @@
 -- job whose number is listed becomes `skipped`, the others `sending`. Both updates see one snapshot,
 -- so each job goes exactly one way. Rows: claimed = true for a job to send, false for a skipped
 -- one (only its id and next_attempt_at, which the next floor needs).
-WITH due AS MATERIALIZED (
-    SELECT id, e164 FROM jobs
+-- Nothing is handed out once the campaign's valid_until has passed (expire-pending-jobs ends them).
+-- The frequency cap (sql/migrations/0014_caps_and_expiry.sql), when $7 (N) is not NULL: each number
+-- about to be handed out takes a slot in recipient_caps of the campaign's account, in e164 order,
+-- only while fewer than $7 other jobs hold one within the last $8 seconds; the row lock makes a
+-- concurrent claim of the same number (another campaign) wait and then see this slot. A job that
+-- gets no slot is capped: $9 = 'skip' -> skipped (frequency_cap); 'wait' -> pending again, due
+-- when the oldest slot in its window leaves it (as far as this statement's snapshot shows; else a
+-- whole window from now). The slot arithmetic is in 0014's campaigner_cap_* functions.
+WITH camp AS MATERIALIZED (
+    SELECT provider_account AS account FROM campaigns
+    WHERE id = $1 AND state = 'running' AND (valid_until IS NULL OR valid_until > now())
+), due AS MATERIALIZED (
+    SELECT id, e164, next_attempt_at FROM jobs
     WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at <= now()
       AND (next_attempt_at, id) > (coalesce($5::timestamptz, '-infinity'), coalesce($6::bigint, 0))
-      AND EXISTS (SELECT 1 FROM campaigns WHERE id = $1 AND state = 'running')
+      AND EXISTS (SELECT 1 FROM camp)
     ORDER BY next_attempt_at, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ), listed AS MATERIALIZED (
     SELECT due.id FROM due JOIN suppressions s ON s.e164 = due.e164
+), admitted AS MATERIALIZED (
+    -- One job a number (DISTINCT ON: an upsert may change a row once a statement).
+    INSERT INTO recipient_caps AS r (account, e164, job_ids, claimed_at)
+    SELECT DISTINCT ON (d.e164 COLLATE "C") camp.account, d.e164, ARRAY[d.id], ARRAY[now()]
+    FROM due d CROSS JOIN camp
+    WHERE $7::integer IS NOT NULL AND d.id NOT IN (SELECT id FROM listed)
+    ORDER BY d.e164 COLLATE "C", d.id
+    ON CONFLICT (account, e164) DO UPDATE
+    SET job_ids = campaigner_cap_ids(r.job_ids, excluded.job_ids[1], $7),
+        claimed_at = campaigner_cap_times(r.job_ids, r.claimed_at, excluded.job_ids[1], now(), $7)
+    WHERE campaigner_cap_admits(r.job_ids, r.claimed_at, now() - make_interval(secs => $8),
+                                excluded.job_ids[1], $7)
+    RETURNING r.e164, r.job_ids[cardinality(r.job_ids)] AS id
+), capped AS MATERIALIZED (
+    -- A second job of an admitted number (never from the planner, which dedupes) waits untouched.
+    SELECT d.id, d.next_attempt_at,
+           greatest(coalesce((SELECT campaigner_cap_frees_at(rc.claimed_at, $7, make_interval(secs => $8))
+                              FROM recipient_caps rc WHERE rc.account = camp.account AND rc.e164 = d.e164 COLLATE "C"),
+                             now() + make_interval(secs => $8)),
+                    now() + interval '1 second') AS free_at
+    FROM due d CROSS JOIN camp
+    WHERE $7::integer IS NOT NULL AND d.id NOT IN (SELECT id FROM listed)
+      AND d.e164 COLLATE "C" NOT IN (SELECT e164 FROM admitted)
 ), skipped AS (
     UPDATE jobs j
     SET state = 'skipped', error_code = 'suppressed', finished_at = now(), updated_at = now()
     FROM listed
     WHERE j.id = listed.id
     RETURNING j.id, j.next_attempt_at
+), held AS (
+    UPDATE jobs j
+    SET state = CASE WHEN $9::text = 'wait' THEN 'pending' ELSE 'skipped' END,
+        error_code = 'frequency_cap',
+        next_attempt_at = CASE WHEN $9::text = 'wait' THEN c.free_at ELSE j.next_attempt_at END,
+        finished_at = CASE WHEN $9::text = 'wait' THEN NULL ELSE now() END,
+        updated_at = now()
+    FROM capped c
+    WHERE j.id = c.id
+    RETURNING j.id, c.next_attempt_at
 ), claimed AS (
     UPDATE jobs j
     SET state = 'sending', attempts = j.attempts + 1, worker_id = $2,
         lease_expires_at = now() + make_interval(secs => $4), sending_at = now(), updated_at = now()
     FROM due
     WHERE j.id = due.id AND due.id NOT IN (SELECT id FROM listed)
+      AND ($7::integer IS NULL OR due.id IN (SELECT id FROM admitted))
     RETURNING j.id, j.e164, j.body, j.segments, j.attempts, j.country, j.sending_at, j.next_attempt_at
 )
 SELECT true AS claimed, * FROM claimed
 UNION ALL
-SELECT false, id, NULL, NULL, NULL, NULL, NULL, NULL, next_attempt_at FROM skipped;
+SELECT false, id, NULL, NULL, NULL, NULL, NULL, NULL, next_attempt_at FROM skipped
+UNION ALL
+SELECT false, id, NULL, NULL, NULL, NULL, NULL, NULL, next_attempt_at FROM held;
+
+-- name: expire-pending-jobs
+-- The dispatcher, once the campaign's valid_until has passed: every job still pending -> expired
+-- (final, never sent). Jobs in sending are not touched: their runner releases them unsent (then
+-- they are pending and expire here) or their send is settled by asking, as always.
+UPDATE jobs SET state = 'expired', error_code = 'expired', finished_at = now(), updated_at = now()
+WHERE campaign_id = $1 AND state = 'pending'
+  AND EXISTS (SELECT 1 FROM campaigns WHERE id = $1 AND valid_until <= now());
+
+-- name: capped-numbers
+-- The preview: numbers of account $1 that hold $2 slots within the last $3 seconds now.
+SELECT e164 FROM recipient_caps
+WHERE account = $1 AND NOT campaigner_cap_admits(job_ids, claimed_at, now() - make_interval(secs => $3), 0, $2);
 
 -- name: record-results
 -- The dispatcher: write back a batch of send results (retry_in: seconds until a pending job is due);
