@@ -92,7 +92,9 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
         quiet_end=source.quiet_end,
         currency=config.pricing.currency,
     )
-    planner = Planner(config, options, await store.suppressed_numbers())
+    sender = config.provider.sender
+    consented = await store.consented_numbers(sender) if config.consent.require_opt_in else None
+    planner = Planner(config, options, await store.suppressed_numbers(sender), consented=consented)
 
     def totals() -> CampaignTotals:
         preview = planner.preview
@@ -103,6 +105,10 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
         )
 
     campaign_id = await store.create_campaign(
-        spec, planner.batches(), totals, scheduled=source.send_at is not None
+        spec,
+        planner.batches(),
+        totals,
+        scheduled=source.send_at is not None,
+        require_opt_in=config.consent.require_opt_in,
     )
     return campaign_id, planner.preview
