@@ -342,7 +342,9 @@ class Store(JobStore, InboundStore, ObserveStore, ConsentStore):
         """
         if origins is None:
             origins = [source] * len(e164s)
-        given = dict(zip(e164s, origins, strict=True))  # first origin of a number wins
+        given: dict[str, str] = {}
+        for e164, origin in zip(e164s, origins, strict=True):
+            given.setdefault(e164, origin)  # the first origin of a number wins
         numbers = sorted(given)
         return int(
             await self.db.value(
