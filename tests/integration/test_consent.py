@@ -11,7 +11,7 @@ import pytest
 from campaigner.model.campaigns import CampaignTotals, NewCampaign
 from campaigner.store.store import Store
 from tests.builders import PRICE, message, numbers
-from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV
+from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, wait_for
 from tests.integration.test_replies import OUR_NUMBER, PERSON, reply, send, webhook_config
 from tests.integration.test_webhooks import SECRET, serving
 
@@ -150,3 +150,22 @@ async def test_a_confirmation_is_owed_once_per_inbound_and_never_to_a_listed_num
         ("opt_out", "inbound:in-1", ""),
         ("opt_out", "inbound:in-2", "fuzzy: an opt-out word inside a sentence"),
     ]
+
+
+async def test_a_reply_left_mid_send_becomes_unknown_and_is_never_sent_again(store: Store) -> None:
+    config = webhook_config(compliance={"opt_out_reply": "Bye"})
+    async with serving(store, config) as client:
+        assert await send(client, reply("in-1", PERSON, "STOP")) == {"opt_out": 1}
+    [held], _ = await store.claim_replies("default", "crashed-worker", 10, 0.05)  # then killed
+    assert await store.claim_replies("default", WORKER, 10, 60) == ([], 0)  # held: nobody else takes it
+
+    async def lease_ran_out() -> bool:
+        return bool(await store.db.pool.fetchval("SELECT lease_expires_at < now() FROM reply_outbox"))
+
+    await wait_for(lease_ran_out, 5, "the lease to run out")
+    assert await store.abandon_reply_leases("default") == ["opt_out"]
+    assert [r["state"] for r in await store.replies_to(PERSON)] == ["unknown"]
+    assert await store.claim_replies("default", WORKER, 10, 60) == ([], 0)
+    # The crashed worker's late write changes nothing.
+    assert not await store.record_reply_result(held.id, "crashed-worker", "sent", provider_id="x")
+    assert [r["state"] for r in await store.replies_to(PERSON)] == ["unknown"]
