@@ -74,8 +74,9 @@ class ReplySender:
         claimed, skipped = await self._store.claim_replies(
             self._account, self._worker_id, settings.reply_batch_size, lease
         )
-        for _ in range(skipped):
-            metrics.confirmation_reply(self._account, "help_or_opt_in", "skipped")
+        for kind in skipped:
+            log.info("a %s reply not sent: the number is opted out", kind)
+            metrics.confirmation_reply(self._account, kind, "skipped")
         sent = 0
         for reply in claimed:
             if await self._send(reply):

@@ -62,8 +62,8 @@ class ConsentStore:
 
     async def claim_replies(
         self, account: str, worker_id: str, limit: int, lease_seconds: float
-    ) -> tuple[list[ClaimedReply], int]:
-        """Due replies of `account` to send now, and how many were skipped instead (a HELP or
+    ) -> tuple[list[ClaimedReply], list[str]]:
+        """Due replies of `account` to send now, and the kinds of those skipped instead (a HELP or
         opt-in reply to an opted-out number)."""
         rows = await self.db.all("claim-replies", account, worker_id, int(limit), float(lease_seconds))
         claimed = [
@@ -71,7 +71,7 @@ class ConsentStore:
             for r in rows
             if r["claimed"]
         ]
-        return claimed, sum(1 for r in rows if not r["claimed"])
+        return claimed, [r["kind"] for r in rows if not r["claimed"]]
 
     async def record_reply_result(
         self,

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 
+from campaigner import metrics
 from campaigner.app.daemon import Daemon
 from campaigner.config import Secret, config_from_mapping
 from campaigner.providers.webhooks import sign
@@ -134,6 +135,9 @@ async def test_stop_start_and_help_get_one_confirmation_each_and_are_in_the_hist
 
     assert received(sandbox, person) == [OPT_OUT_TEXT, OPT_IN_TEXT["default"], HELP_TEXT]
     assert sandbox.state.snapshot()["duplicates"].keys() <= {person}
+    for kind, outcome in (("opt_out", "sent"), ("opt_in", "sent"), ("help", "sent"), ("help", "skipped")):
+        labels = {"account": config.provider.account, "kind": kind, "outcome": outcome}
+        assert (metrics.REGISTRY.get_sample_value("campaigner_confirmation_replies_total", labels) or 0) >= 1
     sent = [r for r in await store.replies_to(person) if r["state"] == "sent"]
     assert [r["kind"] for r in sent] == ["opt_out", "opt_in", "help"]
     assert all(r["segments"] == 1 and r["cost"] > 0 and r["provider_id"] for r in sent)  # priced

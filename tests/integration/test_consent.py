@@ -144,7 +144,7 @@ async def test_a_confirmation_is_owed_once_per_inbound_and_never_to_a_listed_num
     ]
     assert owed == [("in-1", "opt_out", "Bye", "pending"), ("in-3", "help", "Aide", "pending")]
     claimed, skipped = await store.claim_replies("default", WORKER, 10, 60)
-    assert [r.kind for r in claimed] == ["opt_out"] and skipped == 1  # HELP to a listed number: skipped
+    assert [r.kind for r in claimed] == ["opt_out"] and skipped == ["help"]  # HELP to a listed number
     ledger = [(r["action"], r["source"], r["detail"]) for r in await store.consent_history(PERSON)]
     assert ledger == [
         ("opt_out", "inbound:in-1", ""),
@@ -157,7 +157,7 @@ async def test_a_reply_left_mid_send_becomes_unknown_and_is_never_sent_again(sto
     async with serving(store, config) as client:
         assert await send(client, reply("in-1", PERSON, "STOP")) == {"opt_out": 1}
     [held], _ = await store.claim_replies("default", "crashed-worker", 10, 0.05)  # then killed
-    assert await store.claim_replies("default", WORKER, 10, 60) == ([], 0)  # held: nobody else takes it
+    assert await store.claim_replies("default", WORKER, 10, 60) == ([], [])  # held: nobody else takes it
 
     async def lease_ran_out() -> bool:
         return bool(await store.db.pool.fetchval("SELECT lease_expires_at < now() FROM reply_outbox"))
@@ -165,7 +165,7 @@ async def test_a_reply_left_mid_send_becomes_unknown_and_is_never_sent_again(sto
     await wait_for(lease_ran_out, 5, "the lease to run out")
     assert await store.abandon_reply_leases("default") == ["opt_out"]
     assert [r["state"] for r in await store.replies_to(PERSON)] == ["unknown"]
-    assert await store.claim_replies("default", WORKER, 10, 60) == ([], 0)
+    assert await store.claim_replies("default", WORKER, 10, 60) == ([], [])
     # The crashed worker's late write changes nothing.
     assert not await store.record_reply_result(held.id, "crashed-worker", "sent", provider_id="x")
     assert [r["state"] for r in await store.replies_to(PERSON)] == ["unknown"]

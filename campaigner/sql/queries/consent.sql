@@ -70,7 +70,7 @@ WITH due AS MATERIALIZED (
     UPDATE reply_outbox r
     SET state = 'skipped', error_code = 'suppressed', updated_at = now()
     FROM listed WHERE r.id = listed.id
-    RETURNING r.id
+    RETURNING r.id, r.kind
 ), claimed AS (
     UPDATE reply_outbox r
     SET state = 'sending', attempts = r.attempts + 1, worker_id = $2,
@@ -81,7 +81,7 @@ WITH due AS MATERIALIZED (
 )
 SELECT true AS claimed, id, kind, e164, body, segments, attempts FROM claimed
 UNION ALL
-SELECT false, id, NULL, NULL, NULL, NULL, NULL FROM skipped;
+SELECT false, id, kind, NULL, NULL, NULL, NULL FROM skipped;
 
 -- name: record-reply-result
 -- The reply sender: one send's outcome, only while worker $2 still holds reply $1 in sending.
