@@ -98,11 +98,17 @@ def remove_command(app: AppContext, numbers: tuple[str, ...], region: str | None
 @format_option("csv", "json", "table", default="csv")
 @pass_app
 def list_command(app: AppContext, output_format: str) -> None:
-    """Print the list: e164, reason, source, created_at."""
+    """Print the list: e164, reason, source, created_at, sender (empty: the whole account)."""
 
     async def work(store: Store) -> list[dict[str, str]]:
         return [
-            {"e164": s.e164, "reason": s.reason, "source": s.source, "created_at": s.created_at.isoformat()}
+            {
+                "e164": s.e164,
+                "reason": s.reason,
+                "source": s.source,
+                "created_at": s.created_at.isoformat(),
+                "sender": s.sender,
+            }
             for s in await store.list_suppressions()
         ]
 
@@ -114,12 +120,12 @@ def list_command(app: AppContext, output_format: str) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        table = Table("e164", "reason", "source", "created_at", box=None)
+        table = Table("e164", "reason", "source", "created_at", "sender", box=None)
         for row in rows:
             table.add_row(*(printable(value) for value in row.values()))
         Console(markup=False).print(table)
         return
-    echo_csv(["e164", "reason", "source", "created_at"], (list(row.values()) for row in rows))
+    echo_csv(["e164", "reason", "source", "created_at", "sender"], (list(row.values()) for row in rows))
 
 
 def read_numbers(path: Path, phone_columns: Sequence[str]) -> tuple[list[str], list[str]]:
