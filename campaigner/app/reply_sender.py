@@ -13,6 +13,8 @@ second reply. This loop works through them like a dispatcher works through jobs:
   provider's id); a recipient, account or funds error -> failed; throttled -> pending (not an
   attempt); transient -> pending after a backoff, failed after `compliance.reply_max_attempts`;
   ambiguous (a timeout, a reply lost after the request was written) -> unknown, never resent;
+* it is sent only while its lease outlasts the call; one whose turn at the schedule came too late
+  goes back to pending unsent;
 * a reply left in `sending` past its lease (a daemon killed mid-send) becomes unknown, never
   resent (`abandon-reply-leases`): a confirmation missed is better than one sent twice.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 
 from campaigner import metrics
 from campaigner.config import Config
@@ -71,21 +74,30 @@ class ReplySender:
             log.warning("a %s confirmation reply was left mid-send: unknown, not sent again", kind)
             metrics.confirmation_reply(self._account, kind, "unknown")
         lease = self._config.provider.request_bound() * 2 + self._config.dispatcher.lease_seconds
+        claimed_at = time.monotonic()
         claimed, skipped = await self._store.claim_replies(
             self._account, self._worker_id, settings.reply_batch_size, lease
         )
+        # A reply is sent only while its lease outlasts the call (as a job is: the runner's
+        # _lease_allows); one whose turn at the shared schedule came too late goes back unsent.
+        deadline = claimed_at + lease - self._config.provider.request_bound()
         for kind in skipped:
             log.info("a %s reply not sent: the number is opted out", kind)
             metrics.confirmation_reply(self._account, kind, "skipped")
         sent = 0
         for reply in claimed:
-            if await self._send(reply):
+            if await self._send(reply, deadline):
                 sent += 1
         return sent
 
-    async def _send(self, reply: ClaimedReply) -> bool:
+    async def _send(self, reply: ClaimedReply, deadline: float) -> bool:
         units = reply.segments if self._config.provider.rate_counts_segments else 1
         await self._throttle.acquire(units)
+        if time.monotonic() >= deadline:
+            await self._store.record_reply_result(
+                reply.id, self._worker_id, "pending", not_an_attempt=True, error_code="lease_short"
+            )
+            return False
         message = OutboundMessage(ref=-reply.id, to=reply.e164, body=reply.body, segments=reply.segments)
         try:
             results = await self._provider.send([message])
