@@ -216,6 +216,10 @@ _SCHEMAS: dict[str, Any] = {
             "eta_seconds": _NUM,
             "by_country": {"type": "array"},
             "first_rejects": {"type": "array"},
+            "no_consent": {
+                **_nullable("integer"),
+                "description": "Under consent.require_opt_in: sendable numbers with no recorded opt-in now.",
+            },
         },
         required=["file", "rows", "sendable", "segments_total", "cost_total", "currency", "eta_seconds"],
     ),
