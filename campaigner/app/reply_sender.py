@@ -85,19 +85,32 @@ class ReplySender:
             log.info("a %s reply not sent: the number is opted out", kind)
             metrics.confirmation_reply(self._account, kind, "skipped")
         sent = 0
-        for reply in claimed:
-            if await self._send(reply, deadline):
-                sent += 1
+        # Replies from `first_unsent` on were never handed to the provider: if this round ends
+        # early (a stop, a database error), they go back to pending, not to unknown.
+        first_unsent = 0
+        try:
+            for reply in claimed:
+                units = reply.segments if self._config.provider.rate_counts_segments else 1
+                await self._throttle.acquire(units)
+                if time.monotonic() >= deadline:
+                    break  # its turn came too late for its lease: it and the rest go back
+                first_unsent += 1
+                if await self._send(reply):
+                    sent += 1
+        finally:
+            if first_unsent < len(claimed):
+                await asyncio.shield(self._release(claimed[first_unsent:]))
         return sent
 
-    async def _send(self, reply: ClaimedReply, deadline: float) -> bool:
-        units = reply.segments if self._config.provider.rate_counts_segments else 1
-        await self._throttle.acquire(units)
-        if time.monotonic() >= deadline:
+    async def _release(self, replies: list[ClaimedReply]) -> None:
+        for reply in replies:
             await self._store.record_reply_result(
-                reply.id, self._worker_id, "pending", not_an_attempt=True, error_code="lease_short"
+                reply.id, self._worker_id, "pending", not_an_attempt=True, error_code="released"
             )
-            return False
+
+    async def _send(self, reply: ClaimedReply) -> bool:
+        """Send one reply (its turn at the schedule taken) and write its outcome. A stop from here
+        on leaves it to its lease: unknown, never resent."""
         message = OutboundMessage(ref=-reply.id, to=reply.e164, body=reply.body, segments=reply.segments)
         try:
             results = await self._provider.send([message])

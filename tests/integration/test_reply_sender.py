@@ -4,6 +4,7 @@ rate schedule (issue 16)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -16,7 +17,7 @@ from campaigner.model.inbound import Reply, ReplyDraft
 from campaigner.providers.registry import make_provider
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
-from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, sandbox_config
+from tests.dispatch_helpers import API_KEY_ENV, WEBHOOK_SECRET_ENV, sandbox_config, wait_for
 from tests.fixtures.sandbox import MakeSandbox
 
 OUR_NUMBER = "+3197010203040"
@@ -83,3 +84,28 @@ async def test_a_transient_error_is_retried_and_a_refused_number_fails(
     finally:
         await provider.close()  # type: ignore[attr-defined]
     assert sent_to(sandbox, "+31612345678") == 1
+
+
+async def test_replies_waiting_for_the_shared_schedule_go_back_unsent_on_a_stop(
+    store: Store, make_sandbox: MakeSandbox
+) -> None:
+    sandbox = await make_sandbox()
+    sender, provider = await sender_for(store, sandbox)
+    try:
+        await owe_help(store, "+31612345678", "in-1")
+        await owe_help(store, "+31612345679", "in-2")
+        await store.push_schedule("default:requests", 30)  # the campaigns hold the schedule for 30 s
+        task = asyncio.create_task(sender.send_due())
+
+        async def claimed() -> bool:
+            return [s for s, _ in await states(store, "+31612345678")] == ["sending"]
+
+        await wait_for(claimed, 5, "the replies to be claimed")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for number in ("+31612345678", "+31612345679"):
+            assert await states(store, number) == [("pending", 0)]  # not unknown: never handed over
+    finally:
+        await provider.close()  # type: ignore[attr-defined]
+    assert sent_to(sandbox, "+31612345678") == 0
