@@ -379,6 +379,28 @@ def parse_frequency_cap(text: str, name: str = "") -> tuple[int, float] | None:
     return limit, parse_duration(match.group(2), name)
 
 
+# A confirmation reply: one text for every language, or a table of language code -> text where
+# "default" is the text of any language the table does not name. Empty: no reply.
+ReplyText = str | dict[str, str]
+
+
+def _reply_text(value: ReplyText) -> ReplyText:
+    if isinstance(value, dict):
+        for language in value:
+            if not re.fullmatch(r"[a-z]{2,3}|default", language):
+                raise ValueError(f"{language!r} is not a language code (e.g. en, fr) or default")
+    return value
+
+
+def _keyword_sets(value: dict[str, list[str]]) -> dict[str, list[str]]:
+    for language, words in value.items():
+        if not re.fullmatch(r"[a-z]{2,3}", language):
+            raise ValueError(f"{language!r} is not a language code (e.g. en, fr)")
+        if any(not word.strip() for word in words):
+            raise ValueError(f"{language}: a keyword may not be empty")
+    return value
+
+
 _WINDOW = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
@@ -437,6 +459,33 @@ class ComplianceSettings(_Section):
     def frequency_cap_limit(self) -> tuple[int, float] | None:
         """(N, window seconds) of the cap, or None when it is off."""
         return parse_frequency_cap(self.frequency_cap)
+
+    # --- Keywords, confirmation replies and opt-out scope (campaigner/inbound/stopwords.py,
+    #    inbound/confirmations.py, app/reply_sender.py) --------------------------------------
+    # Keyword sets per language code: a language named here replaces that language's defaults
+    # (inbound/stopwords.py DEFAULT_KEYWORDS); the other languages keep theirs.
+    opt_out_keywords: dict[str, list[str]] = {}
+    opt_in_keywords: dict[str, list[str]] = {}
+    help_keywords: dict[str, list[str]] = {}
+    # Also take an opt-out word inside a short sentence as an opt-out (reported apart: verdict
+    # opt_out_fuzzy). Off: only a message that is nothing but the keyword counts.
+    fuzzy_keywords: bool = False
+    # The confirmation replies; empty = none (leave them off where the provider or the carrier
+    # answers keywords itself: a double reply gets a sender flagged).
+    opt_out_reply: ReplyText = ""
+    opt_in_reply: ReplyText = ""
+    help_reply: ReplyText = ""
+    # "account": an opt-out silences every campaign of the account; "sender": only campaigns sent
+    # from the number the person texted (and account-wide entries still silence all).
+    opt_out_scope: Literal["account", "sender"] = "account"
+    # The reply sender: how often it looks for replies to send, how many it takes at once, how
+    # many times a reply is tried (transient errors) before it is given up as failed.
+    reply_poll_interval: float = Field(default=1.0, gt=0)
+    reply_batch_size: int = Field(default=20, ge=1)
+    reply_max_attempts: int = Field(default=5, ge=1)
+
+    _check_replies = field_validator("opt_out_reply", "opt_in_reply", "help_reply")(_reply_text)
+    _check_keywords = field_validator("opt_out_keywords", "opt_in_keywords", "help_keywords")(_keyword_sets)
 
 
 class DaemonConfig(_Section):
@@ -507,6 +556,14 @@ class ApiConfig(_Section):
 MIN_API_TOKEN = 16
 
 
+class ConsentSettings(_Section):
+    """Consent the operator must hold before sending."""
+
+    # A campaign created while this is true sends only to numbers with a recorded opt-in (an
+    # opt-in reply, or `suppress import-consent`); the others are skipped with no_consent.
+    require_opt_in: bool = False
+
+
 class Config(_Section):
     """The whole configuration."""
 
@@ -518,6 +575,7 @@ class Config(_Section):
     daemon: DaemonConfig = DaemonConfig()
     api: ApiConfig = ApiConfig()
     compliance: ComplianceSettings = ComplianceSettings()
+    consent: ConsentSettings = ConsentSettings()
     # Where the config was read from, for error messages; not a setting.
     source: str = Field(default="<defaults>", exclude=True)
 

@@ -119,6 +119,19 @@ PARKED_RECEIPTS = Counter(
     registry=REGISTRY,
 )
 
+CONFIRMATION_REPLIES = Counter(
+    "campaigner_confirmation_replies",
+    "Confirmation replies (kind=opt_out, opt_in, help) by outcome: sent, failed, skipped (the number "
+    "is opted out), unknown (the send's outcome is not known: never resent), retried.",
+    ["account", "kind", "outcome"],
+    registry=REGISTRY,
+)
+CONFIRMATION_COST = Counter(
+    "campaigner_confirmation_reply_segments",
+    "Segments of the confirmation replies sent, by kind (their cost is in the reply outbox).",
+    ["account", "kind"],
+    registry=REGISTRY,
+)
 
 class _LateSlots:
     """campaigner_throttle_late_slots_total, read from the watched throttles at scrape time.
@@ -290,3 +303,10 @@ class ReconcileOutcomes(_Counter[str]):
         super().__setitem__(key, value)
         if delta > 0:
             RECONCILIATIONS.labels(key).inc(delta)
+
+
+def confirmation_reply(account: str, kind: str, outcome: str, segments: int = 0) -> None:
+    """Count one confirmation reply of `kind` with `outcome` (and, once sent, its segments)."""
+    CONFIRMATION_REPLIES.labels(account, kind, outcome).inc()
+    if segments:
+        CONFIRMATION_COST.labels(account, kind).inc(segments)

@@ -25,6 +25,7 @@ from aiohttp import web
 from campaigner.app.connections import Limits, Listener
 from campaigner.app.floods import FloodLog, quiet_loop_errors
 from campaigner.app.logs import WORKER_ID, campaign_context
+from campaigner.app.reply_sender import ReplySender
 from campaigner.app.sd_notify import notify
 from campaigner.app.signals import graceful_signals
 from campaigner.app.wiring import RunWiring
@@ -179,6 +180,10 @@ class Daemon:
             asyncio.create_task(self._catch_up_receipts(store, wiring), name="receipt catch-up"),
             asyncio.create_task(self._poll_inbound(store, wiring), name="inbound polling"),
             asyncio.create_task(self._progress_lines(store), name="progress lines"),
+            asyncio.create_task(
+                ReplySender(store, wiring.provider, wiring.throttle, self.config, wiring.worker.id).run(),
+                name="confirmation replies",
+            ),
         ]
         self.started.set()
         notify("READY=1", f"STATUS=listening on {self.config.daemon.host}:{self.port}")

@@ -121,13 +121,17 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
         valid_for=valid_for,
         valid_until=valid_until,
     )
+    sender = config.provider.sender
+    consented = await store.consented_numbers(sender) if config.consent.require_opt_in else None
     cap = config.compliance.frequency_cap_limit()
     capped = (
         await store.capped_numbers(config.provider.account, FrequencyCap(*cap))
         if cap is not None
         else frozenset()
     )
-    planner = Planner(config, options, await store.suppressed_numbers(), capped=capped)
+    planner = Planner(
+        config, options, await store.suppressed_numbers(sender), capped=capped, consented=consented
+    )
 
     def totals() -> CampaignTotals:
         preview = planner.preview
@@ -138,6 +142,10 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
         )
 
     campaign_id = await store.create_campaign(
-        spec, planner.batches(), totals, scheduled=source.send_at is not None
+        spec,
+        planner.batches(),
+        totals,
+        scheduled=source.send_at is not None,
+        require_opt_in=config.consent.require_opt_in,
     )
     return campaign_id, planner.preview

@@ -98,6 +98,12 @@ def render_preview(
     totals.add_column(justify="right", style="dim")
     totals.add_row("rows", f"{preview.rows:,}", "")
     totals.add_row("sendable", f"{preview.sendable:,}", _percent(preview.sendable, preview.rows))
+    if preview.no_consent is not None:  # consent.require_opt_in
+        totals.add_row(
+            "  no_consent",
+            f"{preview.no_consent:,}",
+            "of the sendable: no recorded opt-in now, skipped when claimed unless one is recorded",
+        )
     for field, label in _REASONS:
         count = getattr(preview, field)
         if count:

@@ -446,7 +446,14 @@ class CampaignRunner:
         if decision.suppress and job is not None:
             # The provider's code is the source (Clickatell 121 blocked, 122 opted out, 128, 250).
             source = f"provider:{result.code}" if result.code else "provider"
-            await self._store.add_suppressions([job.e164], "opt_out", source)
+            await self._store.add_suppressions(
+                [job.e164],
+                "opt_out",
+                source,
+                action="provider_block",
+                campaign_id=self._campaign_id,
+                account=self._config.provider.account,
+            )
         if decision.pause_reason is not None:
             await self._pause(decision.pause_reason)
 
@@ -469,7 +476,9 @@ class CampaignRunner:
             if campaign.state != CampaignState.RUNNING:
                 log.info("campaign %s: now %s; stopping", self._campaign_id, campaign.state)
                 self._stop.set()
-            for e164, at in await self._store.suppressed_since(self._stopped_since):
+            # Account-wide entries and those of this campaign's sender (compliance.opt_out_scope):
+            # an entry for another sender does not hold this campaign's jobs (the claim sends them).
+            for e164, at in await self._store.suppressed_since(self._stopped_since, campaign.sender):
                 self._stopped.add(e164)
                 self._stopped_since = max(self._stopped_since, at)
 

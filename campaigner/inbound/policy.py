@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from campaigner.config import Config
+from campaigner.inbound.confirmations import Confirmations
 from campaigner.inbound.numbers import ReplyNumbers
 
 WindowProblem = Literal["stale", "future_dated"]
@@ -31,6 +32,9 @@ class InboundPolicy:
     # False for events we asked the provider for (a receipt looked up, a reply read from its list):
     # nobody can replay those at us, and a late answer about an old message is still the truth.
     check_dates: bool = True
+    # The account's keywords and confirmation replies (compliance.*), and its opt-out scope.
+    confirmations: Confirmations = field(default_factory=lambda: Confirmations(Config()))
+    opt_out_scope: str = "account"
 
     @classmethod
     def from_config(cls, config: Config) -> InboundPolicy:
@@ -43,6 +47,8 @@ class InboundPolicy:
             park_per_request=daemon.parked_receipts_per_request,
             park_max=daemon.parked_receipts_max,
             numbers=ReplyNumbers(config.recipients.default_region),
+            confirmations=Confirmations(config),
+            opt_out_scope=config.compliance.opt_out_scope,
         )
 
     def for_lookups(self) -> InboundPolicy:

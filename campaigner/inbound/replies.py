@@ -19,8 +19,14 @@ What this module promises:
   never dropped: a number that does not parse (bad_number), a date older than
   `daemon.event_max_age` (stale) or more than `daemon.event_max_skew` ahead (future_dated).
 
-Verdicts (campaigner_webhook_events_total{type="inbound"}): opt_out, opt_in, other, superseded (a
-newer STOP/START of the number decides), duplicate, bad_number, stale, future_dated.
+Keywords and confirmations come from the account's config (`InboundPolicy.confirmations`:
+`compliance.*` keyword sets, fuzzy mode, reply texts); a confirmation owed joins the reply outbox
+in the transaction that keeps the inbound message (`Store.record_replies`), so a replayed inbound
+is a duplicate and owes nothing, and the daemon's reply sender (`app/reply_sender.py`) sends it.
+
+Verdicts (campaigner_webhook_events_total{type="inbound"}): opt_out, opt_out_fuzzy (found only by
+fuzzy mode), opt_in, help, other, superseded (a newer STOP/START of the number decides),
+duplicate, bad_number, stale, future_dated.
 """
 
 from __future__ import annotations
@@ -32,14 +38,18 @@ from datetime import UTC, datetime
 
 from campaigner.inbound.policy import InboundPolicy
 from campaigner.inbound.stopwords import Reply as ReplyKind
-from campaigner.inbound.stopwords import classify
-from campaigner.model.inbound import Reply, ReplyOutcome
+from campaigner.model.inbound import Reply, ReplyDraft, ReplyOutcome
 from campaigner.model.provider import InboundEvent
 from campaigner.store.store import Store
 
 log = logging.getLogger(__name__)
 
-_KEYWORD = {ReplyKind.OPT_OUT: "STOP", ReplyKind.OPT_IN: "START", ReplyKind.OTHER: "message"}
+_KEYWORD = {
+    ReplyKind.OPT_OUT: "STOP",
+    ReplyKind.OPT_IN: "START",
+    ReplyKind.HELP: "HELP",
+    ReplyKind.OTHER: "message",
+}
 
 
 def masked(e164: str) -> str:
@@ -61,12 +71,15 @@ async def handle_inbound(store: Store, events: Sequence[InboundEvent], policy: I
     replies: list[Reply] = []
     problems: list[str | None] = []
     seen: set[str] = set()
+    drafts: dict[str, ReplyDraft] = {}
+    confirmations = policy.confirmations
     for event in events:
         if event.provider_id in seen:
             verdicts["duplicate"] += 1
             continue
         seen.add(event.provider_id)
-        kind = classify(event.body)
+        match = confirmations.keywords.match(event.body)
+        kind = match.kind
         sender = policy.numbers.sender(event.from_number, event.to_number)
         problem: str | None = None
         detail = ""
@@ -87,10 +100,18 @@ async def handle_inbound(store: Store, events: Sequence[InboundEvent], policy: I
                 problem=f"{problem}: {detail}" if problem and detail else problem,
                 # The text is the recipient's: kept only when a person has to act on it.
                 body=event.body if problem else None,
+                fuzzy=match.fuzzy,
+                language=match.language,
             )
         )
         problems.append(problem)
-    outcomes = await store.record_replies(policy.account, replies)
+        if kind is not ReplyKind.OTHER and problem is None and sender.e164 is not None:
+            draft = confirmations.draft(str(kind), match.language, policy.numbers.region_of(sender.e164))
+            if draft is not None:
+                drafts[event.provider_id] = draft
+    outcomes = await store.record_replies(
+        policy.account, replies, scope=policy.opt_out_scope, drafts=drafts
+    )
     for reply, problem, outcome in zip(replies, problems, outcomes, strict=True):
         verdicts[_report(reply, problem, outcome)] += 1
     return verdicts
@@ -122,6 +143,9 @@ def _report(reply: Reply, problem: str | None, outcome: ReplyOutcome | None) -> 
         # The text is the recipient's: never at INFO.
         log.debug("inbound message %s from %s", reply.provider_id, masked(reply.e164), extra=extra)
         return "other"
+    if kind is ReplyKind.HELP:
+        log.info("HELP reply from %s", masked(reply.e164), extra=extra)
+        return "help"
     if not outcome.applied:
         log.info(
             "%s reply from %s sent %s: a newer STOP/START of the number decides, nothing done",
@@ -139,7 +163,7 @@ def _report(reply: Reply, problem: str | None, outcome: ReplyOutcome | None) -> 
             "suppressed" if outcome.changed else "already suppressed",
             extra=extra,
         )
-        return "opt_out"
+        return "opt_out_fuzzy" if reply.fuzzy else "opt_out"
     log.info(
         "opt-in reply from %s: %s",
         masked(reply.e164),

@@ -53,10 +53,13 @@ class Reply:
     from_number: str
     e164: str | None
     to_number: str
-    reply: str  # opt_out | opt_in | other
+    reply: str  # opt_out | opt_in | help | other
     sent_at: datetime
     problem: str | None = None
     body: str | None = None
+    # An opt-out found only by fuzzy mode (a word inside a sentence); the keyword's language.
+    fuzzy: bool = False
+    language: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +69,28 @@ class ReplyOutcome:
 
     applied: bool
     changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDraft:
+    """A confirmation reply owed to one inbound message (campaigner/inbound/confirmations.py): its
+    kind (opt_out | opt_in | help), the keyword's language, its text and its price."""
+
+    kind: str
+    language: str
+    body: str
+    segments: int
+    country: str | None
+    cost: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedReply:
+    """A confirmation reply the reply sender holds in `sending`."""
+
+    id: int
+    kind: str
+    e164: str
+    body: str
+    segments: int
+    attempts: int

@@ -119,6 +119,8 @@ class Suppression:
     reason: str
     source: str
     created_at: datetime
+    # '' for the whole account, else the sender number it is about (compliance.opt_out_scope).
+    sender: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +132,9 @@ class WorkerInfo:
     pid: int
     started_at: datetime
     heartbeat_at: datetime
+
+
+def sender_scope(sender: str) -> str:
+    """The key a per-sender opt-out is kept under: the sender's letters and digits only, so that
+    "+31 970 1020 3040" and "3197010203040" are one number (SQL: regexp_replace [^0-9A-Za-z])."""
+    return "".join(c for c in sender if c.isascii() and c.isalnum())

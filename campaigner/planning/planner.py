@@ -147,6 +147,10 @@ class Preview(BaseModel):
     not_sms_capable: int = 0
     duplicates: int = 0
     suppressed: int = 0
+    # Of the sendable rows: numbers with no recorded opt-in now, in a campaign that requires one
+    # (consent.require_opt_in). They are loaded, and skipped (no_consent) unless an opt-in is
+    # recorded before they are claimed; None when the campaign requires none.
+    no_consent: int | None = None
     empty_value: int = 0
     too_long: int = 0
     malformed: int = 0
@@ -215,11 +219,14 @@ class Planner:
         *,
         on_reject: Callable[[Rejected], None] | None = None,
         capped: Container[str] = frozenset(),
+        consented: Container[str] | None = None,
     ) -> None:
         self.config = config
         self.options = options
         self.suppressed = suppressed
         self.capped = capped
+        # The numbers with a recorded opt-in, when the campaign requires one (else None).
+        self.consented = consented
         self.on_reject = on_reject
         self.preview = Preview(currency=config.pricing.currency)
         self.headers: list[str] = []
@@ -296,6 +303,8 @@ class Planner:
         batch: list[PlannedMessage] = []
         rows = 0
         capped, at_cap = 0, self.capped
+        consented = self.consented
+        no_consent = 0
         for chunk, results in self._planned_chunks(source, spec):
             rows += len(chunk)
             for (line, cells), result in zip(chunk, results, strict=True):
@@ -309,6 +318,8 @@ class Planner:
                     counts[refused[0]] += 1
                     self._reject(line, cells, refused[0], refused[1], spec.phone_index)
                     continue
+                if consented is not None and e164 not in consented:
+                    no_consent += 1
                 cost = add_cost(country, segments)
                 if e164 in at_cap:
                     capped += 1
@@ -327,6 +338,7 @@ class Planner:
         if batch:
             yield batch
         preview.rows = rows
+        preview.no_consent = no_consent if consented is not None else None
         for reason, field_name in _COUNT_FIELD.items():
             setattr(preview, field_name, counts[reason])
         preview.sendable = costs.total_recipients

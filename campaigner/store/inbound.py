@@ -8,12 +8,19 @@ receipt never touches another account's jobs. One webhook request is one stateme
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
 
-from campaigner.model.inbound import CallbackEcho, FinalReceipt, ReceiptVerdict, Reply, ReplyOutcome
+from campaigner.model.inbound import (
+    CallbackEcho,
+    FinalReceipt,
+    ReceiptVerdict,
+    Reply,
+    ReplyDraft,
+    ReplyOutcome,
+)
 from campaigner.store.database import Database
 
 
@@ -74,15 +81,27 @@ class InboundStore:
         """Receipts waiting for their job (of `account`, or of every account)."""
         return int(await self.db.value("count-pending-receipts", account))
 
-    async def record_replies(self, account: str, replies: Sequence[Reply]) -> list[ReplyOutcome | None]:
+    async def record_replies(
+        self,
+        account: str,
+        replies: Sequence[Reply],
+        *,
+        scope: str = "account",
+        drafts: Mapping[str, ReplyDraft] | None = None,
+    ) -> list[ReplyOutcome | None]:
         """Keep one request's replies (distinct provider ids) and apply their STOPs and STARTs.
 
         One transaction: a provider id `account` sent before is a duplicate (None) and changes
         nothing; a new STOP or START without a `problem` is applied unless its number sent a newer
-        one (by `sent_at`), whenever that arrived; anything else is only kept.
+        one (by `sent_at`), whenever that arrived; anything else is only kept. Opt-outs are
+        account-wide or per sender number (`scope`, compliance.opt_out_scope); each applied one is
+        a consent_ledger row. `drafts` (by provider id) are the confirmations owed if their reply
+        is applied: a STOP's when it listed the number, a START's when it lifted the entry, a
+        HELP's always; they join the outbox in the same transaction, once per inbound message.
         """
         if not replies:
             return []
+        drafts = drafts or {}
         async with self.db.transaction() as tx:
             kept = await tx.all(
                 "record-inbound",
@@ -95,6 +114,8 @@ class InboundStore:
                 [r.sent_at for r in replies],
                 [r.problem for r in replies],
                 [r.body for r in replies],
+                [r.fuzzy for r in replies],
+                [r.language for r in replies],
             )
             ids = {row["provider_id"]: row["id"] for row in kept}
             opts = [r for r in replies if r.provider_id in ids and _is_opt(r)]
@@ -102,9 +123,31 @@ class InboundStore:
             if opts:
                 await tx.value("lock-reply-numbers", [r.e164 for r in opts])
                 found: list[asyncpg.Record] = await tx.all(
-                    "apply-opt-replies", [ids[r.provider_id] for r in opts]
+                    "apply-opt-replies", [ids[r.provider_id] for r in opts], scope
                 )
                 applied = {row["id"]: row for row in found}
+            owed: list[tuple[Reply, ReplyDraft]] = []
+            for r in replies:
+                draft = drafts.get(r.provider_id)
+                row_id = ids.get(r.provider_id)
+                if draft is None or row_id is None or r.problem is not None or r.e164 is None:
+                    continue
+                if r.reply == "help" or (row_id in applied and applied[row_id]["changed"]):
+                    owed.append((r, draft))
+            if owed:
+                await tx.execute(
+                    "add-reply-outbox",
+                    account,
+                    [r.provider_id for r, _ in owed],
+                    [d.kind for _, d in owed],
+                    [r.e164 for r, _ in owed],
+                    [r.to_number for r, _ in owed],
+                    [d.language for _, d in owed],
+                    [d.body for _, d in owed],
+                    [d.segments for _, d in owed],
+                    [d.country for _, d in owed],
+                    [d.cost for _, d in owed],
+                )
         outcomes: list[ReplyOutcome | None] = []
         for r in replies:
             row_id = ids.get(r.provider_id)

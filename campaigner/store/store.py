@@ -34,9 +34,10 @@ from campaigner.model.campaigns import (
     ReportedCosts,
     StateTotal,
 )
-from campaigner.model.jobs import PlannedMessage, Suppression, WorkerInfo
+from campaigner.model.jobs import PlannedMessage, Suppression, WorkerInfo, sender_scope
 from campaigner.model.states import ENDED_CAMPAIGN_STATES, SENT_STATES, CampaignState, states_leading_to
 from campaigner.store import migrations
+from campaigner.store.consent import ConsentStore
 from campaigner.store.database import Database
 from campaigner.store.inbound import InboundStore
 from campaigner.store.jobs import JobStore, _rows_changed
@@ -63,7 +64,7 @@ class _Price:
     rows: int = 0
 
 
-class Store(JobStore, InboundStore, ObserveStore, PurgeStore):
+class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore):
     """Every database operation campaigner performs, over one `Database` pool."""
 
     def __init__(self, db: Database) -> None:
@@ -106,6 +107,7 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore):
         totals: Callable[[], CampaignTotals],
         *,
         scheduled: bool = False,
+        require_opt_in: bool = False,
     ) -> int:
         """Insert a campaign and COPY its jobs in one transaction; returns the campaign id.
 
@@ -157,6 +159,8 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore):
             await tx.execute(
                 "set-campaign-totals", campaign_id, done.total_jobs, done.estimated_cost, done.preview
             )
+            if require_opt_in:  # consent.require_opt_in: enforced by claim-jobs
+                await tx.execute("set-campaign-consent", campaign_id, True)
         return campaign_id
 
     async def get_campaign(self, campaign_id: int) -> Campaign:
@@ -319,34 +323,75 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore):
 
     # -- suppressions ---------------------------------------------------------------------------
 
-    async def add_suppressions(self, e164s: Sequence[str], reason: str, source: str) -> int:
+    async def add_suppressions(
+        self,
+        e164s: Sequence[str],
+        reason: str,
+        source: str,
+        *,
+        action: str = "manual_add",
+        origins: Sequence[str] | None = None,
+        campaign_id: int | None = None,
+        sender: str = "",
+        account: str = "",
+    ) -> int:
         """Add numbers to the suppression list; returns new entries.
 
-        Their pending jobs, in every campaign, are skipped when a dispatcher claims them (claim-jobs);
-        a dispatcher holding some already sees the new entry through `suppressed_since`.
+        Each number given is also a consent_ledger row (`action`, its origin from `origins`, else
+        `source`; `campaign_id` when a campaign's send found it), in the same statement. `sender`
+        scopes the entry to one sender number ('' = the whole account). Their pending jobs are
+        skipped when a dispatcher claims them (claim-jobs); a dispatcher holding some already sees
+        the new entry through `suppressed_since`.
         """
-        numbers = sorted(set(e164s))
-        if not numbers:
-            return 0
-        return _rows_changed(await self.db.execute("add-suppressions", numbers, reason, source))
+        if origins is None:
+            origins = [source] * len(e164s)
+        given: dict[str, str] = {}
+        for e164, origin in zip(e164s, origins, strict=True):
+            given.setdefault(e164, origin)  # the first origin of a number wins
+        numbers = sorted(given)
+        return int(
+            await self.db.value(
+                "add-suppressions",
+                numbers,
+                reason,
+                [given[n] for n in numbers],
+                action,
+                campaign_id,
+                account,
+                sender_scope(sender),
+                source,
+            )
+        )
 
-    async def remove_suppressions(self, e164s: Sequence[str]) -> int:
-        """Remove numbers from the list (their skipped jobs stay skipped); returns how many."""
-        return _rows_changed(await self.db.execute("remove-suppressions", sorted(set(e164s))))
+    async def remove_suppressions(self, e164s: Sequence[str], source: str = "manual") -> int:
+        """Remove numbers from the list (every scope); each entry removed is a ledger row
+        (manual_remove, `source`). Returns how many entries went."""
+        return int(await self.db.value("remove-suppressions", sorted(set(e164s)), source))
 
     async def list_suppressions(self) -> list[Suppression]:
         """The whole suppression list, by number."""
         return [from_record(Suppression, r) for r in await self.db.all("list-suppressions")]
 
-    async def suppressed_since(self, since: datetime) -> list[tuple[str, datetime]]:
-        """Numbers suppressed after `since`, oldest first, with the time each was."""
-        return [(r["e164"], r["created_at"]) for r in await self.db.all("suppressions-since", since)]
+    async def suppressed_since(self, since: datetime, sender: str = "") -> list[tuple[str, datetime]]:
+        """Numbers suppressed after `since` (account-wide, or for `sender`), oldest first, with
+        the time each was."""
+        rows = await self.db.all("suppressions-since", since, sender_scope(sender))
+        return [(r["e164"], r["created_at"]) for r in rows]
 
-    async def suppressed_numbers(self) -> set[str]:
-        """The suppressed numbers, for the planner."""
-        return {r["e164"] for r in await self.db.all("list-suppressions")}
+    async def suppressed_numbers(self, sender: str | None = None) -> set[str]:
+        """The suppressed numbers, for the planner: account-wide entries and those of `sender`
+        (None: every entry)."""
+        rows = await self.db.all("list-suppressions")
+        if sender is None:
+            return {r["e164"] for r in rows}
+        scope = sender_scope(sender)
+        return {r["e164"] for r in rows if r["sender"] in ("", scope)}
 
-    # -- workers --------------------------------------------------------------------------------
+    async def consented_numbers(self, sender: str = "") -> set[str]:
+        """Numbers with a recorded opt-in (account-wide or for `sender`), for the preview."""
+        return {r["e164"] for r in await self.db.all("consented-numbers", sender_scope(sender))}
+
+    # -- workers ----------------------------------------------------------------------------------
 
     async def register_worker(self, worker_id: str, hostname: str, pid: int) -> None:
         """Announce a dispatcher (again: refreshes it)."""

@@ -191,6 +191,10 @@ async def test_per_message_refusals_reject_only_their_jobs_and_an_opt_out_is_sup
     assert all(job["state"] != "rejected" for e164, job in jobs.items() if e164 not in (invalid, opted_out))
     [suppressed] = [s for s in await store.list_suppressions() if s.e164 in (invalid, opted_out)]
     assert (suppressed.e164, suppressed.source) == (opted_out, "provider:122")
+    # The consent ledger has the provider's block, with its code and the campaign whose send found it.
+    [block] = await store.consent_history(opted_out)
+    found = (block["action"], block["source"], block["campaign_id"])
+    assert found == ("provider_block", "provider:122", campaign_id)
 
 
 async def test_cancel_stops_the_messages_still_queued_at_clickatell(

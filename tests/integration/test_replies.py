@@ -219,10 +219,10 @@ async def test_a_start_decided_while_an_older_stop_is_being_decided_waits_for_it
             sent = [NOW - timedelta(minutes=2)]
             [kept] = await tx.all(
                 "record-inbound", "default", ["in-1"], [PERSON], [PERSON], [OUR_NUMBER], ["opt_out"], sent,
-                [None], [None],
+                [None], [None], [False], ["en"],
             )  # fmt: skip
             await tx.value("lock-reply-numbers", [PERSON])
-            [stop] = await tx.all("apply-opt-replies", [kept["id"]])
+            [stop] = await tx.all("apply-opt-replies", [kept["id"]], "account")
             assert stop["applied"] and stop["changed"]
             start = asyncio.create_task(store.record_replies("default", [start_reply]))
 

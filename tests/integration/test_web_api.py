@@ -125,6 +125,15 @@ async def test_every_documented_route_answers_as_documented(api: Checked, store:
     )
     assert status == 400 and bad["field"] == "state"
 
+    # A number's consent: its ledger rows and whether it is listed; a bad number is a 400.
+    await store.add_suppressions(["+31612345678"], "complaint", "manual", origins=["cli:ops@host"])
+    route = "/api/suppressions/{number}"
+    status, consent, _ = await api.call("GET", route, "/api/suppressions/+31612345678")
+    assert status == 200 and consent["suppressed"] == ["account"]
+    assert [(h["action"], h["source"]) for h in consent["history"]] == [("manual_add", "cli:ops@host")]
+    status, bad, _ = await api.call("GET", route, "/api/suppressions/not-a-number")
+    assert status == 400 and bad["field"] == "number"
+
     documented = {(path, method) for path, item in api.document["paths"].items() for method in item}
     assert api.called == documented
     assert len(await store.list_campaigns()) == 1  # the preview stored nothing

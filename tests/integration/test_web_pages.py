@@ -120,6 +120,9 @@ async def test_accounts_and_suppressions_pages(store: Store) -> None:
         async with session.get(f"{base}/suppressions?q=0031 6123") as resp:
             page = await resp.text()
         assert "+31612345678" in page and "inbound" in page and "+31699999999" not in page
+        async with session.get(f"{base}/suppressions?q=%2B31612345678") as resp:
+            page = await resp.text()
+        assert 'id="consent-history"' in page and "manual_add" in page  # the whole number: its history
         async with session.get(f"{base}/accounts") as resp:
             page = await resp.text()
         assert "default:requests" in page and "60 per 60.0 s window" in page

@@ -188,13 +188,24 @@ class MemoryStore:
             job.state = JobState.CANCELLED
         return len(pending)
 
-    async def add_suppressions(self, e164s: Sequence[str], reason: str, source: str) -> int:
+    async def add_suppressions(
+        self,
+        e164s: Sequence[str],
+        reason: str,
+        source: str,
+        *,
+        action: str = "manual_add",
+        origins: Sequence[str] | None = None,
+        campaign_id: int | None = None,
+        sender: str = "",
+        account: str = "",
+    ) -> int:
         new = [e for e in e164s if e not in self.suppressed]
         for e164 in new:
             self.suppressed[e164] = datetime.now(UTC)
         return len(new)
 
-    async def suppressed_since(self, since: datetime) -> list[tuple[str, datetime]]:
+    async def suppressed_since(self, since: datetime, sender: str = "") -> list[tuple[str, datetime]]:
         return [(e, at) for e, at in self.suppressed.items() if at > since]
 
     # -- WorkerStore ----------------------------------------------------------------------------

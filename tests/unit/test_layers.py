@@ -34,7 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "providers": {"model", "errors", "config", "metrics", "text"},
     # The preview's ETA predicts the dispatcher (its request sizing) for the provider's batch.
     "planning": {"model", "errors", "config", "text", "providers", "dispatch.request_sizing"},
-    "inbound": {"model", "errors", "config", "metrics", "store", "planning"},
+    "inbound": {"model", "errors", "config", "metrics", "store", "planning", "text"},
     # What every view shows of a campaign (dashboard, API, status, report): read from the store.
     "observe": {"model", "errors", "config", "store", "planning", "compliance"},
     "app": {

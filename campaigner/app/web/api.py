@@ -114,8 +114,11 @@ async def preview(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     async with received_campaign(request, config.api.max_upload_bytes) as form:
         source = form.source()
+        consented = None
+        if config.consent.require_opt_in:  # counted as no_consent, as `preview` counts them
+            consented = await request.app[STORE].consented_numbers(config.provider.sender)
         try:
-            result = await asyncio.to_thread(_plan_only, config, source)
+            result = await asyncio.to_thread(_plan_only, config, source, consented)
         except UserError as exc:
             raise form.input_error(exc) from None
         result.file = form.tidy(result.file)
@@ -244,9 +247,9 @@ async def _created(
     }
 
 
-def _plan_only(config: Config, source: CampaignSource) -> Preview:
+def _plan_only(config: Config, source: CampaignSource, consented: set[str] | None = None) -> Preview:
     options = source.plan_options(config)
-    planner = Planner(config, options)
+    planner = Planner(config, options, consented=consented)
     for _batch in planner.batches():
         pass
     return planner.preview

@@ -37,6 +37,15 @@ def _object(properties: dict[str, Any], required: list[str] | None = None, **ext
 
 
 _SCHEMAS: dict[str, Any] = {
+    "Consent": _object(
+        {
+            "e164": _STR,
+            "suppressed": {"type": "array", "items": _STR, "description": "account, or sender numbers"},
+            "history": {"type": "array", "items": {"type": "object"}},
+            "replies": {"type": "array", "items": {"type": "object"}},
+        },
+        required=["e164", "suppressed", "history", "replies"],
+    ),
     "Error": _object(
         {
             "error": {**_STR, "description": "One line, as the CLI says it."},
@@ -222,6 +231,10 @@ _SCHEMAS: dict[str, Any] = {
             "eta_seconds": _NUM,
             "by_country": {"type": "array"},
             "first_rejects": {"type": "array"},
+            "no_consent": {
+                **_nullable("integer"),
+                "description": "Under consent.require_opt_in: sendable numbers with no recorded opt-in now.",
+            },
         },
         required=["file", "rows", "sendable", "segments_total", "cost_total", "currency", "eta_seconds"],
     ),
@@ -435,6 +448,16 @@ DOCUMENT: dict[str, Any] = {
                 "operationId": "preview",
                 "requestBody": _FORM,
                 "responses": {"200": _json("Preview", "The preview"), **_ERRORS},
+            }
+        },
+        "/api/suppressions/{number}": {
+            "get": {
+                "summary": "One number's consent: its ledger rows, whether it is listed, its replies",
+                "operationId": "getSuppression",
+                "parameters": [
+                    {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": _json("Consent", "The number's consent"), **_ERRORS},
             }
         },
     },

@@ -22,6 +22,7 @@ from campaigner.app import lifecycle
 from campaigner.app.web import idempotency
 from campaigner.app.web.api import campaign_id_of
 from campaigner.app.web.auth import CSRF_FIELD, SESSION_COOKIE
+from campaigner.app.web.consent import consent_of, number_of
 from campaigner.app.web.state import BALANCE, CONFIG, GUARD, STORE
 from campaigner.model.states import CampaignState, JobState
 from campaigner.observe.charts import bar_chart, time_chart, timeline_series
@@ -333,6 +334,9 @@ async def suppressions_page(request: web.Request) -> web.Response:
     if prefix and not prefix.startswith("+"):
         prefix = "+" + prefix
     rows = await store.find_suppressions(prefix, SUPPRESSION_ROWS) if prefix else []
+    # A whole number: its consent history and replies too (the same as `suppress history`).
+    e164 = number_of(request.app[CONFIG], prefix) if len(prefix) >= 8 else None
+    consent = await consent_of(store, e164) if e164 else None
     return _render(
         request,
         "suppressions.html",
@@ -341,6 +345,8 @@ async def suppressions_page(request: web.Request) -> web.Response:
         rows=rows,
         total=await store.count_suppressions(),
         limit=SUPPRESSION_ROWS,
+        consent=consent,
+        replies=await store.reply_outbox_totals(request.app[CONFIG].provider.account),
     )
 
 

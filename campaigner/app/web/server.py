@@ -21,7 +21,7 @@ from importlib import resources
 from aiohttp import web
 
 from campaigner.app.connections import anonymous
-from campaigner.app.web import api, idempotency, pages
+from campaigner.app.web import api, consent, idempotency, pages
 from campaigner.app.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Guard
 from campaigner.app.web.balance import Ask, BalanceCache
 from campaigner.app.web.idempotency import KeyProblem
@@ -88,6 +88,7 @@ def build_web_app(
     ):
         app.router.add_post(f"/api/campaigns/{{id}}/{verb}", route)
     app.router.add_post("/api/preview", api.preview)
+    app.router.add_get("/api/suppressions/{number}", consent.get_suppression)
     app.router.add_get("/login", login)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)

@@ -267,7 +267,10 @@ def preview_command(
         )
         with _outputs(sendable_out, rejects_out) as outputs:
             on_reject = outputs.rejected if outputs.rejects is not None else None
-            planner = outputs.planner = Planner(config, options, on_reject=on_reject)
+            # consent.require_opt_in: the preview counts the sendable numbers with no recorded
+            # opt-in (no_consent), from the database's opt-in list (the only read preview makes).
+            consented = _consented(config) if config.consent.require_opt_in else None
+            planner = outputs.planner = Planner(config, options, on_reject=on_reject, consented=consented)
             for batch in planner.batches():
                 outputs.planned(batch)
     result = planner.preview
@@ -286,6 +289,16 @@ def _window_json(window: CountryWindow) -> dict[str, Any]:
     """A country's sending window in the preview's JSON (times ISO 8601)."""
     opens = window.opens_at.isoformat() if window.opens_at is not None else None
     return {**dataclasses.asdict(window), "opens_at": opens}
+
+
+def _consented(config: Config) -> set[str]:
+    """The numbers with a recorded opt-in (account-wide or for the configured sender)."""
+    from campaigner.store.store import Store, run_with_store
+
+    async def work(store: Store) -> set[str]:
+        return await store.consented_numbers(config.provider.sender)
+
+    return run_with_store(config, work)
 
 
 async def credits_of(

@@ -5,7 +5,8 @@
 -- walking the entries of every job claimed since the last vacuum (NULLs = from the start;
 -- JobStore.claim_jobs says when it passes a floor).
 -- The suppression list is enforced here (sql/migrations/0006_claim_time_suppression.sql): a due
--- job whose number is listed becomes `skipped`, the others `sending`. Both updates see one snapshot,
+-- job whose number is listed (or has no opt-in where the campaign requires one) becomes
+-- `skipped`, the others `sending`. Both updates see one snapshot,
 -- so each job goes exactly one way. Rows: claimed = true for a job to send, false for a skipped
 -- one (only its id and next_attempt_at, which the next floor needs).
 -- Nothing is handed out once the campaign's valid_until has passed (expire-pending-jobs ends them).
@@ -28,7 +29,20 @@ WITH camp AS MATERIALIZED (
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ), listed AS MATERIALIZED (
-    SELECT due.id FROM due JOIN suppressions s ON s.e164 = due.e164
+    -- Skipped: a number listed account-wide or for the campaign's sender (0013_consent.sql:
+    -- suppressions.sender, letters and digits only) -> suppressed; else, in a campaign created
+    -- under consent.require_opt_in, a number with no recorded opt-in -> no_consent.
+    SELECT due.id, CASE WHEN sup.listed THEN 'suppressed' ELSE 'no_consent' END AS code
+    FROM due
+    CROSS JOIN (SELECT regexp_replace(sender, '[^0-9A-Za-z]', '', 'g') AS scope, require_opt_in
+                FROM campaigns WHERE id = $1) c
+    CROSS JOIN LATERAL (
+        SELECT EXISTS (SELECT 1 FROM suppressions s
+                       WHERE s.e164 = due.e164 AND s.sender IN ('', c.scope)) AS listed
+    ) sup
+    WHERE sup.listed
+       OR (c.require_opt_in AND NOT EXISTS (SELECT 1 FROM consents k
+                                            WHERE k.e164 = due.e164 AND k.sender IN ('', c.scope)))
 ), admitted AS MATERIALIZED (
     -- One job a number (DISTINCT ON: an upsert may change a row once a statement).
     INSERT INTO recipient_caps AS r (account, e164, job_ids, claimed_at)
@@ -54,7 +68,7 @@ WITH camp AS MATERIALIZED (
       AND d.e164 COLLATE "C" NOT IN (SELECT e164 FROM admitted)
 ), skipped AS (
     UPDATE jobs j
-    SET state = 'skipped', error_code = 'suppressed', finished_at = now(), updated_at = now()
+    SET state = 'skipped', error_code = listed.code, finished_at = now(), updated_at = now()
     FROM listed
     WHERE j.id = listed.id
     RETURNING j.id, j.next_attempt_at
