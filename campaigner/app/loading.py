@@ -15,6 +15,7 @@ from campaigner.errors import UserError
 from campaigner.model.campaigns import CampaignTotals, NewCampaign
 from campaigner.planning.planner import Planner, PlanOptions, Preview
 from campaigner.store.store import Store
+from campaigner.text.links import CodeSource
 
 
 class NothingToSend(UserError):
@@ -51,6 +52,8 @@ class CampaignSource:
     quiet_start: time | None = None
     quiet_end: time | None = None
     strict: bool = False  # a row a stray quote may have merged is an error, not a warning
+    # `--link NAME=URL`: the URLs `{link:NAME}` placeholders shorten.
+    links: tuple[tuple[str, str], ...] = ()
 
     @property
     def quiet_hours(self) -> tuple[time, time] | None:
@@ -70,6 +73,7 @@ class CampaignSource:
             encoding=self.encoding,
             smart_encoding=self.smart_encoding,
             strict=self.strict,
+            links=dict(self.links),
         )
 
 
@@ -103,6 +107,10 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
         )
 
     campaign_id = await store.create_campaign(
-        spec, planner.batches(), totals, scheduled=source.send_at is not None
+        spec,
+        planner.batches(),
+        totals,
+        scheduled=source.send_at is not None,
+        new_code=CodeSource(config.links.code_length).next,
     )
     return campaign_id, planner.preview

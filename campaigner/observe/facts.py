@@ -25,6 +25,7 @@ from campaigner.model.campaigns import ErrorSummary
 from campaigner.model.jobs import WorkerInfo
 from campaigner.model.observe import CampaignLive, CountryRow, SampleMessage, TimelinePoint
 from campaigner.model.states import SENT_STATES, CampaignState, JobState
+from campaigner.observe.clicks import CLICK_TIMELINE_MINUTES, ClickFacts, click_facts
 from campaigner.observe.latency import percentiles
 from campaigner.observe.wait import WaitReason, no_worker_text, wait_reason
 from campaigner.planning.pricing import eta_seconds
@@ -145,6 +146,8 @@ class CampaignFacts:
     latency: LatencyFacts
     timeline: tuple[TimelinePoint, ...]
     preview: dict[str, Any] = field(default_factory=dict)
+    # Its short links' clicks (None: the message has no links).
+    clicks: ClickFacts | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The live facts' keys, then the rest (the same names `status --format json` uses)."""
@@ -256,6 +259,14 @@ async def campaign_facts(store: Store, config: Config, campaign_id: int) -> Camp
     live = build_live(row, account_provider(config, row.provider_account))
     buckets = await store.campaign_latency(campaign_id)
     spread = percentiles(buckets, LATENCY_BOUNDS)
+    countries = country_table(await store.campaign_countries(campaign_id))
+    clicks = None
+    if (row.preview or {}).get("links", {}).get("links"):
+        clicks = click_facts(
+            await store.link_stats(campaign_id, CLICK_TIMELINE_MINUTES),
+            live.counts.get(str(JobState.DELIVERED), 0),
+            {c.country: c.delivered for c in countries},
+        )
     return CampaignFacts(
         live=live,
         message=row.message,
@@ -266,11 +277,12 @@ async def campaign_facts(store: Store, config: Config, campaign_id: int) -> Camp
         quiet_hours=_quiet_hours(row.quiet_start, row.quiet_end),
         validity_seconds=None,
         created_at=row.created_at,
-        countries=country_table(await store.campaign_countries(campaign_id)),
+        countries=countries,
         errors=tuple(_error(e) for e in await store.last_errors(campaign_id, ERROR_GROUPS)),
         latency=LatencyFacts(sum(b.jobs for b in buckets), spread["p50"], spread["p95"], spread["p99"]),
         timeline=tuple(await store.campaign_timeline(campaign_id)),
         preview=row.preview,
+        clicks=clicks,
     )
 
 

@@ -29,6 +29,7 @@ from campaigner.config import Config
 from campaigner.errors import InputFileError, UserError
 from campaigner.planning.planner import CountryLine, PlannedMessage, Planner, PlanOptions, Rejected
 from campaigner.providers.registry import capabilities_of, make_provider
+from campaigner.text.links import parse_link_options
 
 
 def one_stdin(recipients: str | Path, message_file: str | None) -> None:
@@ -186,6 +187,14 @@ def _outputs(sendable: str | None, rejects: str | None) -> Iterator[_Outputs]:
     show_envvar=True,
     help="A row whose placeholder column is empty. Default: recipients.empty_value.",
 )
+@click.option(
+    "--link",
+    "links",
+    multiple=True,
+    metavar="NAME=URL",
+    help="The URL {link:NAME} in the message shortens; it may hold {column} values of each row "
+    "(percent-escaped), or be one {column} holding the whole URL. Repeatable.",
+)
 @format_option("table", "json")
 @click.option(
     "--sendable-out", type=click.Path(dir_okay=False), help="Write the clean list (E.164 + columns) here."
@@ -212,6 +221,7 @@ def preview_command(
     smart_encoding: bool,
     strict: bool,
     empty_value: str | None,
+    links: tuple[str, ...],
     output_format: str,
     sendable_out: str | None,
     rejects_out: str | None,
@@ -233,6 +243,7 @@ def preview_command(
             empty_value=empty_value,  # type: ignore[arg-type]  # click.Choice checked it
             workers=workers,
             strict=strict,
+            links=parse_link_options(links),
         )
         with _outputs(sendable_out, rejects_out) as outputs:
             on_reject = outputs.rejected if outputs.rejects is not None else None
