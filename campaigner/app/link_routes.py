@@ -3,13 +3,17 @@
     links = LinkRedirects(store, config.links)
     links.install(app)          # the route, and the click flusher started and stopped with the app
 
-A request costs at most one indexed lookup (`link-target`, by primary key), and none when the code
-is in the bounded LRU cache, which holds unknown codes too (so a flood of random codes is answered
-by the same path and at the same cost as real ones: a text that cannot be a code, of the wrong
-length or alphabet, is a 404 before any lookup). A click is appended to an in-memory buffer before
-the redirect is answered and written by a background flusher in one statement per batch
-(`record-clicks`); the app's shutdown flushes what is left, so a clean stop loses no click that was
-answered. Nothing here logs the code, the target, the user agent or the client's address.
+A request costs at most one indexed lookup (a primary-key probe), and none when the code is in the
+bounded LRU cache, which holds unknown codes too (so a flood of random codes is answered by the
+same path and at the same cost as real ones: a text that cannot be a code, of the wrong length or
+alphabet, is a 404 before any lookup). Lookups that arrive while one is in flight wait for it and
+then go together in one statement (`link-targets`), so under load the database sees one round trip
+for many requests, and a quiet service answers each one after a single round trip.
+
+A click is appended to an in-memory buffer before the redirect is answered, and written by a
+background flusher in one statement per batch (`record-clicks`); the app's shutdown stops the
+flusher between writes and flushes what is left, so a clean stop loses no click that was answered.
+Nothing here logs the code, the target, the user agent or the client's address.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
@@ -45,7 +50,7 @@ _MISSING: Final = object()
 class LinkReads(Protocol):
     """What the redirect needs of the store."""
 
-    async def link_target(self, code: str) -> LinkTarget | None: ...
+    async def link_targets(self, codes: Sequence[str]) -> dict[str, LinkTarget]: ...
 
     async def record_clicks(self, clicks: list[Click]) -> None: ...
 
@@ -75,6 +80,51 @@ class TargetCache:
         return len(self._entries)
 
 
+class Lookups:
+    """Codes not in the cache, looked up together: one statement for all that wait, one at a time."""
+
+    # Codes a statement asks for at most (the rest wait for the next one).
+    BATCH: Final = 500
+
+    def __init__(self, store: LinkReads) -> None:
+        self._store = store
+        self._waiting: dict[str, asyncio.Future[LinkTarget | None]] = {}
+        self._running = False
+
+    async def get(self, code: str) -> LinkTarget | None:
+        future = self._waiting.get(code)
+        if future is None:
+            future = self._waiting[code] = asyncio.get_running_loop().create_future()
+            if not self._running:
+                self._running = True
+                asyncio.get_running_loop().create_task(self._run(), name="link lookups")
+        # A request that goes away must not cancel the answer others wait for.
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                codes = list(itertools.islice(self._waiting, self.BATCH))
+                try:
+                    found = await self._store.link_targets(codes)
+                except BaseException as exc:
+                    for code in codes:
+                        future = self._waiting.pop(code)
+                        if not future.done():
+                            future.set_exception(
+                                exc if isinstance(exc, Exception) else DatabaseError("stopped")
+                            )
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for code in codes:
+                    future = self._waiting.pop(code)
+                    if not future.done():
+                        future.set_result(found.get(code))
+        finally:
+            self._running = False
+
+
 class ClickBuffer:
     """Clicks answered but not yet written; written in batches by `run`, and by `flush` at the end."""
 
@@ -84,6 +134,7 @@ class ClickBuffer:
         self._batch = batch
         self._clicks: list[Click] = []
         self._full = asyncio.Event()
+        self._stopping = False
         self.written = 0
 
     def add(self, click: Click) -> None:
@@ -107,8 +158,10 @@ class ClickBuffer:
             self.written += len(taken)
 
     async def run(self) -> None:
-        """Flush every `interval` seconds, or as soon as a batch is full."""
-        while True:
+        """Flush every `interval` seconds, or as soon as a batch is full, until `stop`.
+
+        Never cancelled mid-write: a statement cut off after it committed would be written again."""
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._full.wait(), self._interval)
             self._full.clear()
@@ -116,6 +169,11 @@ class ClickBuffer:
                 await self.flush()
             except DatabaseError as exc:
                 log.warning("link clicks not written yet (%d waiting): %s", len(self._clicks), exc)
+
+    def stop(self) -> None:
+        """Make `run` return after the write it may be doing."""
+        self._stopping = True
+        self._full.set()
 
 
 class LinkRedirects:
@@ -125,6 +183,7 @@ class LinkRedirects:
         self.config = config
         self.store = store
         self.cache = TargetCache(config.cache_size)
+        self.lookups = Lookups(store)
         self.clicks = ClickBuffer(store, config.flush_interval, config.flush_batch)
         self._retention = timedelta(days=config.retention_days)
         self._bots = tuple(b.casefold() for b in config.bot_user_agents) if config.flag_bots else ()
@@ -143,9 +202,8 @@ class LinkRedirects:
     async def _flusher(self, _app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(self.clicks.run(), name="link clicks")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        self.clicks.stop()
+        await task
         try:
             await self.clicks.flush()
         except DatabaseError as exc:
@@ -158,7 +216,7 @@ class LinkRedirects:
             return _page(404, NOT_FOUND_PAGE)
         found = self.cache.get(code)
         if found is _MISSING:
-            found = await self.store.link_target(code)
+            found = await self.lookups.get(code)
             self.cache.put(code, found)
         if not isinstance(found, LinkTarget):
             return _page(404, NOT_FOUND_PAGE)

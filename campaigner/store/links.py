@@ -22,12 +22,10 @@ class LinkStore:
 
     db: Database
 
-    async def link_target(self, code: str) -> LinkTarget | None:
-        """What `code` leads to, or None (one primary-key lookup)."""
-        row = await self.db.one("link-target", code)
-        if row is None:
-            return None
-        return LinkTarget(row["target"], row["campaign_id"], row["created_at"])
+    async def link_targets(self, codes: Sequence[str]) -> dict[str, LinkTarget]:
+        """What each of `codes` that exists leads to (one statement, a primary-key probe a code)."""
+        rows = await self.db.all("link-targets", list(codes))
+        return {r["code"]: LinkTarget(r["target"], r["campaign_id"], r["created_at"]) for r in rows}
 
     async def record_clicks(self, clicks: Sequence[Click]) -> None:
         """Write a batch of clicks and the links' counters in one statement."""

@@ -2,10 +2,6 @@
 -- Loading a campaign with links: which of the codes $1 a COPY clashed on are already taken.
 SELECT code FROM links WHERE code = ANY($1::text[]);
 
--- name: link-target
--- The redirect: one primary-key lookup of code $1.
-SELECT target, campaign_id, created_at FROM links WHERE code = $1;
-
 -- name: record-clicks
 -- The daemon's click buffer, flushed in one statement: $1 codes, $2 click times, $3 bot flags,
 -- $4 user-agent hashes (NULL when not kept). A click is "first" when it is the earliest person's
@@ -62,3 +58,7 @@ SELECT
 -- name: codes-taken
 -- The guessing test and benchmark: how many of the codes $1 exist (one indexed probe each).
 SELECT count(*) FROM links WHERE code = ANY($1::text[]);
+
+-- name: link-targets
+-- The redirect's lookups that arrived together, in one statement: a primary-key probe per code $1.
+SELECT code, target, campaign_id, created_at FROM links WHERE code = ANY($1::text[]);
