@@ -156,7 +156,9 @@ async def fill(url: str, count: int) -> list[str]:
             size = min(1_000_000, count - made)
             now = datetime.now(UTC)
 
-            def records(size: int = size, campaign: int = campaign) -> Iterator[tuple[object, ...]]:
+            def records(
+                size: int = size, campaign: int = campaign, now: datetime = now
+            ) -> Iterator[tuple[object, ...]]:
                 for line in range(size):
                     code = source.next()
                     if len(sample) < SAMPLE and random.random() < SAMPLE * 2 / count + 0.001:

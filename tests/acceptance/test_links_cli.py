@@ -88,6 +88,8 @@ async def test_links_sent_followed_and_counted(
     assert (
         clicks["by_country"][0]["country"] == "NL" and sum(m["clicks"] for m in clicks["timeline"]) == COUNT
     )
+    plain = await campaigner(config, database_url, "status", "1")
+    assert f"short links: {COUNT} clicks by {COUNT} recipients" in plain
     report = json.loads(await campaigner(config, database_url, "report", "1", "--format", "json"))
     assert report["clicks"]["unique_clickers"] == COUNT
     table = await campaigner(config, database_url, "report", "1")
