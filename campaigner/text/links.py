@@ -18,6 +18,7 @@ character is equally likely), as a 1 M-row load draws 8 M characters.
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 from collections.abc import Mapping, Sequence
@@ -45,6 +46,8 @@ _TABLE: Final = bytes(ord(ALPHABET[b % 62]) for b in range(256))
 _DROP: Final = bytes(range(_KEEP, 256))
 _CODE_CHARS: Final = frozenset(ALPHABET)
 LINK_PREFIX: Final = "link:"
+# An absolute http(s) URL with a host and no white space (what a cell holding a whole URL must be).
+_HTTP_URL: Final = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?", re.IGNORECASE)
 
 
 def is_code(text: str, length: int) -> bool:
@@ -107,10 +110,7 @@ class LinkTarget:
         values = [row[i] if i < len(row) else "" for i in self.fields]
         if self.whole_cell:
             value = values[0].strip()
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
-                return None
-            return value
+            return value if _HTTP_URL.fullmatch(value) else None
         return self.pattern.format(*(quote(v, safe="") for v in values))
 
 

@@ -7,7 +7,8 @@
 -- Like jobs, no foreign key (its per-row check slows COPY): a deleted campaign's links go with it
 -- by the trigger below.
 CREATE TABLE links (
-    code text PRIMARY KEY,
+    -- "C": codes compare byte by byte (base62 is case-sensitive), the cheapest index to keep.
+    code text COLLATE "C" PRIMARY KEY,
     campaign_id bigint NOT NULL,
     line integer NOT NULL,
     country text,
@@ -28,7 +29,7 @@ CREATE INDEX links_campaign ON links (campaign_id, line);
 -- HMAC of the user agent when links.hash_user_agents is on, never the user agent itself; no IP.
 CREATE TABLE link_clicks (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    code text NOT NULL,
+    code text COLLATE "C" NOT NULL,
     campaign_id bigint NOT NULL,
     clicked_at timestamptz NOT NULL,
     bot boolean NOT NULL DEFAULT false,
