@@ -90,6 +90,7 @@ class Lookups:
         self._store = store
         self._waiting: dict[str, asyncio.Future[LinkTarget | None]] = {}
         self._running = False
+        self._task: asyncio.Task[None] | None = None  # held: the loop keeps only a weak reference
 
     async def get(self, code: str) -> LinkTarget | None:
         future = self._waiting.get(code)
@@ -97,7 +98,7 @@ class Lookups:
             future = self._waiting[code] = asyncio.get_running_loop().create_future()
             if not self._running:
                 self._running = True
-                asyncio.get_running_loop().create_task(self._run(), name="link lookups")
+                self._task = asyncio.get_running_loop().create_task(self._run(), name="link lookups")
         # A request that goes away must not cancel the answer others wait for.
         return await asyncio.shield(future)
 
