@@ -555,6 +555,73 @@ class ApiConfig(_Section):
 # A guessable token would open every campaign to whoever reaches the listener.
 MIN_API_TOKEN = 16
 
+# Link-preview fetchers (chat apps, social sites, mail scanners) that open a link without a person.
+DEFAULT_BOT_USER_AGENTS = [
+    "facebookexternalhit",
+    "Facebot",
+    "Twitterbot",
+    "Slackbot",
+    "WhatsApp",
+    "TelegramBot",
+    "Discordbot",
+    "LinkedInBot",
+    "SkypeUriPreview",
+    "Googlebot",
+    "bingbot",
+    "Applebot",
+    "redditbot",
+    "Pinterestbot",
+    "vkShare",
+    "Embedly",
+    "curl/",
+    "python-requests",
+]
+
+
+class LinksConfig(_Section):
+    """Branded short links (`{link:...}` in a message) and the redirects the daemon serves for them."""
+
+    # The branded base the short links are made on; the code is the last path segment. Empty: a
+    # message with `{link:...}` is refused. The daemon serves GET <path of base_url>/<code> on its
+    # public listener (daemon.host:daemon.port), behind the proxy that owns this domain.
+    base_url: str = ""
+    # Characters of base62 in a code (8: about 47.6 bits).
+    code_length: int = Field(default=8, ge=8, le=32)
+    # Show "https://" in the message; false shows "go.example.com/AbC12345" (phones still link it).
+    show_scheme: bool = True
+    # 302 (default: every click reaches the daemon and is counted) or 301 (browsers may cache it).
+    redirect_status: Literal[301, 302] = 302
+    # Days a link resolves after its campaign was loaded; after that it answers 410 Gone.
+    retention_days: int = Field(default=90, ge=1)
+    # Flag clicks whose user agent names a link-preview bot: recorded, never counted as a person.
+    flag_bots: bool = True
+    # Case-insensitive substrings of a user agent that mark a bot.
+    bot_user_agents: list[str] = Field(default_factory=lambda: list(DEFAULT_BOT_USER_AGENTS))
+    # Keep a hash (BLAKE2b, 8 bytes) of each click's user agent, never the user agent itself.
+    hash_user_agents: bool = False
+    # Codes whose target (or absence) the daemon keeps in memory (least recently used dropped).
+    cache_size: int = Field(default=200_000, ge=0)
+    # Clicks are buffered in memory and written in one statement every flush_interval seconds or
+    # once flush_batch are waiting, and on shutdown (a clean stop loses none).
+    flush_interval: float = Field(default=1.0, gt=0)
+    flush_batch: int = Field(default=1000, ge=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be an http:// or https:// URL without a query, e.g. https://go.example.com")
+        return value
+
+    @property
+    def base_path(self) -> str:
+        """The path the redirects are served under ("" for a bare domain)."""
+        return urlsplit(self.base_url).path.rstrip("/")
+
 
 class ConsentSettings(_Section):
     """Consent the operator must hold before sending."""
@@ -576,6 +643,7 @@ class Config(_Section):
     api: ApiConfig = ApiConfig()
     compliance: ComplianceSettings = ComplianceSettings()
     consent: ConsentSettings = ConsentSettings()
+    links: LinksConfig = LinksConfig()
     # Where the config was read from, for error messages; not a setting.
     source: str = Field(default="<defaults>", exclude=True)
 

@@ -7,6 +7,8 @@ Routes:
     POST /webhooks/<type>/inbound   inbound messages     routes its client declares, others are 404;
                                                          Clickatell's also answer GET, as it may call)
     GET  /healthz                   200 while the process serves HTTP
+    GET  {links.base_url path}/{code}  a short link's redirect (app/link_routes.py), when
+                                    links.base_url is set
 
 /readyz and /metrics are not here: they are on the admin listener (`app/admin.py`), which is on
 loopback unless configured otherwise. Every request body is limited to `daemon.max_body_bytes`
@@ -26,6 +28,7 @@ from aiohttp import web
 from campaigner import metrics
 from campaigner.app.connections import anonymous
 from campaigner.app.floods import FloodLog
+from campaigner.app.link_routes import LinkRedirects
 from campaigner.app.webhook_routes import (
     BODY_TIMEOUT,
     FLOODS,
@@ -67,6 +70,8 @@ def build_http_app(
     for kind in provider.capabilities.webhooks:
         for method in provider.capabilities.webhook_methods:
             app.router.add_route(method, webhook_path(config.provider.type, kind), handlers[kind])
+    if config.links.base_url:
+        LinkRedirects(store, config.links).install(app)  # last: a fixed route wins over {code}
     return app
 
 

@@ -16,6 +16,7 @@ from campaigner.model.campaigns import CampaignTotals, NewCampaign
 from campaigner.model.jobs import FrequencyCap
 from campaigner.planning.planner import Planner, PlanOptions, Preview
 from campaigner.store.store import Store
+from campaigner.text.links import CodeSource
 
 
 class NothingToSend(UserError):
@@ -74,6 +75,8 @@ class CampaignSource:
             start = self.send_at or datetime.now(UTC)
             return max(0.0, (valid_until - start).total_seconds())
         return None
+    # `--link NAME=URL`: the URLs `{link:NAME}` placeholders shorten.
+    links: tuple[tuple[str, str], ...] = ()
 
     @property
     def quiet_hours(self) -> tuple[time, time] | None:
@@ -96,6 +99,7 @@ class CampaignSource:
             smart_encoding=self.smart_encoding,
             strict=self.strict,
             footer=self.footer,
+            links=dict(self.links),
         )
 
 
@@ -147,5 +151,6 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
         totals,
         scheduled=source.send_at is not None,
         require_opt_in=config.consent.require_opt_in,
+        new_code=CodeSource(config.links.code_length).next,
     )
     return campaign_id, planner.preview

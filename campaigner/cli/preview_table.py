@@ -213,6 +213,17 @@ def render_preview(
             f"({format_money(smart.cost, preview.currency)}) on {smart.messages:,} messages"
         )
 
+    links = preview.links
+    if links.links:
+        out.print(
+            Text.assemble(
+                ("Short links", "bold"),
+                f": {links.links} a message, {links.short_chars} characters each (e.g. {links.example}"
+                f", the longest target {links.long_chars}); shortening saved {links.segments:,} segments "
+                f"({format_money(links.cost, preview.currency)}) on {links.messages:,} messages",
+            )
+        )
+
     if preview.warnings:
         out.print(Text("Warnings", style="bold yellow"))
         for warning in preview.warnings:

@@ -74,6 +74,8 @@ class Report:
             },
             "countries": every["countries"],
             "errors": every["last_errors"],
+            # The short links' clicks (None when the message has no links).
+            "clicks": every["clicks"],
         }
 
     def csv_rows(self) -> Iterator[tuple[str, str, str, Any]]:
@@ -102,6 +104,18 @@ class Report:
         for error in data["errors"]:
             item = error["code"] or error["error_class"] or ""
             yield "error", item, f"{error['state']}_jobs", error["jobs"]
+        clicks = data["clicks"]
+        if clicks:
+            for key in ("links", "clicks", "unique_clickers", "repeat_clicks", "bot_clicks", "delivered"):
+                yield "clicks", "", key, clicks[key]
+            rate = clicks["click_through_rate"]
+            yield "clicks", "", "click_through_rate", "" if rate is None else rate
+            for line in clicks["by_country"]:
+                for key in ("clicks", "unique_clickers", "click_through_rate"):
+                    value = line[key]
+                    yield "clicks_country", line["country"] or "unknown", key, "" if value is None else value
+            for point in clicks["timeline"]:
+                yield "clicks_minute", point["minute"], "clicks", point["clicks"]
 
 
 async def read_report(store: Store, config: Config, campaign_id: int) -> Report:

@@ -8,11 +8,12 @@ escaped.
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 from typing import Any
 
 from campaigner.cli.report_data import Report
-from campaigner.observe.charts import bar_chart, time_chart, timeline_series
+from campaigner.observe.charts import Series, bar_chart, time_chart, timeline_series
 
 _CSS = """
 :root { color-scheme: light dark; }
@@ -58,6 +59,40 @@ def _table(head: list[str], rows: list[list[Any]], numeric_from: int = 1) -> str
         for row in rows
     )
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _clicks_html(clicks: dict[str, Any] | None) -> str:
+    """The short links' section: totals, click-through, per country, clicks per minute."""
+    if not clicks:
+        return ""
+    rate = clicks["click_through_rate"]
+    summary = _table(
+        ["links", "clicks", "unique clickers", "repeats", "bots (not counted)", "delivered", "click-through"],
+        [[
+            f"{clicks['links']:,}", f"{clicks['clicks']:,}", f"{clicks['unique_clickers']:,}",
+            f"{clicks['repeat_clicks']:,}", f"{clicks['bot_clicks']:,}", f"{clicks['delivered']:,}",
+            "–" if rate is None else f"{rate:.1%}",
+        ]],
+        numeric_from=0,
+    )  # fmt: skip
+    countries = _table(
+        ["country", "clicks", "unique clickers", "click-through"],
+        [
+            [c["country"] or "unknown", f"{c['clicks']:,}", f"{c['unique_clickers']:,}",
+             "–" if c["click_through_rate"] is None else f"{c['click_through_rate']:.1%}"]
+            for c in clicks["by_country"]
+        ],
+    )  # fmt: skip
+    minutes = [(datetime.fromisoformat(p["minute"]), p) for p in clicks["timeline"]]
+    over_time = time_chart(
+        [
+            Series("clicks", [(m, float(p["clicks"])) for m, p in minutes]),
+            Series("first clicks", [(m, float(p["first_clicks"])) for m, p in minutes]),
+        ],
+        title="Clicks per minute (people; first clicks of a link)",
+        chart_id="clicks",
+    )
+    return f"<h2>Short links</h2>{summary}{over_time}{countries}"
 
 
 def render_html(report: Report) -> str:
@@ -144,6 +179,7 @@ def render_html(report: Report) -> str:
         [[f"{latency['delivered']:,}", *(_seconds(latency[p]) for p in ("p50", "p95", "p99"))]],
         numeric_from=0,
     )
+    clicks_html = _clicks_html(data["clicks"])
     card_html = "".join(f'<div class="card">{escape(k)}<b>{v}</b></div>' for k, v in cards)
     when = " · ".join(
         f"{label} {escape(str(campaign[key]))[:19].replace('T', ' ')}"
@@ -164,6 +200,7 @@ def render_html(report: Report) -> str:
 <h2>Delivery latency</h2>{latency_table}{latency_chart}
 <h2>Per country</h2>{country_chart}{country_table}
 <h2>Errors</h2>{error_table}
+{clicks_html}
 <h2>Message</h2><blockquote>{escape(campaign["message"])}</blockquote>
 <footer>campaigner report, as of {escape(report.facts.live.as_of.isoformat(timespec="seconds"))}.
 Costs are estimates from the configured prices unless reported by the provider.</footer>

@@ -13,6 +13,7 @@ from campaigner.app.source_checks import parse_quiet_hours, parse_send_at, parse
 from campaigner.cli.commands.preview import read_message
 from campaigner.cli.footer import footer_choice, footer_options
 from campaigner.cli.regions import check_region
+from campaigner.text.links import parse_link_options
 
 
 def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,6 +42,14 @@ def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
             show_envvar=True,
             help="A row that spans lines and looks like a stray quote merged the next recipients into "
             "it is an error (exit 2) instead of a warning in the preview.",
+        ),
+        click.option(
+            "--link",
+            "links",
+            multiple=True,
+            metavar="NAME=URL",
+            help="The URL {link:NAME} in the message shortens; it may hold {column} values of each "
+            "row (percent-escaped), or be one {column} holding the whole URL. Repeatable.",
         ),
         click.option(
             "--send-at",
@@ -91,4 +100,5 @@ def source_from_options(**options: Any) -> CampaignSource:
         footer=footer_choice(options["footer"], options["no_footer"]),
         valid_for=valid_for,
         valid_until=valid_until,
+        links=tuple(parse_link_options(options["links"]).items()),
     )

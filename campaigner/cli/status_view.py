@@ -134,6 +134,13 @@ def status_lines(facts: CampaignFacts, reported: dict[str, Any] | None = None) -
             f"(estimated {reported['estimated_cost']:.2f})"
             + (f"; {more} counted more segments than the preview" if more else "")
         )
+    if (clicks := facts.clicks) is not None:
+        rate = "-" if clicks.click_through_rate is None else f"{clicks.click_through_rate:.1%}"
+        body.append(
+            f"short links: {clicks.clicks:,} clicks by {clicks.unique_clickers:,} recipients "
+            f"(click-through {rate} of {clicks.delivered:,} delivered; "
+            f"{clicks.bot_clicks:,} bots not counted)"
+        )
     body += [f"{label}: {text}" for label, text in setup_rows(facts)]
     body += window_lines(facts)
     for error in facts.errors:

@@ -26,6 +26,8 @@ class PlannedMessage:
     segments: int
     cost: Decimal
     fields: dict[str, str]
+    # Its short links: (code, link name, target, short URL as the body shows it), loaded with it.
+    links: tuple[tuple[str, str, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from campaigner.model.campaigns import ErrorSummary
 from campaigner.model.jobs import WorkerInfo
 from campaigner.model.observe import CampaignLive, CountryRow, SampleMessage, TimelinePoint
 from campaigner.model.states import SENT_STATES, CampaignState, JobState
+from campaigner.observe.clicks import CLICK_TIMELINE_MINUTES, ClickFacts, click_facts
 from campaigner.observe.latency import percentiles
 from campaigner.observe.wait import WaitReason, no_worker_text, wait_reason
 from campaigner.planning.pricing import eta_seconds
@@ -151,6 +152,8 @@ class CampaignFacts:
     timeline: tuple[TimelinePoint, ...]
     preview: dict[str, Any] = field(default_factory=dict)
     valid_until: datetime | None = None  # jobs not sent by then expire
+    # Its short links' clicks (None: the message has no links).
+    clicks: ClickFacts | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The live facts' keys, then the rest (the same names `status --format json` uses)."""
@@ -270,6 +273,14 @@ async def campaign_facts(store: Store, config: Config, campaign_id: int) -> Camp
     quiet = _quiet_hours(row.quiet_start, row.quiet_end)
     buckets = await store.campaign_latency(campaign_id)
     spread = percentiles(buckets, LATENCY_BOUNDS)
+    country_facts = country_table(countries)
+    clicks = None
+    if (row.preview or {}).get("links", {}).get("links"):
+        clicks = click_facts(
+            await store.link_stats(campaign_id, CLICK_TIMELINE_MINUTES),
+            live.counts.get(str(JobState.DELIVERED), 0),
+            {c.country: c.delivered for c in country_facts},
+        )
     return CampaignFacts(
         live=live,
         message=row.message,
@@ -285,12 +296,13 @@ async def campaign_facts(store: Store, config: Config, campaign_id: int) -> Camp
         ),
         valid_until=row.valid_until,
         created_at=row.created_at,
-        countries=country_table(countries),
+        countries=country_facts,
         windows=_windows(row, countries, quiet, config.compliance),
         errors=tuple(_error(e) for e in await store.last_errors(campaign_id, ERROR_GROUPS)),
         latency=LatencyFacts(sum(b.jobs for b in buckets), spread["p50"], spread["p95"], spread["p99"]),
         timeline=tuple(await store.campaign_timeline(campaign_id)),
         preview=row.preview,
+        clicks=clicks,
     )
 
 

@@ -5,8 +5,15 @@ rejection `(reason, detail)` or a planned message `(e164, country, body, encodin
 saved)`; nothing it does depends on other rows, so chunks can be handed to several processes
 and the results merged in file order by the parent (which alone does dedupe and suppression,
 see campaigner.planning.planner). Checks, first match wins: malformed (cell count), invalid and
-not_sms_capable (campaigner.planning.phones), empty_value and too_long (the rendered message, with
-the opt-out footer when there is one: it is sent, so it is counted and priced).
+not_sms_capable (campaigner.planning.phones), empty_value, bad_link (a per-recipient link URL
+that is not one) and too_long (the rendered message, with the opt-out footer when there is one
+and the short links in it: what is sent is what is counted and priced).
+
+Short links (campaigner.text.links): each row gets a fresh code per link of the template. The
+segment count depends only on the short URL's length, never on its code, so the body is counted
+with a fixed stand-in code (and the count cached as before), and rendered again with the real
+codes; the long form (the targets written out) is counted too, for what the preview says
+shortening saved.
 
 Everything expensive is cached: the phone verdict by raw string, the segment count (with and
 without smart encoding) by rendered body, which repeats a lot when few columns are personalised.
@@ -20,15 +27,20 @@ from typing import Final, Literal
 
 from campaigner.planning.phones import OK, PhoneClassifier
 from campaigner.planning.recipients import MALFORMED, ragged_reason
+from campaigner.text.links import CodeSource, LinkTarget, short_url
 from campaigner.text.segments import count_segments, smart_encode
 from campaigner.text.templates import EmptyValue, Template
 
 EMPTY_VALUE: Final = "empty_value"
 TOO_LONG: Final = "too_long"
+BAD_LINK: Final = "bad_link"
 _BODY_CACHE_LIMIT: Final = 20_000
 
-# (reason, detail) or (e164, country, body, encoding, segments, saved_segments)
-RowResult = tuple[str, str] | tuple[str, str | None, str, str, int, int]
+# A recipient's link: (code, link name, target, short URL as the body shows it).
+RowLink = tuple[str, str, str, str]
+# (reason, detail) or (e164, country, body, encoding, segments, saved_segments, links,
+# segments of the long form: the body with the targets instead of the short links)
+RowResult = tuple[str, str] | tuple[str, str | None, str, str, int, int, tuple[RowLink, ...], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +59,11 @@ class ChunkSpec:
     max_segments: int | None = None
     # The opt-out footer ("Reply STOP to opt out"), on a line of its own after every body ("": none).
     footer: str = ""
+    # The template's links, in the order of Template.links, and how their short URLs look.
+    links: tuple[LinkTarget, ...] = ()
+    link_base: str = ""
+    code_length: int = 8
+    show_scheme: bool = True
 
 
 class ChunkPlanner:
@@ -59,6 +76,10 @@ class ChunkPlanner:
         # Already checked against these headers by the parent; binding again is cheap.
         self.template.check_columns(list(spec.headers), "recipients")
         self._bodies: dict[str, tuple[str, str, int, int]] = {}
+        self._long: dict[str, int] = {}
+        self._codes = CodeSource(spec.code_length)
+        # The stand-in a body is counted with: the same length as every real short URL.
+        self._stand_in = short_url(spec.link_base, "0" * spec.code_length, show_scheme=spec.show_scheme)
 
     def plan(self, rows: list[list[str]]) -> list[RowResult]:
         """One result per row, in order (see the module docstring for their shapes)."""
@@ -70,6 +91,7 @@ class ChunkPlanner:
         empty = spec.empty_value
         bodies = self._bodies
         footer = "\n" + spec.footer if spec.footer else ""
+        links = spec.links
         out: list[RowResult] = []
         append = out.append
         for cells in rows:
@@ -82,8 +104,14 @@ class ChunkPlanner:
             if phone.status != OK:
                 append((phone.status, phone.detail))
                 continue
+            targets: list[str] = []
+            if links:
+                bad = self._targets(cells, targets)
+                if bad is not None:
+                    append((BAD_LINK, f"link {bad!r}: the cell is not an http:// or https:// URL"))
+                    continue
             try:
-                body = render(cells, empty)
+                body = render(cells, empty, [self._stand_in] * len(links)) if links else render(cells, empty)
             except EmptyValue as exc:
                 append((EMPTY_VALUE, f"column {exc.column!r} is empty"))
                 continue
@@ -92,6 +120,11 @@ class ChunkPlanner:
             if counted is None:
                 counted = self._count(body)
             sent, encoding, segments, saved = counted
+            row_links: tuple[RowLink, ...] = ()
+            long_segments = segments
+            if links:
+                row_links, sent = self._shorten(cells, targets, sent != body, footer)
+                long_segments = self._long_segments(render(cells, empty, targets) + footer)
             if len(sent) > spec.max_body_chars:
                 append((TOO_LONG, f"{len(sent)} characters; the provider accepts {spec.max_body_chars}"))
                 continue
@@ -101,8 +134,46 @@ class ChunkPlanner:
                     (TOO_LONG, f"{segments} segments; the provider sends at most {limit} (max_message_parts)")
                 )
                 continue
-            append((phone.e164 or "", phone.country, sent, encoding, segments, saved))
+            append(
+                (phone.e164 or "", phone.country, sent, encoding, segments, saved, row_links, long_segments)
+            )
         return out
+
+    def _targets(self, cells: list[str], targets: list[str]) -> str | None:
+        """Fill `targets` with this row's link URLs; the name of a link that has none, or None."""
+        for link in self.spec.links:
+            target = link.target(cells)
+            if target is None:
+                return link.name
+            targets.append(target)
+        return None
+
+    def _shorten(
+        self, cells: list[str], targets: list[str], smart: bool, footer: str
+    ) -> tuple[tuple[RowLink, ...], str]:
+        """This row's codes, and its body with them (smart-encoded again if the counted one was)."""
+        spec = self.spec
+        row_links = []
+        urls = []
+        for link, target in zip(spec.links, targets, strict=True):
+            code = self._codes.next()
+            url = short_url(spec.link_base, code, show_scheme=spec.show_scheme)
+            row_links.append((code, link.name, target, url))
+            urls.append(url)
+        body = self.template.render_row(cells, spec.empty_value, urls) + footer
+        if smart:
+            body = smart_encode(body)
+        return tuple(row_links), body
+
+    def _long_segments(self, body: str) -> int:
+        """Segments of the message with its links written out (what shortening saves against)."""
+        found = self._long.get(body)
+        if found is None:
+            found = count_segments(smart_encode(body) if self.spec.smart_encoding else body).segments
+            if len(self._long) >= _BODY_CACHE_LIMIT:
+                self._long.clear()
+            self._long[body] = found
+        return found
 
     def _count(self, body: str) -> tuple[str, str, int, int]:
         """(body as sent, encoding, segments, segments saved by smart encoding or that it would save)."""

@@ -30,9 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from campaigner.config import Config
 from campaigner.dispatch.request_sizing import RequestCount, claim_size
-from campaigner.errors import InputFileError
+from campaigner.errors import InputFileError, UserError
 from campaigner.model.jobs import PlannedMessage
 from campaigner.planning.chunks import (
+    BAD_LINK,
     EMPTY_VALUE,
     TOO_LONG,
     ChunkPlanner,
@@ -52,10 +53,12 @@ from campaigner.planning.recipients import (
     Rejected,
 )
 from campaigner.providers.registry import capabilities_of, recipients_per_request
+from campaigner.text.links import LinkSet, short_url
 from campaigner.text.templates import Template
 
 __all__ = [
     "CountryLine",
+    "LinkSavings",
     "MergeWarning",
     "PlanOptions",
     "Planner",
@@ -72,7 +75,7 @@ Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="
 CHUNK_ROWS = 2_000
 # Below this file size the pool's start-up (≈0.3 s a worker) costs more than it saves.
 POOL_MIN_BYTES = 4 << 20
-REASONS = (INVALID, NOT_SMS_CAPABLE, DUPLICATE, SUPPRESSED, EMPTY_VALUE, TOO_LONG, MALFORMED)
+REASONS = (INVALID, NOT_SMS_CAPABLE, DUPLICATE, SUPPRESSED, EMPTY_VALUE, BAD_LINK, TOO_LONG, MALFORMED)
 
 
 class PlanOptions(BaseModel):
@@ -97,6 +100,8 @@ class PlanOptions(BaseModel):
     # Seconds the messages stay valid once sending starts (--valid-for / --valid-until), for the
     # preview's warning of what would expire at the provider's limits; None: no deadline.
     valid_for_seconds: float | None = None
+    # `--link NAME=URL` definitions, for `{link:NAME}` placeholders.
+    links: dict[str, str] = Field(default_factory=dict)
 
 
 class CountryLine(BaseModel):
@@ -135,6 +140,20 @@ class SmartSavings(BaseModel):
     cost: Money = Decimal(0)
 
 
+class LinkSavings(BaseModel):
+    """The message's short links, and what writing them short saved against the long URLs."""
+
+    links: int = 0  # links per message
+    example: str = ""  # a short link as the messages show it (the code is a stand-in)
+    short_chars: int = 0  # characters of one short link
+    long_chars: int = (
+        0  # characters of the longest target written in place (a per-recipient one: the longest seen)
+    )
+    messages: int = 0  # messages whose segment count the short form lowers
+    segments: int = 0  # segments saved over the campaign
+    cost: Money = Decimal(0)
+
+
 class Preview(BaseModel):
     """The totals of a plan; complete once `Planner.batches()` is exhausted."""
 
@@ -152,6 +171,7 @@ class Preview(BaseModel):
     # recorded before they are claimed; None when the campaign requires none.
     no_consent: int | None = None
     empty_value: int = 0
+    bad_link: int = 0
     too_long: int = 0
     malformed: int = 0
     segments_total: int = 0
@@ -162,6 +182,7 @@ class Preview(BaseModel):
     by_country: list[CountryLine] = Field(default_factory=list)
     segments_histogram: dict[int, int] = Field(default_factory=dict)
     smart_encoding: SmartSavings = Field(default_factory=SmartSavings)
+    links: LinkSavings = Field(default_factory=LinkSavings)
     first_rejects: list[RejectLine] = Field(default_factory=list)
     # Rows a stray quote may have merged (the first few; `warnings_total` counts them all).
     warnings: list[MergeWarning] = Field(default_factory=list)
@@ -203,6 +224,7 @@ _COUNT_FIELD = {
     DUPLICATE: "duplicates",
     SUPPRESSED: "suppressed",
     EMPTY_VALUE: "empty_value",
+    BAD_LINK: "bad_link",
     TOO_LONG: "too_long",
     MALFORMED: "malformed",
 }
@@ -235,7 +257,14 @@ class Planner:
         """Sendable messages in file order, `batch_size` at a time; fills `self.preview` as it goes."""
         opts, cfg = self.options, self.config
         template = Template.parse(opts.message, opts.message_source)
-        self.preview.personalised = bool(template.columns)
+        # Every recipient's short links differ: a message with links is personalised too.
+        self.preview.personalised = bool(template.columns) or bool(template.links)
+        links_cfg = cfg.links
+        if template.links and not links_cfg.base_url:
+            raise UserError(
+                f"{opts.message_source}: the message has {{link:...}} but [links] base_url is not set "
+                "(the branded domain its short links are made on)"
+            )
         region = (opts.region if opts.region is not None else cfg.recipients.default_region).strip().upper()
         with RecipientsFile(
             opts.csv_path,
@@ -246,6 +275,7 @@ class Planner:
         ) as source:
             template.check_columns(source.headers, str(opts.csv_path))
             self.headers = headers = source.headers
+            links = LinkSet.of(template.links, opts.links, headers)
             spec = ChunkSpec(
                 region=region or None,
                 excluded_types=tuple(cfg.recipients.excluded_types),
@@ -259,8 +289,19 @@ class Planner:
                 if capabilities_of(cfg.provider.type).limits_parts
                 else None,
                 footer=opts.footer if opts.footer is not None else cfg.compliance.opt_out_footer,
+                links=links.targets,
+                link_base=links_cfg.base_url,
+                code_length=links_cfg.code_length,
+                show_scheme=links_cfg.show_scheme,
             )
             self.preview.footer = spec.footer
+            if links:
+                example = short_url(
+                    links_cfg.base_url, "x" * links_cfg.code_length, show_scheme=links_cfg.show_scheme
+                )
+                self.preview.links = LinkSavings(
+                    links=len(links.targets), example=example, short_chars=len(example)
+                )
             preview = self.preview
             preview.file, preview.phone_column, preview.region = (
                 str(opts.csv_path),
@@ -288,6 +329,7 @@ class Planner:
         histogram: Counter[int] = Counter()
         verdict = Admission(self.suppressed).verdict
         smart = SmartSavings(applied=spec.smart_encoding)
+        shortened = preview.links
         provider = self.config.provider
         # A personalised text goes one number a request (see Campaign.one_per_request).
         per_request = 1 if self.preview.personalised else recipients_per_request(provider)
@@ -312,7 +354,7 @@ class Planner:
                     self._reject(line, cells, result[0], result[1], spec.phone_index)
                     counts[result[0]] += 1
                     continue
-                e164, country, body, encoding, segments, saved = result
+                e164, country, body, encoding, segments, saved, links, long_segments = result
                 refused = verdict(e164)
                 if refused is not None:
                     counts[refused[0]] += 1
@@ -330,8 +372,16 @@ class Planner:
                     smart.messages += 1
                     smart.segments += saved
                     smart.cost += saved * price(country)
+                if links:
+                    shortened.long_chars = max(shortened.long_chars, max(len(link[2]) for link in links))
+                    if long_segments > segments:
+                        shortened.messages += 1
+                        shortened.segments += long_segments - segments
+                        shortened.cost += (long_segments - segments) * price(country)
                 fields = dict(zip(headers, cells, strict=False))  # extra empty trailing cells dropped
-                batch.append(PlannedMessage(line, e164, country, body, encoding, segments, cost, fields))
+                batch.append(
+                    PlannedMessage(line, e164, country, body, encoding, segments, cost, fields, links)
+                )
                 if len(batch) >= batch_size:
                     yield batch
                     batch = []

@@ -248,6 +248,21 @@ class Transaction(Runner):
         except _DRIVER_ERRORS as exc:
             raise translate(exc, f"COPY into {table}", self.url) from None
 
+    async def copy_unique_records(
+        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    ) -> bool:
+        """COPY `records` inside a savepoint; False (and nothing loaded) if one breaks a unique key.
+
+        The caller changes the clashing values and tries again, without losing the transaction."""
+        try:
+            async with self.connection.transaction():
+                await self.connection.copy_records_to_table(table, records=records, columns=list(columns))
+        except asyncpg.UniqueViolationError:
+            return False
+        except _DRIVER_ERRORS as exc:
+            raise translate(exc, f"COPY into {table}", self.url) from None
+        return True
+
     async def cursor(self, name: str, *args: Any, prefetch: int = 1000) -> AsyncIterator[asyncpg.Record]:
         """Stream the rows of a query through a server-side cursor."""
         try:

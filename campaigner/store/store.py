@@ -15,6 +15,7 @@ or, from a synchronous CLI command, `run_with_store(config, lambda store: ...)`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,7 @@ from campaigner.store.consent import ConsentStore
 from campaigner.store.database import Database
 from campaigner.store.inbound import InboundStore
 from campaigner.store.jobs import JobStore, _rows_changed
+from campaigner.store.links import LinkStore, copy_links
 from campaigner.store.observe import ObserveStore
 from campaigner.store.purge import PurgeStore
 from campaigner.store.rows import from_record
@@ -64,7 +66,7 @@ class _Price:
     rows: int = 0
 
 
-class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore):
+class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore, LinkStore):
     """Every database operation campaigner performs, over one `Database` pool."""
 
     def __init__(self, db: Database) -> None:
@@ -108,11 +110,15 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore):
         *,
         scheduled: bool = False,
         require_opt_in: bool = False,
+        new_code: Callable[[], str] | None = None,
     ) -> int:
         """Insert a campaign and COPY its jobs in one transaction; returns the campaign id.
 
         `batches` is consumed inside the COPY; any error it raises (a bad row half way) rolls back
         everything, so no campaign is left behind. `totals` is called once the batches are done.
+        Messages with short links have them loaded in the same transaction, each batch's links
+        before its jobs, so a job is never committed without its codes; `new_code` draws a code
+        again when one clashes with a stored one.
         """
         state = str(CampaignState.SCHEDULED if scheduled else CampaignState.DRAFT)
         async with self.db.transaction() as tx:
@@ -145,12 +151,25 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore):
                 found.rows += 1
                 return found.value
 
-            records = (
-                (campaign_id, m.line, m.e164, m.country, m.body, m.segments, m.encoding, cost(m.cost))
-                for batch in batches
-                for m in batch
-            )
-            await tx.copy_records("jobs", JOB_COLUMNS, records)
+            def record(m: PlannedMessage) -> tuple[object, ...]:
+                return (campaign_id, m.line, m.e164, m.country, m.body, m.segments, m.encoding, cost(m.cost))
+
+            remaining = iter(batches)
+            first = next(remaining, None)
+            if first is not None and new_code is not None and any(m.links for m in first):
+                # One COPY of links and one of jobs a batch (a batch is 10,000 messages).
+                for batch in itertools.chain([first], remaining):
+                    loaded_batch = await copy_links(tx, campaign_id, batch, new_code)
+                    await tx.copy_records("jobs", JOB_COLUMNS, [record(m) for m in loaded_batch])
+            else:
+                if first is not None and any(m.links for m in first):
+                    raise ValueError("messages with links need new_code to load")
+                records = (
+                    (campaign_id, m.line, m.e164, m.country, m.body, m.segments, m.encoding, cost(m.cost))
+                    for batch in itertools.chain([first] if first else [], remaining)
+                    for m in batch
+                )
+                await tx.copy_records("jobs", JOB_COLUMNS, records)
             jobs = sum(price.rows for price in loaded.values())
             if jobs:
                 amount = sum((price.value * price.rows for price in loaded.values()), Decimal(0))
@@ -197,9 +216,7 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore):
         """Campaigns of `account` with jobs submitted and no final receipt yet."""
         return [r["id"] for r in await self.db.all("campaigns-awaiting-receipts", account)]
 
-    async def awaiting_receipt(
-        self, campaign_id: int, older_than: float, limit: int
-    ) -> list[str]:
+    async def awaiting_receipt(self, campaign_id: int, older_than: float, limit: int) -> list[str]:
         """Provider ids of submitted jobs waiting `older_than` seconds for a receipt, oldest first."""
         rows = await self.db.all("awaiting-receipt-jobs", campaign_id, float(older_than), limit)
         return [r["provider_id"] for r in rows]

@@ -11,6 +11,8 @@ Syntax and matching rules (what the README promises):
 - A value that is empty or only whitespace is "empty": with policy `"reject"` rendering raises
   `EmptyValue` (the caller sets the row aside), with `"empty"` it renders as nothing.
 - Values are inserted as they are: no trimming, no escaping, no recursive placeholders.
+- `{link:...}` is a short link, not a column (campaigner.text.links): the template records it in
+  `links` and the caller passes each recipient's short URL to `render_row`.
 
 Rendering runs once per recipient, so the template is compiled once into a `str.format` pattern of
 positional fields: a render is one C-level `format` call, and a template without placeholders
@@ -41,12 +43,16 @@ class EmptyValue(Exception):
 class Template:
     """A parsed message template; build it with `Template.parse`."""
 
-    __slots__ = ("_columns", "_format", "_indexes", "placeholders", "text")
+    __slots__ = ("_columns", "_format", "_indexes", "links", "placeholders", "text")
 
-    def __init__(self, text: str, literal_format: str, placeholders: tuple[str, ...]) -> None:
+    def __init__(
+        self, text: str, literal_format: str, placeholders: tuple[str, ...], links: tuple[str, ...] = ()
+    ) -> None:
         self.text = text
         #: The placeholder names in order of first appearance, as written (without braces).
         self.placeholders = placeholders
+        #: The `{link:REF}` references in order of first appearance (REF: a URL or a --link name).
+        self.links = links
         self._format = literal_format
         # Filled by check_columns: the CSV header each placeholder is read from, and its index.
         self._columns: tuple[str, ...] = placeholders
@@ -55,8 +61,9 @@ class Template:
     @classmethod
     def parse(cls, text: str, source: str = "message") -> Template:
         """Compile `text`; a malformed brace is a UserError naming `source`, line and column."""
-        pieces: list[str] = []  # the str.format pattern, built piece by piece
+        pieces: list[str | tuple[bool, int]] = []  # literals, and (is a link, index) fields
         names: list[str] = []
+        links: list[str] = []
         i, n = 0, len(text)
         literal_start = 0
         while i < n:
@@ -81,17 +88,29 @@ class Template:
             if not name:
                 raise UserError(f"{source}: empty placeholder '{{}}' at {_where(text, i)}")
             pieces.append(text[literal_start:i])
-            if name not in names:
-                names.append(name)
-            pieces.append("{" + str(names.index(name)) + "}")
+            if name.startswith("link:"):
+                ref = name[len("link:") :].strip()
+                if not ref:
+                    raise UserError(f"{source}: empty link placeholder at {_where(text, i)}")
+                if ref not in links:
+                    links.append(ref)
+                pieces.append((True, links.index(ref)))
+            else:
+                if name not in names:
+                    names.append(name)
+                pieces.append((False, names.index(name)))
             i = end + 1
             literal_start = i
         pieces.append(text[literal_start:])
-        literal_format = "".join(pieces)
-        if not names:
+        # Columns are fields 0..n-1, links come after them: one positional format call renders both.
+        literal_format = "".join(
+            piece if isinstance(piece, str) else "{" + str(piece[1] + (len(names) if piece[0] else 0)) + "}"
+            for piece in pieces
+        )
+        if not names and not links:
             # No fields: the "pattern" is the text with {{ }} already undone, used as is.
             literal_format = literal_format.replace("{{", "{").replace("}}", "}")
-        return cls(text, literal_format, tuple(names))
+        return cls(text, literal_format, tuple(names), tuple(links))
 
     def check_columns(self, headers: Sequence[str], source: str) -> None:
         """Bind every placeholder to a header of `source`; an unknown or ambiguous one is a UserError.
@@ -124,13 +143,27 @@ class Template:
         self._columns = tuple(headers[i] for i in indexes)
 
     @property
+    def indexes(self) -> tuple[int, ...]:
+        """The row index each placeholder reads (after `check_columns`)."""
+        if self._indexes is None:
+            raise RuntimeError("Template.indexes needs check_columns first")
+        return self._indexes
+
+    @property
+    def pattern(self) -> str:
+        """The `str.format` pattern: placeholders as fields 0..n-1, then the links."""
+        return self._format
+
+    @property
     def columns(self) -> tuple[str, ...]:
         """The header each placeholder reads (the placeholder names until `check_columns` binds them)."""
         return self._columns
 
-    def render(self, fields: Mapping[str, str], empty: EmptyPolicy = "reject") -> str:
+    def render(
+        self, fields: Mapping[str, str], empty: EmptyPolicy = "reject", links: Sequence[str] = ()
+    ) -> str:
         """The message for one row given as header → value; raises EmptyValue under "reject"."""
-        if not self.placeholders:
+        if not self.placeholders and not self.links:
             return self._format
         values = []
         for column in self._columns:
@@ -142,11 +175,12 @@ class Template:
                     raise EmptyValue(column)
                 value = ""
             values.append(value)
-        return self._format.format(*values)
+        return self._format.format(*values, *links)
 
-    def render_row(self, row: Sequence[str], empty: EmptyPolicy = "reject") -> str:
-        """The message for one CSV row given as a list of cells (after `check_columns`)."""
-        if not self.placeholders:
+    def render_row(self, row: Sequence[str], empty: EmptyPolicy = "reject", links: Sequence[str] = ()) -> str:
+        """The message for one CSV row given as a list of cells (after `check_columns`), with the
+        recipient's short URLs in the order of `self.links`."""
+        if not self.placeholders and not self.links:
             return self._format
         if self._indexes is None:
             raise RuntimeError("Template.render_row needs check_columns first")
@@ -158,7 +192,7 @@ class Template:
                     raise EmptyValue(column)
                 value = ""
             values.append(value)
-        return self._format.format(*values)
+        return self._format.format(*values, *links)
 
     def __repr__(self) -> str:
         return f"Template({self.text!r})"

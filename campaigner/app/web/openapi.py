@@ -188,6 +188,41 @@ _SCHEMAS: dict[str, Any] = {
                     ),
                     "timeline": {"type": "array", "items": {"$ref": "#/components/schemas/TimelinePoint"}},
                     "preview": {"type": "object"},
+                    "clicks": {
+                        **_nullable(
+                            _object(
+                                {
+                                    "links": _INT,
+                                    "clicks": _INT,
+                                    "unique_clickers": _INT,
+                                    "repeat_clicks": _INT,
+                                    "bot_clicks": _INT,
+                                    "delivered": _INT,
+                                    "click_through_rate": _nullable("number"),
+                                    "by_country": {
+                                        "type": "array",
+                                        "items": _object(
+                                            {
+                                                "country": _STR,
+                                                "clicks": _INT,
+                                                "unique_clickers": _INT,
+                                                "delivered": _INT,
+                                                "click_through_rate": _nullable("number"),
+                                            }
+                                        ),
+                                    },
+                                    "timeline": {
+                                        "type": "array",
+                                        "items": _object(
+                                            {"minute": _TIME, "clicks": _INT, "first_clicks": _INT}
+                                        ),
+                                    },
+                                }
+                            )
+                        ),
+                        "description": "Short links' clicks (null: the message has no links); bots "
+                        "are in bot_clicks only.",
+                    },
                 }
             ),
         ]

@@ -25,7 +25,7 @@ from campaigner.app.web.auth import CSRF_FIELD, SESSION_COOKIE
 from campaigner.app.web.consent import consent_of, number_of
 from campaigner.app.web.state import BALANCE, CONFIG, GUARD, STORE
 from campaigner.model.states import CampaignState, JobState
-from campaigner.observe.charts import bar_chart, time_chart, timeline_series
+from campaigner.observe.charts import Series, bar_chart, time_chart, timeline_series
 from campaigner.observe.facts import (
     LIVE_TIMELINE_MINUTES,
     LiveFacts,
@@ -175,10 +175,21 @@ async def campaign_page(request: web.Request) -> web.Response:
         unit=" s",
         chart_id="lat",
     )
+    clicks_chart = ""
+    if facts.clicks is not None:
+        clicks_chart = time_chart(
+            [
+                Series("clicks", [(m.minute, float(m.clicks)) for m in facts.clicks.timeline]),
+                Series("first clicks", [(m.minute, float(m.first_clicks)) for m in facts.clicks.timeline]),
+            ],
+            title="Clicks per minute (people; first clicks of a link)",
+            chart_id="clk",
+        )
     actions = [(verb, label) for verb, (label, states, _) in ACTIONS.items() if live.state in states]
     return _render(
         request,
         "campaign.html",
+        clicks_chart=clicks_chart,
         f=facts,
         live=live,
         fields=_campaign_fields(live),

@@ -215,6 +215,10 @@ EXPORT_COLUMNS = (
     "finished_at",
     "reported_segments",
     "reported_cost",
+    # Short links: the recipient's codes (space-separated), people's clicks on them, the first one.
+    "link_codes",
+    "link_clicks",
+    "link_first_click_at",
 )
 
 
@@ -296,6 +300,9 @@ def export_command(app: AppContext, campaign_id: int, out: Path | None) -> None:
                     r["finished_at"].isoformat() if r["finished_at"] else "",
                     "" if r["reported_segments"] is None else r["reported_segments"],
                     "" if r["reported_cost"] is None else r["reported_cost"],
+                    r["link_codes"] or "",
+                    r["link_clicks"],
+                    r["link_first_click_at"].isoformat() if r["link_first_click_at"] else "",
                 ]
             )
             count += 1

@@ -33,6 +33,7 @@ from campaigner.config import Config
 from campaigner.errors import InputFileError, UserError
 from campaigner.planning.planner import CountryLine, PlannedMessage, Planner, PlanOptions, Rejected
 from campaigner.providers.registry import capabilities_of, make_provider
+from campaigner.text.links import parse_link_options
 
 
 def validity_seconds(
@@ -209,6 +210,14 @@ def _outputs(sendable: str | None, rejects: str | None) -> Iterator[_Outputs]:
     "Default: [dispatcher] valid_for.",
 )
 @click.option("--valid-until", metavar="TIME", help="Warn about what would expire by this ISO 8601 time.")
+@click.option(
+    "--link",
+    "links",
+    multiple=True,
+    metavar="NAME=URL",
+    help="The URL {link:NAME} in the message shortens; it may hold {column} values of each row "
+    "(percent-escaped), or be one {column} holding the whole URL. Repeatable.",
+)
 @format_option("table", "json")
 @click.option(
     "--sendable-out", type=click.Path(dir_okay=False), help="Write the clean list (E.164 + columns) here."
@@ -239,6 +248,7 @@ def preview_command(
     no_footer: bool,
     valid_for: str | None,
     valid_until: str | None,
+    links: tuple[str, ...],
     output_format: str,
     sendable_out: str | None,
     rejects_out: str | None,
@@ -264,6 +274,7 @@ def preview_command(
             strict=strict,
             footer=chosen_footer,
             valid_for_seconds=validity,
+            links=parse_link_options(links),
         )
         with _outputs(sendable_out, rejects_out) as outputs:
             on_reject = outputs.rejected if outputs.rejects is not None else None

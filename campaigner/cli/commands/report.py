@@ -108,6 +108,24 @@ def _table(report: Report) -> str:
             f"{c['rejected']:,}", f"{c['cost']:.2f}",
         )  # fmt: skip
     console.print(countries)
+    clicks = data["clicks"]
+    if clicks:
+        rate = clicks["click_through_rate"]
+        say(
+            f"  short links: {clicks['links']:,}; clicks {clicks['clicks']:,} by "
+            f"{clicks['unique_clickers']:,} recipients ({clicks['repeat_clicks']:,} repeats), "
+            f"click-through {'-' if rate is None else f'{rate:.1%}'} of {clicks['delivered']:,} delivered; "
+            f"{clicks['bot_clicks']:,} link-preview bots not counted"
+        )
+        if clicks["by_country"]:
+            by_country = Table("country", "clicks", "clickers", "click-through", box=None)
+            for c in clicks["by_country"]:
+                ctr = c["click_through_rate"]
+                by_country.add_row(
+                    c["country"] or "unknown", f"{c['clicks']:,}", f"{c['unique_clickers']:,}",
+                    "-" if ctr is None else f"{ctr:.1%}",
+                )  # fmt: skip
+            console.print(by_country)
     if data["errors"]:
         errors = Table("code", "state", "message", "jobs", box=None)
         for e in data["errors"]:

@@ -59,10 +59,19 @@ FROM jobs WHERE campaign_id = $1 AND state IN ('rejected', 'undelivered')
 GROUP BY state, error_class, error_code ORDER BY count(*) DESC LIMIT $2;
 
 -- name: export-jobs
--- campaigner export: every job of a campaign with its final state (streamed with a cursor).
-SELECT id, line, e164, country, state, attempts, segments, encoding, cost, provider_id, error_code,
-       error_class, error_message, submitted_at, finished_at, reported_segments, reported_cost
-FROM jobs WHERE campaign_id = $1 ORDER BY id;
+-- campaigner export: every job of a campaign with its final state (streamed with a cursor), and
+-- its short links' codes and the clicks people made on them (links_campaign index, 0015).
+SELECT j.id, j.line, j.e164, j.country, j.state, j.attempts, j.segments, j.encoding, j.cost, j.provider_id,
+       j.error_code, j.error_class, j.error_message, j.submitted_at, j.finished_at, j.reported_segments,
+       j.reported_cost, l.codes AS link_codes, coalesce(l.clicks, 0) AS link_clicks,
+       l.first_click_at AS link_first_click_at
+FROM jobs j
+LEFT JOIN LATERAL (
+    SELECT string_agg(k.code, ' ' ORDER BY k.name) AS codes, sum(k.clicks)::bigint AS clicks,
+           min(k.first_click_at) AS first_click_at
+    FROM links k WHERE k.campaign_id = j.campaign_id AND k.line = j.line
+) AS l ON true
+WHERE j.campaign_id = $1 ORDER BY j.id;
 
 -- name: reported-costs
 -- campaigner status: what the provider reported for campaign $1's messages, beside our estimate.
