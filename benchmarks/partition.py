@@ -472,6 +472,8 @@ class Figures:
     cut_lines: list[str]
     per_host: dict[str, int]
     completed: bool
+    away: float
+    voided: int
 
     def checks(self) -> list[tuple[str, bool]]:
         return [
@@ -761,6 +763,12 @@ def _figures(
         cut_lines=[line for _at, line in cut_daemon.lines_between(cut_at)],
         per_host=dict(Counter(m[1] for m in messages)),
         completed=True,
+        away=restored - cut_at,
+        voided=sum(
+            int(match[1])
+            for _at, line in cut_daemon.lines
+            if (match := re.search(r"(\d+) claimed before a heartbeat lapse not sent", line))
+        ),
     )
 
 
@@ -783,7 +791,7 @@ def report(figures: Figures, args: Any) -> bool:
     )
     print(
         f"time to finish    {f.seconds:.1f} s (at the limit alone {ceiling:.1f} s; the cut host was "
-        f"away {args.down:g} s)"
+        f"away {f.away:.1f} s)"
     )
     took = f"{f.takeover_seconds:.1f} s" if f.takeover_seconds is not None else "not within the cut"
     print(
@@ -795,7 +803,7 @@ def report(figures: Figures, args: Any) -> bool:
     print(
         f"cut host return   {f.cut_sends_after_restore} messages sent after the restore, "
         f"{f.cut_stale_sends} of them for jobs it no longer held (target 0), "
-        f"{f.cut_late_arrivals} late arrivals"
+        f"{f.cut_late_arrivals} late arrivals; {f.voided} jobs it had claimed before the cut not sent"
     )
     print(f"cut host's log from the cut on ({len(f.cut_lines)} lines):")
     for line in f.cut_lines[: args.show_lines]:

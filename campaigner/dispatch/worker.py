@@ -89,15 +89,15 @@ class Worker:
 
     def _written(self, began: float, ended: float) -> None:
         """A heartbeat begun at `began` was written by `ended`."""
-        if ended >= self._fresh_until:
-            # It landed after our freshness ran out: until it did, the row may have looked dead to
-            # others, who then reconcile our jobs. Every claim made before now is void.
-            if self._fresh_until > self._unbroken_since:  # the first write after this lapse
-                log.warning(
-                    "worker %s: heartbeat back after %.1f s without one: others may have taken its "
-                    "jobs over, so none claimed before is sent (left to reconciliation)",
-                    self.id,
-                    ended - (self._fresh_until - self._timeout / 2),
-                )
+        # Landed after our freshness ran out: until it did, the row may have looked dead to others,
+        # who then reconcile our jobs, so every claim made before now is void. (If we have not been
+        # fresh since the last lapse, nothing was claimed since: it is the same lapse.)
+        if self._fresh_until <= ended and self._fresh_until > self._unbroken_since:
+            log.warning(
+                "worker %s: heartbeat back after %.1f s without one: others may have taken its "
+                "jobs over, so none claimed before is sent (left to reconciliation)",
+                self.id,
+                ended - (self._fresh_until - self._timeout / 2),
+            )
             self._unbroken_since = ended
         self._fresh_until = max(self._fresh_until, began + self._timeout / 2)
