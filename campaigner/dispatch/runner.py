@@ -97,7 +97,9 @@ class CampaignRunner:
         self.report = RunReport(campaign_id)
         dispatcher = config.dispatcher
         self._policy = RetryPolicy(dispatcher.max_attempts, dispatcher.backoff_base, dispatcher.backoff_max)
-        self._recorder = ResultRecorder(store, worker.id, dispatcher.result_flush_interval)
+        self._recorder = ResultRecorder(
+            store, worker.id, dispatcher.result_flush_interval, lambda: worker.unbroken_since
+        )
         self._metrics = metrics.for_account(config.provider.account)
         self._metrics.watch_throttle(throttle)
         self._reconciler = Reconciler(store, provider, throttle, config, campaign_id, worker.id)
@@ -238,7 +240,7 @@ class CampaignRunner:
                 self._campaign_id, self._worker.id, self._claim_size(), dispatcher.lease_seconds
             )
             if jobs and self._window is not None:
-                jobs = await self._defer_outside_window(jobs)
+                jobs = await self._defer_outside_window(jobs, claimed_at)
             if jobs:
                 for batch in self._batches(jobs, claimed_at):
                     self._queue.put_nowait(batch)
@@ -265,7 +267,7 @@ class CampaignRunner:
             return None
         return seconds_until_closed(e164, *self._window)
 
-    async def _defer_outside_window(self, jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
+    async def _defer_outside_window(self, jobs: Sequence[ClaimedJob], claimed_at: float) -> list[ClaimedJob]:
         """Put back, until their window opens, the jobs whose recipients' local time is outside it."""
         assert self._window is not None
         start, end = self._window
@@ -283,10 +285,10 @@ class CampaignRunner:
                     error_class="recipient",
                     error_message=message,
                 )
-                await self._recorder.add(never)
+                await self._recorder.add(never, claimed_at)
             else:
                 await self._recorder.add(
-                    JobResult(job.id, JobState.PENDING, retry_in=wait, attempts_delta=-1)
+                    JobResult(job.id, JobState.PENDING, retry_in=wait, attempts_delta=-1), claimed_at
                 )
         return sendable
 
@@ -370,7 +372,7 @@ class CampaignRunner:
             job = by_id.get(result.ref)
             await self._apply(result, int(job.attempts) if job is not None else 1, job, done)
         # One call for the whole request: a batch of 500 results is one buffer append, not 500 awaits.
-        await self._recorder.add_many(done)
+        await self._recorder.add_many(done, batch.claimed_at)
 
     def _void(self, batch: _Batch) -> None:
         """Neither send nor write back jobs claimed before our heartbeat lapsed (see Worker)."""

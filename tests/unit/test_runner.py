@@ -13,9 +13,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from campaigner.config import Config, config_from_mapping
+from campaigner.dispatch.recorder import ResultRecorder
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.throttle import Limits, Throttle
 from campaigner.dispatch.worker import Worker
+from campaigner.model.jobs import JobResult
 from campaigner.model.provider import LookupResult, OutboundMessage, Outcome, SendResult
 from campaigner.model.states import CampaignState, JobState
 from campaigner.providers.errors import ProviderUnavailable
@@ -331,3 +333,18 @@ async def test_a_worker_cut_off_mid_campaign_sends_nothing_it_had_claimed_once_i
     assert report.voided == len(queued)
     assert report.state == CampaignState.COMPLETED and store.states() == {"submitted": 12}
     assert set(provider.tries.values()) == {1}
+
+
+async def test_a_result_of_a_job_claimed_before_a_heartbeat_lapse_is_not_written() -> None:
+    # After the lapse the job may have been reconciled and claimed again by this same worker: the
+    # store's guard (our worker, still sending) would let the old result overwrite the new claim.
+    store = MemoryStore(numbers(2))
+    await store.claim_jobs(1, "w", 2, 60)
+    lapse_ended = [float("-inf")]
+    recorder = ResultRecorder(store, "w", 60.0, lambda: lapse_ended[0])
+    await recorder.add(JobResult(1, JobState.SUBMITTED, provider_id="m-1"), time.monotonic())
+    lapse_ended[0] = time.monotonic()
+    await recorder.add(JobResult(2, JobState.SUBMITTED, provider_id="m-2"), time.monotonic())
+    await recorder.flush()
+    assert store.jobs[1].state == JobState.SENDING  # left to reconciliation, which looks it up
+    assert store.jobs[2].state == JobState.SUBMITTED and store.jobs[2].provider_id == "m-2"
