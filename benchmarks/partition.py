@@ -463,6 +463,7 @@ class Figures:
     max_window: int
     limit: int
     sandbox_violations: int
+    violations_when: str
     seconds: float
     takeover_seconds: float | None
     cut_sends_after_restore: int
@@ -732,6 +733,9 @@ def _figures(
     gets = [r for r in trail["requests"] if r[1] == cut_ip and r[0] >= restored and r[2] == "GET"]
     refused = [r for r in trail["requests"] if r[4] == 429]
     log("429s at the sandbox: " + ", ".join(f"{r[1]} {r[2]} at cut{r[0] - cut_at:+.2f} s" for r in refused))
+    phases = Counter(
+        "before the cut" if r[0] < cut_at else "during it" if r[0] < restored else "after it" for r in refused
+    )
     log(f"sandbox rate limits: {stats['rate_limits']}")
     arrivals = ", ".join(f"+{m[0] - restored:.2f} s" for m in after[:10])
     log(
@@ -742,7 +746,7 @@ def _figures(
     noticed_lines = [
         (at, line)
         for at, line in cut_daemon.lines_between(restored)
-        if any(word in line for word in ("lease", "heartbeat", "no longer", "released", "releasing"))
+        if "heartbeat back after" in line or "lease or heartbeat too old" in line
     ]
     violations = sum(int(limit["violations"]) for limit in stats["rate_limits"].values())
     return Figures(
@@ -754,6 +758,7 @@ def _figures(
         max_window=max_in_window([m[0] for m in messages]),
         limit=args.mps,
         sandbox_violations=violations,
+        violations_when=", ".join(f"{n} {phase}" for phase, n in phases.items()),
         seconds=ended - began,
         takeover_seconds=takeover,
         cut_sends_after_restore=len(after),
@@ -787,7 +792,7 @@ def report(figures: Figures, args: Any) -> bool:
     print(f"unrecorded        {f.unrecorded}   (messages at the sandbox no job records; target 0)")
     print(
         f"max in any 1 s    {f.max_window} messages (limit {f.limit}); sandbox window violations "
-        f"{f.sandbox_violations} (target 0)"
+        f"{f.sandbox_violations} (target 0{'; ' + f.violations_when if f.violations_when else ''})"
     )
     print(
         f"time to finish    {f.seconds:.1f} s (at the limit alone {ceiling:.1f} s; the cut host was "
@@ -799,7 +804,7 @@ def report(figures: Figures, args: Any) -> bool:
         f"(worker_timeout {args.worker_timeout:g} s + the longest request)"
     )
     noticed = f"{f.noticed_seconds:.1f} s" if f.noticed_seconds is not None else "no line"
-    print(f"cut host noticed  {noticed} after the restore (first lease/heartbeat line of its log)")
+    print(f"cut host noticed  {noticed} after the restore (its log: heartbeat back, claims void)")
     print(
         f"cut host return   {f.cut_sends_after_restore} messages sent after the restore, "
         f"{f.cut_stale_sends} of them for jobs it no longer held (target 0), "
@@ -856,6 +861,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     try:
         figures = run(args, made)
+    except KeyboardInterrupt:
+        made.cleanup()
+        print("interrupted: namespaces, links, processes and the cluster removed", file=sys.stderr)
+        return 130
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"partition run failed: {exc}", file=sys.stderr)
         for daemon in made.daemons:
