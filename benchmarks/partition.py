@@ -28,6 +28,7 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
+import fcntl
 import json
 import os
 import pwd
@@ -62,6 +63,7 @@ CUT = HOSTS  # the host whose link is cut
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 # What a run made, so that the next run can remove it if this one was killed before its cleanup.
 LEFTOVERS = Path(tempfile.gettempdir()) / "campaigner-partition-leftovers.json"
+LOCK = Path(tempfile.gettempdir()) / "campaigner-partition.lock"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -856,17 +858,26 @@ def main() -> int:
     if shutil.which("ip") is None or not (PG_BIN / "postgres").exists():
         print(f"benchmarks/partition.py needs `ip` (iproute2) and PostgreSQL 15 in {PG_BIN}", file=sys.stderr)
         return 2
+    # One run at a time: a second one would remove the first's namespaces as leftovers.
+    lock = LOCK.open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print(f"another partition run is going on (lock {LOCK}); wait for it to end", file=sys.stderr)
+        return 2
     made = Made()
     atexit.register(made.cleanup)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    # Also when started in the background, where the shell leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         figures = run(args, made)
     except KeyboardInterrupt:
         made.cleanup()
         print("interrupted: namespaces, links, processes and the cluster removed", file=sys.stderr)
         return 130
-    except (RuntimeError, subprocess.CalledProcessError) as exc:
-        print(f"partition run failed: {exc}", file=sys.stderr)
+    except (RuntimeError, OSError, asyncpg.PostgresError, subprocess.SubprocessError) as exc:
+        print(f"partition run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         for daemon in made.daemons:
             print(f"host{daemon.host}'s daemon, last lines:", file=sys.stderr)
             for _at, line in daemon.lines[-15:]:
