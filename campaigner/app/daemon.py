@@ -422,6 +422,8 @@ def _summary_line(report: RunReport, seconds: float) -> str:
     )
     if report.reconciled:
         line += ", reconciled " + ", ".join(f"{k} {v}" for k, v in sorted(report.reconciled.items()))
+    if report.voided:
+        line += f", {report.voided} claimed before a heartbeat lapse not sent"
     return line + (f" ({report.reason})" if report.reason else "")
 
 

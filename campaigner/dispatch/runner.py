@@ -8,7 +8,8 @@ is settled by asking the provider (`Reconciler`), never by sending again.
 
 Three rules keep a job from being sent twice by two workers:
 * a job is only sent while its lease has time left for the whole request (`_lease_allows`);
-* a worker whose heartbeat is stale stops sending (`Worker.may_send`);
+* a worker whose heartbeat is stale stops sending (`Worker.may_send`), and once it is back sends
+  nothing it had claimed before (`Worker.claimed_before_lapse`: others may have taken it over);
 * others reconcile a job only after its lease expired or its worker has been silent long enough for
   any request it started to have ended (the store's `stale_sending_jobs`).
 """
@@ -66,12 +67,15 @@ class RunReport:
     retried: int = 0
     throttled: int = 0
     reconciled: dict[str, int] = field(default_factory=dict)
+    # Claimed, then not sent because the heartbeat lapsed after the claim (left to reconciliation).
+    voided: int = 0
 
 
 @dataclass(slots=True)
 class _Batch:
     jobs: list[ClaimedJob]
     units: int
+    claimed_at: float  # monotonic time taken before the claim
     lease_deadline: float  # monotonic time by which a request for these jobs must have ended
 
 
@@ -96,7 +100,9 @@ class CampaignRunner:
         self.report = RunReport(campaign_id)
         dispatcher = config.dispatcher
         self._policy = RetryPolicy(dispatcher.max_attempts, dispatcher.backoff_base, dispatcher.backoff_max)
-        self._recorder = ResultRecorder(store, worker.id, dispatcher.result_flush_interval)
+        self._recorder = ResultRecorder(
+            store, worker.id, dispatcher.result_flush_interval, lambda: worker.unbroken_since
+        )
         self._metrics = metrics.for_account(config.provider.account)
         self._metrics.watch_throttle(throttle)
         self._reconciler = Reconciler(store, provider, throttle, config, campaign_id, worker.id)
@@ -123,6 +129,7 @@ class CampaignRunner:
         )
         # The campaign's valid_until (--valid-for / --valid-until): nothing is sent after it.
         self._deadline: datetime | None = None
+        self._void_logged = float("-inf")  # the lapse whose voided claims were last logged
 
     def stop(self) -> None:
         """Ask the run to stop taking work; in-flight requests finish and are recorded."""
@@ -255,9 +262,9 @@ class CampaignRunner:
                 self._cap,
             )
             if jobs and self._windows.active:
-                jobs = await self._defer_outside_window(jobs)
+                jobs = await self._defer_outside_window(jobs, claimed_at)
             if jobs:
-                for batch in self._batches(jobs, claimed_at + dispatcher.lease_seconds):
+                for batch in self._batches(jobs, claimed_at):
                     self._queue.put_nowait(batch)
                 continue
             if self._queue.empty() and self._in_flight == 0 and self._reconciler.idle():
@@ -292,7 +299,7 @@ class CampaignRunner:
             return False
         return datetime.now(UTC) + timedelta(seconds=EXPIRY_MARGIN) >= self._deadline
 
-    async def _defer_outside_window(self, jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
+    async def _defer_outside_window(self, jobs: Sequence[ClaimedJob], claimed_at: float) -> list[ClaimedJob]:
         """Put back, until their window opens, the jobs whose recipients' local time is outside it."""
         sendable = []
         now = datetime.now(UTC)
@@ -309,14 +316,14 @@ class CampaignRunner:
                     error_class="recipient",
                     error_message=message,
                 )
-                await self._recorder.add(never)
+                await self._recorder.add(never, claimed_at)
             else:
                 await self._recorder.add(
-                    JobResult(job.id, JobState.PENDING, retry_in=wait, attempts_delta=-1)
+                    JobResult(job.id, JobState.PENDING, retry_in=wait, attempts_delta=-1), claimed_at
                 )
         return sendable
 
-    def _batches(self, jobs: Sequence[ClaimedJob], lease_deadline: float) -> list[_Batch]:
+    def _batches(self, jobs: Sequence[ClaimedJob], claimed_at: float) -> list[_Batch]:
         """Group claimed jobs into requests: same body (a batch request carries one text), size-capped."""
         per_request = self._per_request()
         capacity = self._throttle.max_messages_per_request()
@@ -326,7 +333,7 @@ class CampaignRunner:
             units = self._units(job)
             batch = open_by_body.get(job.body)
             if batch is None or len(batch.jobs) >= per_request or batch.units + units > capacity:
-                batch = _Batch([], 0, lease_deadline)
+                batch = _Batch([], 0, claimed_at, claimed_at + self._config.dispatcher.lease_seconds)
                 batches.append(batch)
                 open_by_body[job.body] = batch
             batch.jobs.append(job)
@@ -334,10 +341,14 @@ class CampaignRunner:
         return batches
 
     async def _release_queued(self) -> None:
-        """Give back jobs that were claimed but never sent."""
+        """Give back jobs that were claimed but never sent (and are still surely ours)."""
         ids: list[int] = []
         while not self._queue.empty():
-            ids.extend(job.id for job in self._queue.get_nowait().jobs)
+            batch = self._queue.get_nowait()
+            if self._worker.claimed_before_lapse(batch.claimed_at):
+                self._void(batch)
+            else:
+                ids.extend(job.id for job in batch.jobs)
         if ids:
             await self._recorder.flush()
             await self._store.release_jobs(self._worker.id, ids)
@@ -364,6 +375,9 @@ class CampaignRunner:
         acquired = await self._until_stopped(self._acquire(max(1, batch.units)))
         if acquired is None:
             self._queue.put_nowait(batch)  # stopping: released with the rest of the queue
+            return
+        if self._worker.claimed_before_lapse(batch.claimed_at):
+            self._void(batch)
             return
         if not self._lease_allows(batch) or not self._worker.may_send():
             # Not sent, and too late to send safely: give the jobs back now rather than leave
@@ -397,7 +411,18 @@ class CampaignRunner:
             job = by_id.get(result.ref)
             await self._apply(result, int(job.attempts) if job is not None else 1, job, done)
         # One call for the whole request: a batch of 500 results is one buffer append, not 500 awaits.
-        await self._recorder.add_many(done)
+        await self._recorder.add_many(done, batch.claimed_at)
+
+    def _void(self, batch: _Batch) -> None:
+        """Neither send nor write back jobs claimed before our heartbeat lapsed (see Worker)."""
+        self.report.voided += len(batch.jobs)
+        if self._void_logged != self._worker.unbroken_since:
+            self._void_logged = self._worker.unbroken_since
+            log.warning(
+                "campaign %s: not sending what was claimed before the heartbeat lapsed: others may "
+                "have taken those jobs over; whoever finds them still sending looks them up",
+                self._campaign_id,
+            )
 
     async def _acquire(self, units: int) -> bool:
         """The throttle's permission to send `units`, or False once the validity is (nearly) over:

@@ -6,6 +6,11 @@ a connection refused or reset *before the request was written* cannot have reach
 (TRANSIENT: safe to resend), while a timeout, a dropped connection or an unreadable reply *after* it
 was written may have (AMBIGUOUS: reconcile with `lookup` first). aiohttp's trace hook
 `on_request_headers_sent` tells the two apart exactly, so we do not guess from exception types.
+
+A call that ends without a reply also ends its request on the wire: connections close with an RST
+that discards what the provider has not acknowledged (`abortive_socket`), so a request cut off by a
+network partition is not delivered by the kernel's retransmissions once the link is back, after the
+call's bound, when other workers may already have found the job unsent and sent it again.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import asyncio
 import email.utils
 import json
 import logging
+import socket
+import struct
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -102,6 +109,22 @@ async def _on_headers_sent(
         ctx.trace_request_ctx["written"] = True
 
 
+def abortive_socket(addr_info: tuple[Any, ...]) -> socket.socket:
+    """A client socket whose close throws away what the peer has not acknowledged (SO_LINGER 0).
+
+    A plain close keeps unacknowledged bytes in the kernel, which retransmits them, with a FIN, for
+    up to ~15 minutes: a request written into a cut link reaches the provider whenever the link
+    comes back, however long ago the call gave up on it. Exactly-once rests on a call being over at
+    `ProviderConfig.request_bound()` (others then look its job up and may send it again), so every
+    connection is closed with an RST instead, and its unsent bytes die with it. An idle keep-alive
+    connection closed this way costs nothing: the provider has answered everything on it.
+    """
+    family, type_, proto, _, _ = addr_info
+    sock = socket.socket(family=family, type=type_, proto=proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    return sock
+
+
 class HttpSession:
     """One keep-alive aiohttp session for one provider account, with its timeouts and credentials.
 
@@ -154,7 +177,9 @@ class HttpSession:
             trace.on_request_headers_sent.append(_on_headers_sent)
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
-                connector=aiohttp.TCPConnector(limit=POOL_LIMIT, limit_per_host=POOL_LIMIT),
+                connector=aiohttp.TCPConnector(
+                    limit=POOL_LIMIT, limit_per_host=POOL_LIMIT, socket_factory=abortive_socket
+                ),
                 trace_configs=[trace],
                 # The provider's cookies are of no use to us and would leak between requests.
                 cookie_jar=aiohttp.DummyCookieJar(),

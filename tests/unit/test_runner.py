@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from campaigner.config import Config, config_from_mapping
+from campaigner.dispatch.recorder import ResultRecorder
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.throttle import Limits, Throttle
 from campaigner.dispatch.worker import Worker
+from campaigner.model.jobs import JobResult
 from campaigner.model.provider import LookupResult, OutboundMessage, Outcome, SendResult
 from campaigner.model.states import CampaignState, JobState
 from campaigner.providers.errors import ProviderUnavailable
@@ -247,3 +249,102 @@ async def test_without_lookups_a_lost_reply_waits_then_becomes_unknown_never_res
     assert {store.jobs[ref].state for ref in lost} == {JobState.UNKNOWN}
     assert set(provider.tries.values()) == {1} and not asked
     assert report.reconciled.get("unknown") == 2 and report.reconciled.get("awaiting_callback") == 2
+
+
+class CutOffStore(MemoryStore):
+    """A store whose heartbeats hang while `reachable` is clear: the host's link is cut."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(numbers(count))
+        self.reachable = asyncio.Event()
+        self.reachable.set()
+
+    async def heartbeat(self, worker_id: str) -> bool:
+        await self.reachable.wait()
+        return await super().heartbeat(worker_id)
+
+
+async def until(condition: Callable[[], bool], what: str, within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_heartbeat_that_lapsed_and_came_back_voids_every_claim_made_before() -> None:
+    store = CutOffStore(1)
+    worker = Worker(store, heartbeat_interval=0.02, worker_timeout=0.2)
+    await worker.start()
+    try:
+        before = time.monotonic()
+        await asyncio.sleep(0.05)
+        assert worker.may_send() and not worker.claimed_before_lapse(before)  # beats kept it fresh
+        store.reachable.clear()
+        await until(lambda: not worker.may_send(), "the heartbeat to go stale")
+        store.reachable.set()
+        await until(worker.may_send, "the heartbeat to come back")
+        assert worker.claimed_before_lapse(before)
+        assert not worker.claimed_before_lapse(time.monotonic())
+    finally:
+        await worker.stop()
+
+
+async def test_a_worker_cut_off_mid_campaign_sends_nothing_it_had_claimed_once_it_is_back() -> None:
+    # benchmarks/partition.py: a host's link is cut with jobs claimed and queued; the others find
+    # them stale, look them up and send them. When the link is back the host's leases still have
+    # time left and its heartbeat is fresh again, but those jobs are not its own any more.
+    store = CutOffStore(12)
+    in_flight, answer = asyncio.Event(), asyncio.Event()
+
+    class Stuck(MemoryProvider):
+        async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
+            if not in_flight.is_set():
+                in_flight.set()
+                await answer.wait()  # the request in flight when the link went
+            return await super().send(batch)
+
+    provider = Stuck()
+    config = fast_config(
+        concurrency=1, batch_size=6, worker_timeout=0.4, heartbeat_interval=0.02, lease_seconds=60
+    )
+    worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
+    await worker.start()
+    runner = CampaignRunner(store, provider, Throttle(Limits.of(config.provider)), config, 1, worker)
+    task = asyncio.create_task(runner.run())
+    try:
+        await asyncio.wait_for(in_flight.wait(), 5)
+        queued = [job.id for job in store.jobs.values() if job.state == JobState.SENDING][1:]
+        assert queued, "jobs claimed and waiting behind the request in flight"
+        store.reachable.clear()
+        await until(lambda: not worker.may_send(), "the cut-off worker to stop trusting its heartbeat")
+        for job_id in queued:  # the others reconcile them (not found) and send them
+            job = store.jobs[job_id]
+            job.state, job.worker_id, job.provider_id = JobState.SUBMITTED, None, f"other-{job_id}"
+            provider.stored[job_id] = f"other-{job_id}"
+        store.reachable.set()
+        await until(worker.may_send, "the heartbeat to come back")
+        answer.set()
+        report = await asyncio.wait_for(task, 10)
+    finally:
+        runner.stop()
+        await asyncio.gather(task, return_exceptions=True)
+        await worker.stop()
+    assert not set(queued) & set(provider.tries), "sent jobs the others had taken over"
+    assert report.voided == len(queued)
+    assert report.state == CampaignState.COMPLETED and store.states() == {"submitted": 12}
+    assert set(provider.tries.values()) == {1}
+
+
+async def test_a_result_of_a_job_claimed_before_a_heartbeat_lapse_is_not_written() -> None:
+    # After the lapse the job may have been reconciled and claimed again by this same worker: the
+    # store's guard (our worker, still sending) would let the old result overwrite the new claim.
+    store = MemoryStore(numbers(2))
+    await store.claim_jobs(1, "w", 2, 60)
+    lapse_ended = [float("-inf")]
+    recorder = ResultRecorder(store, "w", 60.0, lambda: lapse_ended[0])
+    await recorder.add(JobResult(1, JobState.SUBMITTED, provider_id="m-1"), time.monotonic())
+    lapse_ended[0] = time.monotonic()
+    await recorder.add(JobResult(2, JobState.SUBMITTED, provider_id="m-2"), time.monotonic())
+    await recorder.flush()
+    assert store.jobs[1].state == JobState.SENDING  # left to reconciliation, which looks it up
+    assert store.jobs[2].state == JobState.SUBMITTED and store.jobs[2].provider_id == "m-2"
