@@ -70,7 +70,7 @@ WITH camp AS MATERIALIZED (
     UPDATE jobs j
     SET state = 'skipped', error_code = listed.code, finished_at = now(), updated_at = now()
     FROM listed
-    WHERE j.id = listed.id
+    WHERE j.campaign_id = $1 AND j.id = listed.id
     RETURNING j.id, j.next_attempt_at
 ), held AS (
     UPDATE jobs j
@@ -80,14 +80,14 @@ WITH camp AS MATERIALIZED (
         finished_at = CASE WHEN $9::text = 'wait' THEN NULL ELSE now() END,
         updated_at = now()
     FROM capped c
-    WHERE j.id = c.id
+    WHERE j.campaign_id = $1 AND j.id = c.id
     RETURNING j.id, c.next_attempt_at
 ), claimed AS (
     UPDATE jobs j
     SET state = 'sending', attempts = j.attempts + 1, worker_id = $2,
         lease_expires_at = now() + make_interval(secs => $4), sending_at = now(), updated_at = now()
     FROM due
-    WHERE j.id = due.id AND due.id NOT IN (SELECT id FROM listed)
+    WHERE j.campaign_id = $1 AND j.id = due.id AND due.id NOT IN (SELECT id FROM listed)
       AND ($7::integer IS NULL OR due.id IN (SELECT id FROM admitted))
     RETURNING j.id, j.e164, j.body, j.segments, j.attempts, j.country, j.sending_at, j.next_attempt_at
 )
