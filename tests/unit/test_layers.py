@@ -178,7 +178,20 @@ IMPORT_EACH = """
 import os, sys
 names = sys.argv[1:]
 failed = []
+running = {}  # pid -> module; as many children at once as the machine has cores
+width = max(1, os.cpu_count() or 1)
+
+
+def reap():
+    pid, status = os.wait()
+    if status:
+        failed.append(running[pid])
+    del running[pid]
+
+
 for name in names:
+    if len(running) >= width:
+        reap()
     pid = os.fork()
     if pid == 0:
         try:
@@ -187,9 +200,9 @@ for name in names:
             print(f"{name}: {type(exc).__name__}: {exc}", flush=True)
             os._exit(1)
         os._exit(0)
-    _, status = os.waitpid(pid, 0)
-    if status:
-        failed.append(name)
+    running[pid] = name
+while running:
+    reap()
 sys.exit(1 if failed else 0)
 """
 
