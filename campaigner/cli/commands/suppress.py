@@ -128,20 +128,25 @@ def list_command(app: AppContext, output_format: str) -> None:
     echo_csv(["e164", "reason", "source", "created_at", "sender"], (list(row.values()) for row in rows))
 
 
-def read_numbers(path: Path, phone_columns: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The numbers of `path` and where each came from: one a line, or a CSV's phone column.
-
-    A first line without a digit is a header: its phone column (named as the recipients loader
-    names it, `recipients.phone_columns`) is read, else the first column.
-    """
+def _read_text(path: Path) -> str:
+    """A list file's text; a clear error naming the file when it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputFileError(f"{path}: file not found") from None
     except UnicodeDecodeError:
         raise InputFileError(f"{path}: not valid UTF-8") from None
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def read_numbers(path: Path, phone_columns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The numbers of `path` and where each came from: one a line, or a CSV's phone column.
+
+    A first line without a digit is a header: its phone column (named as the recipients loader
+    names it, `recipients.phone_columns`) is read, else the first column.
+    """
+    text = _read_text(path)
     lines = list(enumerate(csv.reader(text.splitlines()), start=1))
     column = 0
     if lines and not any(ch.isdigit() for cell in lines[0][1] for ch in cell):
@@ -305,14 +310,7 @@ def read_consents(
 ) -> list[tuple[str, datetime, str]]:
     """(E.164, opt-in time, source) of every row of `path`; the first bad cell is a UserError
     naming file:line:column. The source recorded is `import:<file>:<line>: <the row's source>`."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: file not found") from None
-    except UnicodeDecodeError:
-        raise InputFileError(f"{path}: not valid UTF-8") from None
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+    text = _read_text(path)
     rows = list(enumerate(csv.reader(text.splitlines()), start=1))
     if not rows:
         raise InputFileError(f"{path}: empty (expected a header: phone,opted_in_at,source)")
