@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 
 from campaigner import metrics
 from campaigner.config import Config
+from campaigner.dispatch.decide import RetryPolicy
 from campaigner.dispatch.throttle import Throttle
 from campaigner.inbound.replies import masked
 from campaigner.model.inbound import ClaimedReply
@@ -39,9 +39,6 @@ from campaigner.providers.base import Provider
 from campaigner.store.store import Store
 
 log = logging.getLogger(__name__)
-
-BACKOFF_BASE = 2.0
-BACKOFF_MAX = 300.0
 
 
 class ReplySender:
@@ -56,6 +53,10 @@ class ReplySender:
         self._config = config
         self._worker_id = worker_id
         self._account = config.provider.account
+        # Transient errors back off as a campaign's jobs do ([dispatcher] backoff_base, backoff_max).
+        dispatcher = config.dispatcher
+        self._backoff = RetryPolicy(config.compliance.reply_max_attempts, dispatcher.backoff_base,
+                                    dispatcher.backoff_max)  # fmt: skip
 
     async def run(self) -> None:
         """Forever: abandon stale leases, claim due replies, send them; every reply_poll_interval."""
@@ -137,8 +138,8 @@ class ReplySender:
             )  # fmt: skip
             metrics.confirmation_reply(self._account, reply.kind, "retried")
             return False
-        if outcome is Outcome.TRANSIENT and reply.attempts < self._config.compliance.reply_max_attempts:
-            wait = min(BACKOFF_MAX, BACKOFF_BASE**reply.attempts) * random.uniform(0.5, 1.0)
+        if outcome is Outcome.TRANSIENT and reply.attempts < self._backoff.max_attempts:
+            wait = self._backoff.delay(reply.attempts)
             await store.record_reply_result(
                 reply.id, worker, "pending", retry_in=wait, error_code=result.code,
                 error_message=result.message,

@@ -165,9 +165,7 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore, Link
                 if first is not None and any(m.links for m in first):
                     raise ValueError("messages with links need new_code to load")
                 records = (
-                    (campaign_id, m.line, m.e164, m.country, m.body, m.segments, m.encoding, cost(m.cost))
-                    for batch in itertools.chain([first] if first else [], remaining)
-                    for m in batch
+                    record(m) for batch in itertools.chain([first] if first else [], remaining) for m in batch
                 )
                 await tx.copy_records("jobs", JOB_COLUMNS, records)
             jobs = sum(price.rows for price in loaded.values())
@@ -360,18 +358,16 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore, Link
         skipped when a dispatcher claims them (claim-jobs); a dispatcher holding some already sees
         the new entry through `suppressed_since`.
         """
-        if origins is None:
-            origins = [source] * len(e164s)
-        given: dict[str, str] = {}
-        for e164, origin in zip(e164s, origins, strict=True):
-            given.setdefault(e164, origin)  # the first origin of a number wins
-        numbers = sorted(given)
+        origins = [source] * len(e164s) if origins is None else list(origins)
+        if len(origins) != len(e164s):
+            raise ValueError("one origin a number")
+        # The statement keeps each number once, with its first origin.
         return int(
             await self.db.value(
                 "add-suppressions",
-                numbers,
+                list(e164s),
                 reason,
-                [given[n] for n in numbers],
+                origins,
                 action,
                 campaign_id,
                 account,
