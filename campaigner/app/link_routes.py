@@ -43,6 +43,12 @@ NOT_FOUND_PAGE: Final = (
 GONE_PAGE: Final = (
     "<!doctype html><meta charset=utf-8><title>Link expired</title><p>This link has expired.</p>\n"
 )
+UNAVAILABLE_PAGE: Final = (
+    "<!doctype html><meta charset=utf-8><title>Try again</title><p>This link cannot be opened right "
+    "now; try again in a moment.</p>\n"
+)
+# Clicks buffered at most, in batches of links.flush_batch, while the database does not take them.
+BACKLOG_BATCHES: Final = 100
 # Kept apart from the counted figures: an unknown code is not worth a database row.
 _MISSING: Final = object()
 
@@ -137,8 +143,16 @@ class ClickBuffer:
         self._full = asyncio.Event()
         self._stopping = False
         self.written = 0
+        self.dropped = 0
 
     def add(self, click: Click) -> None:
+        """Buffer a click; beyond BACKLOG_BATCHES batches (a database away for long) it is dropped
+        and counted, so memory stays bounded while the redirects go on being answered."""
+        if len(self._clicks) >= self._batch * BACKLOG_BATCHES:
+            self.dropped += 1
+            if self.dropped % 10_000 == 1:
+                log.warning("link clicks dropped: %d so far (the database is not taking them)", self.dropped)
+            return
         self._clicks.append(click)
         if len(self._clicks) >= self._batch:
             self._full.set()
@@ -170,6 +184,9 @@ class ClickBuffer:
                 await self.flush()
             except DatabaseError as exc:
                 log.warning("link clicks not written yet (%d waiting): %s", len(self._clicks), exc)
+            except Exception as exc:  # a bug must not end the flusher: every later click would be lost
+                log.error("link clicks not written (%d waiting): %s: %s", len(self._clicks),
+                          type(exc).__name__, exc)  # fmt: skip
 
     def stop(self) -> None:
         """Make `run` return after the write it may be doing."""
@@ -182,7 +199,6 @@ class LinkRedirects:
 
     def __init__(self, store: LinkReads, config: LinksConfig) -> None:
         self.config = config
-        self.store = store
         self.cache = TargetCache(config.cache_size)
         self.lookups = Lookups(store)
         self.clicks = ClickBuffer(store, config.flush_interval, config.flush_batch)
@@ -217,7 +233,13 @@ class LinkRedirects:
             return _page(404, NOT_FOUND_PAGE)
         found = self.cache.get(code)
         if found is _MISSING:
-            found = await self.lookups.get(code)
+            try:
+                found = await self.lookups.get(code)
+            except DatabaseError as exc:
+                # Answered here, not by the app's error handler, which logs the path: a code is
+                # one person's link and never goes into a log.
+                log.warning("short link lookup: database unavailable: %s", exc)
+                return _page(503, UNAVAILABLE_PAGE)
             self.cache.put(code, found)
         if not isinstance(found, LinkTarget):
             return _page(404, NOT_FOUND_PAGE)

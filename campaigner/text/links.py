@@ -45,7 +45,6 @@ _KEEP: Final = 248  # 4 × 62: bytes below this map evenly onto the alphabet
 _TABLE: Final = bytes(ord(ALPHABET[b % 62]) for b in range(256))
 _DROP: Final = bytes(range(_KEEP, 256))
 _CODE_CHARS: Final = frozenset(ALPHABET)
-LINK_PREFIX: Final = "link:"
 # An absolute http(s) URL with a host and no white space (what a cell holding a whole URL must be).
 _HTTP_URL: Final = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?", re.IGNORECASE)
 

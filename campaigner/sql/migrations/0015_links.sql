@@ -26,7 +26,8 @@ CREATE TABLE links (
 CREATE INDEX links_campaign ON links (campaign_id, line);
 
 -- Every click, as the daemon's buffer flushes them (one multi-row INSERT per batch). ua_hash is an
--- HMAC of the user agent when links.hash_user_agents is on, never the user agent itself; no IP.
+-- unkeyed 8-byte BLAKE2b hash of the user agent when links.hash_user_agents is on, never the user
+-- agent itself (it tells agents apart; common agents can be hashed and matched); no IP.
 CREATE TABLE link_clicks (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     code text COLLATE "C" NOT NULL,
