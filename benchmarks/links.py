@@ -79,7 +79,7 @@ def serve(url: str, port: int, cpu: int, ready: Any) -> None:
         store = await Store.open_url(url, migrate=False)
         provider = make_provider(config.provider)
         floods = FloodLog(logging.getLogger("bench"))
-        app = build_http_app(store, provider, config, floods=floods)
+        app = build_http_app(store, {config.provider.account: provider}, config, floods=floods)
         listener = await Listener.start(app, "127.0.0.1", port, Limits.of(config.daemon), floods, "http")
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from campaigner.config_env import ConfigProblems, apply_env_overrides
 from campaigner.errors import ConfigError
@@ -30,6 +38,7 @@ DATABASE_URL_ENV = "CAMPAIGNER_DATABASE_URL"
 # so no daemon or run of a real account ever carries a demo campaign (they skip other accounts').
 DEMO_ACCOUNT = "demo"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 
 
 class Secret:
@@ -644,8 +653,93 @@ class Config(_Section):
     compliance: ComplianceSettings = ComplianceSettings()
     consent: ConsentSettings = ConsentSettings()
     links: LinksConfig = LinksConfig()
+    # More provider accounts, by name: each [accounts.NAME] takes every key of [provider]. A
+    # campaign names its account (--account NAME); the daemon carries the campaigns of them all.
+    accounts: dict[str, ProviderConfig] = Field(default_factory=dict)
     # Where the config was read from, for error messages; not a setting.
     source: str = Field(default="<defaults>", exclude=True)
+    # The [provider] section, in a config that for_account turned to another account.
+    _home: ProviderConfig | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_accounts(cls, raw: Any) -> Any:
+        """An [accounts.NAME] section is the account NAME (its rate schedule, its campaigns); with
+        no [provider] section the commands use [accounts.default], else the first one listed."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("accounts"), dict):
+            return raw
+        named: dict[str, Any] = {}
+        for name, section in raw["accounts"].items():
+            if not isinstance(section, dict):
+                named[name] = section  # pydantic says what is wrong with it
+                continue
+            if section.get("account", name) != name:
+                raise ValueError(
+                    f"accounts.{name}.account: must be {name!r} or absent (the section names the account)"
+                )
+            named[name] = {**section, "account": name}
+        raw = {**raw, "accounts": named}
+        if "provider" not in raw and named:
+            raw["provider"] = named.get("default", next(iter(named.values())))
+        return raw
+
+    @model_validator(mode="after")
+    def _accounts_apart(self) -> Config:
+        for name in self.accounts:
+            if not _ACCOUNT_NAME.fullmatch(name):
+                raise ValueError(
+                    f"accounts.{name}: an account's name is letters, digits, - and _ (a URL path segment)"
+                )
+        if self.provider.account in self.accounts and self.provider != self.accounts[self.provider.account]:
+            raise ValueError(
+                f"provider.account: {self.provider.account!r} is also an [accounts.{self.provider.account}] "
+                "section; one account, one section"
+            )
+        routes: dict[str, str] = {}
+        for name in self.account_names():
+            for path in self.webhook_bases(name):
+                other = routes.setdefault(path, name)
+                if other != name:
+                    raise ValueError(
+                        f"accounts.{name}: its webhooks ({path}/...) would be those of account {other!r}; "
+                        "rename one of them"
+                    )
+        return self
+
+    def account_names(self) -> list[str]:
+        """Every provider account this config carries: the default one ([provider]) first."""
+        home = self._home or self.provider
+        return [home.account, *(name for name in self.accounts if name != home.account)]
+
+    def for_account(self, name: str) -> Config:
+        """This config as seen by a campaign of account `name`: `provider` is that account's."""
+        if name == self.provider.account:
+            return self
+        home = self._home or self.provider
+        if name == home.account:
+            back = self.model_copy(update={"provider": home})
+            back._home = None
+            return back
+        if name not in self.accounts:
+            raise ConfigError(
+                f"{self.source}: no provider account {name!r} (accounts: {', '.join(self.account_names())})"
+            )
+        turned = self.model_copy(update={"provider": self.accounts[name]})
+        turned._home = home
+        return turned
+
+    def webhook_bases(self, name: str | None = None) -> list[str]:
+        """Where the daemon serves the webhooks of account `name` (default: `provider`'s), the
+        first being the one it gives the provider: /webhooks/NAME for an [accounts.NAME] account;
+        the [provider] section's keeps /webhooks/<type> first, as before accounts had names."""
+        account = self.for_account(name).provider if name else self.provider
+        by_name = f"/webhooks/{account.account}"
+        if account.account in self.accounts:
+            return [by_name]
+        bases = [f"/webhooks/{account.type}"]
+        if _ACCOUNT_NAME.fullmatch(account.account) and by_name not in bases:
+            bases.append(by_name)
+        return bases
 
     def database_url(self) -> str:
         """`CAMPAIGNER_DATABASE_URL` if set, else `database.url` (empty: use the embedded server)."""
@@ -715,7 +809,11 @@ def config_from_mapping(
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        problems += [_problem(error, origins or {}) for error in exc.errors()]
+        found = [_problem(error, origins or {}) for error in exc.errors()]
+        if "provider" not in raw and raw.get("accounts"):
+            # [provider] was taken from an [accounts.NAME] section: its problems are said there.
+            found = [problem for problem in found if not problem.startswith("provider.")]
+        problems += found
     if problems:
         raise ConfigProblems(source, problems)
     return config.model_copy(update={"source": source})
@@ -727,6 +825,8 @@ def _sections() -> list[str]:
 
 def _problem(error: Any, origins: dict[str, str]) -> str:
     """One pydantic error as `key: message`, in our words where pydantic's would puzzle."""
+    if not error["loc"] and error["type"] == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")  # the message names its own key
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     variable = next((v for k, v in origins.items() if key == k or key.startswith(k + ".")), None)
     if variable:

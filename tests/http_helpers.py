@@ -70,9 +70,8 @@ async def serving(
     provider = provider or make_provider(config.provider)
     floods = FloodLog(logging.getLogger("campaigner.app.http"))
     limits = limits or Limits.of(config.daemon)
-    public = await Listener.start(
-        build_http_app(store, provider, config, floods=floods), "127.0.0.1", 0, limits, floods, "http"
-    )
+    app = build_http_app(store, {config.provider.account: provider}, config, floods=floods)
+    public = await Listener.start(app, "127.0.0.1", 0, limits, floods, "http")
     admin = await Listener.start(
         build_admin_app(store, config, ready=ready, floods=floods), "127.0.0.1", 0, limits, floods, "admin"
     )

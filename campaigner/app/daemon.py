@@ -1,9 +1,11 @@
 """The long-running service: carries campaigns, receives webhooks, reports health and metrics.
 
-One daemon carries every campaign of its provider account that is `running` (or `scheduled` and
-due), each with its own CampaignRunner, all paced by one SharedThrottle, so that any number of
-daemons on the same database hold the account's limits together. It wakes on a NOTIFY from the
-campaigns table, on its poll interval, or on a stop, whichever comes first.
+One daemon carries every campaign of its provider accounts (`[provider]` and each
+`[accounts.NAME]`) that is `running` (or `scheduled` and due), each with its own CampaignRunner;
+the campaigns of one account are all paced by that account's SharedThrottle, so that any number of
+daemons on the same database hold each account's limits together. The accounts share the process's
+worker (one heartbeat, one lease) and its database pool, whose size does not grow with them. It
+wakes on a NOTIFY from the campaigns table, on its poll interval, or on a stop, whichever comes first.
 
 On SIGTERM it stops taking work, lets in-flight sends finish and be recorded within the grace
 period, then cancels what is left (reconciliation covers it), closes the HTTP server and exits 0.
@@ -31,6 +33,7 @@ from campaigner.app.signals import graceful_signals
 from campaigner.app.wiring import RunWiring
 from campaigner.config import Config, ProviderConfig
 from campaigner.dispatch.runner import CampaignRunner, RunReport
+from campaigner.dispatch.worker import Worker
 from campaigner.errors import ConfigError, DatabaseError
 from campaigner.inbound.catch_up import catch_up_all
 from campaigner.inbound.policy import InboundPolicy
@@ -84,24 +87,32 @@ class Daemon:
 
     async def run(self) -> None:
         """Run until stopped (or, in burst mode, until no campaign is left to carry)."""
+        for name in self.config.account_names():  # a start-up error, not a 401 or 500 later
+            check_webhook_secrets(self.config.for_account(name).provider)
         store = await Store.open(self.config)
-        wiring = RunWiring.build(store, self.config)
+        dispatcher = self.config.dispatcher
+        worker = Worker(store, dispatcher.heartbeat_interval, dispatcher.worker_timeout)
+        accounts: dict[str, RunWiring] = {}
         try:
-            check_webhook_secrets(self.config.provider)  # a start-up error, not a 401 or 500 later
+            for name in self.config.account_names():
+                accounts[name] = RunWiring.build(store, self.config.for_account(name), worker)
             with graceful_signals(self.stop):
-                await self._serve(store, wiring)
+                await self._serve(store, accounts)
         finally:
-            await wiring.close()
+            await worker.stop()
+            for wiring in accounts.values():
+                await wiring.close()
             await store.close()
 
-    async def _serve(self, store: Store, wiring: RunWiring) -> None:
+    async def _serve(self, store: Store, accounts: dict[str, RunWiring]) -> None:
         from campaigner.app.admin import build_admin_app
         from campaigner.app.http import build_http_app
 
         daemon = self.config.daemon
         floods = FloodLog(logging.getLogger("campaigner.app.http"))
         limits = Limits.of(daemon, _connection_budget(self.config))
-        public = build_http_app(store, wiring.provider, self.config, floods=floods)
+        providers = {name: wiring.provider for name, wiring in accounts.items()}
+        public = build_http_app(store, providers, self.config, floods=floods)
         admin = build_admin_app(store, self.config, ready=self._ready, floods=floods)
         with quiet_loop_errors(asyncio.get_running_loop(), floods):
             # Before anything is asked of the provider: a taken port is the commonest start-up error.
@@ -120,13 +131,14 @@ class Daemon:
                 await listener.close()
                 raise
             try:
-                web_listener = await self._listen_web(store, wiring, limits, floods)
+                home = accounts[self.config.provider.account]  # the dashboard's balance is its
+                web_listener = await self._listen_web(store, home, limits, floods)
             except BaseException:
                 await admin_listener.close()
                 await listener.close()
                 raise
             try:
-                await self._carry_while_listening(store, wiring, listener, admin_listener)
+                await self._carry_while_listening(store, accounts, listener, admin_listener)
             finally:
                 if web_listener is not None:
                     await web_listener.close()
@@ -158,16 +170,20 @@ class Daemon:
         return web_listener
 
     async def _carry_while_listening(
-        self, store: Store, wiring: RunWiring, listener: Listener, admin: Listener
+        self, store: Store, accounts: dict[str, RunWiring], listener: Listener, admin: Listener
     ) -> None:
-        await wiring.preflight()
-        for note in wiring.receipt_notes():
-            log.warning("%s", note)
-        await wiring.worker.start()
-        worker_token = WORKER_ID.set(wiring.worker.id)  # every line from here on, and every task, names it
+        # Every account's schedule and sender at once: a hundred accounts need not wait in turn.
+        await asyncio.gather(*(wiring.preflight() for wiring in accounts.values()))
+        for name, wiring in accounts.items():
+            for note in wiring.receipt_notes():
+                log.warning("%s", note if len(accounts) == 1 else f"account {name!r}: {note}")
+        worker = next(iter(accounts.values())).worker
+        await worker.start()
+        worker_token = WORKER_ID.set(worker.id)  # every line from here on, and every task, names it
         self.port = listener.port
         self.admin_port = admin.port
-        log.info("%s", _start_line(self.config, wiring.worker.id))
+        for name in accounts:
+            log.info("%s", _start_line(self.config.for_account(name), worker.id))
         log.info(
             "daemon listening on %s:%s (admin %s:%s)",
             self.config.daemon.host,
@@ -176,20 +192,24 @@ class Daemon:
             self.admin_port,
         )
         side = [
-            asyncio.create_task(self._housekeeping(store), name="housekeeping"),
-            asyncio.create_task(self._catch_up_receipts(store, wiring), name="receipt catch-up"),
-            asyncio.create_task(self._poll_inbound(store, wiring), name="inbound polling"),
+            asyncio.create_task(self._housekeeping(store, list(accounts)), name="housekeeping"),
             asyncio.create_task(self._progress_lines(store), name="progress lines"),
-            asyncio.create_task(
-                ReplySender(store, wiring.provider, wiring.throttle, self.config, wiring.worker.id).run(),
-                name="confirmation replies",
-            ),
         ]
+        for name, wiring in accounts.items():
+            of = "" if len(accounts) == 1 else f" of {name}"
+            side += [
+                asyncio.create_task(self._catch_up_receipts(store, wiring), name=f"receipt catch-up{of}"),
+                asyncio.create_task(self._poll_inbound(store, wiring), name=f"inbound polling{of}"),
+                asyncio.create_task(
+                    ReplySender(store, wiring.provider, wiring.throttle, wiring.config, worker.id).run(),
+                    name=f"confirmation replies{of}",
+                ),
+            ]
         self.started.set()
         notify("READY=1", f"STATUS=listening on {self.config.daemon.host}:{self.port}")
         try:
             async with store.db.listening(CAMPAIGNS_CHANNEL, lambda _payload: self._wake.set()):
-                await self._carry(store, wiring, side)
+                await self._carry(store, accounts, side)
         finally:
             notify("STOPPING=1")
             await self._shutdown()
@@ -201,8 +221,9 @@ class Daemon:
     async def _ready(self) -> bool:
         return not self._stop.is_set()
 
-    async def _carry(self, store: Store, wiring: RunWiring, side: list[asyncio.Task[None]]) -> None:
-        account = self.config.provider.account
+    async def _carry(
+        self, store: Store, accounts: dict[str, RunWiring], side: list[asyncio.Task[None]]
+    ) -> None:
         while not self._stop.is_set():
             self._wake.clear()
             for task in side:
@@ -210,7 +231,7 @@ class Daemon:
                     raise RuntimeError(f"daemon task {task.get_name()} stopped: {task.exception()!r}")
             self._collect_finished()
             try:
-                await self._take_work(store, wiring, account)
+                await self._take_work(store, accounts)
             except DatabaseError as exc:
                 self._database_lost(exc)
             else:
@@ -221,8 +242,8 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.dispatcher.poll_interval)
 
-    async def _take_work(self, store: Store, wiring: RunWiring, account: str) -> None:
-        """Start due scheduled campaigns, and a runner for every running campaign of our account."""
+    async def _take_work(self, store: Store, accounts: dict[str, RunWiring]) -> None:
+        """Start due scheduled campaigns, and a runner for every running campaign of our accounts."""
         for campaign_id in await store.due_scheduled_campaigns():
             with contextlib.suppress(Exception):  # another daemon may have started it first
                 await store.set_campaign_state(campaign_id, CampaignState.RUNNING)
@@ -232,18 +253,19 @@ class Daemon:
             if time.monotonic() - self._failed_at.get(campaign_id, float("-inf")) < RESTART_AFTER:
                 continue
             campaign = await store.get_campaign(campaign_id)
-            if campaign.provider_account != account:
+            if campaign.provider_account not in accounts:
+                self._failed_at[campaign_id] = time.monotonic()  # another daemon's: not asked every poll
                 continue
-            self._start_runner(wiring, campaign_id)
+            self._start_runner(accounts[campaign.provider_account], campaign_id)
         # Jobs a cancel or pause caught in `sending` (or a runner that died) are settled whatever
         # the campaign's state: a runner of a campaign that is not running only reconciles.
-        for campaign_id in await store.unsettled_campaign_ids(account):
+        for campaign_id, account in await store.unsettled_campaigns(list(accounts)):
             if campaign_id in self._runners:
                 continue
             if time.monotonic() - self._swept_at.get(campaign_id, float("-inf")) < SWEEP_EVERY:
                 continue
             self._swept_at[campaign_id] = time.monotonic()
-            self._start_runner(wiring, campaign_id)
+            self._start_runner(accounts[account], campaign_id)
 
     def _database_lost(self, error: DatabaseError) -> None:
         if self._database_lost_at is None:
@@ -307,7 +329,7 @@ class Daemon:
             len(pending),
         )
 
-    async def _housekeeping(self, store: Store) -> None:
+    async def _housekeeping(self, store: Store, accounts: list[str]) -> None:
         """Every second: receipts that arrived before their job's result, and the jobs-per-state gauges."""
         from campaigner import metrics
         from campaigner.inbound.receipts import apply_pending_receipts
@@ -316,7 +338,8 @@ class Daemon:
         while True:
             await asyncio.sleep(RECEIPTS_EVERY)
             try:
-                await apply_pending_receipts(store, self.config.provider.account)
+                for account in await store.accounts_with_parked_receipts(accounts):
+                    await apply_pending_receipts(store, account)
                 carried = set(self._runners)
                 for campaign_id in carried:
                     counts = await store.job_counts(campaign_id)
@@ -361,7 +384,7 @@ class Daemon:
         while True:
             await asyncio.sleep(daemon.receipt_catch_up_every)
             try:
-                for campaign_id in await store.campaigns_awaiting_receipts(self.config.provider.account):
+                for campaign_id in await store.campaigns_awaiting_receipts(wiring.config.provider.account):
                     await catch_up_all(
                         store,
                         wiring.provider,
@@ -369,18 +392,18 @@ class Daemon:
                         older_than=daemon.receipt_catch_up_after,
                         batch=CATCH_UP_BATCH,
                         pace=lambda: wiring.throttle.acquire(0),
-                        policy=InboundPolicy.from_config(self.config),
+                        policy=InboundPolicy.from_config(wiring.config),
                     )
             except Exception as exc:  # the database may be down for a moment; try again next round
                 log.warning("receipt catch-up failed: %s", exc)
 
     async def _poll_inbound(self, store: Store, wiring: RunWiring) -> None:
         """Every provider.inbound_poll_interval seconds: the replies of a provider that is polled."""
-        interval = self.config.provider.inbound_poll_interval
+        interval = wiring.config.provider.inbound_poll_interval
         if not wiring.provider.capabilities.polls_inbound or interval <= 0:
             await asyncio.Event().wait()  # nothing to poll; a side task that ends stops the daemon
-        account = self.config.provider.account
-        policy = InboundPolicy.from_config(self.config).for_lookups()
+        account = wiring.config.provider.account
+        policy = InboundPolicy.from_config(wiring.config).for_lookups()
 
         async def apply(event: InboundEvent) -> str:
             return next(iter(await handle_inbound(store, [event], policy)))

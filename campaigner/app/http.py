@@ -1,10 +1,12 @@
 """The daemon's public HTTP surface, the one the provider reaches: webhooks and health.
 
-    app = build_http_app(store, provider, config)
+    app = build_http_app(store, {account: provider, ...}, config)
 
-Routes:
-    POST /webhooks/<type>/status    delivery receipts   (<type> = the configured provider.type; the
-    POST /webhooks/<type>/inbound   inbound messages     routes its client declares, others are 404;
+Routes, for each provider account (`Config.webhook_bases`):
+    POST /webhooks/<name>/status    delivery receipts   (<name> = the account's name; the [provider]
+    POST /webhooks/<name>/inbound   inbound messages     section's also at /webhooks/<type>/..., as
+                                                         before accounts had names; the routes its
+                                                         client declares, others are 404;
                                                          Clickatell's also answer GET, as it may call)
     GET  /healthz                   200 while the process serves HTTP
     GET  {links.base_url path}/{code}  a short link's redirect (app/link_routes.py), when
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -29,19 +31,11 @@ from campaigner import metrics
 from campaigner.app.connections import anonymous
 from campaigner.app.floods import FloodLog
 from campaigner.app.link_routes import LinkRedirects
-from campaigner.app.webhook_routes import (
-    BODY_TIMEOUT,
-    FLOODS,
-    INBOUND,
-    PROVIDER,
-    STORE,
-    inbound_webhook,
-    status_webhook,
-)
+from campaigner.app.webhook_routes import BODY_TIMEOUT, FLOODS, STORE, webhook_handlers
 from campaigner.config import Config
 from campaigner.errors import DatabaseError
 from campaigner.inbound.policy import InboundPolicy
-from campaigner.providers.base import Provider, webhook_path
+from campaigner.providers.base import Provider
 from campaigner.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,24 +46,25 @@ MAX_BODY: web.AppKey[int] = web.AppKey("campaigner_max_body", int)
 
 
 def build_http_app(
-    store: Store, provider: Provider, config: Config, *, floods: FloodLog | None = None
+    store: Store, providers: Mapping[str, Provider], config: Config, *, floods: FloodLog | None = None
 ) -> web.Application:
-    """The application the provider reaches; nothing is started here (serve it with a Listener)."""
+    """The application the providers reach: the webhooks of each account in `providers` (by
+    name, each a client of that account); nothing is started here (serve it with a Listener)."""
     metrics.set_account(config.provider.account)
     max_body = config.daemon.max_body_bytes
     app = anonymous(web.Application(client_max_size=max_body, middlewares=[_errors, _body_limit]))
     app[STORE] = store
-    app[PROVIDER] = provider
-    app[INBOUND] = InboundPolicy.from_config(config)
     app[MAX_BODY] = max_body
     app[BODY_TIMEOUT] = config.daemon.body_timeout
     app[FLOODS] = floods or FloodLog(logging.getLogger("campaigner.app.webhook_routes"))
     app.router.add_get("/healthz", healthz)
-    # The routes the configured client declares, and no others (ClickSend declares none).
-    handlers = {"status": status_webhook, "inbound": inbound_webhook}
-    for kind in provider.capabilities.webhooks:
-        for method in provider.capabilities.webhook_methods:
-            app.router.add_route(method, webhook_path(config.provider.type, kind), handlers[kind])
+    for account, provider in providers.items():
+        handlers = webhook_handlers(provider, InboundPolicy.from_config(config.for_account(account)))
+        # The routes the account's client declares, and no others (ClickSend declares none).
+        for base in config.webhook_bases(account):
+            for kind in provider.capabilities.webhooks:
+                for method in provider.capabilities.webhook_methods:
+                    app.router.add_route(method, f"{base}/{kind}", handlers[kind])
     if config.links.base_url:
         LinkRedirects(store, config.links).install(app)  # last: a fixed route wins over {code}
     return app

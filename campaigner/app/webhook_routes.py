@@ -40,10 +40,8 @@ from campaigner.store.store import Store
 log = logging.getLogger(__name__)
 
 STORE: web.AppKey[Store] = web.AppKey("campaigner_store", Store)
-PROVIDER: web.AppKey[Provider] = web.AppKey("campaigner_provider", Provider)
 BODY_TIMEOUT: web.AppKey[float] = web.AppKey("campaigner_body_timeout", float)
 FLOODS: web.AppKey[FloodLog] = web.AppKey("campaigner_floods", FloodLog)
-INBOUND: web.AppKey[InboundPolicy] = web.AppKey("campaigner_inbound", InboundPolicy)
 
 _VERDICTS = {401: "rejected_signature", 408: "slow_body", 415: "bad_encoding"}
 
@@ -97,13 +95,6 @@ async def _body(request: web.Request) -> bytes:
         raise WebhookRejected("the client went away before the body was complete", status=400) from None
 
 
-async def status_webhook(request: web.Request) -> web.Response:
-    """POST (or GET, where the provider's callbacks are) /webhooks/<provider>/status: receipts."""
-    provider = request.app[PROVIDER]
-    handle = partial(handle_status, policy=request.app[INBOUND])
-    return await _handle(request, "status", provider.parse_status_webhook, handle)
-
-
 async def _handle(
     request: web.Request,
     kind: str,
@@ -146,8 +137,21 @@ async def _handle(
     return _answer(kind, verdicts, ignored)
 
 
-async def inbound_webhook(request: web.Request) -> web.Response:
-    """POST /webhooks/<provider>/inbound: messages from recipients (STOP replies)."""
-    provider = request.app[PROVIDER]
-    handle = partial(handle_inbound, policy=request.app[INBOUND])
-    return await _handle(request, "inbound", provider.parse_inbound_webhook, handle)
+WebhookHandler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def webhook_handlers(provider: Provider, policy: InboundPolicy) -> dict[str, WebhookHandler]:
+    """The handlers of one provider account's routes, by kind: its client authenticates and parses
+    the callbacks, and its policy (`policy.account`) scopes every event to that account's jobs."""
+
+    async def status_webhook(request: web.Request) -> web.Response:
+        """POST (or GET, where the provider's callbacks are) /webhooks/<account>/status: receipts."""
+        handle = partial(handle_status, policy=policy)
+        return await _handle(request, "status", provider.parse_status_webhook, handle)
+
+    async def inbound_webhook(request: web.Request) -> web.Response:
+        """POST /webhooks/<account>/inbound: messages from recipients (STOP replies)."""
+        handle = partial(handle_inbound, policy=policy)
+        return await _handle(request, "inbound", provider.parse_inbound_webhook, handle)
+
+    return {"status": status_webhook, "inbound": inbound_webhook}

@@ -29,7 +29,7 @@ from campaigner.dispatch.worker import Worker
 from campaigner.errors import StateError
 from campaigner.model.campaigns import Campaign
 from campaigner.model.states import CampaignState
-from campaigner.providers.base import Provider, webhook_path
+from campaigner.providers.base import Provider
 from campaigner.providers.registry import capabilities_of, make_provider
 from campaigner.store.store import Store
 
@@ -43,10 +43,9 @@ def status_callback_url(config: Config) -> str | None:
     """Where the provider should send delivery receipts: the daemon's public URL and the status
     route of the configured provider type, when both exist."""
     base = config.daemon.public_url.rstrip("/")
-    kind = config.provider.type
-    if not base or "status" not in capabilities_of(kind).webhooks:
+    if not base or "status" not in capabilities_of(config.provider.type).webhooks:
         return None
-    return base + webhook_path(kind, "status")
+    return base + config.webhook_bases()[0] + "/status"
 
 
 @dataclass
@@ -59,17 +58,24 @@ class RunWiring:
     worker: Worker
     throttle: SharedThrottle
 
+    owns_worker: bool = True
+
     @classmethod
-    def build(cls, store: Store, config: Config) -> RunWiring:
+    def build(cls, store: Store, config: Config, worker: Worker | None = None) -> RunWiring:
         """Build the parts; nothing touches the network or the database yet. The secrets they
-        use are registered with the log redaction first, so no log line can show them."""
+        use are registered with the log redaction first, so no log line can show them.
+
+        `worker`: this process's worker when it carries several accounts (the daemon); it starts
+        and stops it itself, once, whatever the number of accounts."""
         redact_config_secrets(config)
         provider = make_provider(config.provider, status_callback_url=status_callback_url(config))
-        worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
+        owns_worker = worker is None
+        if worker is None:
+            worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
         # Shared through the database: other processes on this account, and the run a crash or a
         # kill ended a moment ago, count against the same windows as this one.
         throttle = SharedThrottle(Limits.of(config.provider), store, config.provider.account)
-        return cls(config, store, provider, worker, throttle)
+        return cls(config, store, provider, worker, throttle, owns_worker)
 
     async def preflight(self, on_slow: Callable[[str], object] | None = None) -> None:
         """Wait for the account's rate schedule (reads count against the provider's request limit
@@ -109,8 +115,9 @@ class RunWiring:
         return CampaignRunner(self.store, self.provider, self.throttle, self.config, campaign_id, self.worker)
 
     async def close(self) -> None:
-        """Unregister the worker and close the provider's HTTP session."""
-        await self.worker.stop()
+        """Unregister the worker (when it is this wiring's own) and close the provider's HTTP session."""
+        if self.owns_worker:
+            await self.worker.stop()
         await self.provider.close()
 
 
@@ -124,17 +131,27 @@ async def _saying_if_slow(
     return await task
 
 
-def ensure_own_account(campaign: Campaign, config: Config) -> None:
-    """Refuse to carry a campaign of another provider account than the configured one: it was
-    planned, priced and rate-booked for that account (a demo campaign for the demo's sandbox)."""
-    if campaign.provider_account == config.provider.account:
-        return
+def campaign_config(campaign: Campaign, config: Config) -> Config:
+    """The config as the campaign's provider account sees it ([provider] or its [accounts.NAME]).
+
+    A campaign is only carried through its own account: it was planned, priced and rate-booked for
+    it. One of an account this config does not have (a demo campaign: the demo's sandbox) is a
+    StateError.
+    """
+    if campaign.provider_account in config.account_names():
+        return config.for_account(campaign.provider_account)
     demo = campaign.provider_account == DEMO_ACCOUNT
     what = " (made by `campaigner demo`, sent only by it)" if demo else ""
     raise StateError(
         f"campaign {campaign.id} belongs to provider account {campaign.provider_account!r}{what}, "
-        f"not to the configured account {config.provider.account!r}; it is not sent through this one"
+        f"which the config does not have (accounts: {', '.join(config.account_names())}); "
+        "it is not sent through another one"
     )
+
+
+def ensure_own_account(campaign: Campaign, config: Config) -> None:
+    """StateError unless the config has the campaign's provider account (see campaign_config)."""
+    campaign_config(campaign, config)
 
 
 async def start_running(store: Store, campaign_id: int, *, reopen: bool = False) -> None:

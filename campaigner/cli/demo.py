@@ -80,7 +80,8 @@ async def webhook_server(store: Store, config: Config) -> AsyncIterator[str]:
     from campaigner.app.http import build_http_app
 
     provider = make_provider(config.provider)
-    runner = web.AppRunner(build_http_app(store, provider, config), access_log=None)
+    app = build_http_app(store, {config.provider.account: provider}, config)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

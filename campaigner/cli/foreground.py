@@ -15,7 +15,7 @@ from rich.console import Console
 
 from campaigner.app.logs import campaign_context
 from campaigner.app.signals import graceful_signals
-from campaigner.app.wiring import RunWiring, ensure_own_account, start_running
+from campaigner.app.wiring import RunWiring, campaign_config, start_running
 from campaigner.cli.progress import ProgressReporter
 from campaigner.config import Config
 from campaigner.dispatch.runner import RunReport
@@ -46,7 +46,7 @@ async def run_in_foreground(
     """Carry `campaign_id` until it completes, pauses or a signal stops it; raise when it paused."""
     console = console or Console(stderr=True, markup=False)
     campaign = await store.get_campaign(campaign_id)  # an unknown id is the first error, not a missing key
-    ensure_own_account(campaign, config)
+    config = campaign_config(campaign, config)  # its own account's limits, sender and keys
     if campaign.state in ENDED_CAMPAIGN_STATES and not reopen:
         raise StateError(f"campaign {campaign_id} is {campaign.state}; nothing to run")
     wiring = RunWiring.build(store, config)

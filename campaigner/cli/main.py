@@ -16,6 +16,8 @@ from campaigner.cli.context import AppContext
 from campaigner.config import CONFIG_ENV
 from campaigner.errors import CampaignerError
 
+ACCOUNT_ENV = "CAMPAIGNER_ACCOUNT"
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option(
@@ -26,11 +28,18 @@ from campaigner.errors import CampaignerError
     type=click.Path(dir_okay=False),
     help="TOML config file (`campaigner config example` prints every setting).",
 )
+@click.option(
+    "--account",
+    envvar=ACCOUNT_ENV,
+    show_envvar=True,
+    metavar="NAME",
+    help="Provider account ([accounts.NAME] in the config) of new campaigns; default: [provider].",
+)
 @click.version_option(__version__, prog_name="campaigner")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
+def cli(ctx: click.Context, config_path: str | None, account: str | None) -> None:
     """Bulk SMS campaigns, sent exactly once, as fast as the provider allows and never faster."""
-    ctx.obj = AppContext(config_path)
+    ctx.obj = AppContext(config_path, account)
 
 
 def _register_commands() -> None:
@@ -47,9 +56,15 @@ def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) 
         ctx.find_object(AppContext).config_path = value  # type: ignore[union-attr]  # the group made it
 
 
+def _set_account(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.find_object(AppContext).account = value  # type: ignore[union-attr]  # the group made it
+
+
 def _config_after_subcommands(group: click.Group) -> None:
-    """`--config FILE` after any subcommand too (`campaigner status 7 --config prod.toml`), as
-    people type it; it means the same as before the subcommand, and wins over it."""
+    """`--config FILE` and `--account NAME` after any subcommand too (`campaigner status 7 --config
+    prod.toml`, `campaigner send list.csv --account acme`), as people type them; each means the
+    same as before the subcommand, and wins over it."""
     for command in group.commands.values():
         command.params.append(
             click.Option(
@@ -59,6 +74,16 @@ def _config_after_subcommands(group: click.Group) -> None:
                 is_eager=True,
                 callback=_set_config,
                 help="TOML config file (as `campaigner --config FILE ...`).",
+            )
+        )
+        command.params.append(
+            click.Option(
+                ["--account"],
+                metavar="NAME",
+                expose_value=False,
+                is_eager=True,
+                callback=_set_account,
+                help="Provider account (as `campaigner --account NAME ...`).",
             )
         )
         if isinstance(command, click.Group):

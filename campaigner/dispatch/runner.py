@@ -187,7 +187,7 @@ class CampaignRunner:
         """Settle the campaign's jobs left in `sending`: ours at once, others' once stale.
 
         A lookup that fails leaves its job where it is, for the daemon's sweep of campaigns that
-        are not running (`Store.unsettled_campaign_ids`): never a blind resend.
+        are not running (`Store.unsettled_campaigns`): never a blind resend.
         """
         await self._store.expire_leases(self._campaign_id, self._worker.id)
         for _ in range(SETTLE_PASSES):

@@ -70,6 +70,11 @@ class InboundStore:
         )
         return len(rows)
 
+    async def accounts_with_parked_receipts(self, accounts: Sequence[str]) -> set[str]:
+        """Those of `accounts` with receipts parked for a job that had no result yet."""
+        rows = await self.db.all("accounts-with-parked-receipts", list(accounts))
+        return {r["provider_account"] for r in rows}
+
     async def apply_pending_receipts(self, account: str, max_age: float) -> tuple[int, int]:
         """Apply `account`'s parked receipts whose job is now submitted; drop every parked receipt
         older than `max_age` s. Returns (applied, expired)."""

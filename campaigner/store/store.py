@@ -219,9 +219,11 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore, Link
         rows = await self.db.all("awaiting-receipt-jobs", campaign_id, float(older_than), limit)
         return [r["provider_id"] for r in rows]
 
-    async def unsettled_campaign_ids(self, account: str) -> list[int]:
-        """Campaigns of `account` that are not running but still have jobs in `sending`."""
-        return [r["id"] for r in await self.db.all("unsettled-campaign-ids", account)]
+    async def unsettled_campaigns(self, accounts: Sequence[str]) -> list[tuple[int, str]]:
+        """(id, account) of the campaigns of `accounts` that are not running but still have jobs
+        in `sending`."""
+        rows = await self.db.all("unsettled-campaign-ids", list(accounts))
+        return [(r["id"], r["provider_account"]) for r in rows]
 
     async def due_scheduled_campaigns(self) -> list[int]:
         """Scheduled campaigns whose `send_at` has come."""

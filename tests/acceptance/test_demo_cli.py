@@ -70,7 +70,7 @@ async def test_an_interrupted_demo_cancels_its_campaign_of_its_own_account(datab
     for command in ("run", "retry"):
         code, text = await _campaigner(database_url, command, str(campaign_id))
         assert code == 2, text
-        assert f"provider account {DEMO_ACCOUNT!r}" in text and "configured account 'default'" in text
+        assert f"provider account {DEMO_ACCOUNT!r}" in text and "does not have (accounts: default)" in text
         assert "Traceback" not in text
 
 

@@ -165,7 +165,8 @@ async def test_apps_can_be_built_repeatedly_and_forgotten_campaigns_leave(
     provider = make_provider(config.provider)
     try:
         for _ in range(3):
-            build_http_app(store, provider, config)  # no "Duplicated timeseries" from a second build
+            # No "Duplicated timeseries" from a second build.
+            build_http_app(store, {config.provider.account: provider}, config)
         metrics.set_campaign_jobs(7, {"pending": 3})
         metrics.forget_campaign(7)
         metrics.forget_campaign(7)  # twice is fine

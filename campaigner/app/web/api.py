@@ -114,6 +114,7 @@ async def preview(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     async with received_campaign(request, config.api.max_upload_bytes) as form:
         source = form.source()
+        config = form.account_config(config)
         consented = None
         if config.consent.require_opt_in:  # counted as no_consent, as `preview` counts them
             consented = await request.app[STORE].consented_numbers(config.provider.sender)
@@ -135,6 +136,7 @@ async def create_campaign(request: web.Request) -> web.Response:
     config = app[CONFIG]
     async with received_campaign(request, config.api.max_upload_bytes) as form:
         source = form.source()
+        config = form.account_config(config)
         request_hash = idempotency.fingerprint(
             "POST /api/campaigns", f"start={start}", *form.fingerprint_parts()
         )

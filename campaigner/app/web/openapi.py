@@ -346,6 +346,11 @@ _FORM = {
                         "type": "string",
                         "description": "Region of national numbers (ISO 3166 alpha-2).",
                     },
+                    "account": {
+                        "type": "string",
+                        "description": "The provider account ([accounts.NAME]) that sends it "
+                        "(default: [provider]).",
+                    },
                     "phone_column": {"type": "string"},
                     "encoding": {"type": "string", "description": "The CSV's encoding (default utf-8)."},
                     "smart_encoding": {"type": "boolean"},

@@ -23,7 +23,7 @@ from aiohttp import BodyPartReader, web
 
 from campaigner.app.loading import CampaignSource
 from campaigner.app.source_checks import checked_message, parse_quiet_hours, parse_send_at, parse_validity
-from campaigner.config import region_problem
+from campaigner.config import Config, region_problem
 from campaigner.errors import UserError
 
 FILE_FIELD = "recipients"
@@ -41,6 +41,7 @@ TEXT_FIELDS = (
     "no_footer",
     "valid_for",
     "valid_until",
+    "account",
 )
 _MAX_FIELD = 64 * 1024  # a message or option: far more than any SMS
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -78,6 +79,16 @@ class CampaignForm:
         if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
             raise FieldError(name, f"{name}: {value!r} is not true or false")
         return value in ("true", "1", "yes", "on")
+
+    def account_config(self, config: Config) -> Config:
+        """`config` as the provider account the `account` field names sees it (absent: the default)."""
+        name = (self.fields.get("account") or "").strip()
+        if not name or name == config.provider.account:
+            return config
+        if name not in config.account_names():
+            known = ", ".join(config.account_names())
+            raise FieldError("account", f"account: {name!r} is not a provider account here ({known})")
+        return config.for_account(name)
 
     def source(self) -> CampaignSource:
         """A CampaignSource, every option checked with the CLI's checks and words."""

@@ -168,14 +168,15 @@ def cancel_command(app: AppContext, campaign_id: int, keep_queued: bool) -> None
         cancelled = await store.cancel_campaign(campaign_id)
         stopped = None
         campaign = await store.get_campaign(campaign_id)
-        own = campaign.provider_account == config.provider.account
-        if not keep_queued and own and capabilities_of(config.provider.type).stops_messages:
-            wiring = RunWiring.build(store, config)
+        own = campaign.provider_account in config.account_names()
+        account = config.for_account(campaign.provider_account) if own else config
+        if not keep_queued and own and capabilities_of(account.provider.type).stops_messages:
+            wiring = RunWiring.build(store, account)
             try:
                 if isinstance(wiring.provider, MessageStopper):
                     stopped = await stop_queued(
                         store, wiring.provider, campaign_id,
-                        pace=lambda: wiring.throttle.acquire(0), policy=InboundPolicy.from_config(config),
+                        pace=lambda: wiring.throttle.acquire(0), policy=InboundPolicy.from_config(account),
                     )  # fmt: skip
             finally:
                 await wiring.provider.close()

@@ -85,11 +85,11 @@ FROM jobs WHERE campaign_id = $1 AND reported_cost IS NOT NULL;
 SELECT send_at <= now() FROM campaigns WHERE id = $1;
 
 -- name: unsettled-campaign-ids
--- The daemon's sweep: campaigns of account $1 that are not running but still count jobs in sending
--- (a cancel or pause during a send, a runner that died): their jobs must be settled all the same.
--- From the counters, so no query walks jobs across campaigns.
-SELECT c.id FROM campaigns c
-WHERE c.provider_account = $1 AND c.state <> 'running'
+-- The daemon's sweep: campaigns of its accounts $1 that are not running but still count jobs in
+-- sending (a cancel or pause during a send, a runner that died): their jobs must be settled all the
+-- same. One statement for every account; from the counters, so no query walks jobs across campaigns.
+SELECT c.id, c.provider_account FROM campaigns c
+WHERE c.provider_account = ANY($1::text[]) AND c.state <> 'running'
   AND (SELECT coalesce(sum(jc.jobs), 0) FROM job_counts jc
        WHERE jc.campaign_id = c.id AND jc.state = 'sending') > 0
 ORDER BY c.id;

@@ -88,6 +88,11 @@ SELECT (SELECT count(*) FROM moved) AS applied,
        count(*) FILTER (WHERE expired AND NOT applied) AS expired
 FROM gone;
 
+-- name: accounts-with-parked-receipts
+-- The daemon's housekeeping: which of its accounts $1 have receipts waiting at all (one cheap
+-- statement a second, rather than apply-pending-receipts once per account).
+SELECT DISTINCT provider_account FROM pending_receipts WHERE provider_account = ANY($1::text[]);
+
 -- name: count-pending-receipts
 -- Tests and status: receipts waiting for their job, of account $1 (NULL: of every account).
 SELECT count(*) FROM pending_receipts WHERE $1::text IS NULL OR provider_account = $1;
