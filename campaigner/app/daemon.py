@@ -32,7 +32,9 @@ from campaigner.app.sd_notify import notify
 from campaigner.app.signals import graceful_signals
 from campaigner.app.wiring import RunWiring
 from campaigner.config import Config, ProviderConfig
+from campaigner.dispatch.result_batcher import ResultBatcher
 from campaigner.dispatch.runner import CampaignRunner, RunReport
+from campaigner.dispatch.schedule_batcher import ScheduleBatcher
 from campaigner.dispatch.worker import Worker
 from campaigner.errors import ConfigError, DatabaseError
 from campaigner.inbound.catch_up import catch_up_all
@@ -92,10 +94,13 @@ class Daemon:
         store = await Store.open(self.config)
         dispatcher = self.config.dispatcher
         worker = Worker(store, dispatcher.heartbeat_interval, dispatcher.worker_timeout)
+        # Every account's reservations, and every campaign's results, in shared statements.
+        schedule, results = ScheduleBatcher(store), ResultBatcher(store)
         accounts: dict[str, RunWiring] = {}
         try:
             for name in self.config.account_names():
-                accounts[name] = RunWiring.build(store, self.config.for_account(name), worker)
+                config = self.config.for_account(name)
+                accounts[name] = RunWiring.build(store, config, worker, schedule, results)
             with graceful_signals(self.stop):
                 await self._serve(store, accounts)
         finally:

@@ -22,6 +22,7 @@ from typing import TypeVar
 from campaigner.app.logs import redact_config_secrets
 from campaigner.app.preflight import check_balance, check_sender
 from campaigner.config import DEMO_ACCOUNT, Config
+from campaigner.dispatch.ports import ResultStore, ScheduleStore
 from campaigner.dispatch.runner import CampaignRunner
 from campaigner.dispatch.shared_throttle import SharedThrottle
 from campaigner.dispatch.throttle import Limits
@@ -59,14 +60,24 @@ class RunWiring:
     throttle: SharedThrottle
 
     owns_worker: bool = True
+    results: ResultStore | None = None
 
     @classmethod
-    def build(cls, store: Store, config: Config, worker: Worker | None = None) -> RunWiring:
+    def build(
+        cls,
+        store: Store,
+        config: Config,
+        worker: Worker | None = None,
+        schedule: ScheduleStore | None = None,
+        results: ResultStore | None = None,
+    ) -> RunWiring:
         """Build the parts; nothing touches the network or the database yet. The secrets they
         use are registered with the log redaction first, so no log line can show them.
 
-        `worker`: this process's worker when it carries several accounts (the daemon); it starts
-        and stops it itself, once, whatever the number of accounts."""
+        When the process carries several accounts (the daemon), `worker` is its worker, which it
+        starts and stops itself, once; `schedule` its ScheduleBatcher, which reserves the start
+        times of every account's requests together; and `results` its ResultBatcher, which writes
+        the results of every campaign together."""
         redact_config_secrets(config)
         provider = make_provider(config.provider, status_callback_url=status_callback_url(config))
         owns_worker = worker is None
@@ -74,8 +85,8 @@ class RunWiring:
             worker = Worker(store, config.dispatcher.heartbeat_interval, config.dispatcher.worker_timeout)
         # Shared through the database: other processes on this account, and the run a crash or a
         # kill ended a moment ago, count against the same windows as this one.
-        throttle = SharedThrottle(Limits.of(config.provider), store, config.provider.account)
-        return cls(config, store, provider, worker, throttle, owns_worker)
+        throttle = SharedThrottle(Limits.of(config.provider), schedule or store, config.provider.account)
+        return cls(config, store, provider, worker, throttle, owns_worker, results)
 
     async def preflight(self, on_slow: Callable[[str], object] | None = None) -> None:
         """Wait for the account's rate schedule (reads count against the provider's request limit
@@ -112,7 +123,9 @@ class RunWiring:
 
     def runner(self, campaign_id: int) -> CampaignRunner:
         """A runner for one campaign over these parts."""
-        return CampaignRunner(self.store, self.provider, self.throttle, self.config, campaign_id, self.worker)
+        return CampaignRunner(
+            self.store, self.provider, self.throttle, self.config, campaign_id, self.worker, self.results
+        )
 
     async def close(self) -> None:
         """Unregister the worker (when it is this wiring's own) and close the provider's HTTP session."""

@@ -29,7 +29,7 @@ from campaigner import metrics
 from campaigner.compliance.windows import SendingWindows
 from campaigner.config import Config
 from campaigner.dispatch.decide import Decision, RetryPolicy, decide
-from campaigner.dispatch.ports import DispatchStore, Sender
+from campaigner.dispatch.ports import DispatchStore, ResultStore, Sender
 from campaigner.dispatch.quiet_hours import windows_for
 from campaigner.dispatch.reconcile import Reconciler
 from campaigner.dispatch.recorder import ResultRecorder
@@ -90,6 +90,7 @@ class CampaignRunner:
         config: Config,
         campaign_id: int,
         worker: Worker,
+        results: ResultStore | None = None,
     ) -> None:
         self._store = store
         self._provider = provider
@@ -100,8 +101,10 @@ class CampaignRunner:
         self.report = RunReport(campaign_id)
         dispatcher = config.dispatcher
         self._policy = RetryPolicy(dispatcher.max_attempts, dispatcher.backoff_base, dispatcher.backoff_max)
+        # `results`: where the write-backs go when the process shares them among its campaigns
+        # (the daemon's ResultBatcher); the store itself otherwise.
         self._recorder = ResultRecorder(
-            store, worker.id, dispatcher.result_flush_interval, lambda: worker.unbroken_since
+            results or store, worker.id, dispatcher.result_flush_interval, lambda: worker.unbroken_since
         )
         self._metrics = metrics.for_account(config.provider.account)
         self._metrics.watch_throttle(throttle)

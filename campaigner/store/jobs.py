@@ -146,11 +146,15 @@ class JobStore:
         submitted (with provider_id), pending (retry after `retry_in` s; attempts_delta -1 when the
         claim was not an attempt), rejected (with the error). Returns the number of jobs changed.
         """
+        return len(await self.record_results_ids(worker_id, results))
+
+    async def record_results_ids(self, worker_id: str, results: Sequence[JobResult]) -> set[int]:
+        """record_results, returning the ids of the jobs that changed."""
         if not results:
-            return 0
+            return set()
         if any(r.state == JobState.PENDING for r in results):
             self._forget_floors(worker_id)
-        status = await self.db.execute(
+        rows = await self.db.all(
             "record-results",
             worker_id,
             [r.job_id for r in results],
@@ -164,7 +168,7 @@ class JobStore:
             [r.reported_segments for r in results],
             [r.reported_cost for r in results],
         )
-        return _rows_changed(status)
+        return {row["id"] for row in rows}
 
     async def expire_pending_jobs(self, campaign_id: int) -> int:
         """Past the campaign's valid_until: every pending job → expired (final, never sent)."""

@@ -446,6 +446,24 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore, Link
             assert row is not None
         return float(row["at"])
 
+    async def reserve_starts(self, groups: Sequence[tuple[Sequence[str], Sequence[float]]]) -> list[float]:
+        """reserve_start for each (keys, costs) group, independently, in one round trip (no key in
+        two groups). Returns each group's start as a Unix time, in order."""
+        keys = [key for group_keys, _costs in groups for key in group_keys]
+        costs = [float(cost) for _keys, group_costs in groups for cost in group_costs]
+        owners = [i for i, (group_keys, _costs) in enumerate(groups) for _key in group_keys]
+        rows = await self.db.all("reserve-starts", keys, costs, owners)
+        starts = [float(row["at"]) for row in rows]
+        for row in rows:
+            i = row["grp"]
+            if row["found"] == len(groups[i][0]):
+                continue
+            if row["moved"]:  # some existed and hold the reservation: create the others
+                await self.db.execute("ensure-schedules", list(groups[i][0]))
+            else:  # a schedule's first use
+                starts[i] = await self.reserve_start(*groups[i])
+        return starts
+
     async def push_schedule(self, key: str, seconds: float) -> None:
         """Nobody starts on schedule `key` before `seconds` from now (a 429's Retry-After)."""
         await self.db.execute("push-schedule", key, float(seconds))

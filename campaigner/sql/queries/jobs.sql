@@ -112,7 +112,8 @@ WHERE account = $1 AND NOT campaigner_cap_admits(job_ids, claimed_at, now() - ma
 
 -- name: record-results
 -- The dispatcher: write back a batch of send results (retry_in: seconds until a pending job is due);
--- only jobs this worker still holds in sending change.
+-- only jobs this worker still holds in sending change, and their ids are returned (one statement
+-- may carry the results of several campaigns: dispatch/result_batcher.py).
 UPDATE jobs j
 SET state = r.state,
     provider_id = coalesce(r.provider_id, j.provider_id),
@@ -133,7 +134,8 @@ FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::te
             $8::double precision[], $9::integer[], $10::integer[], $11::numeric[])
     AS r (id, state, provider_id, error_code, error_class, error_message, retry_in, attempts_delta,
           reported_segments, reported_cost)
-WHERE j.id = r.id AND j.state = 'sending' AND j.worker_id = $1;
+WHERE j.id = r.id AND j.state = 'sending' AND j.worker_id = $1
+RETURNING j.id;
 
 -- name: release-jobs
 -- The dispatcher on shutdown: jobs it claimed but never sent go back to pending, not an attempt.

@@ -23,6 +23,30 @@ SELECT extract(epoch FROM start.at)::double precision AS at, start.found,
        (SELECT count(*) FROM moved) AS moved
 FROM start;
 
+-- name: reserve-starts
+-- Shared throttle, several accounts at once (the daemon's ScheduleBatcher): reserve-start for each
+-- group $3[i] of keys $1[i] with costs $2[i], independently, in one round trip. A key is in one group
+-- at most (an UPDATE moves a row once). Per group: its start as a Unix time, how many of its
+-- schedules were found and how many moved (see reserve-start).
+WITH wanted AS (
+    SELECT * FROM unnest($1::text[], $2::double precision[], $3::int[]) AS w (key, cost, grp)
+), locked AS (
+    SELECT key, tat FROM rate_schedule WHERE key = ANY ($1::text[]) ORDER BY key FOR UPDATE
+), start AS (
+    SELECT w.grp, greatest(max(l.tat), clock_timestamp()) AS at, count(l.key) AS found
+    FROM wanted w LEFT JOIN locked l ON l.key = w.key
+    GROUP BY w.grp
+), moved AS (
+    UPDATE rate_schedule s
+    SET tat = start.at + make_interval(secs => w.cost)
+    FROM wanted w JOIN start ON start.grp = w.grp
+    WHERE s.key = w.key
+    RETURNING w.grp
+)
+SELECT start.grp, extract(epoch FROM start.at)::double precision AS at, start.found,
+       (SELECT count(*) FROM moved WHERE moved.grp = start.grp) AS moved
+FROM start ORDER BY start.grp;
+
 -- name: push-schedule
 -- Shared throttle: the provider said 429; nobody on this account starts before $2 seconds from now.
 INSERT INTO rate_schedule AS s (key, tat) VALUES ($1, clock_timestamp() + make_interval(secs => $2))
