@@ -59,7 +59,7 @@ def build_http_app(
     app[FLOODS] = floods or FloodLog(logging.getLogger("campaigner.app.webhook_routes"))
     app.router.add_get("/healthz", healthz)
     for account, provider in providers.items():
-        handlers = webhook_handlers(provider, InboundPolicy.from_config(config.for_account(account)))
+        handlers = webhook_handlers(store, provider, InboundPolicy.from_config(config.for_account(account)))
         # The routes the account's client declares, and no others (ClickSend declares none).
         for base in config.webhook_bases(account):
             for kind in provider.capabilities.webhooks:

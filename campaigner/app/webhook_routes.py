@@ -31,6 +31,7 @@ from aiohttp import web
 from campaigner import metrics
 from campaigner.app.floods import FloodLog
 from campaigner.inbound.policy import InboundPolicy
+from campaigner.inbound.receipt_batcher import ReceiptBatcher
 from campaigner.inbound.receipts import handle_status
 from campaigner.inbound.replies import handle_inbound
 from campaigner.model.provider import IgnoredEvent, WebhookRejected, WebhookRequest
@@ -140,13 +141,15 @@ async def _handle(
 WebhookHandler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def webhook_handlers(provider: Provider, policy: InboundPolicy) -> dict[str, WebhookHandler]:
+def webhook_handlers(store: Store, provider: Provider, policy: InboundPolicy) -> dict[str, WebhookHandler]:
     """The handlers of one provider account's routes, by kind: its client authenticates and parses
-    the callbacks, and its policy (`policy.account`) scopes every event to that account's jobs."""
+    the callbacks, and its policy (`policy.account`) scopes every event to that account's jobs.
+    Receipts of requests that arrive together are applied in one statement (ReceiptBatcher)."""
+    receipts = ReceiptBatcher(store, policy.account)
 
     async def status_webhook(request: web.Request) -> web.Response:
         """POST (or GET, where the provider's callbacks are) /webhooks/<account>/status: receipts."""
-        handle = partial(handle_status, policy=policy)
+        handle = partial(handle_status, policy=policy, receipts=receipts)
         return await _handle(request, "status", provider.parse_status_webhook, handle)
 
     async def inbound_webhook(request: web.Request) -> web.Response:

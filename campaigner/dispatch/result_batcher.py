@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from campaigner.dispatch.group_commit import GroupCommit
+from campaigner.group_commit import GroupCommit
 from campaigner.model.jobs import JobResult
 
 Flush = tuple[str, Sequence[JobResult]]

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 
 from campaigner import metrics
 from campaigner.inbound.policy import InboundPolicy
+from campaigner.inbound.receipt_batcher import ReceiptStore
 from campaigner.model.inbound import CallbackEcho, FinalReceipt
 from campaigner.model.provider import DeliveryStatus, StatusEvent
 from campaigner.store.store import Store
@@ -42,8 +43,13 @@ log = logging.getLogger(__name__)
 RECEIPT_MAX_AGE = 86_400.0
 
 
-async def handle_status(store: Store, events: Sequence[StatusEvent], policy: InboundPolicy) -> Counter[str]:
-    """Apply one request's receipts to `policy.account`'s jobs; returns how many got each verdict."""
+async def handle_status(
+    store: Store, events: Sequence[StatusEvent], policy: InboundPolicy, receipts: ReceiptStore | None = None
+) -> Counter[str]:
+    """Apply one request's receipts to `policy.account`'s jobs; returns how many got each verdict.
+
+    `receipts`: the account's ReceiptBatcher in the daemon (requests that arrive together share a
+    statement); the store itself otherwise."""
     verdicts: Counter[str] = Counter()
     now = datetime.now(UTC)
     finals: dict[str, FinalReceipt] = {}
@@ -84,7 +90,7 @@ async def handle_status(store: Store, events: Sequence[StatusEvent], policy: Inb
     if echoes and (settled := await store.settle_by_callback(policy.account, echoes)):
         verdicts["settled"] += settled
         log.info("%d jobs whose send was unsure settled by their status callback", settled)
-    results = await store.apply_receipts(
+    results = await (receipts or store).apply_receipts(
         policy.account,
         list(finals.values()),
         park_limit=policy.park_per_request,

@@ -24,17 +24,19 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "metrics": set(),
     "examples": set(),
+    # Concurrent calls batched into shared statements: pure asyncio, for whoever writes a lot.
+    "group_commit": set(),
     "config_env": {"errors"},
     "config": {"errors", "config_env"},
     "text": {"model", "errors"},
     "store": {"model", "errors", "config"},
     # The rules of the law and the carriers, as data and pure functions (sending windows).
     "compliance": {"model", "errors", "config"},
-    "dispatch": {"model", "errors", "config", "metrics", "compliance"},
+    "dispatch": {"model", "errors", "config", "metrics", "compliance", "group_commit"},
     "providers": {"model", "errors", "config", "metrics", "text"},
     # The preview's ETA predicts the dispatcher (its request sizing) for the provider's batch.
     "planning": {"model", "errors", "config", "text", "providers", "dispatch.request_sizing"},
-    "inbound": {"model", "errors", "config", "metrics", "store", "planning", "text"},
+    "inbound": {"model", "errors", "config", "metrics", "store", "planning", "text", "group_commit"},
     # What every view shows of a campaign (dashboard, API, status, report): read from the store.
     "observe": {"model", "errors", "config", "store", "planning", "compliance"},
     "app": {

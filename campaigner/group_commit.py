@@ -1,10 +1,11 @@
 """Group commit: calls that arrive while a statement is in flight go together in the next one.
 
 A daemon carrying a hundred campaigns at a few messages a second each would otherwise write each
-campaign's few results, and reserve each account's next start time, in statements of their own:
-hundreds of small transactions a second. A `GroupCommit` runs the first call at once (no latency
-added when the process is quiet); calls made while it runs wait, then go as one batch, so the
-number of statements follows the database's speed, not the number of campaigns. Each caller gets
+campaign's few results, reserve each account's next start time and apply each receipt callback in
+statements of their own: hundreds of small transactions a second. A `GroupCommit` runs the first
+call at once (no latency added when the process is quiet); calls made while it runs wait, then go
+as one batch, so the number of statements follows the database's speed, not the number of
+campaigns. Each caller gets
 its own answer, or the batch's exception, exactly as if it had run alone.
 """
 
