@@ -27,7 +27,7 @@ from aiohttp import web
 from campaigner.app.connections import Limits, Listener
 from campaigner.app.floods import FloodLog, quiet_loop_errors
 from campaigner.app.logs import WORKER_ID, campaign_context
-from campaigner.app.reply_sender import ReplySender
+from campaigner.app.reply_sender import ReplySender, send_replies_forever
 from campaigner.app.sd_notify import notify
 from campaigner.app.signals import graceful_signals
 from campaigner.app.wiring import RunWiring
@@ -205,11 +205,15 @@ class Daemon:
             side += [
                 asyncio.create_task(self._catch_up_receipts(store, wiring), name=f"receipt catch-up{of}"),
                 asyncio.create_task(self._poll_inbound(store, wiring), name=f"inbound polling{of}"),
-                asyncio.create_task(
-                    ReplySender(store, wiring.provider, wiring.throttle, wiring.config, worker.id).run(),
-                    name=f"confirmation replies{of}",
-                ),
             ]
+        repliers = [
+            ReplySender(store, wiring.provider, wiring.throttle, wiring.config, worker.id)
+            for wiring in accounts.values()
+        ]
+        interval = self.config.compliance.reply_poll_interval
+        side.append(
+            asyncio.create_task(send_replies_forever(store, repliers, interval), name="confirmation replies")
+        )
         self.started.set()
         notify("READY=1", f"STATUS=listening on {self.config.daemon.host}:{self.port}")
         try:

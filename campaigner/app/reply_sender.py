@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
 from campaigner import metrics
 from campaigner.config import Config
@@ -53,6 +54,7 @@ class ReplySender:
         self._config = config
         self._worker_id = worker_id
         self._account = config.provider.account
+        self.account = self._account
         # Transient errors back off as a campaign's jobs do ([dispatcher] backoff_base, backoff_max).
         dispatcher = config.dispatcher
         self._backoff = RetryPolicy(config.compliance.reply_max_attempts, dispatcher.backoff_base,
@@ -60,13 +62,7 @@ class ReplySender:
 
     async def run(self) -> None:
         """Forever: abandon stale leases, claim due replies, send them; every reply_poll_interval."""
-        settings = self._config.compliance
-        while True:
-            try:
-                await self.send_due()
-            except Exception as exc:  # the database or the provider may be away a moment
-                log.warning("sending confirmation replies failed: %s", exc)
-            await asyncio.sleep(settings.reply_poll_interval)
+        await send_replies_forever(self._store, [self], self._config.compliance.reply_poll_interval)
 
     async def send_due(self) -> int:
         """One round; returns how many replies were sent."""
@@ -163,3 +159,24 @@ class ReplySender:
         metrics.confirmation_reply(self._account, reply.kind, "failed")
         log.warning("%s confirmation to %s failed (%s: %s)", reply.kind, masked(reply.e164), outcome, detail)
         return False
+
+
+async def send_replies_forever(store: Store, senders: Sequence[ReplySender], interval: float) -> None:
+    """Every `interval` seconds, one round of each account's sender that has work: one statement
+    asks which have (a daemon of a hundred accounts does not ask two per account each poll)."""
+    by_account = {sender.account: sender for sender in senders}
+
+    async def one_round(sender: ReplySender) -> None:
+        try:
+            await sender.send_due()
+        except Exception as exc:  # the database or the provider may be away a moment
+            log.warning("sending confirmation replies of %r failed: %s", sender.account, exc)
+
+    while True:
+        try:
+            due = await store.accounts_with_replies_due(list(by_account))
+        except Exception as exc:  # the database may be away a moment
+            log.warning("looking for confirmation replies to send failed: %s", exc)
+        else:
+            await asyncio.gather(*(one_round(by_account[account]) for account in sorted(due)))
+        await asyncio.sleep(interval)

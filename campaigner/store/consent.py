@@ -99,6 +99,10 @@ class ConsentStore:
         )
         return row is not None
 
+    async def accounts_with_replies_due(self, accounts: Sequence[str]) -> set[str]:
+        """Those of `accounts` with a reply due or a reply's lease run out."""
+        return {r["provider_account"] for r in await self.db.all("accounts-with-replies-due", list(accounts))}
+
     async def abandon_reply_leases(self, account: str) -> list[str]:
         """Replies left in sending past their lease -> unknown (never resent); their kinds."""
         return [r["kind"] for r in await self.db.all("abandon-reply-leases", account)]

@@ -98,6 +98,15 @@ SET state = $3::text, provider_id = coalesce($4, provider_id), error_code = $5, 
 WHERE id = $1 AND state = 'sending' AND worker_id = $2
 RETURNING id;
 
+-- name: accounts-with-replies-due
+-- The daemon's reply senders: which of its accounts $1 have a reply due or a lease run out (one
+-- cheap statement each poll, on the two partial indexes, rather than two per account).
+SELECT provider_account FROM reply_outbox
+WHERE provider_account = ANY ($1::text[]) AND state = 'pending' AND next_attempt_at <= now()
+UNION
+SELECT provider_account FROM reply_outbox
+WHERE provider_account = ANY ($1::text[]) AND state = 'sending' AND lease_expires_at < now();
+
 -- name: abandon-reply-leases
 -- The reply sender: replies left in sending whose lease ran out (a sender that crashed mid-send)
 -- become unknown: the provider may have sent them, so they are reported, never sent again.
