@@ -679,6 +679,12 @@ class Config(_Section):
                 )
             named[name] = {**section, "account": name}
         raw = {**raw, "accounts": named}
+        provider = raw.get("provider")
+        home = provider.get("account", "default") if isinstance(provider, dict) else None
+        if home in named:
+            raise ValueError(
+                f"provider.account: {home!r} is also an [accounts.{home}] section; one account, one section"
+            )
         if "provider" not in raw and named:
             raw["provider"] = named.get("default", next(iter(named.values())))
         return raw
@@ -690,11 +696,6 @@ class Config(_Section):
                 raise ValueError(
                     f"accounts.{name}: an account's name is letters, digits, - and _ (a URL path segment)"
                 )
-        if self.provider.account in self.accounts and self.provider != self.accounts[self.provider.account]:
-            raise ValueError(
-                f"provider.account: {self.provider.account!r} is also an [accounts.{self.provider.account}] "
-                "section; one account, one section"
-            )
         routes: dict[str, str] = {}
         for name in self.account_names():
             for path in self.webhook_bases(name):
