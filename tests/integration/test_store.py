@@ -162,6 +162,18 @@ async def test_shared_schedule_paces_every_caller(store: Store) -> None:
     assert await store.reserve_start(keys, [0.5, 1.0]) == pytest.approx(time.time() + 30.0, abs=1.0)
 
 
+async def test_several_accounts_reserve_in_one_statement_as_each_would_alone(store: Store) -> None:
+    a, b = ["a:messages", "a:requests"], ["b:messages", "b:requests"]
+    await store.reserve_start(a, [0.5, 2.0])  # account a has a schedule; b's is new
+    first_a, first_b = await store.reserve_starts([(a, [0.5, 1.0]), (b, [0.25, 0.25])])
+    assert abs(first_b - time.time()) < 1.0  # a new schedule starts now, and is created
+    # a waited for its slower schedule (2 s from its first reservation); each moved on its own.
+    second_a, second_b = await store.reserve_starts([(a, [0.5, 1.0]), (b, [0.25, 0.25])])
+    assert second_a == pytest.approx(first_a + 1.0, abs=0.001)
+    assert second_b == pytest.approx(first_b + 0.25, abs=0.001)
+    assert await store.reserve_start(b, [0.25, 0.25]) == pytest.approx(first_b + 0.5, abs=0.001)
+
+
 async def test_last_errors_and_list_campaigns(store: Store) -> None:
     campaign_id = await make_campaign(store, 3)
     jobs = await store.claim_jobs(campaign_id, "w", 3, 30)
