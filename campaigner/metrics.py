@@ -246,9 +246,10 @@ def set_account(account: str) -> None:
     _process_account = account
 
 
-def provider_reply(status: int) -> None:
-    """Count one HTTP reply from the provider (called by providers/http.py for every request)."""
-    for_account(_process_account).on_reply(status)
+def provider_reply(status: int, account: str | None = None) -> None:
+    """Count one HTTP reply from `account`'s provider (default: the process's account); called by
+    providers/http.py for every request."""
+    for_account(account or _process_account).on_reply(status)
 
 
 # Every job state, so that a state a campaign has left reads 0 rather than its last count.

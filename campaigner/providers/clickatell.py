@@ -159,6 +159,7 @@ class ClickatellProvider:
         # status_callback_url is not sent: Clickatell's callback URLs are set in its portal.
         self._http = HttpSession(
             name=self.name,
+            account=config.account,
             connect_timeout=config.connect_timeout,
             read_timeout=config.read_timeout,
             total_timeout=config.request_bound(),

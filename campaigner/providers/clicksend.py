@@ -78,6 +78,7 @@ class ClickSendProvider:
         self._base = DEFAULT_BASE_URL if base == ProviderConfig().base_url else base
         self._http = HttpSession(
             name=self.name,
+            account=config.account,
             connect_timeout=config.connect_timeout,
             read_timeout=config.read_timeout,
             total_timeout=config.request_bound(),

@@ -153,6 +153,7 @@ class CliqtelProvider:
         self._callback = status_callback_url or None
         self._http = HttpSession(
             name=self.name,
+            account=config.account,
             connect_timeout=config.connect_timeout,
             read_timeout=config.read_timeout,
             total_timeout=config.request_bound(),

@@ -142,8 +142,10 @@ class HttpSession:
         total_timeout: float,
         headers: Mapping[str, str] | None = None,
         secrets: tuple[Secret, ...] = (),
+        account: str | None = None,
     ) -> None:
         self.name = name
+        self._account = account  # the provider account its replies are counted under (metrics)
         # sock_read alone bounds each read, not a reply that trickles a byte at a time, nor a wait
         # for a pooled connection: the whole call is cut off at `total_timeout` too.
         self._total = total_timeout
@@ -220,7 +222,7 @@ class HttpSession:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise self._failure(exc, written=state["written"], method=method, url=url) from None
         self.last_rate_limit = rate_limit_of(reply.headers)
-        metrics.provider_reply(reply.status)
+        metrics.provider_reply(reply.status, self._account)
         return reply
 
     def _failure(self, exc: BaseException, *, written: bool, method: str, url: str) -> NetworkFailure:

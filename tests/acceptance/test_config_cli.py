@@ -106,3 +106,18 @@ def test_a_dash_reads_standard_input(tmp_path: Path) -> None:
     assert message.returncode == 0 and json.loads(message.stdout)["segments_total"] == 2
     both = campaigner("preview", "-", "--message-file", "-", cwd=tmp_path, stdin=rows)
     assert both.returncode == 2 and "cannot both be -" in both.stderr
+
+
+def test_check_names_every_account_and_the_secrets_each_lacks(tmp_path: Path) -> None:
+    (tmp_path / "campaigner.toml").write_text(
+        '[provider]\ntype = "cliqtel"\napi_key_env = "HOME_KEY"\n'
+        '[accounts.acme]\ntype = "clickatell"\napi_key_env = "ACME_KEY"\n',
+        encoding="utf-8",
+    )
+    checked = campaigner("config", "check", "campaigner.toml", cwd=tmp_path, env={"HOME_KEY": "set"})
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip() == (
+        "campaigner.toml: ok (cliqtel account 'default', clickatell account 'acme', the embedded PostgreSQL)"
+    )
+    assert "ACME_KEY is not set here (named by accounts.acme.api_key_env)" in checked.stderr
+    assert "HOME_KEY" not in checked.stderr

@@ -91,9 +91,9 @@ def check_command(app: AppContext, file: str | None) -> None:
     for note in _missing_secrets(config):
         click.echo(f"note: {note}", err=True)
     database = "its own PostgreSQL" if config.database_url() else "the embedded PostgreSQL"
-    click.echo(
-        f"{source}: ok ({config.provider.type} account {config.provider.account!r}, {database})"
-    )
+    accounts = [config.for_account(name).provider for name in config.account_names()]
+    named = ", ".join(f"{account.type} account {account.account!r}" for account in accounts)
+    click.echo(f"{source}: ok ({named}, {database})")
 
 
 def _read_stdin() -> Config:
@@ -107,14 +107,17 @@ def _read_stdin() -> Config:
 
 def _missing_secrets(config: Config) -> list[str]:
     """The variables named by the config that hold no value in this environment."""
-    provider = config.provider
-    wanted = {"provider.api_key_env": provider.api_key_env}
-    if provider.webhook_signing_key == "webhook_secret":
-        wanted["provider.webhook_secret_env"] = provider.webhook_secret_env
-    if provider.type == "clicksend":
-        wanted["provider.username_env"] = provider.username_env
-    if provider.callback_password_env:
-        wanted["provider.callback_password_env"] = provider.callback_password_env
+    wanted = {}
+    for name in config.account_names():
+        provider = config.for_account(name).provider
+        section = f"accounts.{name}" if name in config.accounts else "provider"
+        wanted[f"{section}.api_key_env"] = provider.api_key_env
+        if provider.webhook_signing_key == "webhook_secret":
+            wanted[f"{section}.webhook_secret_env"] = provider.webhook_secret_env
+        if provider.type == "clicksend":
+            wanted[f"{section}.username_env"] = provider.username_env
+        if provider.callback_password_env:
+            wanted[f"{section}.callback_password_env"] = provider.callback_password_env
     return [
         f"{variable} is not set here (named by {key}); the daemon and sends need it"
         for key, variable in wanted.items()
