@@ -241,3 +241,39 @@ async def test_idempotency_keys_are_forgotten_after_a_day(store: Store) -> None:
     await store.forget_idempotency_keys(86_400)
     assert await store.idempotent_answer("old") is None
     assert await store.idempotent_answer("new") == ("h2", None, None)
+
+
+async def test_link_fields_and_the_account_field_as_the_cli_options(store: Store) -> None:
+    config = config_from_mapping(
+        {
+            "links": {"base_url": "https://go.example.com"},
+            "accounts": {"acme": {"sender": "+3197010203041"}},
+        },
+        source="<test>",
+    )
+    async with serving_web(store, config) as base, aiohttp.ClientSession() as session:
+
+        async def post(*links: str, account: str = "acme") -> tuple[int, Any]:
+            form = _form(message="Hi {name} {link:shop}", account=account)
+            for link in links:
+                form.add_field("link", link)
+            async with session.post(base + "/api/campaigns", data=form, headers={**AUTH, **_key()}) as r:
+                return r.status, await r.json()
+
+        status, body = await post("shop=https://shop.example.com/?who={name}")
+        assert status == 201, body
+        campaign = await store.get_campaign(body["id"])
+        assert (campaign.provider_account, campaign.sender) == ("acme", "+3197010203041")
+        sample = await store.campaign_sample(body["id"])
+        assert sample is not None and "https://go.example.com/" in sample.body
+        assert "shop.example" not in sample.body
+
+        for links, account, field, says in [
+            (("shop",), "acme", "link", "link 'shop': write NAME=URL"),
+            (("shop=https://a.example/", "shop=https://b.example/"), "acme", "link", "given twice"),
+            (("shop=https://shop.example.com/",), "nope", "account", "'nope' is not a provider account"),
+        ]:
+            status, body = await post(*links, account=account)
+            assert (status, body["field"]) == (400, field), body
+            assert says in body["error"], body
+    assert len(await store.list_campaigns()) == 1

@@ -346,6 +346,12 @@ _FORM = {
                         "type": "string",
                         "description": "Region of national numbers (ISO 3166 alpha-2).",
                     },
+                    "link": {
+                        "type": "array",
+                        "items": {"type": "string", "example": "shop=https://shop.example.com/?c={code}"},
+                        "description": "NAME=URL, one field per link: the URL a {link:NAME} of the "
+                        "message shortens (as --link); it may hold {column} values of each row.",
+                    },
                     "account": {
                         "type": "string",
                         "description": "The provider account ([accounts.NAME]) that sends it "

@@ -25,8 +25,12 @@ from campaigner.app.loading import CampaignSource
 from campaigner.app.source_checks import checked_message, parse_quiet_hours, parse_send_at, parse_validity
 from campaigner.config import Config, region_problem
 from campaigner.errors import UserError
+from campaigner.text.links import parse_link_options
 
 FILE_FIELD = "recipients"
+# Repeatable, as `--link NAME=URL` is: one field a link.
+LINK_FIELD = "link"
+_MAX_LINKS = 100
 TEXT_FIELDS = (
     "message",
     "name",
@@ -62,6 +66,8 @@ class CampaignForm:
 
     folder: Path
     fields: dict[str, str] = field(default_factory=dict)
+    # `link` fields, as many as given: NAME=URL, the URL a {link:NAME} of the message shortens.
+    links: list[str] = field(default_factory=list)
     path: Path | None = None
     file_digest: str = ""
 
@@ -121,8 +127,13 @@ class CampaignForm:
             )
         except UserError as exc:
             raise FieldError("valid_for" if valid_for_text else "valid_until", str(exc)) from None
+        try:
+            links = tuple(parse_link_options(self.links).items())
+        except UserError as exc:
+            raise FieldError(LINK_FIELD, str(exc).replace("--link", LINK_FIELD, 1)) from None
         return CampaignSource(
             recipients=self.path,
+            links=links,
             message=message,
             message_source="message",
             name=self.fields.get("name") or None,
@@ -158,7 +169,8 @@ class CampaignForm:
 
     def fingerprint_parts(self) -> list[str]:
         """What identifies this request's content, for its idempotency key."""
-        return [f"{k}={v}" for k, v in sorted(self.fields.items())] + [f"file={self.file_digest}"]
+        fields = [f"{k}={v}" for k, v in sorted(self.fields.items())]
+        return fields + [f"link={link}" for link in self.links] + [f"file={self.file_digest}"]
 
 
 @asynccontextmanager
@@ -178,16 +190,22 @@ async def received_campaign(request: web.Request, limit: int) -> AsyncIterator[C
             name = part.name or ""
             if name == FILE_FIELD:
                 form.path, form.file_digest = await _save(part, folder, limit)
-            elif name in TEXT_FIELDS:
+            elif name in TEXT_FIELDS or name == LINK_FIELD:
                 data = await part.read(decode=False)
                 if len(data) > _MAX_FIELD:
                     raise FieldError(name, f"{name}: longer than {_MAX_FIELD} bytes")
                 try:
-                    form.fields[name] = data.decode("utf-8")
+                    text = data.decode("utf-8")
                 except UnicodeDecodeError:
                     raise FieldError(name, f"{name}: not valid UTF-8") from None
+                if name == LINK_FIELD:
+                    if len(form.links) >= _MAX_LINKS:
+                        raise FieldError(name, f"{name}: at most {_MAX_LINKS} link fields")
+                    form.links.append(text)
+                else:
+                    form.fields[name] = text
             else:
-                known = ", ".join((FILE_FIELD, *TEXT_FIELDS))
+                known = ", ".join((FILE_FIELD, *TEXT_FIELDS, LINK_FIELD))
                 raise FieldError(name or "body", f"{name!r} is not a field of this request (fields: {known})")
         yield form
     finally:
