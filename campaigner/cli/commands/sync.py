@@ -11,7 +11,7 @@ from collections import Counter
 
 import click
 
-from campaigner.app.wiring import RunWiring
+from campaigner.app.wiring import RunWiring, campaign_config
 from campaigner.cli.context import AppContext, pass_app
 from campaigner.errors import UserError
 from campaigner.inbound.catch_up import catch_up_all
@@ -34,10 +34,9 @@ ROUND = 200
 def sync_command(app: AppContext, campaign_id: int, older_than: float) -> None:
     """Look up every message of CAMPAIGN_ID still waiting for a delivery receipt, and apply what
     the provider says (delivered, undelivered); print what it settled."""
-    config = app.config
-
     async def work(store: Store) -> Counter[str]:
-        await store.get_campaign(campaign_id)  # an unknown id is the error, not an empty sync
+        campaign = await store.get_campaign(campaign_id)  # an unknown id is the error, not an empty sync
+        config = campaign_config(campaign, app.config)  # asked of the campaign's own account
         wiring = RunWiring.build(store, config)
         if not wiring.provider.capabilities.fetches_receipts:
             await wiring.provider.close()
@@ -51,7 +50,7 @@ def sync_command(app: AppContext, campaign_id: int, older_than: float) -> None:
         finally:
             await wiring.provider.close()
 
-    total = run_with_store(config, work)
+    total = run_with_store(app.config, work)
     asked = sum(total.values())
     shown = ", ".join(f"{name.replace('_', ' ')} {n:,}" for name, n in sorted(total.items()))
     click.echo(f"campaign {campaign_id}: {asked:,} messages looked up" + (f": {shown}" if shown else ""))
