@@ -11,13 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import run_in_process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def campaigner(
-    *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None
+    *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None, subprocess_: bool = False
 ) -> subprocess.CompletedProcess[str]:
+    """`campaigner *args` in this process (tests/cli_helpers.py), or a real subprocess."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGNER_")}
+    if not subprocess_:
+        result = run_in_process(list(args), env=clean | (env or {}), cwd=cwd, stdin=stdin.encode())
+        assert "Traceback" not in result.stderr, result.stderr
+        return result
     result = subprocess.run(
         [sys.executable, "-m", "campaigner", *args], cwd=cwd, env=clean | (env or {}),
         input=stdin, capture_output=True, text=True, timeout=60,
@@ -28,7 +35,7 @@ def campaigner(
 
 @pytest.mark.parametrize("provider", ["cliqtel", "clickatell"])
 def test_init_writes_a_starter_that_checks_and_refuses_to_overwrite(provider: str, tmp_path: Path) -> None:
-    made = campaigner("config", "init", "--provider", provider, cwd=tmp_path)
+    made = campaigner("config", "init", "--provider", provider, cwd=tmp_path, subprocess_=True)
     assert made.returncode == 0, made.stderr
     written = (tmp_path / "campaigner.toml").read_text()
     assert f'type = "{provider}"' in written and written.startswith("# campaigner configuration for")

@@ -1,5 +1,6 @@
 """`campaigner suppress import-consent`, `suppress export`, `suppress history` and the preview's
-no_consent count, run as a user runs them: subprocesses against a real database (issue 16)."""
+no_consent count, run as a user runs them against a real database (issue 16): in-process through
+main(), the first through a real subprocess."""
 
 from __future__ import annotations
 
@@ -15,13 +16,19 @@ from pathlib import Path
 
 from campaigner.store.store import Store
 from tests.acceptance.test_daemon import ROOT
+from tests.cli_helpers import run_in_process
 
 
 async def campaigner(
-    url: str, *args: str, expect: int = 0, env: dict[str, str] | None = None
+    url: str, *args: str, expect: int = 0, env: dict[str, str] | None = None, subprocess_: bool = False
 ) -> tuple[str, str]:
+    """`campaigner *args` in this process (tests/cli_helpers.py), or a real subprocess."""
     environment = {**os.environ, "CAMPAIGNER_DATABASE_URL": url, **(env or {})}
     environment.pop("CAMPAIGNER_CONFIG", None)
+    if not subprocess_:
+        done = await asyncio.to_thread(run_in_process, list(args), env=environment, cwd=ROOT)
+        assert done.returncode == expect, (args, done.returncode, done.stdout, done.stderr)
+        return done.stdout, done.stderr
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "campaigner", *args, cwd=ROOT, env=environment,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -41,7 +48,9 @@ async def test_a_consent_list_is_imported_whole_or_not_at_all_and_exported_for_a
         "+31612345679,last tuesday,web form\n",
         encoding="utf-8",
     )
-    _, err = await campaigner(database_url, "suppress", "import-consent", str(bad), expect=2)
+    _, err = await campaigner(
+        database_url, "suppress", "import-consent", str(bad), expect=2, subprocess_=True
+    )
     assert f"{bad}:3:2: opted_in_at 'last tuesday' is not an ISO 8601 time" in err
     assert "Traceback" not in err
     assert await store.consented_numbers() == set()  # nothing recorded

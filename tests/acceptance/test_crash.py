@@ -18,6 +18,10 @@ def test_kill_9_and_lost_replies_never_lose_or_double_a_message() -> None:
         suppressed=10,
         min_run=1.0,
         max_run=2.2,
+        # 60 requests and messages a second (the harness's default is 20): the final run's lookups
+        # and resends of what the kills left in `sending` are bound by the limit, not by the work.
+        rpm=600,
+        mps=600,
         log=lambda _: None,
     )
     assert result.duplicates == {}

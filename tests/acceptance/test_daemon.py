@@ -334,7 +334,8 @@ async def test_three_daemons_share_the_limit_and_survive_a_kill(
             write_toml(tmp_path / f"d{i}.toml", daemon_settings(sandbox, database_url, port))
             for i, port in enumerate(ports)
         ]
-        recipients = numbers(450)
+        # The long version is benchmarks/partition.py; 240 is enough to kill one daemon mid-campaign.
+        recipients = numbers(240)
         daemons = [await start_daemon(config) for config in configs]
         try:
             for port in ports:
@@ -344,7 +345,7 @@ async def test_three_daemons_share_the_limit_and_survive_a_kill(
 
             async def a_third_sent() -> bool:
                 done = await store.job_counts(campaign_id)
-                return done.get("submitted", 0) + done.get("delivered", 0) >= 150
+                return done.get("submitted", 0) + done.get("delivered", 0) >= 80
 
             await wait_for(a_third_sent, 30, "a third of the campaign")
             daemons[0].send_signal(signal.SIGKILL)
@@ -368,8 +369,10 @@ async def test_three_daemons_share_the_limit_and_survive_a_kill(
     assert sorted(figures["per_recipient"]) == sorted(recipients)
     assert figures["rate_limits"]["requests"]["violations"] == 0, figures["rate_limits"]
     assert figures["rate_limits"]["messages"]["violations"] == 0, figures["rate_limits"]
-    # 450 messages at 30/s is 15 s; the kill costs the dead daemon's leases (a few seconds).
-    assert elapsed < 15 * 1.6, f"took {elapsed:.1f} s"
+    # 240 messages at 30/s is 8 s; the kill costs the dead daemon's claims: they are looked up once
+    # its worker is silent for worker_timeout + request_bound (5 s here), not when their 60 s leases
+    # run out, which this bound would catch.
+    assert elapsed < 8 * 1.6 + 9, f"took {elapsed:.1f} s"
 
 
 async def test_daemon_picks_up_new_campaigns_serves_health_and_stops_on_sigterm(

@@ -11,11 +11,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.cli_helpers import run_in_process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def campaigner(url: str, *args: str, env: dict[str, str] | None = None) -> str:
+def campaigner(url: str, *args: str, env: dict[str, str] | None = None, subprocess_: bool = False) -> str:
+    """`campaigner *args` in this process (tests/cli_helpers.py), or a real subprocess."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGNER_")}
+    if not subprocess_:
+        full_env = clean | {"CAMPAIGNER_DATABASE_URL": url} | (env or {})
+        done = run_in_process(list(args), env=full_env, cwd=ROOT)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done.stdout
     result = subprocess.run(
         [sys.executable, "-m", "campaigner", *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
         env=clean | {"CAMPAIGNER_DATABASE_URL": url} | (env or {}),
@@ -28,7 +36,7 @@ def test_campaigns_state_filter_and_csv_and_the_format_variable(database_url: st
     recipients = tmp_path / "r.csv"
     recipients.write_text("phone\n+31612345678\n+31612345679\n", encoding="utf-8")
     for name in ("=first", "second"):
-        campaigner(database_url, "create", str(recipients), "-m", "Hi", "--name", name)
+        campaigner(database_url, "create", str(recipients), "-m", "Hi", "--name", name, subprocess_=True)
     campaigner(database_url, "resume", "2")
 
     running = json.loads(campaigner(database_url, "campaigns", "--state", "running", "--format", "json"))

@@ -14,15 +14,23 @@ from pathlib import Path
 import asyncpg
 
 from tests.acceptance.test_daemon import free_port
+from tests.cli_helpers import run_in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def campaigner(url: str, *args: str, config: Path | None = None) -> tuple[int, str, str]:
+async def campaigner(
+    url: str, *args: str, config: Path | None = None, subprocess_: bool = False
+) -> tuple[int, str, str]:
+    """`campaigner *args` in this process (tests/cli_helpers.py), or a real subprocess."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGNER_")}
     env |= {"CAMPAIGNER_DATABASE_URL": url, "CLIQTEL_API_KEY": "17|not-a-real-key", "COLUMNS": "200"}
     if config is not None:
         env["CAMPAIGNER_CONFIG"] = str(config)
+    if not subprocess_:
+        done = await asyncio.to_thread(run_in_process, list(args), env=env, cwd=ROOT)
+        assert "Traceback" not in done.stderr, done.stderr
+        return done.returncode, done.stdout, done.stderr
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "campaigner", *args, cwd=ROOT, env=env,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -13,13 +13,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import run_in_process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def campaigner(url: str, *args: str, expect: int = 0) -> tuple[str, str]:
-    """Run `campaigner ARGS` against database `url`; returns stdout and stderr."""
+async def campaigner(url: str, *args: str, expect: int = 0, subprocess_: bool = False) -> tuple[str, str]:
+    """Run `campaigner ARGS` against database `url` (in this process, tests/cli_helpers.py, or a
+    real subprocess); returns stdout and stderr."""
     env = {**os.environ, "CAMPAIGNER_DATABASE_URL": url}
     env.pop("CAMPAIGNER_CONFIG", None)
+    if not subprocess_:
+        done = await asyncio.to_thread(run_in_process, list(args), env=env, cwd=ROOT)
+        assert done.returncode == expect, (args, done.returncode, done.stdout, done.stderr)
+        return done.stdout, done.stderr
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -44,7 +51,7 @@ def recipients(tmp_path: Path) -> Path:
 
 
 async def test_db_upgrade_and_status_on_an_empty_database(empty_database_url: str) -> None:
-    out, _ = await campaigner(empty_database_url, "db", "status", "--format", "json")
+    out, _ = await campaigner(empty_database_url, "db", "status", "--format", "json", subprocess_=True)
     before = json.loads(out)  # status changes nothing, even on a database campaigner never saw
     assert before["applied"] == [] and before["pending"][0]["version"] == 1 and before["workers"] == []
     out, _ = await campaigner(empty_database_url, "db", "upgrade")

@@ -1,4 +1,5 @@
-"""`campaigner preview` run as a user runs it: a subprocess, config and options from the environment."""
+"""`campaigner preview` run as a user runs it: config and options from the environment (in this
+process through the console script's main(); the JSON of the bundled example through a subprocess)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ import sys
 from pathlib import Path
 
 import campaigner
+from tests.cli_helpers import run_in_process
 
 EXAMPLES = Path(campaigner.__file__).parent / "examples"
 
 
 def _run(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, subprocess_: bool = False
 ) -> subprocess.CompletedProcess[str]:
+    """`campaigner preview *args`: in this process (tests/cli_helpers.py), or a real subprocess."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGNER_")}
     full_env.update(env or {})
+    if not subprocess_:
+        return run_in_process(["preview", *args], env=full_env, cwd=cwd)
     return subprocess.run(
         [sys.executable, "-m", "campaigner", "preview", *args],
         capture_output=True,
@@ -29,7 +34,9 @@ def _run(
     )
 
 
-def _example(*extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _example(
+    *extra: str, env: dict[str, str] | None = None, subprocess_: bool = False
+) -> subprocess.CompletedProcess[str]:
     return _run(
         str(EXAMPLES / "recipients.csv"),
         "--message-file",
@@ -38,11 +45,12 @@ def _example(*extra: str, env: dict[str, str] | None = None) -> subprocess.Compl
         "NL",
         *extra,
         env=env,
+        subprocess_=subprocess_,
     )
 
 
 def test_json_output_of_the_bundled_example() -> None:
-    result = _example("--format", "json")
+    result = _example("--format", "json", subprocess_=True)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     for key in (

@@ -1,4 +1,5 @@
-"""`campaigner segments` run as a user runs it: a subprocess, exit codes, JSON on stdout."""
+"""`campaigner segments` run as a user runs it: exit codes, JSON on stdout (in this process through
+the console script's main(); the invalid-UTF-8 test through a real subprocess)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.cli_helpers import run_in_process
+
 CAMPAIGNER = str(Path(sys.executable).with_name("campaigner"))
 
 
-def run(*args: str, stdin: bytes | None = b"") -> subprocess.CompletedProcess[str]:
+def run(*args: str, stdin: bytes = b"", subprocess_: bool = False) -> subprocess.CompletedProcess[str]:
+    """`campaigner segments *args`: in this process (tests/cli_helpers.py), or a real subprocess."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGNER_")}
     env["PYTHONIOENCODING"] = "utf-8"
+    if not subprocess_:
+        return run_in_process(["segments", *args], env=env, stdin=stdin)
     process = subprocess.run(
         [CAMPAIGNER, "segments", *args],
         input=stdin,
@@ -28,7 +34,7 @@ def run(*args: str, stdin: bytes | None = b"") -> subprocess.CompletedProcess[st
     )
 
 
-def run_json(*args: str, stdin: bytes | None = b"") -> dict[str, Any]:
+def run_json(*args: str, stdin: bytes = b"") -> dict[str, Any]:
     result = run("--format", "json", *args, stdin=stdin)
     assert result.returncode == 0, result.stderr
     report: dict[str, Any] = json.loads(result.stdout)
@@ -89,7 +95,7 @@ def test_table_output_suggests_smart_encoding_when_it_helps() -> None:
 
 
 def test_invalid_utf8_on_stdin_is_one_line_and_exit_2() -> None:
-    result = run(stdin=b"ok\n\xff\xfe")
+    result = run(stdin=b"ok\n\xff\xfe", subprocess_=True)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: stdin: line 2: the message is not valid UTF-8"
     assert "Traceback" not in result.stderr

@@ -1,5 +1,6 @@
-"""`campaigner send`, `run`, `retry`, `pause` and `cancel` as a user runs them: subprocesses against
-the real sandbox (served by this test's event loop) and a database of the test's own."""
+"""`campaigner send`, `run`, `retry`, `pause` and `cancel` as a user runs them: subprocesses (the
+commands that never reach the provider run in-process) against the real sandbox (served by this
+test's event loop) and a database of the test's own."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import asyncpg
 
 from campaigner.sandbox import RunningSandbox
 from campaigner.store.store import Store
+from tests.cli_helpers import run_in_process
 from tests.dispatch_helpers import wait_for
 from tests.fixtures.sandbox import MakeSandbox
 
@@ -64,7 +66,23 @@ async def start(
     )  # fmt: skip
 
 
+# Commands that never reach the provider run in this process (tests/cli_helpers.py: no interpreter
+# start-up). The ones that send (send, run, retry, sync, cancel) stay subprocesses: their requests
+# must not share this process's interpreter with the sandbox that counts their arrival times.
+IN_PROCESS = {"create", "status", "report", "export", "pause", "suppress", "campaigns", "preview"}
+
+
 async def campaigner(config: Path, url: str, *args: str, expect: int = 0) -> str:
+    if args[0] in IN_PROCESS:
+        env = {
+            **os.environ,
+            "CAMPAIGNER_DATABASE_URL": url,
+            "CAMPAIGNER_CONFIG": str(config),
+            "CLIQTEL_API_KEY": KEY,
+        }
+        done = await asyncio.to_thread(run_in_process, list(args), env=env, cwd=ROOT)
+        assert done.returncode == expect, (args, done.returncode, done.stdout, done.stderr)
+        return done.stdout + done.stderr
     proc = await start(config, url, *args)
     out, err = await proc.communicate()
     assert proc.returncode == expect, (args, proc.returncode, out.decode(), err.decode())
@@ -394,7 +412,10 @@ async def test_sync_settles_receipts_that_never_came(
         await campaigner(config, database_url, "status", "1", "--format", "json", "--reported")
     )
     assert status["reported"] == {
-        "messages": 12, "cost": 0.096, "estimated_cost": 0.096, "more_segments_than_estimated": 0
+        "messages": 12,
+        "cost": 0.096,
+        "estimated_cost": 0.096,
+        "more_segments_than_estimated": 0,
     }
     missing = await campaigner(config, database_url, "sync", "99", expect=2)
     assert "99" in missing and "Traceback" not in missing
