@@ -103,26 +103,3 @@ async def test_a_database_migrated_by_a_newer_campaigner_is_refused(
         assert newest.path.stem in str(refused.value) and "upgrade this one" in str(refused.value)
     finally:
         await db.close()
-
-
-async def test_0019_carries_the_caps_of_0014_over(empty_database_url: str) -> None:
-    # A number with two slots and one with one, written in 0014's shape, read back by 0019's.
-    db = await Database.open(empty_database_url)
-    try:
-        await migrations.upgrade(db, up_to=18)
-        await db.pool.execute(
-            """INSERT INTO recipient_caps (account, e164, job_ids, claimed_at) VALUES
-               ('a', '+31610000000', '{1,2}', ARRAY[now() - interval '2 hours', now() - interval '1 hour']),
-               ('a', '+31610000001', '{3}', ARRAY[now() - interval '3 hours'])"""
-        )
-        await migrations.upgrade(db)
-        rows = await db.pool.fetch("SELECT e164, job_ids, last_job_id FROM recipient_caps ORDER BY e164")
-        assert [(r["e164"], r["job_ids"], r["last_job_id"]) for r in rows] == [
-            ("+31610000000", [1], 2),
-            ("+31610000001", None, 3),
-        ]
-        capped = await db.all("capped-numbers", "a", 2, 86400.0)
-        assert [r["e164"] for r in capped] == ["+31610000000"]
-        assert [r["e164"] for r in await db.all("capped-numbers", "a", 2, 5400.0)] == []
-    finally:
-        await db.close()

@@ -44,31 +44,22 @@ WITH camp AS MATERIALIZED (
        OR (c.require_opt_in AND NOT EXISTS (SELECT 1 FROM consents k
                                             WHERE k.e164 = due.e164 AND k.sender IN ('', c.scope)))
 ), admitted AS MATERIALIZED (
-    -- One job a number (DISTINCT ON: an upsert may change a row once a statement). A row's slots
-    -- are job_ids || last_job_id (0019_compact_caps.sql: the newest in plain columns).
-    INSERT INTO recipient_caps AS r (account, e164, last_job_id, last_claimed_at)
-    SELECT DISTINCT ON (d.e164 COLLATE "C") camp.account, d.e164, d.id, now()
+    -- One job a number (DISTINCT ON: an upsert may change a row once a statement).
+    INSERT INTO recipient_caps AS r (account, e164, job_ids, claimed_at)
+    SELECT DISTINCT ON (d.e164 COLLATE "C") camp.account, d.e164, ARRAY[d.id], ARRAY[now()]
     FROM due d CROSS JOIN camp
     WHERE $7::integer IS NOT NULL AND d.id NOT IN (SELECT id FROM listed)
     ORDER BY d.e164 COLLATE "C", d.id
     ON CONFLICT (account, e164) DO UPDATE
-    SET job_ids = campaigner_cap_older(campaigner_cap_ids(
-            campaigner_cap_slots(r.job_ids, r.last_job_id), excluded.last_job_id, $7)),
-        claimed_at = campaigner_cap_older(campaigner_cap_times(
-            campaigner_cap_slots(r.job_ids, r.last_job_id), campaigner_cap_slots(r.claimed_at, r.last_claimed_at),
-            excluded.last_job_id, now(), $7)),
-        last_job_id = excluded.last_job_id,
-        -- Never before the newest slot held (the slots stay in time order, as in 0014).
-        last_claimed_at = greatest(now(), r.last_claimed_at)
-    WHERE campaigner_cap_admits(campaigner_cap_slots(r.job_ids, r.last_job_id),
-                                campaigner_cap_slots(r.claimed_at, r.last_claimed_at),
-                                now() - make_interval(secs => $8), excluded.last_job_id, $7)
-    RETURNING r.e164, r.last_job_id AS id
+    SET job_ids = campaigner_cap_ids(r.job_ids, excluded.job_ids[1], $7),
+        claimed_at = campaigner_cap_times(r.job_ids, r.claimed_at, excluded.job_ids[1], now(), $7)
+    WHERE campaigner_cap_admits(r.job_ids, r.claimed_at, now() - make_interval(secs => $8),
+                                excluded.job_ids[1], $7)
+    RETURNING r.e164, r.job_ids[cardinality(r.job_ids)] AS id
 ), capped AS MATERIALIZED (
     -- A second job of an admitted number (never from the planner, which dedupes) waits untouched.
     SELECT d.id, d.next_attempt_at,
-           greatest(coalesce((SELECT campaigner_cap_frees_at(campaigner_cap_slots(rc.claimed_at, rc.last_claimed_at),
-                                                              $7, make_interval(secs => $8))
+           greatest(coalesce((SELECT campaigner_cap_frees_at(rc.claimed_at, $7, make_interval(secs => $8))
                               FROM recipient_caps rc WHERE rc.account = camp.account AND rc.e164 = d.e164 COLLATE "C"),
                              now() + make_interval(secs => $8)),
                     now() + interval '1 second') AS free_at
@@ -117,10 +108,7 @@ WHERE campaign_id = $1 AND state = 'pending'
 -- name: capped-numbers
 -- The preview: numbers of account $1 that hold $2 slots within the last $3 seconds now.
 SELECT e164 FROM recipient_caps
-WHERE account = $1
-  AND NOT campaigner_cap_admits(campaigner_cap_slots(job_ids, last_job_id),
-                                campaigner_cap_slots(claimed_at, last_claimed_at),
-                                now() - make_interval(secs => $3), 0, $2);
+WHERE account = $1 AND NOT campaigner_cap_admits(job_ids, claimed_at, now() - make_interval(secs => $3), 0, $2);
 
 -- name: record-results
 -- The dispatcher: write back a batch of send results (retry_in: seconds until a pending job is due);
