@@ -69,6 +69,26 @@ async def test_a_released_claim_gives_its_slot_back(store: Store) -> None:
     assert await store.job_counts(first) == {"skipped": 3}
 
 
+async def test_a_cap_of_two_admits_two_campaigns_and_a_release_frees_only_its_slot(store: Store) -> None:
+    # N > 1: a row holds several slots; the one given back is the released job's, no other.
+    cap = FrequencyCap(2, 86400.0)
+    one, two, three, four = [
+        await create_running_campaign(store, numbers(3), body=f"{name} {{n}}")
+        for name in ("One", "Two", "Three", "Four")
+    ]
+    first = await store.claim_jobs(one, "w1", 10, 60, cap)
+    assert len(first) == 3 and await store.capped_numbers("default", cap) == set()
+    assert len(await store.claim_jobs(two, "w2", 10, 60, cap)) == 3
+    assert await store.capped_numbers("default", cap) == set(numbers(3))
+    # The older slot (campaign one's) given back for one number: it has room again.
+    await store.release_jobs("w1", [first[0].id])
+    assert await store.capped_numbers("default", cap) == set(numbers(3)) - {first[0].e164}
+    again = await store.claim_jobs(three, "w3", 10, 60, cap)
+    assert [job.e164 for job in again] == [first[0].e164]
+    assert await store.claim_jobs(four, "w4", 10, 60, cap) == []
+    assert await store.job_counts(four) == {"skipped": 3}
+
+
 async def test_a_capped_job_waits_for_its_window_when_told_to(store: Store) -> None:
     cap = FrequencyCap(1, 3600.0, wait=True)
     first = await create_running_campaign(store, numbers(2), body="First {n}")
