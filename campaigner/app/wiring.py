@@ -22,6 +22,8 @@ from typing import TypeVar
 from campaigner.app.logs import redact_config_secrets
 from campaigner.app.preflight import check_balance, check_sender
 from campaigner.config import DEMO_ACCOUNT, Config
+from campaigner.dispatch.campaign_watch import CampaignWatch
+from campaigner.dispatch.fair_share import FairShare
 from campaigner.dispatch.runner import CampaignRunner
 from campaigner.dispatch.shared_throttle import SharedThrottle
 from campaigner.dispatch.throttle import Limits
@@ -58,6 +60,10 @@ class RunWiring:
     provider: Provider
     worker: Worker
     throttle: SharedThrottle
+    # The account's rate shared among this process's campaigns ([dispatcher] fairness), and one
+    # watcher of their state and opt-outs for all of them (two queries a poll, not two a campaign).
+    share: FairShare
+    watch: CampaignWatch
 
     @classmethod
     def build(cls, store: Store, config: Config) -> RunWiring:
@@ -69,7 +75,8 @@ class RunWiring:
         # Shared through the database: other processes on this account, and the run a crash or a
         # kill ended a moment ago, count against the same windows as this one.
         throttle = SharedThrottle(Limits.of(config.provider), store, config.provider.account)
-        return cls(config, store, provider, worker, throttle)
+        share = FairShare(throttle, config.dispatcher.fairness)
+        return cls(config, store, provider, worker, throttle, share, CampaignWatch(store))
 
     async def preflight(self, on_slow: Callable[[str], object] | None = None) -> None:
         """Wait for the account's rate schedule (reads count against the provider's request limit
@@ -106,10 +113,20 @@ class RunWiring:
 
     def runner(self, campaign_id: int) -> CampaignRunner:
         """A runner for one campaign over these parts."""
-        return CampaignRunner(self.store, self.provider, self.throttle, self.config, campaign_id, self.worker)
+        return CampaignRunner(
+            self.store,
+            self.provider,
+            self.throttle,
+            self.config,
+            campaign_id,
+            self.worker,
+            share=self.share,
+            watch=self.watch,
+        )
 
     async def close(self) -> None:
-        """Unregister the worker and close the provider's HTTP session."""
+        """End the watcher, unregister the worker and close the provider's HTTP session."""
+        await self.watch.close()
         await self.worker.stop()
         await self.provider.close()
 
