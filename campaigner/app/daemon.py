@@ -318,8 +318,8 @@ class Daemon:
             try:
                 await apply_pending_receipts(store, self.config.provider.account)
                 carried = set(self._runners)
-                for campaign_id in carried:
-                    counts = await store.job_counts(campaign_id)
+                # One statement for every carried campaign (job-counts-many), not one each.
+                for campaign_id, counts in (await store.job_counts_many(sorted(carried))).items():
                     metrics.set_campaign_jobs(campaign_id, counts)
                 for campaign_id in shown - carried:
                     metrics.forget_campaign(campaign_id)
@@ -335,8 +335,7 @@ class Daemon:
         while True:
             await asyncio.sleep(PROGRESS_EVERY)
             try:
-                for campaign_id in list(self._runners):
-                    counts = await store.job_counts(campaign_id)
+                for campaign_id, counts in (await store.job_counts_many(sorted(self._runners))).items():
                     sent = sum(counts.get(state, 0) for state in _SENT_STATES)
                     waiting = counts.get("pending", 0) + counts.get("sending", 0)
                     previous = sent_before.get(campaign_id)

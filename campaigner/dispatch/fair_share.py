@@ -78,7 +78,9 @@ class Lane:
 class FairShare:
     """One account's throttle shared among the campaigns of one process by `policy`."""
 
-    def __init__(self, throttle: Throttle, policy: Fairness = "round_robin", depth: int | None = None) -> None:
+    def __init__(
+        self, throttle: Throttle, policy: Fairness = "round_robin", depth: int | None = None
+    ) -> None:
         self.throttle = throttle
         self.policy: Fairness = policy
         self._depth = depth

@@ -28,9 +28,9 @@ from campaigner.config import Config
 from campaigner.errors import NotFoundError, StateError
 from campaigner.model.campaigns import (
     Campaign,
-    CampaignWatchState,
     CampaignSummary,
     CampaignTotals,
+    CampaignWatchState,
     ErrorSummary,
     NewCampaign,
     ReportedCosts,
