@@ -63,8 +63,8 @@ async def measure(args: argparse.Namespace) -> None:
     os.environ[API_KEY_ENV] = API_KEY
     os.environ[SECRET_ENV] = "bench-secret"
     store = await Store.open_url(url)
+    totals = CampaignTotals(total_jobs=200, estimated_cost=PRICE * 200, preview={})
     try:
-        ids = []
         for c in range(args.campaigns):
             rows = [
                 PlannedMessage(
@@ -72,12 +72,10 @@ async def measure(args: argparse.Namespace) -> None:
                 )
                 for i in range(200)
             ]
-            totals = CampaignTotals(total_jobs=200, estimated_cost=PRICE * 200, preview={})
             campaign_id = await store.create_campaign(
-                NewCampaign(name=f"c{c}", message="Hi"), [rows], lambda t=totals: t
+                NewCampaign(name=f"c{c}", message="Hi"), [rows], lambda: totals
             )
             await store.resume_campaign(campaign_id)
-            ids.append(campaign_id)
     finally:
         await store.close()
     config = config_from_mapping(
