@@ -120,7 +120,7 @@ def campaigns_command(app: AppContext, output_format: str, states: tuple[str, ..
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "name", "state", "priority", "progress", "cost so far / estimated", box=None)
+    table = Table("id", "name", "state", "prio", "progress", "cost so far / estimated", box=None)
     for row in rows:
         table.add_row(
             str(row["id"]),
