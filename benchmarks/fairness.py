@@ -2,14 +2,16 @@
 
     .venv/bin/python benchmarks/fairness.py [--mps 20] [--big 3000] [--small 100] [--delay 3]
                                             [--fairness round_robin|priority] [--priority-small N]
-                                            [--rpm 60000] [--batched N]
+                                            [--rpm 60000] [--batched N] [--two-processes]
 
 A big campaign starts first, a small one `--delay` seconds later, both carried by one process as the
 daemon carries them (one RunWiring: one provider client, one worker, one SharedThrottle, one runner
 each). The sandbox runs as a process of its own at `--mps` messages a second (one recipient a
 request; `--batched N`: Clickatell, the big campaign one text in batches of N, the small one
-personalised, one a request). It prints how long the small campaign took, the rate each campaign
-got while both had work, and the sandbox's window violations; then the big campaign is stopped.
+personalised, one a request). `--two-processes`: the small one is carried by a second RunWiring
+(worker, SharedThrottle, FairShare of its own), as by another daemon. It prints how long the small
+campaign took, the rate each campaign got while both had work, and the sandbox's window
+violations; then the big campaign is stopped.
 Each run gets a fresh database (dropped at the end).
 """
 
@@ -109,12 +111,19 @@ async def measure(args: argparse.Namespace) -> None:
         await asyncio.sleep(args.delay)
         big_before = sent(await store.job_counts(big))
         began = time.monotonic()
-        small_task = asyncio.create_task(wiring.runner(small).run())
+        # --two-processes: the small one carried by a wiring of its own (its own worker, throttle
+        # and share, as another daemon on the account would), paced by the same schedule.
+        other = RunWiring.build(store, config) if args.two_processes else wiring
+        if other is not wiring:
+            await other.worker.start()
+        small_task = asyncio.create_task(other.runner(small).run())
         await asyncio.wait_for(small_task, args.small / args.mps * 20 + 60)
         took = time.monotonic() - began
         big_during = sent(await store.job_counts(big)) - big_before
         big_runner.stop()
         await big_task
+        if other is not wiring:
+            await other.close()
         stats = await asyncio.to_thread(sandbox_stats, port)
     finally:
         await wiring.close()
@@ -127,7 +136,8 @@ async def measure(args: argparse.Namespace) -> None:
     print(
         f"fairness {args.fairness or '(none: before)'}, {args.mps} msg/s, {args.rpm} req/min, "
         f"big{f' in batches of {args.batched}' if args.batched else ''} {args.big} then small "
-        f"{args.small} after {args.delay:g} s (priority {args.priority_small}):\n"
+        f"{args.small} after {args.delay:g} s (priority {args.priority_small})"
+        f"{', each in a process of its own' if args.two_processes else ''}:\n"
         f"  small finished in {took:.1f} s; while both ran: small {small_rate:.1f} msg/s "
         f"({small_rate / args.mps:.0%}), big {big_during / took:.1f} msg/s "
         f"({big_during / took / args.mps:.0%})\n"
@@ -147,6 +157,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=3.0)
     parser.add_argument("--fairness", default="")
     parser.add_argument("--priority-small", type=int, default=None)
+    parser.add_argument("--two-processes", action="store_true", help="the small one on a wiring of its own")
     asyncio.run(measure(parser.parse_args()))
 
 

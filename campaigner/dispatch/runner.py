@@ -233,12 +233,14 @@ class CampaignRunner:
     # -- claiming -------------------------------------------------------------------------------
 
     def _claim_size(self) -> int:
-        # About two seconds of sending at the current rate (lowered after a 429): enough to keep
-        # the senders busy, few enough that a crash leaves little in `sending` to look up.
+        # About two seconds of sending at the current rate (lowered after a 429) and this campaign's
+        # share of it (FairShare): enough to keep the senders busy, few enough that a crash leaves
+        # little in `sending` to look up, and that a claim is sent well within its lease.
+        share = self._share.fraction(self._lane) if self._lane is not None else 1.0
         return claim_size(
             self._per_request(),
-            self._throttle.messages_per_second,
-            self._throttle.requests_per_minute,
+            self._throttle.messages_per_second * share,
+            self._throttle.requests_per_minute * share,
             self._config.dispatcher.batch_size,
         )
 

@@ -206,3 +206,14 @@ async def test_a_small_campaign_started_after_a_big_one_gets_half_the_rate() -> 
     # (plus the slots reserved before the small one's first turn: a quarter second's worth).
     assert during <= 60 + 25 + 10, f"big sent {during} while small sent 60 in {took:.2f} s"
     assert took < 60 / 50 * 2 + 1.0
+
+
+def test_a_lane_claims_for_its_part_of_the_rate() -> None:
+    throttle = Granting()
+    share = FairShare(throttle, "priority")  # type: ignore[arg-type]
+    low, high = share.lane(1, 10), share.lane(2, 30)
+    assert share.fraction(low) == 0.25 and share.fraction(high) == 0.75
+    share.policy = "round_robin"
+    assert share.fraction(low) == share.fraction(high) == 0.5
+    high.close()
+    assert share.fraction(low) == 1.0
