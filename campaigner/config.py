@@ -334,6 +334,10 @@ class DispatcherConfig(_Section):
     backoff_base: float = Field(default=2.0, gt=0)
     backoff_max: float = Field(default=300.0, gt=0)
     result_flush_interval: float = Field(default=0.2, gt=0)
+    # How the campaigns one process carries on an account share its rate (dispatch/fair_share.py):
+    # "round_robin", an equal share each while it has work; "priority", shares in proportion to
+    # each campaign's --priority (1-100, default 10).
+    fairness: Literal["round_robin", "priority"] = "round_robin"
     # Message validity: a campaign's jobs not sent within this long of its first start expire
     # (a duration such as "30s", "90m", "24h", "1h30m"; "" = never). --valid-for/--valid-until win.
     valid_for: str = ""

@@ -32,6 +32,7 @@ from campaigner.app.sd_notify import notify
 from campaigner.app.signals import graceful_signals
 from campaigner.app.wiring import RunWiring
 from campaigner.config import Config, ProviderConfig
+from campaigner.dispatch.campaign_watch import CampaignWatch
 from campaigner.dispatch.result_batcher import ResultBatcher
 from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.schedule_batcher import ScheduleBatcher
@@ -96,14 +97,16 @@ class Daemon:
         worker = Worker(store, dispatcher.heartbeat_interval, dispatcher.worker_timeout)
         # Every account's reservations, and every campaign's results, in shared statements.
         schedule, results = ScheduleBatcher(store), ResultBatcher(store)
+        watch = CampaignWatch(store)  # every carried campaign's state, of every account, in one poll
         accounts: dict[str, RunWiring] = {}
         try:
             for name in self.config.account_names():
                 config = self.config.for_account(name)
-                accounts[name] = RunWiring.build(store, config, worker, schedule, results)
+                accounts[name] = RunWiring.build(store, config, worker, schedule, results, watch)
             with graceful_signals(self.stop):
                 await self._serve(store, accounts)
         finally:
+            await watch.close()
             await worker.stop()
             for wiring in accounts.values():
                 await wiring.close()
@@ -350,8 +353,8 @@ class Daemon:
                 for account in await store.accounts_with_parked_receipts(accounts):
                     await apply_pending_receipts(store, account)
                 carried = set(self._runners)
-                for campaign_id in carried:
-                    counts = await store.job_counts(campaign_id)
+                # One statement for every carried campaign (job-counts-many), not one each.
+                for campaign_id, counts in (await store.job_counts_many(sorted(carried))).items():
                     metrics.set_campaign_jobs(campaign_id, counts)
                 for campaign_id in shown - carried:
                     metrics.forget_campaign(campaign_id)
@@ -367,8 +370,7 @@ class Daemon:
         while True:
             await asyncio.sleep(PROGRESS_EVERY)
             try:
-                for campaign_id in list(self._runners):
-                    counts = await store.job_counts(campaign_id)
+                for campaign_id, counts in (await store.job_counts_many(sorted(self._runners))).items():
                     sent = sum(counts.get(state, 0) for state in _SENT_STATES)
                     waiting = counts.get("pending", 0) + counts.get("sending", 0)
                     previous = sent_before.get(campaign_id)

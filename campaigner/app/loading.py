@@ -58,6 +58,7 @@ class CampaignSource:
     # expire. Neither: [dispatcher] valid_for, if set.
     valid_for: timedelta | None = None
     valid_until: datetime | None = None
+    priority: int = 10  # --priority: its share under [dispatcher] fairness = "priority"
 
     def validity(self, config: Config) -> tuple[timedelta | None, datetime | None]:
         """(valid_for, valid_until) as the campaign stores them: this source's, else the config's."""
@@ -75,6 +76,7 @@ class CampaignSource:
             start = self.send_at or datetime.now(UTC)
             return max(0.0, (valid_until - start).total_seconds())
         return None
+
     # `--link NAME=URL`: the URLs `{link:NAME}` placeholders shorten.
     links: tuple[tuple[str, str], ...] = ()
 
@@ -124,6 +126,7 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
         currency=config.pricing.currency,
         valid_for=valid_for,
         valid_until=valid_until,
+        priority=source.priority,
     )
     sender = config.provider.sender
     consented = await store.consented_numbers(sender) if config.consent.require_opt_in else None
@@ -141,9 +144,7 @@ async def load_campaign(store: Store, config: Config, source: CampaignSource) ->
         preview = planner.preview
         if preview.sendable == 0:
             raise NothingToSend(preview)  # inside the load's transaction: it rolls back
-        return CampaignTotals(
-            preview.sendable, preview.cost_total, preview.model_dump(mode="json")
-        )
+        return CampaignTotals(preview.sendable, preview.cost_total, preview.model_dump(mode="json"))
 
     campaign_id = await store.create_campaign(
         spec,

@@ -22,6 +22,8 @@ from typing import TypeVar
 from campaigner.app.logs import redact_config_secrets
 from campaigner.app.preflight import check_balance, check_sender
 from campaigner.config import DEMO_ACCOUNT, Config
+from campaigner.dispatch.campaign_watch import CampaignWatch
+from campaigner.dispatch.fair_share import FairShare
 from campaigner.dispatch.ports import ResultStore, ScheduleStore
 from campaigner.dispatch.runner import CampaignRunner
 from campaigner.dispatch.shared_throttle import SharedThrottle
@@ -58,8 +60,13 @@ class RunWiring:
     provider: Provider
     worker: Worker
     throttle: SharedThrottle
+    # The account's rate shared among this process's campaigns ([dispatcher] fairness), and one
+    # watcher of their state and opt-outs for all of them (two queries a poll, not two a campaign).
+    share: FairShare
+    watch: CampaignWatch
 
     owns_worker: bool = True
+    owns_watch: bool = True
     results: ResultStore | None = None
 
     @classmethod
@@ -70,14 +77,16 @@ class RunWiring:
         worker: Worker | None = None,
         schedule: ScheduleStore | None = None,
         results: ResultStore | None = None,
+        watch: CampaignWatch | None = None,
     ) -> RunWiring:
         """Build the parts; nothing touches the network or the database yet. The secrets they
         use are registered with the log redaction first, so no log line can show them.
 
         When the process carries several accounts (the daemon), `worker` is its worker, which it
         starts and stops itself, once; `schedule` its ScheduleBatcher, which reserves the start
-        times of every account's requests together; and `results` its ResultBatcher, which writes
-        the results of every campaign together."""
+        times of every account's requests together; `results` its ResultBatcher, which writes
+        the results of every campaign together; and `watch` its one CampaignWatch, which it
+        closes itself."""
         redact_config_secrets(config)
         provider = make_provider(config.provider, status_callback_url=status_callback_url(config))
         owns_worker = worker is None
@@ -86,7 +95,10 @@ class RunWiring:
         # Shared through the database: other processes on this account, and the run a crash or a
         # kill ended a moment ago, count against the same windows as this one.
         throttle = SharedThrottle(Limits.of(config.provider), schedule or store, config.provider.account)
-        return cls(config, store, provider, worker, throttle, owns_worker, results)
+        share = FairShare(throttle, config.dispatcher.fairness)
+        owns_watch = watch is None
+        watch = watch or CampaignWatch(store)
+        return cls(config, store, provider, worker, throttle, share, watch, owns_worker, owns_watch, results)
 
     async def preflight(self, on_slow: Callable[[str], object] | None = None) -> None:
         """Wait for the account's rate schedule (reads count against the provider's request limit
@@ -124,11 +136,22 @@ class RunWiring:
     def runner(self, campaign_id: int) -> CampaignRunner:
         """A runner for one campaign over these parts."""
         return CampaignRunner(
-            self.store, self.provider, self.throttle, self.config, campaign_id, self.worker, self.results
+            self.store,
+            self.provider,
+            self.throttle,
+            self.config,
+            campaign_id,
+            self.worker,
+            share=self.share,
+            watch=self.watch,
+            results=self.results,
         )
 
     async def close(self) -> None:
-        """Unregister the worker (when it is this wiring's own) and close the provider's HTTP session."""
+        """End the watcher and unregister the worker (when they are this wiring's own), and close
+        the provider's HTTP session."""
+        if self.owns_watch:
+            await self.watch.close()
         if self.owns_worker:
             await self.worker.stop()
         await self.provider.close()

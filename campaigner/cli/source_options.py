@@ -13,6 +13,7 @@ from campaigner.app.source_checks import parse_quiet_hours, parse_send_at, parse
 from campaigner.cli.commands.preview import read_message
 from campaigner.cli.footer import footer_choice, footer_options
 from campaigner.cli.regions import check_region
+from campaigner.dispatch.fair_share import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 from campaigner.text.links import parse_link_options
 
 
@@ -72,6 +73,16 @@ def campaign_source_options(command: Callable[..., Any]) -> Callable[..., Any]:
             metavar="TIME",
             help="Messages not sent by this ISO 8601 time expire (no offset: this machine's local time).",
         ),
+        click.option(
+            "--priority",
+            type=click.IntRange(MIN_PRIORITY, MAX_PRIORITY),
+            default=DEFAULT_PRIORITY,
+            show_default=True,
+            envvar="CAMPAIGNER_PRIORITY",
+            show_envvar=True,
+            help="Its share of the account's rate beside the other running campaigns, in proportion "
+            'to theirs, under [dispatcher] fairness = "priority" (1-100; 20 takes twice what 10 does).',
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -101,4 +112,5 @@ def source_from_options(**options: Any) -> CampaignSource:
         valid_for=valid_for,
         valid_until=valid_until,
         links=tuple(parse_link_options(options["links"]).items()),
+        priority=options["priority"],
     )

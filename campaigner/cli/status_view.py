@@ -92,6 +92,8 @@ def setup_rows(facts: CampaignFacts) -> list[tuple[str, str]]:
     else:
         when.append("no quiet hours")
     rows.append(("schedule", "; ".join(when)))
+    # --priority: weighs its share of the account's rate under [dispatcher] fairness = "priority".
+    rows.append(("priority", str(facts.priority)))
     return rows
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from campaigner.model.campaigns import Campaign
+from campaigner.model.campaigns import Campaign, CampaignWatchState
 from campaigner.model.jobs import ClaimedJob, FrequencyCap, JobResult, Settlement
 from campaigner.model.provider import LookupResult, OutboundMessage, RateLimitInfo, SendResult
 from campaigner.model.states import JobState
@@ -73,7 +73,17 @@ class ScheduleStore(Protocol):
     async def push_schedule(self, key: str, seconds: float) -> None: ...
 
 
-class DispatchStore(ReconcileStore, Protocol):
+class WatchStore(Protocol):
+    """What the campaigns' watcher reads (dispatch/campaign_watch.py): campaigns by id, and the
+    suppressions since a time under several sender scopes, each in one statement."""
+
+    async def watch_campaigns(self, campaign_ids: Sequence[int]) -> Sequence[CampaignWatchState]: ...
+    async def suppressed_since_any(
+        self, since: datetime, senders: Sequence[str]
+    ) -> Sequence[tuple[str, str, datetime]]: ...
+
+
+class DispatchStore(ReconcileStore, WatchStore, Protocol):
     """What a campaign's runner needs of the store."""
 
     async def claim_jobs(
@@ -103,6 +113,3 @@ class DispatchStore(ReconcileStore, Protocol):
         sender: str = ...,
         account: str = ...,
     ) -> int: ...
-    async def suppressed_since(
-        self, since: datetime, sender: str = ...
-    ) -> Sequence[tuple[str, datetime]]: ...

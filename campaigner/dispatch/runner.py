@@ -28,7 +28,9 @@ from typing import TypeVar
 from campaigner import metrics
 from campaigner.compliance.windows import SendingWindows
 from campaigner.config import Config
+from campaigner.dispatch.campaign_watch import STATE_POLL_SECONDS, CampaignWatch, Watched
 from campaigner.dispatch.decide import Decision, RetryPolicy, decide
+from campaigner.dispatch.fair_share import FairShare, Lane
 from campaigner.dispatch.ports import DispatchStore, ResultStore, Sender
 from campaigner.dispatch.quiet_hours import windows_for
 from campaigner.dispatch.reconcile import Reconciler
@@ -36,7 +38,7 @@ from campaigner.dispatch.recorder import ResultRecorder
 from campaigner.dispatch.request_sizing import claim_size
 from campaigner.dispatch.throttle import Throttle
 from campaigner.dispatch.worker import Worker
-from campaigner.model.campaigns import Campaign
+from campaigner.model.campaigns import Campaign, CampaignWatchState
 from campaigner.model.jobs import ClaimedJob, FrequencyCap, JobResult
 from campaigner.model.provider import OutboundMessage, SendResult
 from campaigner.model.states import CampaignState, JobState
@@ -45,8 +47,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# How often the campaign's state is read, so pause and cancel from elsewhere apply within a second.
-STATE_POLL_SECONDS = 0.5
 # A request starts only while this much of the campaign's validity is left: the provider must have
 # it before the deadline (its own validity, valid_for, is what is left), never after.
 EXPIRY_MARGIN = 1.0
@@ -90,6 +90,8 @@ class CampaignRunner:
         config: Config,
         campaign_id: int,
         worker: Worker,
+        share: FairShare | None = None,
+        watch: CampaignWatch | None = None,
         results: ResultStore | None = None,
     ) -> None:
         self._store = store
@@ -113,9 +115,8 @@ class CampaignRunner:
         self._stop = asyncio.Event()  # stop taking work: a signal, a pause, a cancel, completion
         self._in_flight = 0
         self._failure: BaseException | None = None
-        # Numbers suppressed while this run goes on (STOP replies), and the newest such time seen.
+        # Numbers suppressed while this run goes on (STOP replies), as the watcher reports them.
         self._stopped: set[str] = set()
-        self._stopped_since = datetime.now(UTC) - timedelta(minutes=1)
         # The campaign's sending windows in recipients' local time (--quiet-hours, and the
         # account's country table under [compliance] quiet_hours = "country").
         self._windows = SendingWindows()
@@ -133,6 +134,14 @@ class CampaignRunner:
         # The campaign's valid_until (--valid-for / --valid-until): nothing is sent after it.
         self._deadline: datetime | None = None
         self._void_logged = float("-inf")  # the lapse whose voided claims were last logged
+        # The account's rate, shared with the process's other campaigns by [dispatcher] fairness;
+        # a runner alone (no share given) has a share of its own, where it is the only lane.
+        self._share = share or FairShare(throttle, config.dispatcher.fairness)
+        self._lane: Lane | None = None
+        # The state, validity and opt-outs, polled for every campaign of the process at once; a
+        # runner alone polls for itself.
+        self._watch = watch
+        self._watched: Watched | None = None
 
     def stop(self) -> None:
         """Ask the run to stop taking work; in-flight requests finish and are recorded."""
@@ -151,6 +160,7 @@ class CampaignRunner:
         await asyncio.to_thread(self._windows.warm)
         self._one_per_request = campaign.one_per_request()
         self._deadline = campaign.valid_until
+        self._lane = self._share.lane(self._campaign_id, campaign.priority)
         # The largest request this run sends, in the throttle's units: a shared schedule charges
         # every request as that (SharedThrottle._slot_cost). Segments: the campaign's longest message.
         self._throttle.expect_requests_of(self._per_request() * self._most_units(campaign))
@@ -160,21 +170,28 @@ class CampaignRunner:
             asyncio.create_task(self._send_loop(), name=f"sender {i}")
             for i in range(self._config.dispatcher.concurrency)
         ]
-        side = [
-            asyncio.create_task(self._claim_loop(), name="claimer"),
-            asyncio.create_task(self._watch_state(), name="state watcher"),
-        ]
+        side = [asyncio.create_task(self._claim_loop(), name="claimer")]
         for task in side:
             task.add_done_callback(self._side_task_done)
+        own_watch = self._watch is None
+        watch = self._watch or CampaignWatch(self._store, STATE_POLL_SECONDS)
+        self._watched = watch.watch(
+            self._campaign_id, campaign.sender, self._on_state, self._on_stopped, self._on_watch_failed
+        )
         try:
             await self._stop.wait()
         finally:
+            self._watched.close()
+            if own_watch:
+                await watch.close()
             for task in side:
                 task.cancel()
             # Senders finish the request they have in flight, then see the stop and exit.
             await asyncio.gather(*side, return_exceptions=True)
             await asyncio.gather(*senders, return_exceptions=True)
             await self._release_queued()
+            if self._lane is not None:
+                self._lane.close()
             await self._reconciler.stop()
             await self._recorder.stop()
         if self._failure is not None:
@@ -219,12 +236,14 @@ class CampaignRunner:
     # -- claiming -------------------------------------------------------------------------------
 
     def _claim_size(self) -> int:
-        # About two seconds of sending at the current rate (lowered after a 429): enough to keep
-        # the senders busy, few enough that a crash leaves little in `sending` to look up.
+        # About two seconds of sending at the current rate (lowered after a 429) and this campaign's
+        # share of it (FairShare): enough to keep the senders busy, few enough that a crash leaves
+        # little in `sending` to look up, and that a claim is sent well within its lease.
+        share = self._share.fraction(self._lane) if self._lane is not None else 1.0
         return claim_size(
             self._per_request(),
-            self._throttle.messages_per_second,
-            self._throttle.requests_per_minute,
+            self._throttle.messages_per_second * share,
+            self._throttle.requests_per_minute * share,
             self._config.dispatcher.batch_size,
         )
 
@@ -428,16 +447,18 @@ class CampaignRunner:
             )
 
     async def _acquire(self, units: int) -> bool:
-        """The throttle's permission to send `units`, or False once the validity is (nearly) over:
-        a batch that would wait past the deadline is released now, not when the throttle lets it."""
+        """The throttle's permission to send `units` (in this campaign's turn: FairShare), or False
+        once the validity is (nearly) over: a batch that would wait past the deadline is released
+        now, not when the throttle lets it."""
+        assert self._lane is not None  # opened by run() before any sender starts
         if self._deadline is None:
-            await self._throttle.acquire(units)
+            await self._lane.acquire(units)
             return True
         left = (self._deadline - datetime.now(UTC)).total_seconds() - EXPIRY_MARGIN
         if left <= 0:
             return False
         try:
-            await asyncio.wait_for(self._throttle.acquire(units), left)
+            await asyncio.wait_for(self._lane.acquire(units), left)
         except TimeoutError:
             return False
         return True
@@ -495,20 +516,28 @@ class CampaignRunner:
 
     # -- state --------------------------------------------------------------------------------
 
-    async def _watch_state(self) -> None:
-        while not self._stop.is_set():
-            await self._sleep(STATE_POLL_SECONDS)
-            campaign = await self._store.get_campaign(self._campaign_id)
-            # The validity as stored now: the claim reads it there too, so the two agree.
-            self._deadline = campaign.valid_until
-            if campaign.state != CampaignState.RUNNING:
-                log.info("campaign %s: now %s; stopping", self._campaign_id, campaign.state)
-                self._stop.set()
-            # Account-wide entries and those of this campaign's sender (compliance.opt_out_scope):
-            # an entry for another sender does not hold this campaign's jobs (the claim sends them).
-            for e164, at in await self._store.suppressed_since(self._stopped_since, campaign.sender):
-                self._stopped.add(e164)
-                self._stopped_since = max(self._stopped_since, at)
+    def _on_state(self, campaign: CampaignWatchState) -> None:
+        """The watcher's latest read of the campaign (every STATE_POLL_SECONDS)."""
+        # The validity as stored now: the claim reads it there too, so the two agree.
+        self._deadline = campaign.valid_until
+        if self._lane is not None:
+            self._lane.set_priority(campaign.priority)
+        if campaign.state != CampaignState.RUNNING and not self._stop.is_set():
+            log.info("campaign %s: now %s; stopping", self._campaign_id, campaign.state)
+            self._stop.set()
+
+    def _on_stopped(self, e164s: Sequence[str]) -> None:
+        """Numbers suppressed since (about) this run began: account-wide entries and those of this
+        campaign's sender (compliance.opt_out_scope); an entry for another sender does not hold
+        this campaign's jobs (the claim sends them). The watcher picks them."""
+        self._stopped.update(e164s)
+
+    def _on_watch_failed(self, error: BaseException) -> None:
+        # As a side task that dies: the run stops and raises it (the daemon restarts the runner).
+        if self._failure is None and not self._stop.is_set():
+            self._failure = error
+            log.error("campaign %s: state watcher failed: %r", self._campaign_id, error)
+            self._stop.set()
 
     async def _hold_back_stopped(self, batch: _Batch) -> list[ClaimedJob]:
         """Jobs of numbers suppressed since they were claimed (a STOP reply) are not sent.

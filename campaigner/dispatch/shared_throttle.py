@@ -57,6 +57,10 @@ class SharedThrottle(Throttle):
         """Requests will carry up to `units` messages (or segments): see `_slot_cost`."""
         self._request_units = max(self._request_units, min(units, self.max_messages_per_request()))
 
+    def slot_seconds(self, messages: int) -> float:
+        """Every request here costs what the largest one does (`_slot_cost`), so that is its share."""
+        return self._slot_cost(messages)
+
     def _slot_cost(self, messages: int) -> float:
         """Seconds of the shared schedule one request of `messages` units takes.
 

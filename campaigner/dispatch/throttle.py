@@ -196,6 +196,12 @@ class Throttle:
         """The most messages one request may carry without breaking the per-window message limit."""
         return max(1, int(self._messages.limit))
 
+    def slot_seconds(self, messages: int) -> float:
+        """Seconds of the account's capacity one request of `messages` units takes: the larger of
+        its share of the request limit and of the message limit (FairShare's measure of a share)."""
+        request = self._requests.window / self._requests.limit
+        return max(request, messages * self._messages.window / self._messages.limit)
+
     def expect_requests_of(self, units: int) -> None:
         """Requests will carry up to `units` messages (or segments). This log needs no such hint: it
         checks every window exactly; the shared schedule (SharedThrottle) does."""

@@ -40,6 +40,9 @@ class Campaign:
     # only valid_for was given; jobs not sent by then expire.
     valid_for: timedelta | None = None
     valid_until: datetime | None = None
+    # Its share of the account's rate under [dispatcher] fairness = "priority" (--priority, 1-100;
+    # migration 0022), in proportion to the others' (dispatch/fair_share.py).
+    priority: int = 10
 
     def one_per_request(self) -> bool:
         """Its texts are personalised: each message goes in a request of its own, even at a provider
@@ -68,6 +71,7 @@ class CampaignSummary:
     cost_so_far: Decimal
     created_at: datetime
     reason: str | None
+    priority: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,18 @@ class NewCampaign:
     currency: str = "EUR"
     valid_for: timedelta | None = None
     valid_until: datetime | None = None
+    priority: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignWatchState:
+    """What a campaign's runner watches while it sends: read for every carried campaign at once."""
+
+    id: int
+    state: CampaignState
+    valid_until: datetime | None
+    priority: int
+    sender: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ class CampaignLive:
     timeline: tuple[TimelinePoint, ...] | None
     # The campaign's message validity (--valid-for / --valid-until), once known; None: none.
     valid_until: datetime | None = None
+    priority: int = 10  # --priority (migration 0022)
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,6 +152,8 @@ class CampaignFacts:
     timeline: tuple[TimelinePoint, ...]
     preview: dict[str, Any] = field(default_factory=dict)
     valid_until: datetime | None = None  # jobs not sent by then expire
+    # Its share of the account's rate under [dispatcher] fairness = "priority" (--priority).
+    priority: int = 10
     # Its short links' clicks (None: the message has no links).
     clicks: ClickFacts | None = None
 
@@ -295,6 +297,7 @@ async def campaign_facts(store: Store, config: Config, campaign_id: int) -> Camp
             else max(0, round((row.valid_until - (row.started_at or row.created_at)).total_seconds()))
         ),
         valid_until=row.valid_until,
+        priority=row.priority,
         created_at=row.created_at,
         countries=country_facts,
         windows=_windows(row, countries, quiet, config.compliance),

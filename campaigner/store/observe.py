@@ -176,6 +176,7 @@ def _live(row: asyncpg.Record) -> CampaignLive:
         holding=tuple(sorted(row["holding"])),
         live_workers=workers,
         booked_until=row["booked_until"],
+        priority=row["priority"],
         timeline=None
         if timeline is None
         else tuple(TimelinePoint(_time(m), state, int(n)) for m, state, n in timeline),

@@ -30,6 +30,7 @@ from campaigner.model.campaigns import (
     Campaign,
     CampaignSummary,
     CampaignTotals,
+    CampaignWatchState,
     ErrorSummary,
     NewCampaign,
     ReportedCosts,
@@ -137,6 +138,7 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore, Link
                 spec.currency,
                 spec.valid_for,
                 spec.valid_until,
+                spec.priority,
             )
             # A campaign has a handful of distinct costs: round each once, not once a row. The
             # same table counts the rows sent, for job_counts (jobs have no INSERT trigger).
@@ -318,6 +320,20 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore, Link
         """Number of jobs per state (only states that have jobs)."""
         return {state: total.jobs for state, total in (await self.job_totals(campaign_id)).items()}
 
+    async def job_counts_many(self, campaign_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """`job_counts` of several campaigns in one statement; every id asked for is a key."""
+        counts: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
+        if counts:
+            for r in await self.db.all("job-counts-many", list(counts)):
+                if r["jobs"]:
+                    counts[r["campaign_id"]][r["state"]] = r["jobs"]
+        return counts
+
+    async def watch_campaigns(self, campaign_ids: Sequence[int]) -> list[CampaignWatchState]:
+        """State, validity, priority and sender of the campaigns named (those that exist)."""
+        rows = await self.db.all("watch-campaigns", list(campaign_ids))
+        return [from_record(CampaignWatchState, r) for r in rows]
+
     async def pending_segments_by_country(self, campaign_id: int) -> dict[str | None, int]:
         """Segments of the campaign's jobs still to send, per destination country."""
         rows = await self.db.all("pending-segments-by-country", campaign_id)
@@ -392,6 +408,15 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore, Link
         the time each was."""
         rows = await self.db.all("suppressions-since", since, sender_scope(sender))
         return [(r["e164"], r["created_at"]) for r in rows]
+
+    async def suppressed_since_any(
+        self, since: datetime, senders: Sequence[str]
+    ) -> list[tuple[str, str, datetime]]:
+        """Numbers suppressed after `since`, account-wide or for any of `senders`, oldest first:
+        (number, the entry's sender scope, '' account-wide; when it was)."""
+        scopes = sorted({""} | {sender_scope(sender) for sender in senders})
+        rows = await self.db.all("suppressions-since-any", since, scopes)
+        return [(r["e164"], r["sender"], r["created_at"]) for r in rows]
 
     async def suppressed_numbers(self, sender: str | None = None) -> set[str]:
         """The suppressed numbers, for the planner: account-wide entries and those of `sender`

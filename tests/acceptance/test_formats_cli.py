@@ -77,3 +77,18 @@ def test_json_looks_the_same_everywhere(database_url: str, tmp_path: Path) -> No
         value = json.loads(text)
         assert json.dumps(value, ensure_ascii=False, separators=(", ", ": ")) + "\n" == text
     assert '"message": "Grüße"' in outputs[3]  # UTF-8 kept, not \\u escapes
+
+
+def test_a_campaigns_priority_is_stored_and_shown(database_url: str, tmp_path: Path) -> None:
+    recipients = tmp_path / "r.csv"
+    recipients.write_text("phone\n+31612345678\n", encoding="utf-8")
+    campaigner(database_url, "create", str(recipients), "-m", "Hi", "--priority", "30")
+    campaigner(database_url, "create", str(recipients), "-m", "Hi", env={"CAMPAIGNER_PRIORITY": "2"})
+    campaigner(database_url, "create", str(recipients), "-m", "Hi")
+
+    listed = json.loads(campaigner(database_url, "campaigns", "--format", "json"))
+    assert [c["priority"] for c in listed] == [30, 2, 10]  # 10: the default
+    assert json.loads(campaigner(database_url, "status", "1", "--format", "json"))["priority"] == 30
+    assert "priority: 30" in campaigner(database_url, "status", "1")
+    rows = list(csv.DictReader(io.StringIO(campaigner(database_url, "campaigns", "--format", "csv"))))
+    assert [r["priority"] for r in rows] == ["30", "2", "10"]

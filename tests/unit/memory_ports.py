@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from campaigner.model.campaigns import Campaign
+from campaigner.model.campaigns import Campaign, CampaignWatchState
 from campaigner.model.jobs import ClaimedJob, FrequencyCap, JobResult, Settlement
 from campaigner.model.provider import LookupResult, OutboundMessage, Outcome, RateLimitInfo, SendResult
 from campaigner.model.states import CampaignState, JobState
@@ -59,6 +59,7 @@ class MemoryStore:
         self.jobs = {i: MemoryJob(i, e164, body) for i, e164 in enumerate(numbers, start=1)}
         self.suppressed: dict[str, datetime] = {}
         self.workers: set[str] = set()
+        self.watch_queries = 0  # statements the campaigns' watcher ran (watch_campaigns and suppressions)
 
     # -- what tests look at ---------------------------------------------------------------------
 
@@ -207,6 +208,18 @@ class MemoryStore:
 
     async def suppressed_since(self, since: datetime, sender: str = "") -> list[tuple[str, datetime]]:
         return [(e, at) for e, at in self.suppressed.items() if at > since]
+
+    async def suppressed_since_any(
+        self, since: datetime, senders: Sequence[str]
+    ) -> list[tuple[str, str, datetime]]:
+        self.watch_queries += 1
+        return [(e, "", at) for e, at in self.suppressed.items() if at > since]
+
+    async def watch_campaigns(self, campaign_ids: Sequence[int]) -> list[CampaignWatchState]:
+        self.watch_queries += 1
+        c = self.campaign
+        rows = [CampaignWatchState(c.id, c.state, c.valid_until, c.priority, c.sender)]
+        return [row for row in rows if row.id in campaign_ids]
 
     # -- WorkerStore ----------------------------------------------------------------------------
 

@@ -69,8 +69,8 @@ def create_command(app: AppContext, output_format: str, **options: Any) -> None:
 
 # The columns of `campaigns --format csv` (a row's counts per state are in json only).
 _CSV_COLUMNS = (
-    *("id", "name", "state", "total", "progress", "cost_so_far", "estimated_cost", "currency"),
-    *("reason", "created_at"),
+    *("id", "name", "state", "priority", "total", "progress", "cost_so_far", "estimated_cost"),
+    *("currency", "reason", "created_at"),
 )
 
 
@@ -90,7 +90,7 @@ def _progress(counts: dict[str, int], total: int) -> float:
 )
 @pass_app
 def campaigns_command(app: AppContext, output_format: str, states: tuple[str, ...]) -> None:
-    """List campaigns: id, name, state, progress, cost so far / estimated."""
+    """List campaigns: id, name, state, priority, progress, cost so far / estimated."""
     summaries = run_with_store(app.config, lambda store: store.list_campaigns())
     if states:
         summaries = [s for s in summaries if s.state in states]
@@ -99,6 +99,7 @@ def campaigns_command(app: AppContext, output_format: str, states: tuple[str, ..
             "id": s.id,
             "name": s.name,
             "state": s.state,
+            "priority": s.priority,
             "total": s.total_jobs,
             "counts": s.counts,
             "progress": round(_progress(s.counts, s.total_jobs), 4),
@@ -119,12 +120,13 @@ def campaigns_command(app: AppContext, output_format: str, states: tuple[str, ..
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "name", "state", "progress", "cost so far / estimated", box=None)
+    table = Table("id", "name", "state", "prio", "progress", "cost so far / estimated", box=None)
     for row in rows:
         table.add_row(
             str(row["id"]),
             printable(str(row["name"])),  # a name may hold escape sequences: show them, never run them
             str(row["state"]),
+            str(row["priority"]),
             f"{float(row['progress']):.1%}",  # type: ignore[arg-type]
             f"{row['cost_so_far']:.2f} / {row['estimated_cost']:.2f} {row['currency']}",
         )

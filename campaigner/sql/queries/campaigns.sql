@@ -1,8 +1,8 @@
 -- name: insert-campaign
 -- campaigner create: the campaign row, in the same transaction as the COPY of its jobs.
 INSERT INTO campaigns (name, message, provider_account, sender, region, smart_encoding, state, send_at,
-                       quiet_start, quiet_end, currency, valid_for, valid_until)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                       quiet_start, quiet_end, currency, valid_for, valid_until, priority)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING id;
 
 -- name: set-campaign-totals
@@ -12,6 +12,11 @@ UPDATE campaigns SET total_jobs = $2, estimated_cost = $3, preview = $4, updated
 -- name: get-campaign
 -- One campaign by id (status, the dispatcher's per-campaign loop).
 SELECT * FROM campaigns WHERE id = $1;
+
+-- name: watch-campaigns
+-- The dispatcher's shared watcher (dispatch/campaign_watch.py): state, validity and priority of every
+-- campaign this process carries, in one statement per poll instead of one per campaign.
+SELECT id, state, valid_until, priority, sender FROM campaigns WHERE id = ANY($1::bigint[]);
 
 -- name: list-campaigns
 -- campaigner campaigns: every campaign with its counters (job_counts is tiny: at most 8 shards of
@@ -51,6 +56,12 @@ RETURNING id;
 -- sum of the state's shards (sql/migrations/0005_store_speed.sql).
 SELECT state, sum(jobs)::bigint AS jobs, sum(cost) AS cost FROM job_counts WHERE campaign_id = $1
 GROUP BY state;
+
+-- name: job-counts-many
+-- The daemon's gauges and progress lines: job-counts for every carried campaign in one statement.
+SELECT campaign_id, state, sum(jobs)::bigint AS jobs, sum(cost) AS cost FROM job_counts
+WHERE campaign_id = ANY($1::bigint[])
+GROUP BY campaign_id, state;
 
 -- name: last-errors
 -- status: the most frequent errors of a campaign's failed jobs.

@@ -7,7 +7,7 @@
 -- $3: minutes of timeline to include (0: none).
 SELECT c.id, c.name, c.message, c.provider_account, c.sender, c.region, c.state, c.reason, c.send_at,
        c.quiet_start, c.quiet_end, c.total_jobs, c.estimated_cost, c.currency, c.preview, c.created_at,
-       c.started_at, c.finished_at, c.updated_at, c.valid_until, now() AS now,
+       c.started_at, c.finished_at, c.updated_at, c.valid_until, c.priority, now() AS now,
        coalesce((SELECT jsonb_object_agg(k.state, jsonb_build_array(k.jobs, k.cost))
                  FROM (SELECT state, sum(jobs)::bigint AS jobs, sum(cost) AS cost FROM job_counts
                        WHERE campaign_id = c.id GROUP BY state HAVING sum(jobs) <> 0) AS k),

@@ -38,6 +38,12 @@ SELECT count(*) FROM removed;
 -- suppress list, and the set handed to the planner by create.
 SELECT e164, sender, reason, source, created_at FROM suppressions ORDER BY e164, sender;
 
+-- name: suppressions-since-any
+-- The dispatcher's shared watcher (dispatch/campaign_watch.py): numbers suppressed after $1 under any
+-- of the scopes $2 ('' account-wide, and the carried campaigns' senders), once a poll for them all.
+SELECT e164, sender, created_at FROM suppressions
+WHERE created_at > $1 AND sender = ANY($2::text[]) ORDER BY created_at;
+
 -- name: suppressions-since
 -- The dispatcher: numbers suppressed after $1 (a STOP reply may arrive while their jobs are
 -- claimed), account-wide or for sender $2 (the campaign's, letters and digits only).
