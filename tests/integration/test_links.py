@@ -158,6 +158,18 @@ async def test_301_when_configured_and_410_after_the_retention(store: Store, tmp
     assert campaign_id
 
 
+async def test_a_code_made_before_the_clock_character_still_redirects(store: Store) -> None:
+    config = links_config()
+    await store.db.pool.execute(
+        "INSERT INTO links (code, campaign_id, line, name, target) VALUES ('AbCd1234', 0, 2, 'x', $1)",
+        "https://old.example/",
+    )
+    async with serving(store, config) as client:
+        found = await client.get("/l/AbCd1234", allow_redirects=False)
+        assert found.status == 302 and found.headers["Location"] == "https://old.example/"
+        assert (await client.get("/l/AbCd12345", allow_redirects=False)).status == 404
+
+
 async def test_a_million_guesses_resolve_none_of_100k_codes(store: Store) -> None:
     """1,000,000 random codes against a campaign of 100,000 links: none resolves. The guesses are
     checked in bulk against the stored codes (one query); the route itself answers an unknown
