@@ -1,4 +1,4 @@
-"""The numbers a plan has admitted so far, in about 9 bytes each (the duplicate check of 10M rows).
+"""The numbers a plan has admitted so far, in about 11 bytes each (the duplicate check of 10M rows).
 
 A Python `set[int]` costs about 75 bytes a number (a 32-byte int object, and 16-byte slots kept at
 most 60 % full, doubled as it grows): over 700 MB for 10M recipients, which alone breaks the
