@@ -24,6 +24,7 @@ from campaigner.config import RecipientsConfig
 from campaigner.errors import InputFileError
 from campaigner.planning.merged_lines import MergedLines, suspect_merge
 from campaigner.planning.phones import INVALID, NOT_SMS_CAPABLE, OK, PhoneClassifier
+from campaigner.planning.seen_numbers import SeenNumbers
 from campaigner.text.listing import clip, short_list
 
 DUPLICATE: Final = "duplicate"
@@ -352,16 +353,15 @@ class Admission:
         self.suppressed = suppressed
         # An empty set (the common case before the store exists) is not worth a lookup a row.
         self._check_suppressed = not isinstance(suppressed, (set, frozenset)) or bool(suppressed)
-        self._seen: set[int] = set()
+        self._seen = SeenNumbers()  # about 11 bytes a number: see seen_numbers
 
     def verdict(self, e164: str) -> tuple[str, str] | None:
         """Why this valid number is not sent, or None (and it now counts as sent)."""
-        key = int(e164[1:])  # an int costs far less memory than the string in a 10M-number set
-        if key in self._seen:
-            return DUPLICATE, f"same number as an earlier row ({e164})"
+        # A suppressed number is never remembered, so each of its rows is reported as suppressed.
         if self._check_suppressed and e164 in self.suppressed:
             return SUPPRESSED, f"{e164} is on the suppression list"
-        self._seen.add(key)
+        if not self._seen.add(int(e164[1:])):
+            return DUPLICATE, f"same number as an earlier row ({e164})"
         return None
 
 
