@@ -598,8 +598,7 @@ class LinksConfig(_Section):
     # message with `{link:...}` is refused. The daemon serves GET <path of base_url>/<code> on its
     # public listener (daemon.host:daemon.port), behind the proxy that owns this domain.
     base_url: str = ""
-    # Random characters of base62 in a code (8: about 47.6 bits); a code has one more, a leading
-    # character from the clock that keeps the links table's primary key cheap to load.
+    # Characters of base62 in a code (8: about 47.6 bits).
     code_length: int = Field(default=8, ge=8, le=32)
     # Show "https://" in the message; false shows "go.example.com/AbC12345" (phones still link it).
     show_scheme: bool = True

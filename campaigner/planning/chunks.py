@@ -27,7 +27,7 @@ from typing import Final, Literal
 
 from campaigner.planning.phones import OK, PhoneClassifier
 from campaigner.planning.recipients import MALFORMED, ragged_reason
-from campaigner.text.links import CodeSource, LinkTarget, code_chars, short_url
+from campaigner.text.links import CodeSource, LinkTarget, short_url
 from campaigner.text.segments import count_segments, smart_encode
 from campaigner.text.templates import EmptyValue, Template
 
@@ -79,8 +79,7 @@ class ChunkPlanner:
         self._long: dict[str, int] = {}
         self._codes = CodeSource(spec.code_length)
         # The stand-in a body is counted with: the same length as every real short URL.
-        stand_in_code = "0" * code_chars(spec.code_length)
-        self._stand_in = short_url(spec.link_base, stand_in_code, show_scheme=spec.show_scheme)
+        self._stand_in = short_url(spec.link_base, "0" * spec.code_length, show_scheme=spec.show_scheme)
 
     def plan(self, rows: list[list[str]]) -> list[RowResult]:
         """One result per row, in order (see the module docstring for their shapes)."""

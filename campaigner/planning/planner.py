@@ -53,7 +53,7 @@ from campaigner.planning.recipients import (
     Rejected,
 )
 from campaigner.providers.registry import capabilities_of, recipients_per_request
-from campaigner.text.links import LinkSet, code_chars, short_url
+from campaigner.text.links import LinkSet, short_url
 from campaigner.text.templates import Template
 
 __all__ = [
@@ -296,8 +296,9 @@ class Planner:
             )
             self.preview.footer = spec.footer
             if links:
-                code = "x" * code_chars(links_cfg.code_length)
-                example = short_url(links_cfg.base_url, code, show_scheme=links_cfg.show_scheme)
+                example = short_url(
+                    links_cfg.base_url, "x" * links_cfg.code_length, show_scheme=links_cfg.show_scheme
+                )
                 self.preview.links = LinkSavings(
                     links=len(links.targets), example=example, short_chars=len(example)
                 )

@@ -10,14 +10,8 @@ Syntax (what the README promises):
   http(s) URL itself (a row whose cell is not is set aside as `bad_link`).
 - The same link written twice in one message is one short link: one code per recipient and link.
 
-A code is one leading character from the clock (`lead`: the second of the draw, modulo 62) and then
-`code_length` characters of base62 drawn from the operating system's CSPRNG (`secrets`): 8 random
-characters hold 47.6 bits, so a guess hits one of 10 million live codes once in 20 million tries
-(the leading character adds nothing to that: an attacker knows the time). The leading character is
-there for the primary key: codes drawn in the same second sort together, so a load's COPY inserts
-into one 62nd of the B-tree at a time, pages that stay in memory, instead of all over it (1 M
-random codes into `links`: 2-3 × the COPY's time without the key; see the README's "Speed").
-Codes made before the leading character existed (`code_length` characters) still resolve.
+Codes are `code_length` characters of base62 drawn from the operating system's CSPRNG (`secrets`):
+8 characters hold 47.6 bits, so a guess hits one of 10 million live codes once in 20 million tries.
 They are drawn in bulk (one `token_bytes` call a batch, bytes ≥ 248 thrown away so that every
 character is equally likely), as a 1 M-row load draws 8 M characters.
 """
@@ -27,7 +21,6 @@ from __future__ import annotations
 import re
 import secrets
 import string
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -42,9 +35,7 @@ __all__ = [
     "LinkSet",
     "LinkTarget",
     "check_url",
-    "code_chars",
     "is_code",
-    "lead",
     "parse_link_options",
     "short_url",
 ]
@@ -58,25 +49,13 @@ _CODE_CHARS: Final = frozenset(ALPHABET)
 _HTTP_URL: Final = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?", re.IGNORECASE)
 
 
-def code_chars(length: int) -> int:
-    """How long a new code of `length` random characters is (its leading character and those)."""
-    return length + 1
-
-
 def is_code(text: str, length: int) -> bool:
-    """Whether `text` could be a code of `length` random characters (checked before anything is
-    looked up): one made now (with its leading character) or one made before that existed."""
-    return len(text) in (length, length + 1) and all(c in _CODE_CHARS for c in text)
-
-
-def lead(now: float) -> str:
-    """The leading character of codes drawn at `now` (seconds since the epoch): it moves on every
-    second and comes round every 62, so the B-tree region a load inserts into is small and hot."""
-    return ALPHABET[int(now) % 62]
+    """Whether `text` could be a code of this length (checked before anything is looked up)."""
+    return len(text) == length and all(c in _CODE_CHARS for c in text)
 
 
 class CodeSource:
-    """Codes of `length` random characters from the CSPRNG in bulk, each after its leading character."""
+    """Random codes of one length, drawn from the CSPRNG in bulk."""
 
     __slots__ = ("_codes", "_length")
 
@@ -90,11 +69,9 @@ class CodeSource:
         """One new code."""
         if not self._codes:
             n = self._length
-            # ~1000 codes a refill (well under a second of a load's codes, so the leading
-            # character is read once a refill); 3% of the bytes are dropped by the translate.
+            # ~1000 codes a refill; 3% of the bytes are dropped by the translate.
             chars = secrets.token_bytes(n * 1056).translate(_TABLE, _DROP).decode("ascii")
-            first = lead(time.time())
-            self._codes = [first + chars[i : i + n] for i in range(0, len(chars) - n + 1, n)]
+            self._codes = [chars[i : i + n] for i in range(0, len(chars) - n + 1, n)]
         return self._codes.pop()
 
 

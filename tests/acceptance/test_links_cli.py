@@ -50,7 +50,7 @@ async def test_links_sent_followed_and_counted(
     assert len(bodies) == COUNT
     short = {to: re.fullmatch(r"Hi P\d+, your order: (\S+)", body).group(1) for to, body in bodies.items()}  # type: ignore[union-attr]
     assert len(set(short.values())) == COUNT and all(
-        re.fullmatch(re.escape(base) + r"/[0-9A-Za-z]{9}", u) for u in short.values()
+        re.fullmatch(re.escape(base) + r"/[0-9A-Za-z]{8}", u) for u in short.values()
     )
 
     daemon = await start(config, database_url, "daemon", env={"CLIQTEL_WEBHOOK_SECRET": "links-test-secret"})

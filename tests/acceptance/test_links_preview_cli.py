@@ -20,7 +20,7 @@ def _files(tmp_path: Path, links: str) -> tuple[Path, Path]:
     return config, recipients
 
 
-def test_a_90_character_url_previews_as_one_segment_with_a_24_character_link(tmp_path: Path) -> None:
+def test_a_90_character_url_previews_as_one_segment_with_a_23_character_link(tmp_path: Path) -> None:
     assert len(URL) == 90
     assert len(TEXT.replace("{link:" + URL + "}", URL)) > 160  # long, it would be 2 segments
     config, recipients = _files(tmp_path, 'base_url = "https://go.example.com"\nshow_scheme = false')
@@ -29,8 +29,8 @@ def test_a_90_character_url_previews_as_one_segment_with_a_24_character_link(tmp
     preview = json.loads(done.stdout)
     assert preview["segments_histogram"] == {"1": 2} and preview["segments_total"] == 2
     links = preview["links"]
-    assert (links["links"], links["short_chars"], links["long_chars"]) == (1, 24, 90)
-    assert links["example"] == "go.example.com/xxxxxxxxx"
+    assert (links["links"], links["short_chars"], links["long_chars"]) == (1, 23, 90)
+    assert links["example"] == "go.example.com/xxxxxxxx"
     assert (links["messages"], links["segments"]) == (2, 2) and links["cost"] > 0
     table = _run("--config", str(config), str(recipients), "-m", TEXT)
     assert "Short links" in table.stdout and "saved 2 segments" in table.stdout
