@@ -112,7 +112,6 @@ class CampaignRunner:
         self._metrics.watch_throttle(throttle)
         self._reconciler = Reconciler(store, provider, throttle, config, campaign_id, worker.id)
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
-        self._room = asyncio.Event()  # set when a sender takes a batch off a full queue
         self._stop = asyncio.Event()  # stop taking work: a signal, a pause, a cancel, completion
         self._in_flight = 0
         self._failure: BaseException | None = None
@@ -267,10 +266,7 @@ class CampaignRunner:
         dispatcher = self._config.dispatcher
         while not self._stop.is_set():
             if self._queue.qsize() >= self._config.dispatcher.concurrency:
-                # Woken when a sender takes a batch (not polled: a hundred campaigns polling every
-                # 50 ms kept the daemon's loop busy for nothing).
-                self._room.clear()
-                await self._until_stopped(self._room.wait())
+                await self._sleep(0.05)
                 continue
             if not self._worker.may_send():
                 await self._sleep(dispatcher.poll_interval)
@@ -391,7 +387,6 @@ class CampaignRunner:
             )
             if batch is None:
                 return
-            self._room.set()
             self._in_flight += 1
             try:
                 await self._send_batch(batch)
