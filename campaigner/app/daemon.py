@@ -74,6 +74,9 @@ class Daemon:
         self._wake = asyncio.Event()
         self._runners: dict[int, tuple[CampaignRunner, asyncio.Task[RunReport]]] = {}
         self._failed_at: dict[int, float] = {}
+        # Running campaigns of accounts this config does not have (other daemons'): a campaign's
+        # account never changes, so each is looked up once, not every poll.
+        self._not_ours: set[int] = set()
         self._swept_at: dict[int, float] = {}
         self._carried_since: dict[int, float] = {}
         self.reports: list[RunReport] = []
@@ -260,13 +263,13 @@ class Daemon:
             with contextlib.suppress(Exception):  # another daemon may have started it first
                 await store.set_campaign_state(campaign_id, CampaignState.RUNNING)
         for campaign_id in await store.running_campaign_ids():
-            if campaign_id in self._runners:
+            if campaign_id in self._runners or campaign_id in self._not_ours:
                 continue
             if time.monotonic() - self._failed_at.get(campaign_id, float("-inf")) < RESTART_AFTER:
                 continue
             campaign = await store.get_campaign(campaign_id)
             if campaign.provider_account not in accounts:
-                self._failed_at[campaign_id] = time.monotonic()  # another daemon's: not asked every poll
+                self._not_ours.add(campaign_id)
                 continue
             self._start_runner(accounts[campaign.provider_account], campaign_id)
         # Jobs a cancel or pause caught in `sending` (or a runner that died) are settled whatever

@@ -53,8 +53,7 @@ class ReplySender:
         self._throttle = throttle
         self._config = config
         self._worker_id = worker_id
-        self._account = config.provider.account
-        self.account = self._account
+        self.account = config.provider.account
         # Transient errors back off as a campaign's jobs do ([dispatcher] backoff_base, backoff_max).
         dispatcher = config.dispatcher
         self._backoff = RetryPolicy(config.compliance.reply_max_attempts, dispatcher.backoff_base,
@@ -67,20 +66,20 @@ class ReplySender:
     async def send_due(self) -> int:
         """One round; returns how many replies were sent."""
         settings = self._config.compliance
-        for kind in await self._store.abandon_reply_leases(self._account):
+        for kind in await self._store.abandon_reply_leases(self.account):
             log.warning("a %s confirmation reply was left mid-send: unknown, not sent again", kind)
-            metrics.confirmation_reply(self._account, kind, "unknown")
+            metrics.confirmation_reply(self.account, kind, "unknown")
         lease = self._config.provider.request_bound() * 2 + self._config.dispatcher.lease_seconds
         claimed_at = time.monotonic()
         claimed, skipped = await self._store.claim_replies(
-            self._account, self._worker_id, settings.reply_batch_size, lease
+            self.account, self._worker_id, settings.reply_batch_size, lease
         )
         # A reply is sent only while its lease outlasts the call (as a job is: the runner's
         # _lease_allows); one whose turn at the shared schedule came too late goes back unsent.
         deadline = claimed_at + lease - self._config.provider.request_bound()
         for kind in skipped:
             log.info("a %s reply not sent: the number is opted out", kind)
-            metrics.confirmation_reply(self._account, kind, "skipped")
+            metrics.confirmation_reply(self.account, kind, "skipped")
         sent = 0
         # Replies from `first_unsent` on were never handed to the provider: if this round ends
         # early (a stop, a database error), they go back to pending, not to unknown.
@@ -122,7 +121,7 @@ class ReplySender:
         outcome = result.outcome
         if outcome is Outcome.ACCEPTED:
             await store.record_reply_result(reply.id, worker, "sent", provider_id=result.provider_id)
-            metrics.confirmation_reply(self._account, reply.kind, "sent", reply.segments)
+            metrics.confirmation_reply(self.account, reply.kind, "sent", reply.segments)
             log.info("%s confirmation sent to %s", reply.kind, masked(reply.e164))
             return True
         if outcome is Outcome.THROTTLED:
@@ -132,7 +131,7 @@ class ReplySender:
                 reply.id, worker, "pending", retry_in=wait, not_an_attempt=True,
                 error_code=result.code, error_message=result.message,
             )  # fmt: skip
-            metrics.confirmation_reply(self._account, reply.kind, "retried")
+            metrics.confirmation_reply(self.account, reply.kind, "retried")
             return False
         if outcome is Outcome.TRANSIENT and reply.attempts < self._backoff.max_attempts:
             wait = self._backoff.delay(reply.attempts)
@@ -140,7 +139,7 @@ class ReplySender:
                 reply.id, worker, "pending", retry_in=wait, error_code=result.code,
                 error_message=result.message,
             )  # fmt: skip
-            metrics.confirmation_reply(self._account, reply.kind, "retried")
+            metrics.confirmation_reply(self.account, reply.kind, "retried")
             return False
         if outcome is Outcome.AMBIGUOUS:
             # The provider may have it: asking is for campaign jobs; a reply is never resent.
@@ -148,7 +147,7 @@ class ReplySender:
                 reply.id, worker, "unknown", error_code=result.code or "ambiguous",
                 error_message=result.message,
             )  # fmt: skip
-            metrics.confirmation_reply(self._account, reply.kind, "unknown")
+            metrics.confirmation_reply(self.account, reply.kind, "unknown")
             log.warning("%s confirmation to %s: outcome unknown, not resent (%s)", reply.kind,
                         masked(reply.e164), detail)  # fmt: skip
             return False
@@ -156,7 +155,7 @@ class ReplySender:
             reply.id, worker, "failed", error_code=result.code or str(outcome),
             error_message=result.message,
         )  # fmt: skip
-        metrics.confirmation_reply(self._account, reply.kind, "failed")
+        metrics.confirmation_reply(self.account, reply.kind, "failed")
         log.warning("%s confirmation to %s failed (%s: %s)", reply.kind, masked(reply.e164), outcome, detail)
         return False
 

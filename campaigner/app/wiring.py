@@ -44,7 +44,7 @@ SLOW_AFTER = 2.0
 
 def status_callback_url(config: Config) -> str | None:
     """Where the provider should send delivery receipts: the daemon's public URL and the status
-    route of the configured provider type, when both exist."""
+    route of the config's account (`Config.webhook_bases`), when both exist."""
     base = config.daemon.public_url.rstrip("/")
     if not base or "status" not in capabilities_of(config.provider.type).webhooks:
         return None

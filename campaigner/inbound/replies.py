@@ -4,7 +4,7 @@ An opt-out reply (`campaigner.inbound.stopwords`) adds the sender to the suppres
 `stop_reply`, source `inbound`). From then on, no claim hands out a job of that number (the claim
 marks it `skipped`, `campaigner/sql/queries/jobs.sql` claim-jobs), and a dispatcher that already
 holds some of its jobs puts them back unsent (`CampaignRunner._hold_back_stopped`, which watches
-`suppressed_since`). START/UNSTOP lifts a suppression that a STOP reply made.
+`suppressed_since_any`). START/UNSTOP lifts a suppression that a STOP reply made.
 
 What this module promises:
 

@@ -374,7 +374,7 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore, Link
         `source`; `campaign_id` when a campaign's send found it), in the same statement. `sender`
         scopes the entry to one sender number ('' = the whole account). Their pending jobs are
         skipped when a dispatcher claims them (claim-jobs); a dispatcher holding some already sees
-        the new entry through `suppressed_since`.
+        the new entry through `suppressed_since_any`.
         """
         origins = [source] * len(e164s) if origins is None else list(origins)
         if len(origins) != len(e164s):
@@ -402,12 +402,6 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore, Link
     async def list_suppressions(self) -> list[Suppression]:
         """The whole suppression list, by number."""
         return [from_record(Suppression, r) for r in await self.db.all("list-suppressions")]
-
-    async def suppressed_since(self, since: datetime, sender: str = "") -> list[tuple[str, datetime]]:
-        """Numbers suppressed after `since` (account-wide, or for `sender`), oldest first, with
-        the time each was."""
-        rows = await self.db.all("suppressions-since", since, sender_scope(sender))
-        return [(r["e164"], r["created_at"]) for r in rows]
 
     async def suppressed_since_any(
         self, since: datetime, senders: Sequence[str]

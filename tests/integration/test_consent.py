@@ -90,8 +90,9 @@ async def test_a_stop_to_one_sender_does_not_silence_another_when_the_scope_is_s
     [entry] = await store.list_suppressions()
     assert (entry.e164, entry.sender) == (PERSON, "3197010203040")
     # The runner's hold-back sees only the entries of its campaign's sender (and account-wide ones).
-    assert [e for e, _ in await store.suppressed_since(since, OUR_NUMBER)] == [PERSON]
-    assert await store.suppressed_since(since, OTHER_NUMBER) == []
+    found = await store.suppressed_since_any(since, [OUR_NUMBER])
+    assert found == [(PERSON, "3197010203040", entry.created_at)]
+    assert await store.suppressed_since_any(since, [OTHER_NUMBER]) == []
     assert await claim_all(store, ours) == ({"+31612345679"}, {PERSON: "suppressed"})
     assert await claim_all(store, theirs) == ({PERSON}, {})
     [row] = await store.consent_history(PERSON)

@@ -206,9 +206,6 @@ class MemoryStore:
             self.suppressed[e164] = datetime.now(UTC)
         return len(new)
 
-    async def suppressed_since(self, since: datetime, sender: str = "") -> list[tuple[str, datetime]]:
-        return [(e, at) for e, at in self.suppressed.items() if at > since]
-
     async def suppressed_since_any(
         self, since: datetime, senders: Sequence[str]
     ) -> list[tuple[str, str, datetime]]:

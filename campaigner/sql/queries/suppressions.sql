@@ -43,9 +43,3 @@ SELECT e164, sender, reason, source, created_at FROM suppressions ORDER BY e164,
 -- of the scopes $2 ('' account-wide, and the carried campaigns' senders), once a poll for them all.
 SELECT e164, sender, created_at FROM suppressions
 WHERE created_at > $1 AND sender = ANY($2::text[]) ORDER BY created_at;
-
--- name: suppressions-since
--- The dispatcher: numbers suppressed after $1 (a STOP reply may arrive while their jobs are
--- claimed), account-wide or for sender $2 (the campaign's, letters and digits only).
-SELECT e164, created_at FROM suppressions
-WHERE created_at > $1 AND sender IN ('', $2::text) ORDER BY created_at;
