@@ -26,8 +26,20 @@ def _rows_changed(status: str) -> int:
 
 # Batches one claim_jobs call may go through when every job of them was skipped (suppressed).
 CLAIM_PASSES = 10
-# A claim floor is trusted this long; then the next claim scans jobs_claimable from the start again.
+# A claim floor is trusted at least this long; then the next claim scans jobs_claimable from the
+# start again. A scan from the start walks the index entries of every job claimed since the last
+# vacuum (512 ms at 5.5M drained with autovacuum off), so the next one waits RESCAN_COST_FACTOR times
+# as long as the last one took: its share of a claimer's time stays under 1/RESCAN_COST_FACTOR.
+# Capped, so a job released behind the floor never waits longer than FLOOR_RESCAN_MAX_SECONDS
+# (a claim that comes back short after the floor looks behind it at once anyway).
 FLOOR_RESCAN_SECONDS = 5.0
+FLOOR_RESCAN_MAX_SECONDS = 60.0
+RESCAN_COST_FACTOR = 50.0
+
+
+def rescan_delay(scan_seconds: float) -> float:
+    """Seconds until the next scan from the start, after one that took `scan_seconds`."""
+    return min(FLOOR_RESCAN_MAX_SECONDS, max(FLOOR_RESCAN_SECONDS, RESCAN_COST_FACTOR * scan_seconds))
 
 
 @dataclass(slots=True)
@@ -102,7 +114,8 @@ class JobStore:
         autovacuum off, 4,400 index pages a claim after 900k of 1M jobs: 3x slower). Each claim
         therefore starts after the last job this worker claimed on the campaign. Jobs that become due
         behind the floor (released or rolled-back claims of other workers) are reached when a claim
-        after the floor comes back short, or by the scan from the start every FLOOR_RESCAN_SECONDS.
+        after the floor comes back short, or by the scan from the start (every FLOOR_RESCAN_SECONDS,
+        or longer when that scan is slow: rescan_delay).
         Jobs put back by this worker (retry results, release_jobs) drop its floors at once.
         """
         floors = self._claim_floors()
@@ -115,7 +128,7 @@ class JobStore:
             rows = await self.db.all(
                 "claim-jobs", campaign_id, worker_id, limit, lease, None, None, *capping
             )
-            rescan_at = now + FLOOR_RESCAN_SECONDS
+            rescan_at = now + rescan_delay(time.monotonic() - now)
         else:
             rows = await self.db.all(
                 "claim-jobs",
@@ -129,10 +142,11 @@ class JobStore:
             )
             rescan_at = floor.rescan_at
             if len(rows) < limit:  # nothing more after the floor: look behind it once
+                scan_started = time.monotonic()
                 rows += await self.db.all(
                     "claim-jobs", campaign_id, worker_id, limit - len(rows), lease, None, None, *capping
                 )
-                rescan_at = now + FLOOR_RESCAN_SECONDS
+                rescan_at = scan_started + rescan_delay(time.monotonic() - scan_started)
         if rows:
             last = max(rows, key=lambda r: (r[8], r[1]))
             floors[key] = _Floor(last[8], last[1], rescan_at)
