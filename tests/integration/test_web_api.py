@@ -243,7 +243,7 @@ async def test_idempotency_keys_are_forgotten_after_a_day(store: Store) -> None:
     assert await store.idempotent_answer("new") == ("h2", None, None)
 
 
-async def test_link_fields_and_the_account_field_as_the_cli_options(store: Store) -> None:
+async def test_link_account_and_priority_fields_as_the_cli_options(store: Store) -> None:
     config = config_from_mapping(
         {
             "links": {"base_url": "https://go.example.com"},
@@ -253,8 +253,8 @@ async def test_link_fields_and_the_account_field_as_the_cli_options(store: Store
     )
     async with serving_web(store, config) as base, aiohttp.ClientSession() as session:
 
-        async def post(*links: str, account: str = "acme") -> tuple[int, Any]:
-            form = _form(message="Hi {name} {link:shop}", account=account)
+        async def post(*links: str, account: str = "acme", priority: str = "30") -> tuple[int, Any]:
+            form = _form(message="Hi {name} {link:shop}", account=account, priority=priority)
             for link in links:
                 form.add_field("link", link)
             async with session.post(base + "/api/campaigns", data=form, headers={**AUTH, **_key()}) as r:
@@ -264,6 +264,7 @@ async def test_link_fields_and_the_account_field_as_the_cli_options(store: Store
         assert status == 201, body
         campaign = await store.get_campaign(body["id"])
         assert (campaign.provider_account, campaign.sender) == ("acme", "+3197010203041")
+        assert campaign.priority == 30
         sample = await store.campaign_sample(body["id"])
         assert sample is not None and "https://go.example.com/" in sample.body
         assert "shop.example" not in sample.body
@@ -276,4 +277,8 @@ async def test_link_fields_and_the_account_field_as_the_cli_options(store: Store
             status, body = await post(*links, account=account)
             assert (status, body["field"]) == (400, field), body
             assert says in body["error"], body
+        for priority in ("0", "101", "high", "1.5"):
+            status, body = await post("shop=https://shop.example.com/", priority=priority)
+            assert (status, body["field"]) == (400, "priority"), body
+            assert "is not a whole number from 1 to 100" in body["error"], body
     assert len(await store.list_campaigns()) == 1

@@ -357,6 +357,14 @@ _FORM = {
                         "description": "The provider account ([accounts.NAME]) that sends it "
                         "(default: [provider]).",
                     },
+                    "priority": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 100,
+                        "default": 10,
+                        "description": "Its share of the account's rate beside the other running "
+                        'campaigns, under [dispatcher] fairness = "priority" (as --priority).',
+                    },
                     "phone_column": {"type": "string"},
                     "encoding": {"type": "string", "description": "The CSV's encoding (default utf-8)."},
                     "smart_encoding": {"type": "boolean"},

@@ -24,6 +24,7 @@ from aiohttp import BodyPartReader, web
 from campaigner.app.loading import CampaignSource
 from campaigner.app.source_checks import checked_message, parse_quiet_hours, parse_send_at, parse_validity
 from campaigner.config import Config, region_problem
+from campaigner.dispatch.fair_share import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 from campaigner.errors import UserError
 from campaigner.text.links import parse_link_options
 
@@ -46,6 +47,7 @@ TEXT_FIELDS = (
     "valid_for",
     "valid_until",
     "account",
+    "priority",
 )
 _MAX_FIELD = 64 * 1024  # a message or option: far more than any SMS
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -148,7 +150,19 @@ class CampaignForm:
             footer=self.footer(),
             valid_for=valid_for,
             valid_until=valid_until,
+            priority=self.priority(),
         )
+
+    def priority(self) -> int:
+        """The `priority` field (as --priority): its share of the account's rate, 1-100."""
+        text = (self.fields.get("priority") or "").strip()
+        if not text:
+            return DEFAULT_PRIORITY
+        if not text.isdecimal() or not MIN_PRIORITY <= int(text) <= MAX_PRIORITY:
+            raise FieldError(
+                "priority", f"priority: {text!r} is not a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}"
+            )
+        return int(text)
 
     def footer(self) -> str | None:
         """The campaign's opt-out footer: None (the account's), "" (no_footer) or the text."""
