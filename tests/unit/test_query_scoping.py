@@ -37,7 +37,10 @@ REVIEWED_EXCEPTIONS: dict[str, str] = {
     # The three write-backs of the dispatcher and the reconciler: by primary key, the jobs of one
     # claim of one worker, so of one campaign. On one server the key is the route; on Citus they
     # must carry the campaign id too (the runner has it): docs/scaling.md, "not yet".
-    "record-results": "by primary key, the jobs of one claim (one campaign); see docs/scaling.md",
+    "record-results": (
+        "by primary key, guarded by our worker and sending: the results of every campaign this "
+        "process carries in one statement (dispatch/result_batcher.py); see docs/scaling.md"
+    ),
     "release-jobs": "by primary key, the jobs of one claim (one campaign); see docs/scaling.md",
     "settle-reconciled": "by primary key, jobs of the one campaign a reconciler serves; see docs/scaling.md",
     "settle-by-callback": (
