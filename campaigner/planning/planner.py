@@ -17,11 +17,9 @@ goes to `on_reject` (if given) and the first few are kept in `preview.first_reje
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Container, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,6 +30,7 @@ from campaigner.config import Config
 from campaigner.dispatch.request_sizing import RequestCount, claim_size
 from campaigner.errors import InputFileError, UserError
 from campaigner.model.jobs import PlannedMessage
+from campaigner.planning.chunk_pool import ChunkPool
 from campaigner.planning.chunks import (
     BAD_LINK,
     EMPTY_VALUE,
@@ -39,8 +38,6 @@ from campaigner.planning.chunks import (
     ChunkPlanner,
     ChunkSpec,
     RowResult,
-    init_worker,
-    plan_in_worker,
 )
 from campaigner.planning.phones import INVALID, NOT_SMS_CAPABLE
 from campaigner.planning.pricing import CostTable, eta_seconds, expiring_at_eta
@@ -73,6 +70,8 @@ __all__ = [
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 CHUNK_ROWS = 2_000
+# Chunks sent to a worker and not yet merged: one it plans and one waiting, so it never idles.
+IN_FLIGHT_PER_WORKER = 2
 # Below this file size the pool's start-up (≈0.3 s a worker) costs more than it saves.
 POOL_MIN_BYTES = 4 << 20
 REASONS = (INVALID, NOT_SMS_CAPABLE, DUPLICATE, SUPPRESSED, EMPTY_VALUE, BAD_LINK, TOO_LONG, MALFORMED)
@@ -431,21 +430,23 @@ class Planner:
             for chunk in chunks:
                 yield chunk, planner.plan([cells for _, cells in chunk])
             return
-        context = multiprocessing.get_context("spawn")  # fork is unsafe with threads, spawn is not
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(spec,))
+        pool = ChunkPool(workers, spec)
         try:
-            # Bounded look-ahead keeps memory flat: at most this many chunks are in flight.
-            in_flight: list[tuple[list[tuple[int, list[str]]], Future[list[RowResult]]]] = []
-            limit = workers * 3
+            # Bounded look-ahead keeps memory flat: at most this many chunks are in flight (two a
+            # worker: one it plans, one waiting in its pipe, so it never waits for the parent).
+            in_flight: deque[list[tuple[int, list[str]]]] = deque()
+            limit = workers * IN_FLIGHT_PER_WORKER
             for chunk in chunks:
-                in_flight.append((chunk, pool.submit(plan_in_worker, [cells for _, cells in chunk])))
+                pool.submit([cells for _, cells in chunk])
+                in_flight.append(chunk)
                 if len(in_flight) >= limit:
-                    done, future = in_flight.pop(0)
-                    yield done, future.result()
-            for done, future in in_flight:
-                yield done, future.result()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+                    yield in_flight.popleft(), pool.result()
+            while in_flight:
+                yield in_flight.popleft(), pool.result()
+        except BaseException:
+            pool.close(kill=True)
+            raise
+        pool.close()
 
     def _worker_count(self) -> int:
         wanted = self.options.workers
