@@ -254,6 +254,20 @@ class Planner:
 
     def batches(self, batch_size: int = 10_000) -> Iterator[list[PlannedMessage]]:
         """Sendable messages in file order, `batch_size` at a time; fills `self.preview` as it goes."""
+        return self._plan(batch_size)
+
+    def run(self) -> Preview:
+        """Plan every row for the totals only: `self.preview`, rejects to `on_reject`, no messages.
+
+        What a preview with no list of sendable rows to write needs: the same checks and counts as
+        `batches()`, without building a PlannedMessage (and a dict of its cells) for every row.
+        """
+        for _ in self._plan(None):
+            pass
+        return self.preview
+
+    def _plan(self, batch_size: int | None) -> Iterator[list[PlannedMessage]]:
+        """`batches(batch_size)`; None: no messages are made, nothing is yielded (see `run`)."""
         opts, cfg = self.options, self.config
         template = Template.parse(opts.message, opts.message_source)
         # Every recipient's short links differ: a message with links is personalised too.
@@ -318,7 +332,7 @@ class Planner:
             raise InputFileError(f"{opts.csv_path}: no recipient rows after the header")
 
     def _merge(
-        self, source: RecipientsFile, spec: ChunkSpec, batch_size: int
+        self, source: RecipientsFile, spec: ChunkSpec, batch_size: int | None
     ) -> Iterator[list[PlannedMessage]]:
         preview, headers = self.preview, self.headers
         costs = CostTable(self.config.pricing)
@@ -377,6 +391,8 @@ class Planner:
                         shortened.messages += 1
                         shortened.segments += long_segments - segments
                         shortened.cost += (long_segments - segments) * price(country)
+                if batch_size is None:
+                    continue
                 fields = dict(zip(headers, cells, strict=False))  # extra empty trailing cells dropped
                 batch.append(
                     PlannedMessage(line, e164, country, body, encoding, segments, cost, fields, links)
