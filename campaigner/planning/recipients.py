@@ -353,7 +353,7 @@ class Admission:
         self.suppressed = suppressed
         # An empty set (the common case before the store exists) is not worth a lookup a row.
         self._check_suppressed = not isinstance(suppressed, (set, frozenset)) or bool(suppressed)
-        self._seen = SeenNumbers()  # about 11 bytes a number: see seen_numbers
+        self._seen = SeenNumbers()  # about 6 bytes a number: see seen_numbers
 
     def verdict(self, e164: str) -> tuple[str, str] | None:
         """Why this valid number is not sent, or None (and it now counts as sent)."""
