@@ -104,7 +104,7 @@ class ChunkPool:
             raise self._gone(proc) from None
         if not ok:
             raise payload
-        return payload  # type: ignore[no-any-return]
+        return payload
 
     def _gone(self, proc: subprocess.Popen[bytes]) -> RuntimeError:
         code = proc.wait()
@@ -137,11 +137,17 @@ def serve() -> None:
         spec = _receive(source)
     except EOFError:
         return
-    init_worker(spec)
+    try:
+        init_worker(spec)
+        failed: Exception | None = None
+    except Exception as exc:  # every chunk gets it as its answer: the parent raises it once
+        failed = exc
     inbox: SimpleQueue[list[list[str]] | None] = SimpleQueue()
     threading.Thread(target=_read_all, args=(source, inbox), daemon=True).start()
     while (rows := inbox.get()) is not None:
         try:
+            if failed is not None:
+                raise failed
             data = pickle.dumps((True, plan_in_worker(rows)), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # sent to the parent, which raises it
             try:
