@@ -9,7 +9,8 @@ single process from getrusage), then runs the naive loop in this process over th
 csv.reader + phonenumbers.parse + is_valid_number + number_type + format_number(E164) per row.
 Prints rows/s, peak RSS and the ratio preview_time / naive_time (target ≤ 0.6, ≤ 300 MB), each
 against its target with PASS/MISS. `--no-naive` skips the naive loop (minutes at 10M rows) and so
-the ratio; `--keep DIR` reuses the CSV there when it has the same number of rows.
+the ratio; `--keep DIR` reuses the CSV there when it has the same number of rows; `--json-out FILE`
+keeps the preview's JSON (to check that a change leaves the results alone).
 """
 
 from __future__ import annotations
@@ -57,18 +58,33 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
-def run_preview(csv_path: Path) -> tuple[float, float, float, dict[str, object]]:
-    """(seconds, peak summed RSS in MB, sum of each process's own peak in MB, the JSON preview)."""
+def _role(pid: int, parent: int) -> str:
+    """What a process of the preview's tree is: the command, one of its workers, or a helper."""
+    if pid == parent:
+        return "parent"
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "gone"
+    return "resource tracker" if "resource_tracker" in cmdline else "worker"
+
+
+def run_preview(csv_path: Path) -> tuple[float, float, float, dict[str, object], str]:
+    """(seconds, peak summed RSS in MB, sum of each process's own peak in MB, the JSON preview,
+    the processes at that peak: `parent 120 + worker 40 + worker 41`)."""
     command = [sys.executable, "-m", "campaigner", "preview", str(csv_path), "--message", MESSAGE]
     command += ["--region", "NL", "--format", "json"]
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE)
         peak = 0
+        at_peak = ""
         each: dict[int, int] = {}  # every process's own highest sample, summed after
         while proc.poll() is None:
             sample = {p: _rss_kb(p) for p in _tree(proc.pid)}
-            peak = max(peak, sum(sample.values()))
+            if sum(sample.values()) > peak:
+                peak = sum(sample.values())
+                at_peak = " + ".join(f"{_role(p, proc.pid)} {kb / 1024:.0f}" for p, kb in sample.items())
             for p, kb in sample.items():
                 each[p] = max(each.get(p, 0), kb)
             time.sleep(0.05)
@@ -78,7 +94,7 @@ def run_preview(csv_path: Path) -> tuple[float, float, float, dict[str, object]]
             sys.exit(f"preview failed ({proc.returncode}): {stderr.decode()}")
         out.seek(0)
         result = json.loads(out.read())
-    return elapsed, peak / 1024, sum(each.values()) / 1024, result
+    return elapsed, peak / 1024, sum(each.values()) / 1024, result, at_peak
 
 
 def run_naive(csv_path: Path, region: str = "NL") -> tuple[float, int]:
@@ -106,6 +122,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="write the CSV here and keep it")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive loop (and the ratio)")
+    parser.add_argument("--json-out", type=Path, help="write the preview's JSON here (to compare runs)")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="campaigner-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,8 +133,10 @@ def main() -> None:
             write_csv(out, args.rows, seed=42)
         print(f"generated {args.rows:,} rows in {time.perf_counter() - started:.1f} s ({csv_path})")
     print("load average before: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    preview_s, peak_mb, each_mb, result = run_preview(csv_path)
+    preview_s, peak_mb, each_mb, result, at_peak = run_preview(csv_path)
     child_max_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if args.json_out is not None:
+        args.json_out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     rows = int(result["rows"])  # type: ignore[call-overload]
     print(f"cpus: {len(os.sched_getaffinity(0))}")
     print(f"preview: {preview_s:.2f} s, {rows / preview_s:,.0f} rows/s, sendable {result['sendable']:,}")
@@ -126,6 +145,7 @@ def main() -> None:
         f"[{'PASS' if peak_mb <= 300 else 'MISS'}: target <= 300 MB]; sum of each process's peak "
         f"{each_mb:.0f} MB; largest process {child_max_mb:.0f} MB"
     )
+    print(f"at the peak (MB): {at_peak}")
     print("load average after the preview: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     if not args.no_naive:
         naive_s, naive_good = run_naive(csv_path)

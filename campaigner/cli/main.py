@@ -19,7 +19,51 @@ from campaigner.errors import CampaignerError
 ACCOUNT_ENV = "CAMPAIGNER_ACCOUNT"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+class _Commands(click.Group):
+    """The command group, importing a command's module only when that command is asked for.
+
+    `campaigner preview` imports the preview's modules and not the daemon's, the store's or the web
+    server's (campaigner.cli.commands.MODULES says which module adds which command); listing the
+    commands (`--help`) or a name no module claims imports them all, as before.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: set[str] = set()
+        self._given: set[int] = set()  # ids of the commands that have --config and --account
+
+    def _load(self, modules: list[str]) -> None:
+        from campaigner.cli.commands import register_module
+
+        for module in modules:
+            if module in self._loaded:
+                continue
+            self._loaded.add(module)
+            register_module(self, module)
+            # Every command takes --config and --account after its name too; each once.
+            _config_after_subcommands(list(self.commands.values()), self._given)
+
+    def load_all(self) -> None:
+        """Import every command module (in their order: the same group as before lazy loading)."""
+        from campaigner.cli.commands import MODULES
+
+        self._load(list(MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from campaigner.cli.commands import MODULES
+
+        if cmd_name not in self.commands:
+            self._load([module for module, names in MODULES.items() if cmd_name in names])
+        if cmd_name not in self.commands:
+            self.load_all()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.load_all()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option(
     "--config",
     "config_path",
@@ -42,15 +86,6 @@ def cli(ctx: click.Context, config_path: str | None, account: str | None) -> Non
     ctx.obj = AppContext(config_path, account)
 
 
-def _register_commands() -> None:
-    # Imported here, not at the top, so that `campaigner --help` stays fast and a broken optional
-    # command cannot hide the others' import errors.
-    from campaigner.cli.commands import register_all
-
-    register_all(cli)
-    _config_after_subcommands(cli)
-
-
 def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value is not None:
         ctx.find_object(AppContext).config_path = value  # type: ignore[union-attr]  # the group made it
@@ -61,11 +96,17 @@ def _set_account(ctx: click.Context, _param: click.Parameter, value: str | None)
         ctx.find_object(AppContext).account = value  # type: ignore[union-attr]  # the group made it
 
 
-def _config_after_subcommands(group: click.Group) -> None:
+def _config_after_subcommands(commands: list[click.Command], given: set[int]) -> None:
     """`--config FILE` and `--account NAME` after any subcommand too (`campaigner status 7 --config
     prod.toml`, `campaigner send list.csv --account acme`), as people type them; each means the
-    same as before the subcommand, and wins over it."""
-    for command in group.commands.values():
+    same as before the subcommand, and wins over it. `given`: the commands that have them already
+    (a module loaded later may add commands to an earlier one's group: embedded to db)."""
+    for command in commands:
+        if isinstance(command, click.Group):
+            _config_after_subcommands(list(command.commands.values()), given)
+        if id(command) in given:
+            continue
+        given.add(id(command))
         command.params.append(
             click.Option(
                 ["--config"],
@@ -86,11 +127,6 @@ def _config_after_subcommands(group: click.Group) -> None:
                 help="Provider account (as `campaigner --account NAME ...`).",
             )
         )
-        if isinstance(command, click.Group):
-            _config_after_subcommands(command)
-
-
-_register_commands()
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from campaigner.planning.phones import OK, PhoneClassifier
-from campaigner.planning.recipients import MALFORMED, ragged_reason
+from campaigner.planning.ragged import MALFORMED, ragged_reason
 from campaigner.text.links import CodeSource, LinkTarget, short_url
 from campaigner.text.segments import count_segments, smart_encode
 from campaigner.text.templates import EmptyValue, Template

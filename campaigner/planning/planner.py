@@ -17,11 +17,9 @@ goes to `on_reject` (if given) and the first few are kept in `preview.first_reje
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Container, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,6 +30,7 @@ from campaigner.config import Config
 from campaigner.dispatch.request_sizing import RequestCount, claim_size
 from campaigner.errors import InputFileError, UserError
 from campaigner.model.jobs import PlannedMessage
+from campaigner.planning.chunk_pool import ChunkPool
 from campaigner.planning.chunks import (
     BAD_LINK,
     EMPTY_VALUE,
@@ -39,8 +38,6 @@ from campaigner.planning.chunks import (
     ChunkPlanner,
     ChunkSpec,
     RowResult,
-    init_worker,
-    plan_in_worker,
 )
 from campaigner.planning.phones import INVALID, NOT_SMS_CAPABLE
 from campaigner.planning.pricing import CostTable, eta_seconds, expiring_at_eta
@@ -73,6 +70,8 @@ __all__ = [
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 CHUNK_ROWS = 2_000
+# Chunks sent to a worker and not yet merged: one it plans and one waiting, so it never idles.
+IN_FLIGHT_PER_WORKER = 2
 # Below this file size the pool's start-up (≈0.3 s a worker) costs more than it saves.
 POOL_MIN_BYTES = 4 << 20
 REASONS = (INVALID, NOT_SMS_CAPABLE, DUPLICATE, SUPPRESSED, EMPTY_VALUE, BAD_LINK, TOO_LONG, MALFORMED)
@@ -255,6 +254,20 @@ class Planner:
 
     def batches(self, batch_size: int = 10_000) -> Iterator[list[PlannedMessage]]:
         """Sendable messages in file order, `batch_size` at a time; fills `self.preview` as it goes."""
+        return self._plan(batch_size)
+
+    def run(self) -> Preview:
+        """Plan every row for the totals only: `self.preview`, rejects to `on_reject`, no messages.
+
+        What a preview with no list of sendable rows to write needs: the same checks and counts as
+        `batches()`, without building a PlannedMessage (and a dict of its cells) for every row.
+        """
+        for _ in self._plan(None):
+            pass
+        return self.preview
+
+    def _plan(self, batch_size: int | None) -> Iterator[list[PlannedMessage]]:
+        """`batches(batch_size)`; None: no messages are made, nothing is yielded (see `run`)."""
         opts, cfg = self.options, self.config
         template = Template.parse(opts.message, opts.message_source)
         # Every recipient's short links differ: a message with links is personalised too.
@@ -319,7 +332,7 @@ class Planner:
             raise InputFileError(f"{opts.csv_path}: no recipient rows after the header")
 
     def _merge(
-        self, source: RecipientsFile, spec: ChunkSpec, batch_size: int
+        self, source: RecipientsFile, spec: ChunkSpec, batch_size: int | None
     ) -> Iterator[list[PlannedMessage]]:
         preview, headers = self.preview, self.headers
         costs = CostTable(self.config.pricing)
@@ -378,6 +391,8 @@ class Planner:
                         shortened.messages += 1
                         shortened.segments += long_segments - segments
                         shortened.cost += (long_segments - segments) * price(country)
+                if batch_size is None:
+                    continue
                 fields = dict(zip(headers, cells, strict=False))  # extra empty trailing cells dropped
                 batch.append(
                     PlannedMessage(line, e164, country, body, encoding, segments, cost, fields, links)
@@ -431,21 +446,23 @@ class Planner:
             for chunk in chunks:
                 yield chunk, planner.plan([cells for _, cells in chunk])
             return
-        context = multiprocessing.get_context("spawn")  # fork is unsafe with threads, spawn is not
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(spec,))
+        pool = ChunkPool(workers, spec)
         try:
-            # Bounded look-ahead keeps memory flat: at most this many chunks are in flight.
-            in_flight: list[tuple[list[tuple[int, list[str]]], Future[list[RowResult]]]] = []
-            limit = workers * 3
+            # Bounded look-ahead keeps memory flat: at most this many chunks are in flight (two a
+            # worker: one it plans, one waiting in its pipe, so it never waits for the parent).
+            in_flight: deque[list[tuple[int, list[str]]]] = deque()
+            limit = workers * IN_FLIGHT_PER_WORKER
             for chunk in chunks:
-                in_flight.append((chunk, pool.submit(plan_in_worker, [cells for _, cells in chunk])))
+                pool.submit([cells for _, cells in chunk])
+                in_flight.append(chunk)
                 if len(in_flight) >= limit:
-                    done, future = in_flight.pop(0)
-                    yield done, future.result()
-            for done, future in in_flight:
-                yield done, future.result()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+                    yield in_flight.popleft(), pool.result()
+            while in_flight:
+                yield in_flight.popleft(), pool.result()
+        except BaseException:
+            pool.close(kill=True)
+            raise
+        pool.close()
 
     def _worker_count(self) -> int:
         wanted = self.options.workers

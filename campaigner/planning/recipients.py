@@ -24,12 +24,12 @@ from campaigner.config import RecipientsConfig
 from campaigner.errors import InputFileError
 from campaigner.planning.merged_lines import MergedLines, suspect_merge
 from campaigner.planning.phones import INVALID, NOT_SMS_CAPABLE, OK, PhoneClassifier
+from campaigner.planning.ragged import MALFORMED, ragged_reason
 from campaigner.planning.seen_numbers import SeenNumbers
 from campaigner.text.listing import clip, short_list
 
 DUPLICATE: Final = "duplicate"
 SUPPRESSED: Final = "suppressed"
-MALFORMED: Final = "malformed"
 
 # A recipients file legitimately has long free-text columns; a multi-megabyte cell is a broken
 # quote, which csv reports as an error we turn into a clear message.
@@ -353,7 +353,7 @@ class Admission:
         self.suppressed = suppressed
         # An empty set (the common case before the store exists) is not worth a lookup a row.
         self._check_suppressed = not isinstance(suppressed, (set, frozenset)) or bool(suppressed)
-        self._seen = SeenNumbers()  # about 11 bytes a number: see seen_numbers
+        self._seen = SeenNumbers()  # about 6 bytes a number: see seen_numbers
 
     def verdict(self, e164: str) -> tuple[str, str] | None:
         """Why this valid number is not sent, or None (and it now counts as sent)."""
@@ -399,19 +399,6 @@ class Recipients:
         if refused is not None:
             return Rejected(line, raw, refused[0], refused[1], cells)
         return Recipient(line, result.e164, result.country, cells)
-
-
-def ragged_reason(cells: list[str], width: int) -> str:
-    """Why a row's cell count does not fit the header, or "" when it does.
-
-    Trailing empty cells beyond the header are tolerated (spreadsheets add them).
-    """
-    count = len(cells)
-    if count == width:
-        return ""
-    if count > width and not any(c.strip() for c in cells[width:]):
-        return ""
-    return f"expected {width} fields, found {count}"
 
 
 REASONS: Final = (INVALID, NOT_SMS_CAPABLE, DUPLICATE, SUPPRESSED, MALFORMED)

@@ -34,3 +34,17 @@ def test_adding_twice_counts_once() -> None:
     seen.add(31612345678)
     seen.add(31612345678)
     assert len(seen) == 1
+
+
+def test_answers_as_a_set_over_the_whole_range() -> None:
+    """Keys anywhere below 2**50 (every run of every partition), and a few beyond it."""
+    rng = random.Random(11)
+    seen, reference = SeenNumbers(), set()
+    keys = [rng.randrange(1 << 50) for _ in range(100_000)] + [(1 << 50) + 5, 1 << 60, (1 << 50) - 1]
+    for key in keys + keys[:1000]:
+        assert seen.add(key) == (key not in reference), key
+        reference.add(key)
+    assert len(seen) == len(reference)
+    probes = [rng.randrange(1 << 51) for _ in range(20_000)]
+    assert [k in seen for k in probes] == [k in reference for k in probes]
+    assert all(k in seen for k in reference)

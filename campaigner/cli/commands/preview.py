@@ -282,8 +282,11 @@ def preview_command(
             # opt-in (no_consent), from the database's opt-in list (the only read preview makes).
             consented = _consented(config) if config.consent.require_opt_in else None
             planner = outputs.planner = Planner(config, options, on_reject=on_reject, consented=consented)
-            for batch in planner.batches():
-                outputs.planned(batch)
+            if outputs.sendable is None:
+                planner.run()  # the totals only: no message is built (10M rows in 300 MB)
+            else:
+                for batch in planner.batches():
+                    outputs.planned(batch)
     result = planner.preview
     if capabilities_of(config.provider.type).prices_in_credits:
         result.credits, result.credits_note = asyncio.run(credits_of(config, result.by_country))
