@@ -17,8 +17,10 @@ answered redirect is a click: after the server's clean stop, `link_clicks` must 
 
 Load: `--recipients` rows of a CSV loaded by `load_campaign` (plan in worker processes + COPY in
 one transaction), once with a message holding a short link (a per-recipient target from a column)
-and once with the same message and a fixed URL in its place, each in a fresh database. Target:
-with links ≤ 1.5 × without.
+and once with the same message and a fixed URL in its place, each in a fresh database,
+`--load-runs` times interleaved. Target: with links ≤ 1.5 × without. Each load also reports its
+CPU seconds (this process, the planner's workers, the server's backends): on a shared machine
+wall time follows the neighbours, the CPU ratio much less.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import asyncio
 import multiprocessing
 import os
 import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -265,7 +268,24 @@ def write_csv(path: Path, count: int) -> None:
             handle.write(f"+316{10_000_000 + i:08d},P{i},https://shop.example.com/o/{i}?c=sms\n")
 
 
-async def load_once(csv: Path, message: str, links: tuple[tuple[str, str], ...]) -> float:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process on this machine (the database server's backend)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    """CPU seconds of this process and its reaped children (the planner's worker processes)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+async def load_once(csv: Path, message: str, links: tuple[tuple[str, str], ...]) -> tuple[float, float]:
+    """Wall seconds of one load, and CPU seconds of it: this process, its planner workers and the
+    server's backends (on a shared machine the CPU ratio is the steadier figure)."""
     from campaigner.app.loading import CampaignSource, load_campaign
     from campaigner.config import config_from_mapping
     from campaigner.store.store import Store
@@ -275,13 +295,22 @@ async def load_once(csv: Path, message: str, links: tuple[tuple[str, str], ...])
     try:
         store = await Store.open_url(url)
         try:
+            backends = [
+                r["pid"]
+                for r in await store.db.pool.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                )
+            ]
+            cpu = _own_cpu_seconds() + sum(_cpu_seconds(pid) for pid in backends)
             began = time.perf_counter()
             await load_campaign(
                 store,
                 config,
                 CampaignSource(recipients=csv, message=message, message_source="m", links=links),
             )
-            return time.perf_counter() - began
+            wall = time.perf_counter() - began
+            cpu = _own_cpu_seconds() + sum(_cpu_seconds(pid) for pid in backends) - cpu
+            return wall, cpu
         finally:
             await store.close()
     finally:
@@ -292,17 +321,30 @@ async def load(recipients: int, runs: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder:
         csv = Path(folder) / "r.csv"
         write_csv(csv, recipients)
-        plain, linked = [], []
-        for _ in range(runs):
-            plain.append(await load_once(csv, "Hi {name}, your order: https://go.example.com/AbCd1234", ()))
-            linked.append(await load_once(csv, "Hi {name}, your order: {link:o}", (("o", "{url}"),)))
+        plain, linked, plain_cpu, linked_cpu = [], [], [], []
+        for _ in range(runs):  # interleaved: a busy spell of the machine hits both alike
+            wall, cpu = await load_once(csv, "Hi {name}, your order: https://go.example.com/AbCd1234", ())
+            plain.append(wall)
+            plain_cpu.append(cpu)
+            wall, cpu = await load_once(csv, "Hi {name}, your order: {link:o}", (("o", "{url}"),))
+            linked.append(wall)
+            linked_cpu.append(cpu)
             print(
-                f"  load of {recipients:,}: without links {plain[-1]:.1f} s, with {linked[-1]:.1f} s",
+                f"  load of {recipients:,}: without links {plain[-1]:.1f} s ({plain_cpu[-1]:.1f} CPU-s), "
+                f"with {linked[-1]:.1f} s ({linked_cpu[-1]:.1f} CPU-s), "
+                f"load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     ratio = statistics.median(linked) / statistics.median(plain)
-    print(f"load: with links {ratio:.2f} × without (target ≤ 1.5 ×)", flush=True)
-    return {"recipients": recipients, "without_s": plain, "with_s": linked, "ratio": round(ratio, 2)}
+    cpu_ratio = statistics.median(linked_cpu) / statistics.median(plain_cpu)
+    print(f"load: with links {ratio:.2f} × without (target ≤ 1.5 ×); CPU {cpu_ratio:.2f} ×", flush=True)
+    return {
+        "recipients": recipients,
+        "without_s": plain,
+        "with_s": linked,
+        "ratio": round(ratio, 2),
+        "cpu_ratio": round(cpu_ratio, 2),
+    }
 
 
 def main() -> None:

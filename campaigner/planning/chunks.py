@@ -80,6 +80,10 @@ class ChunkPlanner:
         self._codes = CodeSource(spec.code_length)
         # The stand-in a body is counted with: the same length as every real short URL.
         self._stand_in = short_url(spec.link_base, "0" * spec.code_length, show_scheme=spec.show_scheme)
+        # A short URL is this prefix and the code (short_url's rule, worked out once, not a row).
+        self._url_prefix = short_url(spec.link_base, "", show_scheme=spec.show_scheme)
+        # Long forms repeat only when no target is per-recipient: otherwise caching them is waste.
+        self._cache_long = not any(link.fields for link in spec.links)
 
     def plan(self, rows: list[list[str]]) -> list[RowResult]:
         """One result per row, in order (see the module docstring for their shapes)."""
@@ -88,6 +92,8 @@ class ChunkPlanner:
         phone_index = spec.phone_index
         classify = self.classifier.classify
         render = self.template.render_row
+        row_values, render_values = self.template.row_values, self.template.render_values
+        stand_ins = [self._stand_in] * len(self.spec.links)
         empty = spec.empty_value
         bodies = self._bodies
         footer = "\n" + spec.footer if spec.footer else ""
@@ -111,7 +117,13 @@ class ChunkPlanner:
                     append((BAD_LINK, f"link {bad!r}: the cell is not an http:// or https:// URL"))
                     continue
             try:
-                body = render(cells, empty, [self._stand_in] * len(links)) if links else render(cells, empty)
+                if links:
+                    # The cells are read and checked once; the body is formatted with a stand-in
+                    # (to count), with the short URLs (to send) and with the targets (the long form).
+                    values = row_values(cells, empty)
+                    body = render_values(values, stand_ins)
+                else:
+                    body = render(cells, empty)
             except EmptyValue as exc:
                 append((EMPTY_VALUE, f"column {exc.column!r} is empty"))
                 continue
@@ -123,8 +135,8 @@ class ChunkPlanner:
             row_links: tuple[RowLink, ...] = ()
             long_segments = segments
             if links:
-                row_links, sent = self._shorten(cells, targets, sent != body, footer)
-                long_segments = self._long_segments(render(cells, empty, targets) + footer)
+                row_links, sent = self._shorten(values, targets, sent != body, footer)
+                long_segments = self._long_segments(render_values(values, targets) + footer)
             if len(sent) > spec.max_body_chars:
                 append((TOO_LONG, f"{len(sent)} characters; the provider accepts {spec.max_body_chars}"))
                 continue
@@ -149,27 +161,30 @@ class ChunkPlanner:
         return None
 
     def _shorten(
-        self, cells: list[str], targets: list[str], smart: bool, footer: str
+        self, values: list[str], targets: list[str], smart: bool, footer: str
     ) -> tuple[tuple[RowLink, ...], str]:
         """This row's codes, and its body with them (smart-encoded again if the counted one was)."""
         spec = self.spec
         row_links = []
         urls = []
+        next_code, prefix = self._codes.next, self._url_prefix
         for link, target in zip(spec.links, targets, strict=True):
-            code = self._codes.next()
-            url = short_url(spec.link_base, code, show_scheme=spec.show_scheme)
+            code = next_code()
+            url = prefix + code
             row_links.append((code, link.name, target, url))
             urls.append(url)
-        body = self.template.render_row(cells, spec.empty_value, urls) + footer
+        body = self.template.render_values(values, urls) + footer
         if smart:
             body = smart_encode(body)
         return tuple(row_links), body
 
     def _long_segments(self, body: str) -> int:
         """Segments of the message with its links written out (what shortening saves against)."""
-        found = self._long.get(body)
+        found = self._long.get(body) if self._cache_long else None
         if found is None:
             found = count_segments(smart_encode(body) if self.spec.smart_encoding else body).segments
+            if not self._cache_long:
+                return found
             if len(self._long) >= _BODY_CACHE_LIMIT:
                 self._long.clear()
             self._long[body] = found

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from operator import itemgetter
 from typing import Final
 
 from campaigner.model.jobs import PlannedMessage
@@ -15,6 +16,7 @@ from campaigner.store.database import Database, Transaction
 LINK_COLUMNS: Final = ("code", "campaign_id", "line", "country", "name", "target")
 # A clash needs ~10 M codes at 8 characters to happen once in a few loads; ten in a row is a bug.
 _MAX_REDRAWS: Final = 10
+_code_of: Final = itemgetter(0)
 
 
 class LinkStore:
@@ -71,6 +73,9 @@ async def copy_links(
             for m in batch
             for code, name, target, _url in m.links
         ]
+        # In code order, the random primary key is filled leaf after leaf instead of all over the
+        # index (~10% of the server's time on these rows); the codes themselves stay as drawn.
+        rows.sort(key=_code_of)
         if await tx.copy_unique_records("links", LINK_COLUMNS, rows):
             return batch
         codes = [row[0] for row in rows]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -40,7 +40,7 @@ from campaigner.model.jobs import PlannedMessage, Suppression, WorkerInfo, sende
 from campaigner.model.states import ENDED_CAMPAIGN_STATES, SENT_STATES, CampaignState, states_leading_to
 from campaigner.store import migrations
 from campaigner.store.consent import ConsentStore
-from campaigner.store.database import Database
+from campaigner.store.database import Database, Transaction
 from campaigner.store.inbound import InboundStore
 from campaigner.store.jobs import JobStore, _rows_changed
 from campaigner.store.links import LinkStore, copy_links
@@ -159,10 +159,9 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore, Link
             remaining = iter(batches)
             first = next(remaining, None)
             if first is not None and new_code is not None and any(m.links for m in first):
-                # One COPY of links and one of jobs a batch (a batch is 10,000 messages).
-                for batch in itertools.chain([first], remaining):
-                    loaded_batch = await copy_links(tx, campaign_id, batch, new_code)
-                    await tx.copy_records("jobs", JOB_COLUMNS, [record(m) for m in loaded_batch])
+                # One COPY of links and one of jobs a batch (a batch is 10,000 messages), each
+                # batch's while the next is planned.
+                await _copy_linked_batches(tx, campaign_id, first, remaining, record, new_code)
             else:
                 if first is not None and any(m.links for m in first):
                     raise ValueError("messages with links need new_code to load")
@@ -506,3 +505,37 @@ def run_with_store(config: Config, work: Callable[[Store], Awaitable[T]], *, mig
 
 
 __all__ = ["JOB_COLUMNS", "Store", "run_with_store"]
+
+
+async def _copy_linked_batches(
+    tx: Transaction,
+    campaign_id: int,
+    first: Sequence[PlannedMessage],
+    remaining: Iterator[Sequence[PlannedMessage]],
+    record: Callable[[PlannedMessage], tuple[object, ...]],
+    new_code: Callable[[], str],
+) -> None:
+    """COPY each batch's links, then its jobs, while a thread plans the next batch.
+
+    Without links the jobs' one COPY pulls the planner as it streams, so the server inserts while
+    the planner plans. Here each batch is two COPYs, awaited in turn: planned in this thread, the
+    next batch would wait for both (and the planner's worker processes would idle). The planner
+    is plain synchronous code (its pool is its own), so it runs in a thread; only one `next()` is
+    ever running, and it is waited for before the batches are closed, even on an error.
+    """
+    pending: asyncio.Future[Sequence[PlannedMessage] | None] | None = None
+    try:
+        batch: Sequence[PlannedMessage] | None = first
+        while batch is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(next, remaining, None))
+            loaded = await copy_links(tx, campaign_id, batch, new_code)
+            await tx.copy_records("jobs", JOB_COLUMNS, [record(m) for m in loaded])
+            batch = await pending
+            pending = None
+    finally:
+        if pending is not None:
+            # A COPY failed (or the load was cancelled) while the next batch was planned: let that
+            # finish before the caller closes the batches (a running generator cannot be closed).
+            await asyncio.wait([pending])
+            if not pending.cancelled():
+                pending.exception()  # retrieved: the COPY's error is the one that propagates

@@ -106,10 +106,11 @@ class LinkTarget:
         """The URL for one row; None when a whole-cell URL is empty or not http(s)."""
         if not self.fields:
             return self.url
-        values = [row[i] if i < len(row) else "" for i in self.fields]
-        if self.whole_cell:
-            value = values[0].strip()
+        if self.whole_cell:  # the common per-recipient link: one cell, the whole URL
+            index = self.fields[0]
+            value = row[index].strip() if index < len(row) else ""
             return value if _HTTP_URL.fullmatch(value) else None
+        values = [row[i] if i < len(row) else "" for i in self.fields]
         return self.pattern.format(*(quote(v, safe="") for v in values))
 
 

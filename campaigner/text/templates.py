@@ -182,8 +182,14 @@ class Template:
         recipient's short URLs in the order of `self.links`."""
         if not self.placeholders and not self.links:
             return self._format
+        return self._format.format(*self.row_values(row, empty), *links)
+
+    def row_values(self, row: Sequence[str], empty: EmptyPolicy = "reject") -> list[str]:
+        """The placeholders' values for one CSV row (after `check_columns`); raises EmptyValue under
+        "reject". With `render_values`, a row rendered with several sets of links (a stand-in, the
+        short URLs, the targets) reads and checks its cells once."""
         if self._indexes is None:
-            raise RuntimeError("Template.render_row needs check_columns first")
+            raise RuntimeError("Template.row_values needs check_columns first")
         values = []
         for index, column in zip(self._indexes, self._columns, strict=True):
             value = row[index] if index < len(row) else ""
@@ -192,6 +198,12 @@ class Template:
                     raise EmptyValue(column)
                 value = ""
             values.append(value)
+        return values
+
+    def render_values(self, values: Sequence[str], links: Sequence[str] = ()) -> str:
+        """The message from `row_values` and the short URLs in the order of `self.links`."""
+        if not self.placeholders and not self.links:
+            return self._format
         return self._format.format(*values, *links)
 
     def __repr__(self) -> str:

@@ -5,6 +5,7 @@ buffered and flushed (first clicks, repeats, bots), the figures the views read, 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,83 @@ async def test_a_code_that_clashes_with_a_stored_one_is_drawn_again(store: Store
     )
     assert row["code"] != taken and row["target"] == "https://b.example/"
     assert body == f"Go {short_url(BASE, row['code'])}"
+
+
+def linked_batches(count: int, failing: int | None, closed: list[bool]) -> Iterator[list[PlannedMessage]]:
+    """`count` batches of two linked messages; batch `failing` raises while it is planned."""
+    source = CodeSource(8)
+    try:
+        for b in range(count):
+            if b == failing:
+                raise ValueError("row 7: planning failed")
+            batch = []
+            for i in (2 * b, 2 * b + 1):
+                code = source.next()
+                url = short_url(BASE, code)
+                batch.append(
+                    PlannedMessage(
+                        i + 2, numbers(2 * count)[i], "NL", f"Go {url}", "GSM-7", 1, PRICE, {},
+                        ((code, "x", "https://b.example/", url),),
+                    )
+                )  # fmt: skip
+            yield batch
+    finally:
+        closed.append(True)
+
+
+async def count_rows(store: Store) -> tuple[int, int, int]:
+    pool = store.db.pool
+    return (
+        await pool.fetchval("SELECT count(*) FROM campaigns"),
+        await pool.fetchval("SELECT count(*) FROM jobs"),
+        await pool.fetchval("SELECT count(*) FROM links"),
+    )
+
+
+async def test_a_linked_load_that_fails_half_way_leaves_nothing(store: Store) -> None:
+    # Batches are planned while the one before is copied: an error planning one (here the third,
+    # after two were loaded) or copying one still rolls the whole load back, and the planner
+    # (its worker pool) is closed.
+    before = await count_rows(store)
+    closed: list[bool] = []
+    with pytest.raises(ValueError, match="row 7"):
+        await store.create_campaign(
+            NewCampaign(name="half", message="Go {link:x}"),
+            linked_batches(5, 2, closed),
+            lambda: CampaignTotals(10, PRICE * 10, {}),
+            new_code=CodeSource(8).next,
+        )
+    assert closed == [True] and await count_rows(store) == before
+
+    def bad_totals() -> CampaignTotals:
+        raise ValueError("totals failed")
+
+    closed.clear()
+    with pytest.raises(ValueError, match="totals failed"):
+        await store.create_campaign(
+            NewCampaign(name="late", message="Go {link:x}"),
+            linked_batches(3, None, closed),
+            bad_totals,
+            new_code=CodeSource(8).next,
+        )
+    assert closed == [True] and await count_rows(store) == before
+
+
+async def test_a_linked_load_in_batches_stores_every_link_with_its_job(store: Store) -> None:
+    closed: list[bool] = []
+    campaign_id = await store.create_campaign(
+        NewCampaign(name="batches", message="Go {link:x}"),
+        linked_batches(4, None, closed),
+        lambda: CampaignTotals(8, PRICE * 8, {}),
+        new_code=CodeSource(8).next,
+    )
+    rows = await store.db.pool.fetch(
+        "SELECT j.line, j.body, l.code FROM jobs j JOIN links l USING (campaign_id, line) "
+        "WHERE campaign_id = $1 ORDER BY j.line",
+        campaign_id,
+    )
+    assert [r["line"] for r in rows] == list(range(2, 10))
+    assert all(r["body"] == f"Go {short_url(BASE, r['code'])}" for r in rows)
 
 
 async def test_redirects_count_people_and_bots_apart_and_flush_on_close(store: Store, tmp_path: Path) -> None:
