@@ -17,10 +17,9 @@ Three rules keep a job from being sent twice by two workers:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -114,6 +113,9 @@ class CampaignRunner:
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
         self._stop = asyncio.Event()  # stop taking work: a signal, a pause, a cancel, completion
         self._in_flight = 0
+        # Senders waiting for a batch or a slot (`_interruptibly`): the stop cancels them there.
+        self._waiting_senders: set[asyncio.Task[object]] = set()
+        self._stopping = False  # the stop has cut those waits short; no new one starts
         self._failure: BaseException | None = None
         # Numbers suppressed while this run goes on (STOP replies), as the watcher reports them.
         self._stopped: set[str] = set()
@@ -181,6 +183,7 @@ class CampaignRunner:
         try:
             await self._stop.wait()
         finally:
+            self._interrupt_waiting()
             self._watched.close()
             if own_watch:
                 await watch.close()
@@ -265,11 +268,14 @@ class CampaignRunner:
     async def _claim_loop(self) -> None:
         dispatcher = self._config.dispatcher
         while not self._stop.is_set():
+            # Plain sleeps: the stop cancels this loop (run()), so a sleep need not watch for it (a
+            # wait_for on the stop event costs a task and a timer each; this loop polls 20 times a
+            # second while its queue is full, a hundred campaigns 2,000 times).
             if self._queue.qsize() >= self._config.dispatcher.concurrency:
-                await self._sleep(0.05)
+                await asyncio.sleep(0.05)
                 continue
             if not self._worker.may_send():
-                await self._sleep(dispatcher.poll_interval)
+                await asyncio.sleep(dispatcher.poll_interval)
                 continue
             if self._deadline is not None and datetime.now(UTC) >= self._deadline:
                 # Past valid_until the claim hands out nothing; what is still pending expires.
@@ -302,7 +308,7 @@ class CampaignRunner:
                 if orphans := await self._store.expire_leases(self._campaign_id, self._worker.id):
                     log.info("campaign %s: %d orphaned jobs to reconcile", self._campaign_id, orphans)
                 await self._reconciler.reconcile_stale()
-            await self._sleep(min(dispatcher.poll_interval, 0.25))
+            await asyncio.sleep(min(dispatcher.poll_interval, 0.25))
 
     def _valid_for(self, e164: str) -> float | None:
         """How long the provider may hold the message: what is left of the recipient's window (so
@@ -379,12 +385,11 @@ class CampaignRunner:
 
     async def _send_loop(self) -> None:
         while not self._stop.is_set():
-            # Wait (stoppably) only when the queue is empty: two tasks a request add up at 2,000/s.
-            batch = (
-                self._queue.get_nowait()
-                if self._queue.qsize()
-                else await self._until_stopped(self._queue.get())
-            )
+            # Wait (stoppably) only when the queue is empty.
+            if self._queue.qsize():
+                batch: _Batch | None = self._queue.get_nowait()
+            else:
+                batch = await self._interruptibly(self._queue.get)
             if batch is None:
                 return
             self._in_flight += 1
@@ -394,7 +399,7 @@ class CampaignRunner:
                 self._in_flight -= 1
 
     async def _send_batch(self, batch: _Batch) -> None:
-        acquired = await self._until_stopped(self._acquire(max(1, batch.units)))
+        acquired = await self._interruptibly(lambda: self._acquire(max(1, batch.units)))
         if acquired is None:
             self._queue.put_nowait(batch)  # stopping: released with the rest of the queue
             return
@@ -553,21 +558,32 @@ class CampaignRunner:
         )
         return [job for job in batch.jobs if job.e164 not in self._stopped]
 
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
+    def _interrupt_waiting(self) -> None:
+        """The stop: senders waiting for a batch or a slot give up their wait (in-flight requests
+        finish, and their senders then see the stop)."""
+        self._stopping = True
+        for task in list(self._waiting_senders):
+            task.cancel()
 
-    async def _until_stopped(self, awaitable: Awaitable[T]) -> T | None:
-        """Await `awaitable` unless the stop comes first (then cancel it and return None)."""
-        task = asyncio.ensure_future(awaitable)
-        stopper = asyncio.ensure_future(self._stop.wait())
+    async def _interruptibly(self, wait: Callable[[], Awaitable[T]]) -> T | None:
+        """Await `wait()` unless the stop comes first (then None; the wait is cancelled).
+
+        The stop cancels the senders waiting here (`_interrupt_waiting`), rather than every wait
+        racing a stopper task of its own: two tasks and an asyncio.wait a wait, two waits a request,
+        were a tenth of a busy daemon's loop. A batch taken from the queue by a get that the stop
+        cuts short stays in the queue (asyncio.Queue.get), and is released with the rest of it.
+        """
+        if self._stopping:
+            return None
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting_senders.add(task)
         try:
-            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            return await wait()
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise  # cancelled from outside (the daemon after its grace period): not ours
+            task.uncancel()
+            return None
         finally:
-            stopper.cancel()
-        if task.done():
-            return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return None
+            self._waiting_senders.discard(task)
