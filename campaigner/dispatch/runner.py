@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,13 @@ T = TypeVar("T")
 EXPIRY_MARGIN = 1.0
 # Rounds of stale lookups (up to 100 jobs each) when settling a campaign that is not running.
 SETTLE_PASSES = 20
+# A campaign has a sender for every request its account may start in this many seconds (at least
+# MIN_SENDERS, at most [dispatcher] concurrency), and queues as many requests: enough for replies
+# that take up to about that long at the full rate. Each sender holds a claimed request while it
+# waits for its turn, so sixteen of them at 5 msg/s held 6 s of claims, and on a starved machine
+# (1 msg/s) more than a lease allows: claims given back unsent, claimed again, given back.
+SENDER_SECONDS = 1.0
+MIN_SENDERS = 2
 
 
 @dataclass
@@ -113,6 +121,7 @@ class CampaignRunner:
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
         self._stop = asyncio.Event()  # stop taking work: a signal, a pause, a cancel, completion
         self._in_flight = 0
+        self._senders = config.dispatcher.concurrency  # set by run(): _sender_count
         # Senders waiting for a batch or a slot (`_interruptibly`): the stop cancels them there.
         self._waiting_senders: set[asyncio.Task[object]] = set()
         self._stopping = False  # the stop has cut those waits short; no new one starts
@@ -168,10 +177,8 @@ class CampaignRunner:
         self._throttle.expect_requests_of(self._per_request() * self._most_units(campaign))
         await self._recorder.start()
         await self._reconciler.start()
-        senders = [
-            asyncio.create_task(self._send_loop(), name=f"sender {i}")
-            for i in range(self._config.dispatcher.concurrency)
-        ]
+        self._senders = self._sender_count()
+        senders = [asyncio.create_task(self._send_loop(), name=f"sender {i}") for i in range(self._senders)]
         side = [asyncio.create_task(self._claim_loop(), name="claimer")]
         for task in side:
             task.add_done_callback(self._side_task_done)
@@ -250,6 +257,16 @@ class CampaignRunner:
             self._config.dispatcher.batch_size,
         )
 
+    def _sender_count(self) -> int:
+        """Senders (and queued requests) for SENDER_SECONDS of the account's request rate; the
+        account's, not this campaign's share of it, which grows as other campaigns end."""
+        per_request = self._per_request()
+        requests_per_second = min(
+            self._throttle.messages_per_second / per_request, self._throttle.requests_per_minute / 60.0
+        )
+        wanted = math.ceil(requests_per_second * SENDER_SECONDS)
+        return min(self._config.dispatcher.concurrency, max(MIN_SENDERS, wanted))
+
     def _per_request(self) -> int:
         # The provider client already applied the configured recipients_per_request.
         if self._one_per_request:
@@ -271,7 +288,7 @@ class CampaignRunner:
             # Plain sleeps: the stop cancels this loop (run()), so a sleep need not watch for it (a
             # wait_for on the stop event costs a task and a timer each; this loop polls 20 times a
             # second while its queue is full, a hundred campaigns 2,000 times).
-            if self._queue.qsize() >= self._config.dispatcher.concurrency:
+            if self._queue.qsize() >= self._senders:
                 await asyncio.sleep(0.05)
                 continue
             if not self._worker.may_send():
