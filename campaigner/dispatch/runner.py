@@ -57,7 +57,7 @@ SETTLE_PASSES = 20
 # that take up to about that long at the full rate. Each sender holds a claimed request while it
 # waits for its turn, so sixteen of them at 5 msg/s held 6 s of claims, and on a starved machine
 # (1 msg/s) more than a lease allows: claims given back unsent, claimed again, given back.
-SENDER_SECONDS = 1.0
+SENDER_SECONDS = 2.0
 MIN_SENDERS = 2
 
 
