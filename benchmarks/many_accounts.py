@@ -103,11 +103,13 @@ def start_sandboxes(
 # -- the daemon ------------------------------------------------------------------------------------
 
 
-def write_config(folder: Path, url: str, ports: list[int], mps: int, margin: float, port: int) -> Path:
+def write_config(
+    folder: Path, url: str, ports: list[int], mps: int, margin: float, port: int, admin_port: int
+) -> Path:
     lines = [
         "[database]", f'url = "{url}"',
         "[daemon]", 'host = "127.0.0.1"', f"port = {port}", f'public_url = "http://127.0.0.1:{port}"',
-        f"admin_port = {free_port()}",
+        f"admin_port = {admin_port}",
     ]  # fmt: skip
     for i, sandbox_port in enumerate(ports):
         lines += [
@@ -147,6 +149,23 @@ async def until_healthy(port: int, process: subprocess.Popen[bytes], within: flo
             await asyncio.sleep(0.1)
 
 
+async def late_slots(admin_port: int) -> dict[str, float]:
+    """The daemon's campaigner_throttle_late_slots_total by fate (moved, retaken), all accounts: a
+    slot retaken is one a sender woke for too late to use (a busy loop), lost to its account."""
+    import aiohttp
+
+    fates: dict[str, float] = {}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{admin_port}/metrics") as reply:
+            text = await reply.text()
+    for line in text.splitlines():
+        if line.startswith("campaigner_throttle_late_slots_total{"):
+            labels, value = line.rsplit(" ", 1)
+            fate = labels.split('fate="', 1)[1].split('"', 1)[0]
+            fates[fate] = fates.get(fate, 0.0) + float(value)
+    return fates
+
+
 # -- one run ---------------------------------------------------------------------------------------
 
 
@@ -179,8 +198,8 @@ async def run(accounts: int, mps: int, seconds: float, margin: float, receipts: 
         await store.close()
         conn = await asyncpg.connect(url)
         await conn.execute("ANALYZE")
-        port = free_port()
-        config = write_config(folder, url, ports, mps, margin, port)
+        port, admin_port = free_port(), free_port()
+        config = write_config(folder, url, ports, mps, margin, port, admin_port)
         env = {**os.environ, "CAMPAIGNER_CONFIG": str(config), API_KEY_ENV: API_KEY, SECRET_ENV: SECRET}
         env.pop("CAMPAIGNER_DATABASE_URL", None)
         log_file = (folder / "daemon.log").open("wb")
@@ -213,6 +232,7 @@ async def run(accounts: int, mps: int, seconds: float, margin: float, receipts: 
                 raise RuntimeError(f"{left} campaigns still running after {time.monotonic() - began:.0f} s")
             await asyncio.sleep(0.25)
         cpu_after, _ = proc_figures(daemon.pid)
+        late = await late_slots(admin_port)
         xacts = await conn.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = $1", name)
         spans = await conn.fetch(
             """SELECT c.provider_account, count(j.id) AS sent,
@@ -251,7 +271,7 @@ async def run(accounts: int, mps: int, seconds: float, margin: float, receipts: 
         "xacts_per_message": (xacts - xacts_before) / total,
         "cpu_ms_per_message": (cpu_after - cpu_before) * 1000 / total,
         "mb_per_campaign": (rss_peak - rss_ready) / 2**20 / accounts,
-        "rss_ready_mb": rss_ready / 2**20, "rss_peak_mb": rss_peak / 2**20,
+        "rss_ready_mb": rss_ready / 2**20, "rss_peak_mb": rss_peak / 2**20, "late": late,
         "load": os.getloadavg(),
     }  # fmt: skip
 
@@ -281,6 +301,9 @@ def describe(f: dict[str, Any], pool: int = 10) -> str:
         f"{f['cpu_ms_per_message']:.2f} ms daemon CPU per message, "
         f"{f['mb_per_campaign']:.2f} MB per campaign (RSS {f['rss_ready_mb']:.0f} MB ready, "
         f"{f['rss_peak_mb']:.0f} MB peak)",
+        f"  slots woken for too late: {f['late'].get('retaken', 0):.0f} retaken (lost), "
+        f"{f['late'].get('moved', 0):.0f} moved; {f['late'].get('retaken', 0) / f['messages']:.2f} lost "
+        "per message",
     ]
     return "\n".join(lines)
 

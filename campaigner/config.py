@@ -535,6 +535,9 @@ class DaemonConfig(_Section):
     # and counted.
     parked_receipts_per_request: int = Field(default=500, ge=0)
     parked_receipts_max: int = Field(default=100_000, ge=0)
+    # The event loop the daemon runs on: "auto" is uvloop when it is installed (the `fast` extra),
+    # asyncio's own otherwise; "asyncio" never uses uvloop; "uvloop" requires it.
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
 
 class ApiConfig(_Section):

@@ -35,6 +35,7 @@ from campaigner.app.webhook_routes import BODY_TIMEOUT, FLOODS, STORE, webhook_h
 from campaigner.config import Config
 from campaigner.errors import DatabaseError
 from campaigner.inbound.policy import InboundPolicy
+from campaigner.inbound.receipt_batcher import ReceiptBatcher
 from campaigner.providers.base import Provider
 from campaigner.store.store import Store
 
@@ -58,8 +59,10 @@ def build_http_app(
     app[BODY_TIMEOUT] = config.daemon.body_timeout
     app[FLOODS] = floods or FloodLog(logging.getLogger("campaigner.app.webhook_routes"))
     app.router.add_get("/healthz", healthz)
+    receipts = ReceiptBatcher(store)  # every account's receipts in shared statements
     for account, provider in providers.items():
-        handlers = webhook_handlers(store, provider, InboundPolicy.from_config(config.for_account(account)))
+        policy = InboundPolicy.from_config(config.for_account(account))
+        handlers = webhook_handlers(store, provider, policy, receipts)
         # The routes the account's client declares, and no others (ClickSend declares none).
         for base in config.webhook_bases(account):
             for kind in provider.capabilities.webhooks:

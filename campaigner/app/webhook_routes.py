@@ -141,11 +141,14 @@ async def _handle(
 WebhookHandler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def webhook_handlers(store: Store, provider: Provider, policy: InboundPolicy) -> dict[str, WebhookHandler]:
+def webhook_handlers(
+    store: Store, provider: Provider, policy: InboundPolicy, receipts: ReceiptBatcher | None = None
+) -> dict[str, WebhookHandler]:
     """The handlers of one provider account's routes, by kind: its client authenticates and parses
     the callbacks, and its policy (`policy.account`) scopes every event to that account's jobs.
-    Receipts of requests that arrive together are applied in one statement (ReceiptBatcher)."""
-    receipts = ReceiptBatcher(store, policy.account)
+    Receipts of requests that arrive together are applied in one statement (`receipts`: the app's
+    ReceiptBatcher, shared by all its accounts; one of their own otherwise)."""
+    receipts = receipts or ReceiptBatcher(store)
 
     async def status_webhook(request: web.Request) -> web.Response:
         """POST (or GET, where the provider's callbacks are) /webhooks/<account>/status: receipts."""

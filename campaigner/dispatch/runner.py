@@ -17,10 +17,10 @@ Three rules keep a job from being sent twice by two workers:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import math
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -52,6 +52,13 @@ T = TypeVar("T")
 EXPIRY_MARGIN = 1.0
 # Rounds of stale lookups (up to 100 jobs each) when settling a campaign that is not running.
 SETTLE_PASSES = 20
+# A campaign has a sender for every request its account may start in this many seconds (at least
+# MIN_SENDERS, at most [dispatcher] concurrency), and queues as many requests: enough for replies
+# that take up to about that long at the full rate. Each sender holds a claimed request while it
+# waits for its turn, so sixteen of them at 5 msg/s held 6 s of claims, and on a starved machine
+# (1 msg/s) more than a lease allows: claims given back unsent, claimed again, given back.
+SENDER_SECONDS = 2.0
+MIN_SENDERS = 2
 
 
 @dataclass
@@ -114,6 +121,10 @@ class CampaignRunner:
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
         self._stop = asyncio.Event()  # stop taking work: a signal, a pause, a cancel, completion
         self._in_flight = 0
+        self._senders = config.dispatcher.concurrency  # set by run(): _sender_count
+        # Senders waiting for a batch or a slot (`_interruptibly`): the stop cancels them there.
+        self._waiting_senders: set[asyncio.Task[object]] = set()
+        self._stopping = False  # the stop has cut those waits short; no new one starts
         self._failure: BaseException | None = None
         # Numbers suppressed while this run goes on (STOP replies), as the watcher reports them.
         self._stopped: set[str] = set()
@@ -166,10 +177,8 @@ class CampaignRunner:
         self._throttle.expect_requests_of(self._per_request() * self._most_units(campaign))
         await self._recorder.start()
         await self._reconciler.start()
-        senders = [
-            asyncio.create_task(self._send_loop(), name=f"sender {i}")
-            for i in range(self._config.dispatcher.concurrency)
-        ]
+        self._senders = self._sender_count()
+        senders = [asyncio.create_task(self._send_loop(), name=f"sender {i}") for i in range(self._senders)]
         side = [asyncio.create_task(self._claim_loop(), name="claimer")]
         for task in side:
             task.add_done_callback(self._side_task_done)
@@ -181,6 +190,7 @@ class CampaignRunner:
         try:
             await self._stop.wait()
         finally:
+            self._interrupt_waiting()
             self._watched.close()
             if own_watch:
                 await watch.close()
@@ -247,6 +257,16 @@ class CampaignRunner:
             self._config.dispatcher.batch_size,
         )
 
+    def _sender_count(self) -> int:
+        """Senders (and queued requests) for SENDER_SECONDS of the account's request rate; the
+        account's, not this campaign's share of it, which grows as other campaigns end."""
+        per_request = self._per_request()
+        requests_per_second = min(
+            self._throttle.messages_per_second / per_request, self._throttle.requests_per_minute / 60.0
+        )
+        wanted = math.ceil(requests_per_second * SENDER_SECONDS)
+        return min(self._config.dispatcher.concurrency, max(MIN_SENDERS, wanted))
+
     def _per_request(self) -> int:
         # The provider client already applied the configured recipients_per_request.
         if self._one_per_request:
@@ -265,11 +285,14 @@ class CampaignRunner:
     async def _claim_loop(self) -> None:
         dispatcher = self._config.dispatcher
         while not self._stop.is_set():
-            if self._queue.qsize() >= self._config.dispatcher.concurrency:
-                await self._sleep(0.05)
+            # Plain sleeps: the stop cancels this loop (run()), so a sleep need not watch for it (a
+            # wait_for on the stop event costs a task and a timer each; this loop polls 20 times a
+            # second while its queue is full, a hundred campaigns 2,000 times).
+            if self._queue.qsize() >= self._senders:
+                await asyncio.sleep(0.05)
                 continue
             if not self._worker.may_send():
-                await self._sleep(dispatcher.poll_interval)
+                await asyncio.sleep(dispatcher.poll_interval)
                 continue
             if self._deadline is not None and datetime.now(UTC) >= self._deadline:
                 # Past valid_until the claim hands out nothing; what is still pending expires.
@@ -302,7 +325,7 @@ class CampaignRunner:
                 if orphans := await self._store.expire_leases(self._campaign_id, self._worker.id):
                     log.info("campaign %s: %d orphaned jobs to reconcile", self._campaign_id, orphans)
                 await self._reconciler.reconcile_stale()
-            await self._sleep(min(dispatcher.poll_interval, 0.25))
+            await asyncio.sleep(min(dispatcher.poll_interval, 0.25))
 
     def _valid_for(self, e164: str) -> float | None:
         """How long the provider may hold the message: what is left of the recipient's window (so
@@ -379,12 +402,11 @@ class CampaignRunner:
 
     async def _send_loop(self) -> None:
         while not self._stop.is_set():
-            # Wait (stoppably) only when the queue is empty: two tasks a request add up at 2,000/s.
-            batch = (
-                self._queue.get_nowait()
-                if self._queue.qsize()
-                else await self._until_stopped(self._queue.get())
-            )
+            # Wait (stoppably) only when the queue is empty.
+            if self._queue.qsize():
+                batch: _Batch | None = self._queue.get_nowait()
+            else:
+                batch = await self._interruptibly(self._queue.get)
             if batch is None:
                 return
             self._in_flight += 1
@@ -394,7 +416,7 @@ class CampaignRunner:
                 self._in_flight -= 1
 
     async def _send_batch(self, batch: _Batch) -> None:
-        acquired = await self._until_stopped(self._acquire(max(1, batch.units)))
+        acquired = await self._interruptibly(lambda: self._acquire(max(1, batch.units)))
         if acquired is None:
             self._queue.put_nowait(batch)  # stopping: released with the rest of the queue
             return
@@ -553,21 +575,32 @@ class CampaignRunner:
         )
         return [job for job in batch.jobs if job.e164 not in self._stopped]
 
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
+    def _interrupt_waiting(self) -> None:
+        """The stop: senders waiting for a batch or a slot give up their wait (in-flight requests
+        finish, and their senders then see the stop)."""
+        self._stopping = True
+        for task in list(self._waiting_senders):
+            task.cancel()
 
-    async def _until_stopped(self, awaitable: Awaitable[T]) -> T | None:
-        """Await `awaitable` unless the stop comes first (then cancel it and return None)."""
-        task = asyncio.ensure_future(awaitable)
-        stopper = asyncio.ensure_future(self._stop.wait())
+    async def _interruptibly(self, wait: Callable[[], Awaitable[T]]) -> T | None:
+        """Await `wait()` unless the stop comes first (then None; the wait is cancelled).
+
+        The stop cancels the senders waiting here (`_interrupt_waiting`), rather than every wait
+        racing a stopper task of its own: two tasks and an asyncio.wait a wait, two waits a request,
+        were a tenth of a busy daemon's loop. A batch taken from the queue by a get that the stop
+        cuts short stays in the queue (asyncio.Queue.get), and is released with the rest of it.
+        """
+        if self._stopping:
+            return None
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting_senders.add(task)
         try:
-            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            return await wait()
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise  # cancelled from outside (the daemon after its grace period): not ours
+            task.uncancel()
+            return None
         finally:
-            stopper.cancel()
-        if task.done():
-            return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return None
+            self._waiting_senders.discard(task)

@@ -39,22 +39,45 @@ class InboundStore:
         up to `park_limit` of this request while `account` has fewer than `park_max` waiting, and
         refused beyond (park_refused). One verdict a receipt, in order.
         """
-        if not receipts:
-            return []
-        rows = await self.db.all(
+        [verdicts] = await self.apply_receipts_of_accounts([(account, receipts, park_limit, park_max)])
+        return verdicts
+
+    async def apply_receipts_of_accounts(
+        self, groups: Sequence[tuple[str, Sequence[FinalReceipt], int, int]]
+    ) -> list[list[ReceiptVerdict]]:
+        """`apply_receipts` for several (account, receipts, park_limit, park_max) at once, in one
+        statement: each account's receipts touch only its own jobs, and each account parks within
+        its own room (groups of one account: their receipts' ids distinct, their park_limits
+        added up, one park_max). One list of verdicts a group, in order."""
+        rows: list[tuple[str, FinalReceipt]] = [(g[0], r) for g in groups for r in g[1]]
+        if not rows:
+            return [[] for _ in groups]
+        room: dict[str, int] = {}
+        most: dict[str, int] = {}
+        for account, _receipts, park_limit, park_max in groups:
+            room[account] = room.get(account, 0) + int(park_limit)
+            most.setdefault(account, int(park_max))
+        found = await self.db.all(
             "apply-receipts",
-            account,
-            [r.provider_id for r in receipts],
-            [r.status for r in receipts],
-            [r.error_code for r in receipts],
-            [r.error for r in receipts],
-            [r.occurred_at for r in receipts],
-            int(park_limit),
-            int(park_max),
-            [r.reported_segments for r in receipts],
-            [r.reported_cost for r in receipts],
+            [account for account, _ in rows],
+            [r.provider_id for _, r in rows],
+            [r.status for _, r in rows],
+            [r.error_code for _, r in rows],
+            [r.error for _, r in rows],
+            [r.occurred_at for _, r in rows],
+            [room[account] for account, _ in rows],
+            [most[account] for account, _ in rows],
+            [r.reported_segments for _, r in rows],
+            [r.reported_cost for _, r in rows],
         )
-        return [ReceiptVerdict(r["provider_id"], r["verdict"], r["job_id"], r["campaign_id"]) for r in rows]
+        verdicts = [
+            ReceiptVerdict(r["provider_id"], r["verdict"], r["job_id"], r["campaign_id"]) for r in found
+        ]
+        answers, at = [], 0
+        for group in groups:  # one verdict a receipt, in order
+            answers.append(verdicts[at : at + len(group[1])])
+            at += len(group[1])
+        return answers
 
     async def settle_by_callback(self, account: str, echoes: Sequence[CallbackEcho]) -> int:
         """Jobs of `account` whose send was ambiguous, named by a callback's echo of our

@@ -14,6 +14,7 @@ import pytest
 
 from campaigner.inbound.receipts import apply_pending_receipts
 from campaigner.model.campaigns import CampaignTotals, NewCampaign
+from campaigner.model.inbound import FinalReceipt
 from campaigner.model.jobs import JobResult
 from campaigner.model.states import JobState
 from campaigner.store.database import Runner
@@ -85,6 +86,46 @@ async def test_a_receipt_moves_only_the_jobs_of_the_webhooks_account(store: Stor
         assert await send(client, status_payload("7", "delivered")) == {"duplicate": 1}
     assert await job_state(store, ours) == "undelivered"
     assert await job_state(store, theirs) == "submitted"
+
+
+async def test_several_accounts_receipts_in_one_statement_each_touch_only_their_account(
+    store: Store,
+) -> None:
+    # The daemon's one ReceiptBatcher puts the receipts of every account's concurrent requests in
+    # one statement: each row is still scoped to its own account, and parks within its own room.
+    ours = await submitted_job(store, "a", "+31612340001", "7")
+    theirs = await submitted_job(store, "b", "+31612340002", "7")
+    await store.db.pool.execute(  # test-only setup: account c has one receipt parked already
+        "INSERT INTO pending_receipts (provider_account, provider_id, status)"
+        " VALUES ('c', 'old', 'delivered')"
+    )
+    groups = [
+        ("a", [FinalReceipt("7", "delivered"), FinalReceipt("u1", "delivered")], 1, 100),
+        ("b", [FinalReceipt("7", "undelivered", "undelivered"), FinalReceipt("u1", "delivered")], 0, 100),
+        ("c", [FinalReceipt("u1", "delivered"), FinalReceipt("u2", "delivered")], 5, 2),
+        ("a", [FinalReceipt("u2", "delivered"), FinalReceipt("u3", "delivered")], 1, 100),
+    ]
+    with statements(store) as run:
+        answers = await store.apply_receipts_of_accounts(groups)
+    assert run == ["apply-receipts"]
+    assert [[v.verdict for v in group] for group in answers] == [
+        ["accepted", "parked"],
+        ["accepted", "park_refused"],  # b has no room in this statement
+        ["parked", "park_refused"],  # c: one of its 2 waiting at most was taken already
+        ["parked", "park_refused"],  # a: the room of its two requests (1 + 1) is used up
+    ]
+    assert answers[0][0].job_id == ours and answers[1][0].job_id == theirs
+    assert await job_state(store, ours) == "delivered"
+    assert await job_state(store, theirs) == "undelivered"
+    assert await store.count_pending_receipts("a") == 2
+    assert await store.count_pending_receipts("b") == 0
+    assert await store.count_pending_receipts("c") == 2
+    # Again: every id is now known to its own account.
+    again = await store.apply_receipts_of_accounts(groups[:2])
+    assert [[v.verdict for v in group] for group in again] == [
+        ["duplicate", "duplicate"],
+        ["duplicate", "park_refused"],
+    ]
 
 
 async def test_a_parked_receipt_waits_for_its_own_accounts_job(store: Store) -> None:

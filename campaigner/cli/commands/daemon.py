@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import click
 
 from campaigner.cli.context import AppContext, pass_app
+from campaigner.errors import ConfigError
 
 
 @click.command("daemon")
@@ -35,7 +37,26 @@ def daemon_command(app: AppContext, burst: bool, log_level: str) -> None:
     from campaigner.app.logs import setup_logging
 
     setup_logging(log_level.upper())
-    asyncio.run(Daemon(app.config, burst=burst).run())
+    with asyncio.Runner(loop_factory=loop_factory(app.config.daemon.event_loop)) as runner:
+        runner.run(Daemon(app.config, burst=burst).run())
+
+
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop `daemon.event_loop` asks for: uvloop's when "uvloop", or "auto" and it is
+    installed; None (asyncio's default) otherwise. One daemon carrying a hundred accounts spends
+    much of its CPU in the loop itself (timers, transports), which uvloop runs in C."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError(
+                "daemon.event_loop = \"uvloop\" but uvloop is not installed "
+                "(pip install 'campaigner[fast]', or set it to \"auto\")"
+            ) from None
+        return None
+    return uvloop.new_event_loop
 
 
 def register(group: click.Group) -> None:

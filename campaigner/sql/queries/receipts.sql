@@ -2,19 +2,22 @@
 -- (campaigner/inbound/receipts.py). A provider id names a message within one account only.
 
 -- name: apply-receipts
--- One webhook request's final receipts, in one statement: $1 the account; $2..$6 one array entry a
--- receipt (provider id, delivered|undelivered, error code, error text, when; $9, $10 the segments
--- and cost the provider reports, or NULL), ids distinct.
--- A submitted job of the account with that id -> delivered | undelivered (once, never backwards);
--- an id whose job is already final, or already parked, is a duplicate; any other is parked for
--- apply-pending-receipts, in request order, at most $7 of them and only while the account has
--- fewer than $8 parked (two requests at once may each fill the room that was left). One row a
--- receipt: verdict accepted | duplicate | parked | park_refused, and the job moved if any.
+-- The final receipts of one or more webhook requests, of one or more accounts, in one statement:
+-- one array entry a receipt: $1 the account whose webhook received it, $2..$6 provider id,
+-- delivered|undelivered, error code, error text, when; $7 and $8 its account's parking room in
+-- this statement (the same for every receipt of an account); $9, $10 the segments and cost the
+-- provider reports, or NULL. (account, provider id) pairs are distinct.
+-- A submitted job of the receipt's account with that id -> delivered | undelivered (once, never
+-- backwards); an id whose job is already final, or already parked, is a duplicate; any other is
+-- parked for apply-pending-receipts, in request order, at most $7 of an account and only while
+-- that account has fewer than $8 parked (two statements at once may each fill the room that was
+-- left). One row a receipt, in order: verdict accepted | duplicate | parked | park_refused, and
+-- the job moved if any.
 WITH r AS (
-    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                         $9::integer[], $10::numeric[])
-        WITH ORDINALITY AS r (provider_id, status, error_code, error, occurred_at,
-                              reported_segments, reported_cost, n)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::timestamptz[], $7::bigint[], $8::bigint[], $9::integer[], $10::numeric[])
+        WITH ORDINALITY AS r (account, provider_id, status, error_code, error, occurred_at,
+                              park_limit, park_max, reported_segments, reported_cost, n)
 ), moved AS (
     UPDATE jobs j
     SET state = r.status, error_code = coalesce(r.error_code, j.error_code),
@@ -24,37 +27,41 @@ WITH r AS (
         finished_at = coalesce(r.occurred_at, now()), updated_at = now()
     FROM r, campaigns c
     WHERE j.provider_id = r.provider_id AND j.state = 'submitted'
-      AND c.id = j.campaign_id AND c.provider_account = $1
-    RETURNING r.provider_id, j.id AS job_id, j.campaign_id
+      AND c.id = j.campaign_id AND c.provider_account = r.account
+    RETURNING r.n, j.id AS job_id, j.campaign_id
 ), known AS (
     -- Seen before: its job already final (this statement's snapshot: before `moved`), or parked.
-    SELECT r.provider_id FROM r
+    SELECT r.n FROM r
     WHERE EXISTS (SELECT 1 FROM jobs j JOIN campaigns c ON c.id = j.campaign_id
                   WHERE j.provider_id = r.provider_id AND j.state IN ('delivered', 'undelivered')
-                    AND c.provider_account = $1)
+                    AND c.provider_account = r.account)
        OR EXISTS (SELECT 1 FROM pending_receipts p
-                  WHERE p.provider_account = $1 AND p.provider_id = r.provider_id)
+                  WHERE p.provider_account = r.account AND p.provider_id = r.provider_id)
+), waiting AS (
+    SELECT p.provider_account AS account, count(*) AS parked FROM pending_receipts p
+    WHERE p.provider_account IN (SELECT DISTINCT account FROM r)
+    GROUP BY p.provider_account
+), candidates AS (
+    SELECT r.*, row_number() OVER (PARTITION BY r.account ORDER BY r.n) AS k FROM r
+    WHERE r.n NOT IN (SELECT n FROM moved) AND r.n NOT IN (SELECT n FROM known)
 ), parkable AS (
-    SELECT r.* FROM r
-    WHERE r.provider_id NOT IN (SELECT provider_id FROM moved)
-      AND r.provider_id NOT IN (SELECT provider_id FROM known)
-    ORDER BY r.n
-    LIMIT greatest(0, least($7::bigint,
-                            $8::bigint - (SELECT count(*) FROM pending_receipts WHERE provider_account = $1)))
+    SELECT c.* FROM candidates c LEFT JOIN waiting w ON w.account = c.account
+    WHERE c.k <= greatest(0, least(c.park_limit, c.park_max - coalesce(w.parked, 0)))
 ), parked AS (
     INSERT INTO pending_receipts (provider_account, provider_id, status, error, occurred_at)
-    SELECT $1, provider_id, status, error, occurred_at FROM parkable
+    SELECT account, provider_id, status, error, occurred_at FROM parkable
     ON CONFLICT (provider_account, provider_id) DO NOTHING
-    RETURNING provider_id
+    RETURNING provider_account, provider_id
 )
 SELECT r.provider_id,
-       CASE WHEN m.provider_id IS NOT NULL THEN 'accepted'
-            WHEN r.provider_id IN (SELECT provider_id FROM parked) THEN 'parked'
-            WHEN r.provider_id IN (SELECT provider_id FROM known)
-              OR r.provider_id IN (SELECT provider_id FROM parkable) THEN 'duplicate'
+       CASE WHEN m.n IS NOT NULL THEN 'accepted'
+            WHEN EXISTS (SELECT 1 FROM parked p
+                         WHERE p.provider_account = r.account AND p.provider_id = r.provider_id)
+              THEN 'parked'
+            WHEN r.n IN (SELECT n FROM known) OR r.n IN (SELECT n FROM parkable) THEN 'duplicate'
             ELSE 'park_refused' END AS verdict,
        m.job_id, m.campaign_id
-FROM r LEFT JOIN moved m ON m.provider_id = r.provider_id
+FROM r LEFT JOIN moved m ON m.n = r.n
 ORDER BY r.n;
 
 -- name: apply-pending-receipts
