@@ -86,7 +86,11 @@ async def test_one_daemon_carries_ten_accounts_each_within_its_own_limit(
             ),
         )
         counts = [await store.job_counts(campaign_id) for campaign_id in ids]
-        return all(c.get("delivered", 0) == PER_ACCOUNT for c in counts)
+        if not all(c.get("delivered", 0) == PER_ACCOUNT for c in counts):
+            return False
+        # And each runner has seen its campaign through: a stop before that reports it running.
+        states = [(await store.get_campaign(campaign_id)).state for campaign_id in ids]
+        return states == ["completed"] * ACCOUNTS
 
     try:
         began = time.monotonic()
