@@ -38,6 +38,7 @@ from campaigner.dispatch.runner import CampaignRunner, RunReport
 from campaigner.dispatch.schedule_batcher import ScheduleBatcher
 from campaigner.dispatch.worker import Worker
 from campaigner.errors import ConfigError, DatabaseError
+from campaigner.heap import freeze_startup_objects
 from campaigner.inbound.catch_up import catch_up_all
 from campaigner.inbound.policy import InboundPolicy
 from campaigner.inbound.poller import poll_once
@@ -65,11 +66,17 @@ _SENT_STATES = ("submitted", "delivered", "undelivered")
 
 
 class Daemon:
-    """Carries campaigns until stopped; `burst=True` exits once nothing is left to carry."""
+    """Carries campaigns until stopped; `burst=True` exits once nothing is left to carry.
 
-    def __init__(self, config: Config, *, burst: bool = False) -> None:
+    `owns_process=True` (the `campaigner daemon` command): the process is the daemon's alone, so
+    once started it takes start-up's objects out of the garbage collector's walks (heap.py). Not
+    where the daemon is a guest (tests): a freeze there would keep a host's objects for good.
+    """
+
+    def __init__(self, config: Config, *, burst: bool = False, owns_process: bool = False) -> None:
         self.config = config
         self.burst = burst
+        self._owns_process = owns_process
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._runners: dict[int, tuple[CampaignRunner, asyncio.Task[RunReport]]] = {}
@@ -170,6 +177,7 @@ class Daemon:
             log.info("dashboard and HTTP API off: no token in $%s (api.token_env)", api.token_env)
             return None
         redact_secrets(token.reveal())  # a log line that quotes a request never shows it
+
         async def balance() -> Balance | None:
             await wiring.throttle.acquire(0)  # one paced request, like every other
             return await wiring.provider.balance()
@@ -220,6 +228,9 @@ class Daemon:
         side.append(
             asyncio.create_task(send_replies_forever(store, repliers, interval), name="confirmation replies")
         )
+        if self._owns_process:  # start-up is over; what it made stays (campaigner/heap.py)
+            frozen = freeze_startup_objects()
+            log.debug("%d start-up objects exempted from garbage collection", frozen)
         self.started.set()
         notify("READY=1", f"STATUS=listening on {self.config.daemon.host}:{self.port}")
         try:
@@ -364,7 +375,6 @@ class Daemon:
                 shown = carried
             except Exception as exc:  # the database may be down for a moment; try again next round
                 log.warning("daemon housekeeping failed: %s", exc)
-
 
     async def _progress_lines(self, store: Store) -> None:
         """Every PROGRESS_EVERY seconds, a line for each carried campaign that has sent or has

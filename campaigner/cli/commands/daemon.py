@@ -38,7 +38,7 @@ def daemon_command(app: AppContext, burst: bool, log_level: str) -> None:
 
     setup_logging(log_level.upper())
     with asyncio.Runner(loop_factory=loop_factory(app.config.daemon.event_loop)) as runner:
-        runner.run(Daemon(app.config, burst=burst).run())
+        runner.run(Daemon(app.config, burst=burst, owns_process=True).run())
 
 
 def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -103,6 +103,7 @@ def sandbox_command(**options: Any) -> None:
 
 
 async def _serve(settings: Any, host: str, port: int) -> None:
+    from campaigner.heap import freeze_startup_objects
     from campaigner.sandbox import start_sandbox
 
     try:
@@ -134,6 +135,8 @@ async def _serve(settings: Any, host: str, port: int) -> None:
     ]
     # These are the sandbox's own made-up test keys, printed on purpose so a user can copy them.
     click.echo("\n".join(lines), nl=True)
+    # A provider stamps arrivals as they come; a collector pause would stamp a queue at once.
+    freeze_startup_objects()
     try:
         await stop.wait()
     finally:
