@@ -69,7 +69,9 @@ class WorkerStore(Protocol):
 class ScheduleStore(Protocol):
     """What the shared throttle needs: one schedule of start times per account, in the database."""
 
-    async def reserve_start(self, keys: Sequence[str], costs: Sequence[float]) -> float: ...
+    async def reserve_start(
+        self, keys: Sequence[str], costs: Sequence[float], idle_delay: float = 0.0
+    ) -> float: ...
     async def push_schedule(self, key: str, seconds: float) -> None: ...
 
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from campaigner.group_commit import GroupCommit
 
-Group = tuple[Sequence[str], Sequence[float]]
+Group = tuple[Sequence[str], Sequence[float], float]  # keys, costs, idle delay
 
 
 class BatchScheduleStore(Protocol):
@@ -24,7 +24,7 @@ class BatchScheduleStore(Protocol):
 
 
 def _apart(batch: list[Group], group: Group) -> bool:
-    return all(set(keys).isdisjoint(group[0]) for keys, _costs in batch)
+    return all(set(keys).isdisjoint(group[0]) for keys, _costs, _delay in batch)
 
 
 class ScheduleBatcher:
@@ -34,8 +34,10 @@ class ScheduleBatcher:
         self._store = store
         self.commits: GroupCommit[Group, float] = GroupCommit(store.reserve_starts, _apart)
 
-    async def reserve_start(self, keys: Sequence[str], costs: Sequence[float]) -> float:
-        return await self.commits((keys, costs))
+    async def reserve_start(
+        self, keys: Sequence[str], costs: Sequence[float], idle_delay: float = 0.0
+    ) -> float:
+        return await self.commits((keys, costs, idle_delay))
 
     async def push_schedule(self, key: str, seconds: float) -> None:
         await self._store.push_schedule(key, seconds)

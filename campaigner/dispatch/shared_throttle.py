@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Callable
@@ -52,6 +53,7 @@ class SharedThrottle(Throttle):
         self._fetching = asyncio.Lock()
         self._waiting = 0
         self._request_units = 1  # the most units one request of this process may carry
+        self._booked_until = float("-inf")  # the end of the last slice reserved (monotonic)
 
     def expect_requests_of(self, units: int) -> None:
         """Requests will carry up to `units` messages (or segments): see `_slot_cost`."""
@@ -100,11 +102,19 @@ class SharedThrottle(Throttle):
         cost = self._slot_cost(messages)
         count = max(1, min(self._waiting, MAX_SLICE, int(SLICE_SECONDS / cost)))
         keys = [self._messages_key, self._requests_key]
-        at = await self._store.reserve_start(keys, [cost * count, cost * count])
+        # An idle schedule starts now, so a hundred accounts whose campaigns start together would
+        # send in step, a hundred requests at once every slot: the last of each burst leaves (and
+        # is stamped) tens of milliseconds after the first, more than the margin, and the order
+        # changes from burst to burst, so the provider sees an account's requests closer than
+        # planned (429s). A random part of a slot puts each account's slots at a phase of its own.
+        # Only when our own last slot is past (the schedule likely idle): a busy one is not delayed.
+        idle_delay = random.uniform(0.0, cost) if self._booked_until <= self._clock() else 0.0
+        at = await self._store.reserve_start(keys, [cost * count, cost * count], idle_delay)
         # The schedule is kept in wall-clock time, which every daemon shares (one machine's clock, or
         # NTP's); the local pacing runs on the monotonic clock.
         first = self._clock() + (at - self._wall())
         pool.extend(first + i * cost for i in range(count))
+        self._booked_until = first + count * cost
 
     def on_throttled(self, retry_after: float | None) -> None:
         """Pause here and, through the database, every other daemon on this account."""

@@ -448,29 +448,35 @@ class Store(JobStore, InboundStore, ObserveStore, PurgeStore, ConsentStore, Link
 
     # -- shared rate limits ---------------------------------------------------------------------
 
-    async def reserve_start(self, keys: Sequence[str], costs: Sequence[float]) -> float:
+    async def reserve_start(
+        self, keys: Sequence[str], costs: Sequence[float], idle_delay: float = 0.0
+    ) -> float:
         """One start time every shared schedule in `keys` allows; each moves on by `costs[i]` seconds.
+        A schedule that is idle (behind the clock) starts `idle_delay` seconds from now.
 
         Returns that start as a Unix time (see sql/queries/rates.sql).
         """
-        row = await self.db.one("reserve-start", list(keys), list(costs))
+        row = await self.db.one("reserve-start", list(keys), list(costs), float(idle_delay))
         assert row is not None
         if row["found"] < len(keys):  # a schedule's first use: create it, then reserve
             await self.db.execute("ensure-schedules", list(keys))
             if row["moved"]:
                 # Moved the schedules that existed; they already hold this reservation.
                 return float(row["at"])
-            row = await self.db.one("reserve-start", list(keys), list(costs))
+            row = await self.db.one("reserve-start", list(keys), list(costs), float(idle_delay))
             assert row is not None
         return float(row["at"])
 
-    async def reserve_starts(self, groups: Sequence[tuple[Sequence[str], Sequence[float]]]) -> list[float]:
-        """reserve_start for each (keys, costs) group, independently, in one round trip (no key in
-        two groups). Returns each group's start as a Unix time, in order."""
-        keys = [key for group_keys, _costs in groups for key in group_keys]
-        costs = [float(cost) for _keys, group_costs in groups for cost in group_costs]
-        owners = [i for i, (group_keys, _costs) in enumerate(groups) for _key in group_keys]
-        rows = await self.db.all("reserve-starts", keys, costs, owners)
+    async def reserve_starts(
+        self, groups: Sequence[tuple[Sequence[str], Sequence[float], float]]
+    ) -> list[float]:
+        """reserve_start for each (keys, costs, idle_delay) group, independently, in one round trip
+        (no key in two groups). Returns each group's start as a Unix time, in order."""
+        keys = [key for group_keys, _costs, _delay in groups for key in group_keys]
+        costs = [float(cost) for _keys, group_costs, _delay in groups for cost in group_costs]
+        owners = [i for i, (group_keys, _costs, _delay) in enumerate(groups) for _key in group_keys]
+        delays = [float(delay) for _keys, _costs, delay in groups]
+        rows = await self.db.all("reserve-starts", keys, costs, owners, delays)
         starts = [float(row["at"]) for row in rows]
         for row in rows:
             i = row["grp"]

@@ -165,13 +165,26 @@ async def test_shared_schedule_paces_every_caller(store: Store) -> None:
 async def test_several_accounts_reserve_in_one_statement_as_each_would_alone(store: Store) -> None:
     a, b = ["a:messages", "a:requests"], ["b:messages", "b:requests"]
     await store.reserve_start(a, [0.5, 2.0])  # account a has a schedule; b's is new
-    first_a, first_b = await store.reserve_starts([(a, [0.5, 1.0]), (b, [0.25, 0.25])])
+    first_a, first_b = await store.reserve_starts([(a, [0.5, 1.0], 0.0), (b, [0.25, 0.25], 0.0)])
     assert abs(first_b - time.time()) < 1.0  # a new schedule starts now, and is created
     # a waited for its slower schedule (2 s from its first reservation); each moved on its own.
-    second_a, second_b = await store.reserve_starts([(a, [0.5, 1.0]), (b, [0.25, 0.25])])
+    second_a, second_b = await store.reserve_starts([(a, [0.5, 1.0], 0.0), (b, [0.25, 0.25], 0.0)])
     assert second_a == pytest.approx(first_a + 1.0, abs=0.001)
     assert second_b == pytest.approx(first_b + 0.25, abs=0.001)
     assert await store.reserve_start(b, [0.25, 0.25]) == pytest.approx(first_b + 0.5, abs=0.001)
+
+
+async def test_an_idle_schedule_starts_after_its_idle_delay_and_a_busy_one_at_its_turn(store: Store) -> None:
+    a, b = ["a:messages", "a:requests"], ["b:messages", "b:requests"]
+    await store.reserve_start(a, [0.1, 0.1])  # both exist; a is idle again at once, b is booked 10 s
+    await store.reserve_start(b, [10.0, 10.0])
+    asked = time.time()
+    first_a = await store.reserve_start(a, [0.1, 0.1], idle_delay=0.5)
+    assert asked + 0.5 <= first_a < time.time() + 0.5
+    # b's turn comes 10 s after its first start, well after now + its idle delay: the delay is void.
+    [second_a, first_b] = await store.reserve_starts([(a, [0.1, 0.1], 0.5), (b, [0.1, 0.1], 0.5)])
+    assert second_a == pytest.approx(first_a + 0.1, abs=0.001)  # a is busy now: no delay either
+    assert first_b > asked + 9.0
 
 
 async def test_last_errors_and_list_campaigns(store: Store) -> None:

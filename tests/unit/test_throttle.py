@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 import pytest
 
+from campaigner.dispatch.shared_throttle import SharedThrottle
 from campaigner.dispatch.throttle import Limits, RollingWindow, Throttle
 
 
@@ -125,3 +127,39 @@ async def test_real_time_pacing_at_scaled_limits() -> None:
     assert max_in_any_window(started, 1.0) <= 20
     # 41 starts at 20/s: the last starts about 2 s after the first; generous tolerance for a busy host.
     assert 1.9 <= elapsed <= 3.0
+
+
+class _Schedule:
+    """A ScheduleStore in memory: one GCRA over every key, as rates.sql's reserve-start."""
+
+    def __init__(self) -> None:
+        self.tat = float("-inf")
+        self.idle_delays: list[float] = []
+
+    async def reserve_start(
+        self, keys: Sequence[str], costs: Sequence[float], idle_delay: float = 0.0
+    ) -> float:
+        self.idle_delays.append(idle_delay)
+        at = max(self.tat, time.time() + idle_delay)
+        self.tat = at + max(costs)
+        return at
+
+    async def push_schedule(self, key: str, seconds: float) -> None:
+        self.tat = max(self.tat, time.time() + seconds)
+
+
+async def test_an_idle_shared_schedule_starts_at_a_random_phase_of_its_slot_and_a_busy_one_at_once() -> None:
+    # Accounts whose campaigns start together would otherwise send in step (shared_throttle.py).
+    schedule = _Schedule()
+    throttle = SharedThrottle(Limits(6000, 5, margin=0.0), schedule, "a")
+    cost = throttle.slot_seconds(1)  # 0.2 s
+    await throttle.acquire()
+    await throttle.acquire()  # the first slot's end was not past yet: booked, no delay
+    assert 0.0 <= schedule.idle_delays[0] < cost
+    assert schedule.idle_delays[1] == 0.0
+    delays = set()
+    for account in range(20):
+        idle = _Schedule()
+        await SharedThrottle(Limits(6000, 5, margin=0.0), idle, f"a{account}")._reserve(1)
+        delays.add(round(idle.idle_delays[0], 3))
+    assert len(delays) > 10  # spread, not one phase for all

@@ -4,14 +4,17 @@ INSERT INTO rate_schedule (key, tat) SELECT unnest($1::text[]), clock_timestamp(
 
 -- name: reserve-start
 -- Shared throttle: one start time that every schedule in $1 allows (the latest of their tats, or
--- the current time once the rows are locked), each schedule then moved on by its cost $2[i]
--- seconds. Rows are locked in key order, so two daemons reserving on the same account never
--- deadlock. Returns that start as a Unix time (the callers share the machine's or NTP's clock, which
--- is closer than a round-trip estimate), and how many schedules it found (fewer: create them first).
+-- $3 seconds after the current time once the rows are locked: an idle schedule's first start,
+-- delayed by a random part of a slot so that accounts started together do not send in step), each
+-- schedule then moved on by its cost $2[i] seconds. Rows are locked in key order, so two daemons
+-- reserving on the same account never deadlock. Returns that start as a Unix time (the callers
+-- share the machine's or NTP's clock, which is closer than a round-trip estimate), and how many
+-- schedules it found (fewer: create them first).
 WITH locked AS (
     SELECT key, tat FROM rate_schedule WHERE key = ANY ($1::text[]) ORDER BY key FOR UPDATE
 ), start AS (
-    SELECT greatest(max(tat), clock_timestamp()) AS at, count(*) AS found FROM locked
+    SELECT greatest(max(tat), clock_timestamp() + make_interval(secs => $3)) AS at, count(*) AS found
+    FROM locked
 ), moved AS (
     UPDATE rate_schedule s
     SET tat = start.at + make_interval(secs => r.cost)
@@ -25,15 +28,18 @@ FROM start;
 
 -- name: reserve-starts
 -- Shared throttle, several accounts at once (the daemon's ScheduleBatcher): reserve-start for each
--- group $3[i] of keys $1[i] with costs $2[i], independently, in one round trip. A key is in one group
--- at most (an UPDATE moves a row once). Per group: its start as a Unix time, how many of its
--- schedules were found and how many moved (see reserve-start).
+-- group $3[i] of keys $1[i] with costs $2[i], independently, in one round trip; group g's idle delay
+-- is $4[g + 1]. A key is in one group at most (an UPDATE moves a row once). Per group: its start as
+-- a Unix time, how many of its schedules were found and how many moved (see reserve-start).
 WITH wanted AS (
     SELECT * FROM unnest($1::text[], $2::double precision[], $3::int[]) AS w (key, cost, grp)
 ), locked AS (
     SELECT key, tat FROM rate_schedule WHERE key = ANY ($1::text[]) ORDER BY key FOR UPDATE
 ), start AS (
-    SELECT w.grp, greatest(max(l.tat), clock_timestamp()) AS at, count(l.key) AS found
+    SELECT w.grp,
+           greatest(max(l.tat), clock_timestamp() + make_interval(secs => ($4::double precision[])[w.grp + 1]))
+               AS at,
+           count(l.key) AS found
     FROM wanted w LEFT JOIN locked l ON l.key = w.key
     GROUP BY w.grp
 ), moved AS (
