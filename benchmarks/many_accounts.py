@@ -14,6 +14,8 @@ account's own webhook route (/webhooks/aNNN/status) unless `--no-receipts`.
 
 Printed, against the targets of issue 18:
 * aggregate rate: all messages / (last submission - first), against the sum of the ceilings (≥ 0.95);
+  beside it the sum of every account's own rate (below), which leaves out how far apart the
+  accounts started and ended;
 * every account's own rate (its messages / its first-to-last span) against its ceiling (≥ 0.95: no
   account starves another), and its sandbox's busiest 1-s window and violations (0);
 * database connections of the run's database, sampled every 0.25 s: the most at once, against the
@@ -302,6 +304,7 @@ def describe(f: dict[str, Any], pool: int = 10) -> str:
 
     ceiling, mps = f["ceiling"], f["mps"]
     share = f["aggregate"] / ceiling
+    summed = sum(f["rates"].values())
     worst = min(f["rates"].values()) / mps
     best = max(f["rates"].values()) / mps
     once = f["duplicates"] == 0 and sum(f["states"].values()) == f["messages"]
@@ -310,6 +313,8 @@ def describe(f: dict[str, Any], pool: int = 10) -> str:
         f"(load average {f['load'][0]:.2f} {f['load'][1]:.2f} {f['load'][2]:.2f})",
         f"  aggregate {f['aggregate']:.1f} msg/s of {ceiling} = {share:.3f}  (target >= 0.95) "
         f"{mark(share >= 0.95)}",
+        f"  sum of the accounts' own rates {summed:.1f} msg/s = {summed / ceiling:.3f} (the aggregate "
+        f"above also counts the first account's head start and the last one's tail)",
         f"  per account {worst:.3f} .. {best:.3f} of its ceiling  (target each >= 0.95) "
         f"{mark(worst >= 0.95)}",
         f"  busiest 1-s window of any account {f['busiest']} (limit {mps}), violations {f['violations']}, "
